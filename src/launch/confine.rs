@@ -1,0 +1,58 @@
+//! Confinement of the command's process: capabilities, no_new_privs, fds.
+//!
+//! In its own user namespace the sandbox holds every capability over its own
+//! namespaces. The command gets none (or only those `--cap-add` names, with
+//! uid 0 inside): the bounding set is emptied first (dropping from it needs
+//! CAP_SETPCAP, which is then still held), then the inheritable, ambient,
+//! permitted and effective sets. PR_SET_NO_NEW_PRIVS makes sure no setuid
+//! or file-capability binary can give any back. Landlock and seccomp will
+//! join here, in that order, seccomp last (it may forbid what came before).
+
+use std::collections::HashSet;
+
+use caps::{CapSet, Capability, CapsHashSet};
+
+use super::error::{Result, SetupError};
+use super::sys;
+use super::Ctx;
+
+pub fn capabilities(ctx: &Ctx) -> Result<()> {
+    let keep: CapsHashSet =
+        ctx.plan.process.caps.iter().filter_map(|c| c.parse::<Capability>().ok()).collect();
+    ctx.log("capabilities", &if keep.is_empty() { "drop all".to_string() } else { format!("keep {keep:?}") });
+    let err = |what: &str, e: caps::errors::CapsError| {
+        SetupError::new(format!("capabilities: {what}"), e.to_string())
+    };
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            // Capabilities newer than the running kernel are not in its bounding set.
+            if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                caps::drop(None, CapSet::Bounding, cap).map_err(|e| err("drop bounding", e))?;
+            }
+        }
+    }
+    caps::set(None, CapSet::Inheritable, &keep).map_err(|e| err("set inheritable", e))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| err("clear ambient", e))?;
+    for cap in &keep {
+        caps::raise(None, CapSet::Ambient, *cap).map_err(|e| err("raise ambient", e))?;
+    }
+    caps::set(None, CapSet::Effective, &keep).map_err(|e| err("set effective", e))?;
+    caps::set(None, CapSet::Permitted, &keep).map_err(|e| err("set permitted", e))?;
+    Ok(())
+}
+
+pub fn no_new_privs(ctx: &Ctx) -> Result<()> {
+    ctx.log("no_new_privs", "on");
+    nix::sys::prctl::set_no_new_privs().map_err(|e| SetupError::errno("no_new_privs", e))
+}
+
+/// Only 0, 1, 2 and the fds named by `--keep-fd` reach the command.
+pub fn fds(ctx: &Ctx) -> Result<()> {
+    let keep: HashSet<i32> = ctx.plan.process.keep_fds.iter().copied().collect();
+    ctx.log("fds", &format!("close all but 0 1 2 {keep:?}"));
+    sys::cloexec_from(3).map_err(|e| SetupError::errno("close inherited fds", e))?;
+    for fd in keep {
+        sys::keep_on_exec(fd).map_err(|e| SetupError::errno(format!("keep fd {fd}"), e))?;
+    }
+    Ok(())
+}

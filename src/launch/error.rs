@@ -1,0 +1,102 @@
+//! The setup error that travels from the sandbox back to the monitor.
+//!
+//! A step that fails inside the sandbox cannot print nicely on its own (its
+//! stderr may be anything, its message must be one line), so it sends a
+//! [`SetupError`] over a close-on-exec pipe. The monitor prints it as
+//! `sandbox: <step> <object>: <cause>` with an optional `hint:` line and
+//! exits with its code: 125 setup, 126 not executable, 127 not found.
+
+use std::fmt;
+
+use nix::errno::Errno;
+
+/// Exit status for a failed setup.
+pub const SETUP: u8 = 125;
+pub const NOT_EXECUTABLE: u8 = 126;
+pub const NOT_FOUND: u8 = 127;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    pub code: u8,
+    /// `<step> <object>`, e.g. `bind /a -> /b`.
+    pub what: String,
+    pub cause: String,
+    pub hint: Option<String>,
+}
+
+impl SetupError {
+    pub fn new(what: impl Into<String>, cause: impl Into<String>) -> Self {
+        SetupError { code: SETUP, what: what.into(), cause: cause.into(), hint: None }
+    }
+
+    pub fn errno(what: impl Into<String>, e: Errno) -> Self {
+        Self::new(what, e.desc())
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn code(mut self, code: u8) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Wire format: code byte, then `what`, `cause`, `hint` separated by NUL.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![self.code];
+        out.extend(self.what.as_bytes());
+        out.push(0);
+        out.extend(self.cause.as_bytes());
+        out.push(0);
+        out.extend(self.hint.as_deref().unwrap_or("").as_bytes());
+        out
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let (&code, rest) = b.split_first()?;
+        let mut parts = rest.split(|&c| c == 0).map(|p| String::from_utf8_lossy(p).into_owned());
+        let what = parts.next()?;
+        let cause = parts.next()?;
+        let hint = parts.next().filter(|h| !h.is_empty());
+        Some(SetupError { code, what, cause, hint })
+    }
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.cause)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\nhint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, SetupError>;
+
+/// Attaches the object to a nix error.
+pub trait Context<T> {
+    fn what(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for nix::Result<T> {
+    fn what(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| SetupError::errno(what(), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_over_the_pipe_format() {
+        let e = SetupError::errno("bind /a -> /b", Errno::ENOENT).hint("the source must exist");
+        assert_eq!(SetupError::decode(&e.encode()), Some(e.clone()));
+        assert_eq!(e.to_string(), "bind /a -> /b: No such file or directory\nhint: the source must exist");
+        let plain = SetupError::new("exec foo", "not found").code(NOT_FOUND);
+        assert_eq!(SetupError::decode(&plain.encode()), Some(plain));
+    }
+}

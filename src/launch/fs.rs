@@ -1,0 +1,392 @@
+//! The file system: an empty tmpfs root, the Plan's operations in order,
+//! then pivot_root into it.
+//!
+//! Kernel rules this module relies on:
+//! - In a new mount namespace owned by our user namespace we may mount
+//!   tmpfs, proc, devpts and bind mounts; mounts copied from the host are
+//!   locked, so their restrictions (ro, nosuid, nodev, noexec) can be added
+//!   to but never removed.
+//! - `mount --make-rslave /` first, so nothing done here propagates back to
+//!   the host, while nothing of the host's later mounts is lost either.
+//! - Every destination is resolved inside the new root with
+//!   `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)` and every mount goes
+//!   through the resulting fd (`/proc/self/fd/N`). A symlink brought in by an
+//!   earlier bind is then followed *within* the new root and can never point
+//!   a later mount or a created file at the host (the CVE-2026-87766 class).
+//!   Where openat2 is refused (kernels before 5.6, some seccomp sandboxes), a
+//!   component-by-component walk with O_NOFOLLOW does the same.
+//! - Sources are opened on the host once, before anything is mounted, and
+//!   bound through their fd: the path is never looked up twice.
+//! - Bind flags (ro, nosuid, nodev) are applied with mount_setattr(2)
+//!   recursively, so every submount of a read-only bind is read-only too
+//!   (falling back to a remount of each mount listed in mountinfo).
+
+use std::collections::VecDeque;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+use nix::sys::stat::{fstat, Mode, SFlag};
+
+use super::error::{Context, Result, SetupError};
+use super::sys::{self, fd_path};
+use super::Ctx;
+use crate::escape;
+use crate::plan::{Access, FsOp};
+
+/// Where the scratch tmpfs is mounted while the root is built. /tmp always
+/// exists; the mount is only visible in our mount namespace (bubblewrap does
+/// the same since CVE-2019-12439).
+const BASE: &str = "/tmp";
+
+/// The root being built, and whether openat2 can be used to reach into it.
+pub struct Root {
+    fd: OwnedFd,
+    openat2: std::cell::Cell<bool>,
+}
+
+impl Root {
+    /// Opens `path` (absolute, inside the root) with O_PATH, following
+    /// symlinks only within the root.
+    pub fn open(&self, path: &Path, flags: i32) -> nix::Result<OwnedFd> {
+        let rel = relative(path);
+        if self.openat2.get() {
+            match sys::openat2(
+                &self.fd,
+                &rel,
+                libc::O_PATH | flags,
+                sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
+            ) {
+                Err(Errno::ENOSYS) | Err(Errno::EPERM) => self.openat2.set(false),
+                other => return other,
+            }
+        }
+        walk_in_root(&self.fd, &rel, flags)
+    }
+}
+
+fn relative(path: &Path) -> PathBuf {
+    let rel: PathBuf = path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+/// The openat2 fallback: resolve `rel` one component at a time with
+/// O_NOFOLLOW, expanding symlinks by hand so that `/` and `..` stop at `root`.
+fn walk_in_root(root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> {
+    let mut stack: Vec<OwnedFd> = vec![root.try_clone().map_err(|_| Errno::EMFILE)?];
+    let mut todo: VecDeque<OsString> = rel.iter().map(OsStr::to_owned).collect();
+    let mut links = 0;
+    while let Some(name) = todo.pop_front() {
+        if name == "." || name.is_empty() {
+            continue;
+        }
+        if name == ".." {
+            if stack.len() > 1 {
+                stack.pop();
+            }
+            continue;
+        }
+        let cur = stack.last().ok_or(Errno::ENOENT)?;
+        let fd = sys::openat(cur, Path::new(&name), libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        if SFlag::from_bits_truncate(fstat(fd.as_raw_fd())?.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
+            links += 1;
+            if links > 40 {
+                return Err(Errno::ELOOP);
+            }
+            let target = nix::fcntl::readlinkat(Some(cur.as_fd().as_raw_fd()), Path::new(&name))?;
+            let target = Path::new(&target);
+            if target.is_absolute() {
+                stack.truncate(1);
+            }
+            for c in target.iter().rev() {
+                if c != "/" {
+                    todo.push_front(c.to_owned());
+                }
+            }
+            continue;
+        }
+        stack.push(fd);
+    }
+    let fd = stack.pop().ok_or(Errno::ENOENT)?;
+    if flags & libc::O_DIRECTORY != 0 && !is_dir(&fd)? {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(fd)
+}
+
+fn is_dir(fd: &OwnedFd) -> nix::Result<bool> {
+    Ok(SFlag::from_bits_truncate(fstat(fd.as_raw_fd())?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+}
+
+fn show(p: &Path) -> String {
+    escape::path(p)
+}
+
+fn ro_parent_hint(dest: &Path) -> String {
+    format!(
+        "a parent of {} is read-only inside the sandbox: create it on the host first, \
+         or put a --tmpfs or --rw mount on the parent before this option",
+        show(dest)
+    )
+}
+
+/// Makes the directory `path` (and missing parents, mode 0755) inside the root.
+pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
+    match root.open(path, libc::O_DIRECTORY) {
+        Err(Errno::ENOENT) => {}
+        other => return other.what(|| format!("open {}", show(path))),
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(SetupError::errno(format!("open {}", show(path)), Errno::ENOENT));
+    };
+    let pfd = ensure_dir(root, parent, 0o755)?;
+    match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => {
+            let err = SetupError::errno(format!("mkdir {}", show(path)), e);
+            return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
+        }
+    }
+    root.open(path, libc::O_DIRECTORY).what(|| format!("open {}", show(path)))
+}
+
+/// Makes an empty file at `path` unless something is there already.
+fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
+    match root.open(path, 0) {
+        Err(Errno::ENOENT) => {}
+        other => return other.what(|| format!("open {}", show(path))),
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(SetupError::errno(format!("create {}", show(path)), Errno::EINVAL));
+    };
+    let pfd = ensure_dir(root, parent, 0o755)?;
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
+    match sys::openat(&pfd, Path::new(name), flags, 0o444) {
+        Ok(_) | Err(Errno::EEXIST) => {}
+        Err(e) => {
+            let err = SetupError::errno(format!("create {}", show(path)), e);
+            return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
+        }
+    }
+    root.open(path, 0).what(|| format!("open {}", show(path)))
+}
+
+fn mount_fd(
+    src: Option<&Path>,
+    target: &OwnedFd,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> nix::Result<()> {
+    nix::mount::mount(src, &fd_path(target), fstype, flags, data)
+}
+
+/// Adds `attrs` (sys::MOUNT_ATTR_*) to the mount now at `dest`, and to every
+/// mount beneath it when `recursive`.
+fn restrict(root: &Root, dest: &Path, attrs: u64, recursive: bool) -> Result<()> {
+    let fd = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
+    match sys::mount_setattr(&fd, attrs, recursive) {
+        Err(Errno::ENOSYS) => super::remount::legacy(&fd, attrs, recursive),
+        other => other,
+    }
+    .what(|| format!("remount {}", show(dest)))
+}
+
+fn bind_attrs(access: Access) -> u64 {
+    match access {
+        Access::ReadOnly => sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        Access::ReadWrite => sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        Access::Device => sys::MOUNT_ATTR_NOSUID,
+    }
+}
+
+/// Host objects opened before the scratch tmpfs hides anything.
+pub struct Sources {
+    binds: Vec<Option<OwnedFd>>,
+}
+
+/// Opens every bind source on the host (following symlinks, as bubblewrap's
+/// realpath does), once.
+pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
+    let mut binds = Vec::with_capacity(ops.len());
+    for op in ops {
+        let FsOp::Bind { src, dest, optional, .. } = op else {
+            binds.push(None);
+            continue;
+        };
+        match sys::open(src, libc::O_PATH) {
+            Ok(fd) => binds.push(Some(fd)),
+            Err(Errno::ENOENT) if *optional => binds.push(None),
+            Err(e) => {
+                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e);
+                return Err(match e {
+                    Errno::ENOENT => err.hint("the source must exist on the host"),
+                    Errno::EACCES => err.hint("you cannot read the source on the host"),
+                    _ => err,
+                });
+            }
+        }
+    }
+    Ok(Sources { binds })
+}
+
+/// Builds the new root from `ops` and pivots into it.
+pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
+    let root_flags = MsFlags::MS_REC | MsFlags::MS_SLAVE;
+    nix::mount::mount(None::<&str>, "/", None::<&str>, root_flags, None::<&str>)
+        .what(|| "make / rslave".into())?;
+    let base = Path::new(BASE);
+    let scratch = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), scratch, Some("mode=0755"))
+        .what(|| format!("mount scratch tmpfs on {BASE}"))?;
+    let base_fd = sys::open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;
+    let mkdir = |name: &str, mode: u32| {
+        nix::sys::stat::mkdirat(Some(base_fd.as_raw_fd()), name, Mode::from_bits_truncate(mode))
+            .what(|| format!("mkdir {name}"))
+    };
+    mkdir("root", 0o755)?;
+    mkdir("hidden-dir", 0o755)?;
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
+    drop(sys::openat(&base_fd, Path::new("hidden-file"), flags, 0o444).what(|| "create hidden-file".into())?);
+    let root_path = base.join("root");
+    nix::mount::mount(Some(&root_path), &root_path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .what(|| "bind the new root".into())?;
+    let root = Root {
+        fd: sys::open(&root_path, libc::O_PATH | libc::O_DIRECTORY).what(|| "open the new root".into())?,
+        openat2: std::cell::Cell::new(true),
+    };
+
+    for (op, src) in ctx.plan.fs.iter().zip(sources.binds) {
+        ctx.log("mount", &describe(op));
+        apply_op(ctx, &root, &base_fd, op, src)?;
+    }
+    ctx.log("mount", "/ read-only, pivot_root");
+    let ro =
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount_fd(None, &root.fd, None, ro, None).what(|| "remount / read-only".into())?;
+    pivot(&root.fd)
+}
+
+/// pivot_root into `root` and detach the old root (with the scratch tmpfs on
+/// it), so no host path is reachable by name any more.
+fn pivot(root: &OwnedFd) -> Result<()> {
+    nix::unistd::fchdir(root.as_raw_fd()).what(|| "chdir to the new root".into())?;
+    nix::unistd::pivot_root(".", ".").what(|| "pivot_root".into())?;
+    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH).what(|| "detach the old root".into())?;
+    nix::unistd::chdir("/").what(|| "chdir /".into())
+}
+
+fn describe(op: &FsOp) -> String {
+    match op {
+        FsOp::Bind { src, dest, access, .. } => format!("bind {} -> {} ({access:?})", show(src), show(dest)),
+        FsOp::Tmpfs { dest, .. } => format!("tmpfs {}", show(dest)),
+        FsOp::Proc { dest } => format!("proc {}", show(dest)),
+        FsOp::Dev { dest } => format!("dev {}", show(dest)),
+        FsOp::Dir { dest, .. } => format!("mkdir {}", show(dest)),
+        FsOp::Symlink { target, dest } => format!("symlink {} -> {}", show(dest), show(target)),
+        FsOp::Hide { dest } => format!("hide {}", show(dest)),
+    }
+}
+
+fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, op: &FsOp, src: Option<OwnedFd>) -> Result<()> {
+    match op {
+        FsOp::Bind { src: src_path, dest, access, .. } => {
+            let Some(src) = src else {
+                ctx.log("mount", &format!("skipped: {} does not exist", show(src_path)));
+                return Ok(());
+            };
+            let what = || format!("bind {} -> {}", show(src_path), show(dest));
+            let target = if is_dir(&src).what(what)? {
+                ensure_dir(root, dest, 0o755)?
+            } else {
+                ensure_file(root, dest)?
+            };
+            mount_fd(Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+                .what(what)?;
+            restrict(root, dest, bind_attrs(*access), true)
+        }
+        FsOp::Tmpfs { dest, mode, size } => {
+            let target = ensure_dir(root, dest, 0o755)?;
+            let mut data = format!("mode={mode:o}");
+            if let Some(size) = size {
+                data.push_str(&format!(",size={size}"));
+            }
+            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            mount_fd(Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
+                .what(|| format!("tmpfs {}", show(dest)))
+        }
+        FsOp::Proc { dest } => super::special::proc(ctx, root, dest),
+        FsOp::Dev { dest } => super::special::dev(ctx, root, dest),
+        FsOp::Dir { dest, mode } => ensure_dir(root, dest, *mode).map(drop),
+        FsOp::Symlink { target, dest } => symlink(root, target, dest),
+        FsOp::Hide { dest } => hide(ctx, root, base, dest),
+    }
+}
+
+fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
+    let what = || format!("symlink {}", show(dest));
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(SetupError::new(what(), "cannot replace the root with a symlink"));
+    };
+    let pfd = ensure_dir(root, parent, 0o755)?;
+    match nix::unistd::symlinkat(target, Some(pfd.as_raw_fd()), name) {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => match nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name) {
+            Ok(existing) if Path::new(&existing) == target => Ok(()),
+            Ok(existing) => Err(SetupError::new(
+                what(),
+                format!("it exists and points at {}", show(Path::new(&existing))),
+            )),
+            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink")),
+        },
+        Err(e) => {
+            let err = SetupError::errno(what(), e);
+            Err(if e == Errno::EROFS { err.hint(ro_parent_hint(dest)) } else { err })
+        }
+    }
+}
+
+/// Covers `dest` with an empty read-only directory or file from the scratch
+/// tmpfs. A path that does not exist is already hidden.
+fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
+    let what = || format!("hide {}", show(dest));
+    let target = match root.open(dest, 0) {
+        Err(Errno::ENOENT) => {
+            ctx.log("mount", &format!("{} does not exist: nothing to hide", show(dest)));
+            return Ok(());
+        }
+        other => other.what(what)?,
+    };
+    let empty = if is_dir(&target).what(what)? { "hidden-dir" } else { "hidden-file" };
+    let src = sys::openat(base, Path::new(empty), libc::O_PATH, 0).what(what)?;
+    mount_fd(Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND, None).what(what)?;
+    let attrs =
+        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+    restrict(root, dest, attrs, false)
+}
+
+/// Binds the host object `src` over `dest` inside the root with `attrs`.
+pub fn bind_over(root: &Root, src: &OwnedFd, dest: &Path, attrs: u64) -> Result<()> {
+    let target = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
+    mount_fd(Some(&fd_path(src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+        .what(|| format!("bind over {}", show(dest)))?;
+    restrict(root, dest, attrs, true)
+}
+
+/// Mounts a fresh file system of `fstype` on the directory `dest`.
+pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    let target = ensure_dir(root, dest, 0o755)?;
+    mount_fd(Some(Path::new(fstype)), &target, Some(fstype), flags, data)
+        .what(|| format!("mount {fstype} on {}", show(dest)))
+}
+
+/// Makes an empty file at `dest` (for a bind of a device or tty onto it).
+pub fn mount_point_file(root: &Root, dest: &Path) -> Result<OwnedFd> {
+    ensure_file(root, dest)
+}

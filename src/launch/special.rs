@@ -1,0 +1,92 @@
+//! The special file systems: a fresh /proc and a minimal /dev.
+//!
+//! - proc: a new procfs instance shows only the sandbox's pid namespace. The
+//!   kernel lets a user namespace mount one only while a fully visible procfs
+//!   exists in the mount namespace, so this runs before pivot_root (the
+//!   host's /proc is still there). `sys`, `sysrq-trigger`, `irq` and `bus`
+//!   get read-only binds over themselves, as bubblewrap does: some of their
+//!   files are writable by namespace root and reach the host kernel.
+//!   Without a pid namespace of its own the sandbox gets the host's /proc
+//!   bound instead (a new instance would need privileges over the host's
+//!   pid namespace).
+//! - dev: a tmpfs with bind mounts of the host's harmless character devices
+//!   (null zero full random urandom tty), a private devpts instance for
+//!   ptys, /dev/shm, and the usual links.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use nix::mount::MsFlags;
+
+use super::error::{Context, Result};
+use super::fs::{self, Root};
+use super::sys;
+use super::Ctx;
+use crate::escape;
+
+const PROC_READ_ONLY: [&str; 4] = ["sys", "sysrq-trigger", "irq", "bus"];
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+const DEV_LINKS: [(&str, &str); 6] = [
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("fd", "/proc/self/fd"),
+    ("core", "/proc/kcore"),
+    ("ptmx", "pts/ptmx"),
+];
+
+pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
+    if !ctx.plan.namespaces.pid {
+        let host =
+            sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY).what(|| "open /proc".into())?;
+        fs::ensure_dir(root, dest, 0o755)?;
+        fs::bind_over(root, &host, dest, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)?;
+    } else {
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        fs::mount_new(root, dest, "proc", flags, None)?;
+    }
+    let attrs =
+        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+    for name in PROC_READ_ONLY {
+        let path = dest.join(name);
+        let Ok(fd) = root.open(&path, 0) else {
+            continue;
+        };
+        ctx.log("mount", &format!("{} read-only", escape::path(&path)));
+        fs::bind_over(root, &fd, &path, attrs)?;
+    }
+    Ok(())
+}
+
+pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
+    fs::mount_new(root, dest, "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=0755"))?;
+    for name in DEVICES {
+        let host = Path::new("/dev").join(name);
+        let Ok(src) = sys::open(&host, libc::O_PATH) else {
+            ctx.log("mount", &format!("{} is missing on the host: skipped", host.display()));
+            continue;
+        };
+        let path = dest.join(name);
+        fs::mount_point_file(root, &path)?;
+        fs::bind_over(root, &src, &path, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+    }
+    for (name, target) in DEV_LINKS {
+        let dir = root.open(dest, libc::O_DIRECTORY).what(|| format!("open {}", escape::path(dest)))?;
+        nix::unistd::symlinkat(target, Some(dir.as_raw_fd()), name)
+            .what(|| format!("symlink {}", escape::path(&dest.join(name))))?;
+    }
+    fs::ensure_dir(root, &dest.join("shm"), 0o1777)?;
+    let pts = dest.join("pts");
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    fs::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
+    // The caller's terminal as /dev/console, as bubblewrap does, so programs
+    // that write to the console reach the terminal the sandbox runs in.
+    if nix::unistd::isatty(1).unwrap_or(false) {
+        if let Ok(tty) = sys::open(Path::new("/proc/self/fd/1"), libc::O_PATH) {
+            let console = dest.join("console");
+            fs::mount_point_file(root, &console)?;
+            fs::bind_over(root, &tty, &console, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! Thin wrappers over the system calls that nix does not cover (openat2,
+//! mount_setattr, close_range, a fork-like clone with namespace flags).
+//!
+//! Each returns `nix::Result` so callers attach the object they acted on.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+/// `/proc/self/fd/N`: the path through which a mount call reaches exactly
+/// the object an fd holds, whatever happens to the names around it.
+pub fn fd_path(fd: &impl AsRawFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+pub fn cstring(p: &Path) -> nix::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2(2): opens `path` relative to `dirfd` with `resolve` restrictions.
+pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
+    let c = cstring(path)?;
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    // SAFETY: `c` is a valid NUL-terminated string and `how` a valid
+    // open_how of the size passed; the kernel does not keep either pointer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// openat(2) with O_CLOEXEC.
+pub fn openat(dirfd: &impl AsRawFd, path: &Path, flags: i32, mode: u32) -> nix::Result<OwnedFd> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let r = unsafe { libc::openat(dirfd.as_raw_fd(), c.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// open(2) of a host path with O_CLOEXEC.
+pub fn open(path: &Path, flags: i32) -> nix::Result<OwnedFd> {
+    let c = cstring(path)?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let r = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+const AT_RECURSIVE: u32 = 0x8000;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) on the mount `fd` refers to, and on every mount beneath
+/// it when `recursive`. Only ever adds restrictions.
+pub fn mount_setattr(fd: &impl AsRawFd, attr_set: u64, recursive: bool) -> nix::Result<()> {
+    let attr = MountAttr { attr_set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: the path is an empty NUL-terminated string and `attr` a valid
+    // mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// Marks every fd from `first` up close-on-exec (close_range(2) with
+/// CLOSE_RANGE_CLOEXEC, or a walk of /proc/self/fd on older kernels).
+pub fn cloexec_from(first: u32) -> nix::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    // SAFETY: close_range only changes flags of this process's descriptors.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        return Ok(());
+    }
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|_| Errno::last())?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds.into_iter().filter(|&fd| fd >= first as RawFd) {
+        // SAFETY: setting FD_CLOEXEC on a descriptor number is harmless even
+        // if it was closed in between (EBADF is ignored).
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Whether `fd` is an open descriptor of this process.
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Clears FD_CLOEXEC so `fd` survives execve.
+pub fn keep_on_exec(fd: RawFd) -> nix::Result<()> {
+    // SAFETY: F_SETFD only changes the descriptor's flags.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// A fork-like clone(2) into new namespaces: no new stack, SIGCHLD on exit.
+/// Returns 0 in the child and the child's pid in the parent.
+///
+/// The caller must be single-threaded (CLONE_NEWUSER refuses otherwise, and
+/// only the calling thread would exist in the child).
+pub fn clone_fork(flags: libc::c_int) -> nix::Result<libc::pid_t> {
+    // SAFETY: with a NULL stack, clone behaves like fork: the child runs on a
+    // copy of the parent's memory. The process is single-threaded here, so no
+    // lock can be held by a thread that does not exist in the child.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null::<libc::c_void>(),
+            std::ptr::null::<libc::c_void>(),
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+        )
+    };
+    Errno::result(r).map(|pid| pid as libc::pid_t)
+}
+
+/// Ends the current process at once, without running destructors or atexit
+/// handlers that belong to the parent's copy of the program.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call; it does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Closes every fd from `first` up (init keeps nothing of the caller's).
+pub fn close_from(first: u32) -> nix::Result<()> {
+    // SAFETY: close_range only closes this process's descriptors; nothing in
+    // init uses them afterwards.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
+    Errno::result(r).map(drop)
+}

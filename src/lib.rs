@@ -1,0 +1,12 @@
+//! sandbox: a rootless, user-mode sandbox for Linux.
+//!
+//! Data flows one way: front ends (the native CLI in [`cli`]) build a
+//! [`plan::Plan`]; [`launch::run`] executes it. `sandbox explain` prints the
+//! Plan instead of running it.
+
+pub mod check;
+pub mod cli;
+pub mod escape;
+pub mod launch;
+pub mod plan;
+pub mod profile;

@@ -1,0 +1,56 @@
+//! `sandbox`: parse → plan → launch; errors to exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use sandbox::cli::{self, Command};
+use sandbox::profile::Host;
+use sandbox::{check, launch};
+
+/// Exit status for a sandbox setup failure (bad input included), as GNU env
+/// and docker run use it.
+const SETUP_FAILED: u8 = 125;
+
+fn main() -> ExitCode {
+    let host = Host::current();
+    let command = match cli::parse(std::env::args_os().collect(), &host) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            return ExitCode::from(SETUP_FAILED);
+        }
+    };
+    match command {
+        Command::Print(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::Check => ExitCode::from(check::run()),
+        Command::Explain { plan, json, notes } => {
+            for n in notes {
+                eprintln!("sandbox: note: {n}");
+            }
+            let mut out = std::io::stdout().lock();
+            let written = if json {
+                serde_json::to_writer_pretty(&mut out, &plan)
+                    .map_err(std::io::Error::other)
+                    .and_then(|_| writeln!(out))
+            } else {
+                writeln!(out, "{plan}")
+            };
+            match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sandbox: writing the plan: {e}");
+                    ExitCode::from(SETUP_FAILED)
+                }
+            }
+        }
+        Command::Run { plan, verbose, notes } => {
+            for n in notes {
+                eprintln!("sandbox: note: {n}");
+            }
+            ExitCode::from(launch::run(&plan, &launch::Options { verbose }))
+        }
+    }
+}

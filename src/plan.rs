@@ -1,0 +1,383 @@
+//! The Plan: plain data describing one sandboxed run.
+//!
+//! Every front end (the native CLI, profiles, later the bwrap-compatible
+//! parser) produces a `Plan`; `sandbox explain` prints one; `launch::run`
+//! executes one. Nothing in this module touches the kernel.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything `launch` needs to know, and nothing it has to look up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Which namespaces the command gets of its own.
+    pub namespaces: Namespaces,
+    /// The uid and gid the command sees inside.
+    pub ids: Ids,
+    /// File-system operations, applied in this order on an empty tmpfs root.
+    pub fs: Vec<FsOp>,
+    /// The command's complete environment, in order.
+    pub env: Vec<EnvVar>,
+    /// Process options: cwd, hostname, session, fds, capabilities.
+    pub process: Process,
+    /// The command and its arguments; the first word is looked up in the
+    /// sandbox's PATH when it has no `/`.
+    #[serde(with = "os_vec")]
+    pub command: Vec<OsString>,
+}
+
+/// `true` means "a new namespace of this kind"; the mount namespace is always new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Namespaces {
+    pub user: bool,
+    pub pid: bool,
+    pub ipc: bool,
+    pub uts: bool,
+    pub net: bool,
+    pub cgroup: bool,
+}
+
+impl Namespaces {
+    pub const ALL: Namespaces =
+        Namespaces { user: true, pid: true, ipc: true, uts: true, net: true, cgroup: true };
+}
+
+/// Ids inside the sandbox; each maps to the caller's own id outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// How a bind mount may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Read-only, nosuid, nodev on the mount and every submount.
+    ReadOnly,
+    /// Writable, nosuid, nodev.
+    ReadWrite,
+    /// Writable, nosuid, device nodes usable.
+    Device,
+}
+
+/// One file-system operation. Destinations are absolute paths inside the
+/// sandbox, free of `..`; sources are absolute host paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FsOp {
+    /// Recursive bind of a host path.
+    Bind {
+        #[serde(with = "os_path")]
+        src: PathBuf,
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+        access: Access,
+        /// Skip silently when the source does not exist.
+        #[serde(default, skip_serializing_if = "is_false")]
+        optional: bool,
+    },
+    /// A fresh tmpfs (nosuid, nodev).
+    Tmpfs {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+        mode: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
+    /// A fresh procfs for the sandbox's pid namespace, with /proc/sys and
+    /// friends read-only.
+    Proc {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+    },
+    /// A minimal /dev: null zero full random urandom tty, pts, shm, std links.
+    Dev {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+    },
+    /// A directory (and its missing parents).
+    Dir {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+        mode: u32,
+    },
+    /// A symbolic link at `dest` pointing at `target`.
+    Symlink {
+        #[serde(with = "os_path")]
+        target: PathBuf,
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+    },
+    /// Cover whatever is at `dest` with an empty read-only directory or file.
+    Hide {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+    },
+}
+
+impl FsOp {
+    /// The path inside the sandbox this operation acts on.
+    pub fn dest(&self) -> &std::path::Path {
+        match self {
+            FsOp::Bind { dest, .. }
+            | FsOp::Tmpfs { dest, .. }
+            | FsOp::Proc { dest }
+            | FsOp::Dev { dest }
+            | FsOp::Dir { dest, .. }
+            | FsOp::Symlink { dest, .. }
+            | FsOp::Hide { dest } => dest,
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One `NAME=VALUE` of the command's environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvVar {
+    #[serde(with = "os_str")]
+    pub name: OsString,
+    #[serde(with = "os_str")]
+    pub value: OsString,
+}
+
+/// Options of the command's process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    /// Working directory inside; `None` means `/`.
+    #[serde(default, with = "opt_os_path")]
+    pub cwd: Option<PathBuf>,
+    /// Host name inside (needs its own UTS namespace).
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Kill the sandbox when the process that started it dies.
+    pub die_with_parent: bool,
+    /// Run the command in a new session (no controlling terminal: TIOCSTI
+    /// cannot reach the caller's terminal).
+    pub new_session: bool,
+    /// Caller file descriptors passed on to the command besides 0, 1, 2.
+    #[serde(default)]
+    pub keep_fds: Vec<i32>,
+    /// Capabilities kept for the command (only meaningful with uid 0 inside).
+    #[serde(default)]
+    pub caps: Vec<String>,
+}
+
+/// Plan-level checks that every front end relies on. Front ends validate
+/// their own syntax; this catches what no single option can see.
+pub fn validate(plan: &Plan) -> Result<(), String> {
+    if plan.command.is_empty() {
+        return Err("no command given: usage: sandbox [OPTIONS] -- COMMAND [ARGS...]".into());
+    }
+    if plan.process.hostname.is_some() && !plan.namespaces.uts {
+        return Err("--hostname needs the sandbox's own UTS namespace (drop --share uts)".into());
+    }
+    if !plan.process.caps.is_empty() && plan.ids.uid != 0 {
+        return Err("--cap-add needs --uid 0: capabilities are dropped on exec for any other uid".into());
+    }
+    if !plan.namespaces.user {
+        return Err("a user namespace is required: sandbox never runs privileged".into());
+    }
+    for op in &plan.fs {
+        check_dest(op.dest())?;
+    }
+    Ok(())
+}
+
+/// A destination must be absolute, non-empty and free of `..` so that it
+/// cannot name anything outside the new root even before resolution.
+pub fn check_dest(dest: &std::path::Path) -> Result<(), String> {
+    use std::path::Component;
+    if !dest.is_absolute() {
+        return Err(format!("destination {}: must be an absolute path", crate::escape::path(dest)));
+    }
+    if dest.components().any(|c| c == Component::ParentDir) {
+        return Err(format!(
+            "destination {}: '..' is not allowed in a destination",
+            crate::escape::path(dest)
+        ));
+    }
+    if dest.as_os_str().as_bytes().contains(&0) {
+        return Err("destination contains a NUL byte".into());
+    }
+    Ok(())
+}
+
+impl fmt::Display for Plan {
+    /// The readable form printed by `sandbox explain`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::escape::{os, path};
+        let ns = &self.namespaces;
+        let mut own = Vec::new();
+        let mut shared = Vec::new();
+        for (name, on) in [
+            ("user", ns.user),
+            ("mount", true),
+            ("pid", ns.pid),
+            ("ipc", ns.ipc),
+            ("uts", ns.uts),
+            ("net", ns.net),
+            ("cgroup", ns.cgroup),
+        ] {
+            if on {
+                own.push(name)
+            } else {
+                shared.push(name)
+            }
+        }
+        writeln!(f, "namespaces: own {}", own.join(" "))?;
+        if !shared.is_empty() {
+            writeln!(f, "            shared with the host: {}", shared.join(" "))?;
+        }
+        writeln!(f, "network:    {}", if ns.net { "none (loopback only)" } else { "host" })?;
+        writeln!(f, "ids:        uid {} gid {} (mapped to the caller's own)", self.ids.uid, self.ids.gid)?;
+        writeln!(f, "filesystem: (in order, on an empty read-only tmpfs root)")?;
+        for op in &self.fs {
+            match op {
+                FsOp::Bind { src, dest, access, optional } => {
+                    let kind = match access {
+                        Access::ReadOnly => "ro",
+                        Access::ReadWrite => "rw",
+                        Access::Device => "dev",
+                    };
+                    let opt = if *optional { " (if present)" } else { "" };
+                    if src == dest {
+                        writeln!(f, "  {kind:<8} {}{opt}", path(dest))?;
+                    } else {
+                        writeln!(f, "  {kind:<8} {} <- {}{opt}", path(dest), path(src))?;
+                    }
+                }
+                FsOp::Tmpfs { dest, mode, size } => {
+                    let size = size.map(|s| format!(" size={s}")).unwrap_or_default();
+                    writeln!(f, "  tmpfs    {} (mode {mode:04o}{size})", path(dest))?;
+                }
+                FsOp::Proc { dest } => writeln!(f, "  proc     {}", path(dest))?,
+                FsOp::Dev { dest } => writeln!(f, "  dev      {}", path(dest))?,
+                FsOp::Dir { dest, mode } => writeln!(f, "  mkdir    {} (mode {mode:04o})", path(dest))?,
+                FsOp::Symlink { target, dest } => {
+                    writeln!(f, "  symlink  {} -> {}", path(dest), path(target))?
+                }
+                FsOp::Hide { dest } => writeln!(f, "  hide     {}", path(dest))?,
+            }
+        }
+        writeln!(f, "environment:")?;
+        for v in &self.env {
+            writeln!(f, "  {}={}", os(&v.name), os(&v.value))?;
+        }
+        let p = &self.process;
+        let cwd = p.cwd.as_deref().map(path).unwrap_or_else(|| "/".into());
+        writeln!(f, "cwd:        {cwd}")?;
+        if let Some(h) = &p.hostname {
+            writeln!(f, "hostname:   {}", crate::escape::str(h))?;
+        }
+        writeln!(f, "die-with-parent: {}", yes(p.die_with_parent))?;
+        writeln!(f, "new-session: {}", yes(p.new_session))?;
+        if !p.keep_fds.is_empty() {
+            let fds: Vec<String> = p.keep_fds.iter().map(|n| n.to_string()).collect();
+            writeln!(f, "keep-fds:   {}", fds.join(" "))?;
+        }
+        if !p.caps.is_empty() {
+            writeln!(f, "caps:       {}", p.caps.join(" "))?;
+        } else {
+            writeln!(f, "caps:       none")?;
+        }
+        let cmd: Vec<String> = self.command.iter().map(|a| os(a)).collect();
+        write!(f, "command:    {}", cmd.join(" "))
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Serde for byte strings: UTF-8 text as a JSON string, anything else as
+/// `{"bytes": [..]}` so that no path is ever mangled.
+mod os_str {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    pub(super) enum Repr {
+        Text(String),
+        Bytes { bytes: Vec<u8> },
+    }
+
+    pub(super) fn to_repr(s: &std::ffi::OsStr) -> Repr {
+        match s.to_str() {
+            Some(t) => Repr::Text(t.to_owned()),
+            None => Repr::Bytes { bytes: s.as_bytes().to_vec() },
+        }
+    }
+
+    pub(super) fn from_repr(r: Repr) -> OsString {
+        match r {
+            Repr::Text(t) => OsString::from(t),
+            Repr::Bytes { bytes } => OsString::from_vec(bytes),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(v: &OsString, s: S) -> Result<S::Ok, S::Error> {
+        to_repr(v).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OsString, D::Error> {
+        Repr::deserialize(d).map(from_repr)
+    }
+}
+
+mod os_path {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+        os_str::to_repr(v.as_os_str()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        os_str::Repr::deserialize(d).map(|r| PathBuf::from(os_str::from_repr(r)))
+    }
+}
+
+mod opt_os_path {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(|p| os_str::to_repr(p.as_os_str())).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+        Option::<os_str::Repr>::deserialize(d).map(|o| o.map(|r| PathBuf::from(os_str::from_repr(r))))
+    }
+}
+
+mod os_vec {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[OsString], s: S) -> Result<S::Ok, S::Error> {
+        let r: Vec<os_str::Repr> = v.iter().map(|a| os_str::to_repr(a)).collect();
+        r.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OsString>, D::Error> {
+        Vec::<os_str::Repr>::deserialize(d).map(|v| v.into_iter().map(os_str::from_repr).collect())
+    }
+}
