@@ -139,11 +139,11 @@ pub struct RunArgs {
     pub hostname: Option<String>,
 
     /// User id inside the sandbox (mapped to your own uid outside).
-    #[arg(long, value_name = "UID", value_parser = parse_id)]
+    #[arg(long, value_name = "UID", value_parser = parse_id, allow_hyphen_values = true)]
     pub uid: Option<u32>,
 
     /// Group id inside the sandbox (mapped to your own gid outside).
-    #[arg(long, value_name = "GID", value_parser = parse_id)]
+    #[arg(long, value_name = "GID", value_parser = parse_id, allow_hyphen_values = true)]
     pub gid: Option<u32>,
 
     /// Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0.
@@ -168,7 +168,7 @@ pub struct RunArgs {
     pub verbose: bool,
 
     /// The command to run and its arguments (put `--` before it).
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true,
+    #[arg(value_name = "COMMAND", trailing_var_arg = true,
           value_parser = clap::value_parser!(OsString))]
     pub command: Vec<OsString>,
 }
@@ -371,7 +371,7 @@ fn src_dest(v: &OsStr, host: &Host) -> Result<(PathBuf, PathBuf), UsageError> {
         }
     };
     if src.is_empty() {
-        return Err(UsageError(format!("{}: the source path is empty", escape::os(v))));
+        return Err(UsageError(format!("'{}': the source path is empty", escape::os(v))));
     }
     let src = normalize(&host.cwd.join(PathBuf::from(src)));
     let dest = match dest {

@@ -40,6 +40,8 @@ fn main() -> ExitCode {
             };
             match written {
                 Ok(()) => ExitCode::SUCCESS,
+                // A closed pipe (`explain | head`) is the reader's choice, not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("sandbox: writing the plan: {e}");
                     ExitCode::from(SETUP_FAILED)

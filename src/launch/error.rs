@@ -30,7 +30,7 @@ impl SetupError {
     }
 
     pub fn errno(what: impl Into<String>, e: Errno) -> Self {
-        Self::new(what, e.desc())
+        Self::new(what, strerror(e))
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -71,6 +71,16 @@ impl fmt::Display for SetupError {
             write!(f, "\nhint: {h}")?;
         }
         Ok(())
+    }
+}
+
+/// The C library's text for `e` ("No such file or directory"), the wording
+/// bubblewrap and coreutils use.
+pub fn strerror(e: Errno) -> String {
+    let text = std::io::Error::from_raw_os_error(e as i32).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 

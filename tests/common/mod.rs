@@ -1,0 +1,220 @@
+//! Test harness: runs the real `sandbox` binary the way a user would.
+//!
+//! When the test process is root (CI is), every run drops to the
+//! unprivileged user `sandbox-test` (created if missing), so the tests
+//! exercise the rootless path; `Sbx::as_root()` runs as root on purpose.
+//! The binary is copied to a world-readable directory first, since the
+//! build directory may not be reachable by that user.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const TEST_USER: &str = "sandbox-test";
+
+/// The uid/gid the sandbox runs as: `None` when the tests are not root.
+pub fn test_ids() -> Option<(u32, u32)> {
+    static IDS: OnceLock<Option<(u32, u32)>> = OnceLock::new();
+    *IDS.get_or_init(|| {
+        // SAFETY-free: geteuid has no preconditions.
+        if nix::unistd::geteuid().as_raw() != 0 {
+            return None;
+        }
+        let lookup = || nix::unistd::User::from_name(TEST_USER).ok().flatten();
+        if lookup().is_none() {
+            let _ = Command::new("useradd")
+                .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER])
+                .status();
+        }
+        let u = lookup().expect("could not create the unprivileged test user sandbox-test");
+        Some((u.uid.as_raw(), u.gid.as_raw()))
+    })
+}
+
+/// The uid the sandbox's caller has (the test user's, or ours).
+pub fn caller_uid() -> u32 {
+    test_ids().map(|(u, _)| u).unwrap_or_else(|| nix::unistd::getuid().as_raw())
+}
+
+pub fn bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("sandbox-bin-").tempdir().unwrap().keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dst = dir.join("sandbox");
+        std::fs::copy(env!("CARGO_BIN_EXE_sandbox"), &dst).unwrap();
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dst
+    })
+}
+
+/// A temp directory owned by the sandbox's caller, removed on drop.
+pub struct Dir(tempfile::TempDir);
+
+impl Dir {
+    pub fn new() -> Dir {
+        let d = tempfile::Builder::new().prefix("sandbox-test-").tempdir_in("/tmp").unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        if let Some((uid, gid)) = test_ids() {
+            std::os::unix::fs::chown(d.path(), Some(uid), Some(gid)).unwrap();
+        }
+        Dir(d)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// Creates `rel` (and parents) with `content`, owned by the caller.
+    pub fn file(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.0.path().join(rel);
+        self.mkdir(p.parent().unwrap().strip_prefix(self.path()).unwrap().to_str().unwrap());
+        std::fs::write(&p, content).unwrap();
+        self.own(&p);
+        p
+    }
+
+    pub fn mkdir(&self, rel: &str) -> PathBuf {
+        let p = self.0.path().join(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        let mut cur = p.clone();
+        while cur != self.path() && cur.starts_with(self.path()) {
+            self.own(&cur);
+            cur.pop();
+        }
+        p
+    }
+
+    pub fn own(&self, p: &Path) {
+        if let Some((uid, gid)) = test_ids() {
+            let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
+        }
+    }
+}
+
+/// One run of the binary.
+pub struct Sbx {
+    cmd: Command,
+    root: bool,
+}
+
+/// A fresh command for `sandbox ARGS`, in `cwd`, with `home` as $HOME and a
+/// small fixed environment.
+pub fn sbx<I, S>(cwd: &Path, home: &Path, args: I) -> Sbx
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null());
+    Sbx { cmd, root: false }
+}
+
+impl Sbx {
+    pub fn env(mut self, k: &str, v: &str) -> Sbx {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn as_root(mut self) -> Sbx {
+        self.root = true;
+        self
+    }
+
+    fn prepare(mut self) -> Command {
+        if !self.root {
+            if let Some((uid, gid)) = test_ids() {
+                self.cmd.uid(uid).gid(gid);
+            }
+        }
+        self.cmd
+    }
+
+    pub fn output(self) -> Out {
+        Out(self.prepare().output().expect("run sandbox"))
+    }
+
+    pub fn spawn(self) -> std::process::Child {
+        let mut c = self.prepare();
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.spawn().expect("spawn sandbox")
+    }
+}
+
+pub struct Out(pub Output);
+
+impl Out {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> String {
+        assert_eq!(self.code(), 0, "exit {}; stderr:\n{}", self.code(), self.stderr());
+        self.stdout()
+    }
+
+    /// Asserts a clean failure: `code`, one `sandbox:` line (plus at most one
+    /// `hint:` line) on stderr that contains `needle`, and no panic text.
+    pub fn fails(&self, code: i32, needle: &str) {
+        let err = self.stderr();
+        assert_eq!(self.code(), code, "stderr:\n{err}");
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "panic text:\n{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(!lines.is_empty() && lines[0].starts_with("sandbox: "), "stderr:\n{err}");
+        assert!(lines.len() == 1 || (lines.len() == 2 && lines[1].starts_with("hint: ")), "stderr:\n{err}");
+        assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
+    }
+}
+
+/// Pids of host processes whose command line is exactly `needle` (words
+/// joined by spaces).
+pub fn host_pids_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.trim_end() == needle && pid != std::process::id() {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Waits up to `secs` for `cond`.
+pub fn wait_for(secs: f64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// A unique token for marking processes of one test.
+pub fn token() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{}{}", 100000 + std::process::id() % 100000, N.fetch_add(1, Ordering::SeqCst))
+}
