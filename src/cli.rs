@@ -46,7 +46,7 @@ pub enum Sub {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        run: RunArgs,
+        run: Box<RunArgs>,
     },
     /// Report what this kernel and host allow: user namespaces, landlock, seccomp,
     /// overlayfs, uid ranges, user-mode networking, cgroup delegation.

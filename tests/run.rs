@@ -400,3 +400,81 @@ fn hide_covers_files_and_directories() {
     .ok();
     assert_eq!(out, "end\n");
 }
+
+#[test]
+fn signals_to_the_monitor_reach_the_command() {
+    let (cwd, home) = setup();
+    for (sig, code) in
+        [(nix::sys::signal::SIGTERM, 143), (nix::sys::signal::SIGINT, 130), (nix::sys::signal::SIGHUP, 129)]
+    {
+        let tok = token();
+        let mut child = sbx(cwd.path(), home.path(), ["--", "sleep", &tok]).spawn();
+        assert!(wait_for(5.0, || !host_pids_with(&format!("sleep {tok}")).is_empty()), "sleep started");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(code), "{sig}");
+        assert!(host_pids_with(&format!("sleep {tok}")).is_empty());
+    }
+    // A command that handles the signal decides its own status.
+    let script = "trap 'exit 3' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut child = sbx(cwd.path(), home.path(), ["--", "sh", "-c", script]).spawn();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGTERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn cap_add_keeps_only_the_named_capability_for_uid_0() {
+    let (cwd, home) = setup();
+    let out = sbx(
+        cwd.path(),
+        home.path(),
+        ["--uid", "0", "--cap-add", "CAP_NET_ADMIN", "--", "grep", "^Cap", "/proc/self/status"],
+    )
+    .output()
+    .ok();
+    let net_admin = format!("{:016x}", 1u64 << 12);
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert!(out.contains(&format!("{set}:\t{net_admin}")), "{set} in:\n{out}");
+    }
+}
+
+#[test]
+fn dev_is_minimal_and_usable() {
+    let (cwd, home) = setup();
+    let script = "ls /dev | tr '\\n' ' '; echo; echo x > /dev/null && head -c 4 /dev/urandom | wc -c; grep -c ' /dev/pts ' /proc/self/mounts";
+    let out = sbx(cwd.path(), home.path(), ["--", "sh", "-c", script]).output().ok();
+    let mut lines = out.lines();
+    let names: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    for n in [
+        "core", "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+        "urandom", "zero",
+    ] {
+        assert!(names.contains(&n), "/dev/{n} missing: {names:?}");
+    }
+    assert!(!names.contains(&"sda") && !names.contains(&"vda") && !names.contains(&"mem"), "{names:?}");
+    assert_eq!(lines.next(), Some("4"));
+    assert_eq!(lines.next(), Some("1"), "a private devpts instance");
+}
+
+#[test]
+fn verbose_prints_each_step() {
+    let (cwd, home) = setup();
+    let out = sbx(cwd.path(), home.path(), ["-v", "--", "true"]).output();
+    out.ok();
+    let err = out.stderr();
+    for step in [
+        "clone",
+        "uid map",
+        "mount: bind /usr",
+        "hostname",
+        "loopback",
+        "capabilities",
+        "no_new_privs",
+        "exec",
+    ] {
+        assert!(err.contains(&format!("sandbox: {step}")), "{step} missing:\n{err}");
+    }
+}

@@ -68,7 +68,8 @@ impl Root {
 }
 
 fn relative(path: &Path) -> PathBuf {
-    let rel: PathBuf = path.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let rel: PathBuf =
+        path.components().filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir)).collect();
     if rel.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -389,4 +390,48 @@ pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: O
 /// Makes an empty file at `dest` (for a bind of a device or tty onto it).
 pub fn mount_point_file(root: &Root, dest: &Path) -> Result<OwnedFd> {
     ensure_file(root, dest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// The fallback walk and openat2(RESOLVE_IN_ROOT) agree on where each
+    /// path lands, and neither ever leaves the root.
+    #[test]
+    fn in_root_resolution_never_escapes() {
+        let outside = tempfile::tempdir().unwrap();
+        let root_dir = tempfile::tempdir().unwrap();
+        let r = root_dir.path();
+        std::fs::create_dir_all(r.join("a/b")).unwrap();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        std::fs::write(r.join("etc/marker"), "inside").unwrap();
+        std::fs::write(outside.path().join("marker"), "outside").unwrap();
+        symlink("/etc", r.join("abs")).unwrap();
+        symlink("../../../../../../../../etc", r.join("a/rel")).unwrap();
+        symlink(outside.path(), r.join("host")).unwrap();
+        symlink("loop", r.join("loop")).unwrap();
+        let root_fd = sys::open(r, libc::O_PATH | libc::O_DIRECTORY).unwrap();
+        let root = Root { fd: root_fd.try_clone().unwrap(), openat2: std::cell::Cell::new(true) };
+        let land = |fd: nix::Result<OwnedFd>| fd.map(|fd| std::fs::read_link(fd_path(&fd)).unwrap());
+        for (path, expect) in [
+            ("/abs/marker", Some(r.join("etc/marker"))),
+            ("/a/rel/marker", Some(r.join("etc/marker"))),
+            ("/a/b/../../../etc/marker", Some(r.join("etc/marker"))),
+            ("/", Some(r.to_path_buf())),
+            ("/host/marker", None),
+            ("/loop", None),
+        ] {
+            let via_openat2 = land(root.open(Path::new(path), 0));
+            let via_walk = land(walk_in_root(&root_fd, &relative(Path::new(path)), 0));
+            assert_eq!(via_openat2.as_ref().ok(), expect.as_ref(), "openat2 {path}");
+            assert_eq!(via_walk.as_ref().ok(), expect.as_ref(), "walk {path}");
+        }
+        assert_eq!(walk_in_root(&root_fd, Path::new("loop"), 0).unwrap_err(), Errno::ELOOP);
+        assert_eq!(
+            walk_in_root(&root_fd, Path::new("etc/marker"), libc::O_DIRECTORY).unwrap_err(),
+            Errno::ENOTDIR
+        );
+    }
 }
