@@ -43,20 +43,32 @@ fn user_ops(plan: &Plan) -> Vec<FsOp> {
 
 #[test]
 fn file_system_options_keep_command_line_order() {
-    let plan = parse_ok(&["--tmpfs", "/a", "--ro", "/x:/a/x", "--mkdir", "/a/d", "--rw", "/y:/a", "--", "true"]);
+    let plan =
+        parse_ok(&["--tmpfs", "/a", "--ro", "/x:/a/x", "--mkdir", "/a/d", "--rw", "/y:/a", "--", "true"]);
     let dests: Vec<_> = user_ops(&plan).iter().map(|o| o.dest().to_path_buf()).collect();
     assert_eq!(dests, [Path::new("/a"), Path::new("/a/x"), Path::new("/a/d"), Path::new("/a")]);
 }
 
 #[test]
 fn src_dest_forms() {
-    let plan = parse_ok(&["--ro", "data", "--rw", "/s:/d", "--dev", "/dev/dri", "--ro", "/a\\:b:/c", "--", "true"]);
+    let plan =
+        parse_ok(&["--ro", "data", "--rw", "/s:/d", "--dev", "/dev/dri", "--ro", "/a\\:b:/c", "--", "true"]);
     assert_eq!(
         user_ops(&plan),
         [
-            FsOp::Bind { src: "/work/proj/data".into(), dest: "/work/proj/data".into(), access: Access::ReadOnly, optional: false },
+            FsOp::Bind {
+                src: "/work/proj/data".into(),
+                dest: "/work/proj/data".into(),
+                access: Access::ReadOnly,
+                optional: false
+            },
             FsOp::Bind { src: "/s".into(), dest: "/d".into(), access: Access::ReadWrite, optional: false },
-            FsOp::Bind { src: "/dev/dri".into(), dest: "/dev/dri".into(), access: Access::Device, optional: false },
+            FsOp::Bind {
+                src: "/dev/dri".into(),
+                dest: "/dev/dri".into(),
+                access: Access::Device,
+                optional: false
+            },
             FsOp::Bind { src: "/a:b".into(), dest: "/c".into(), access: Access::ReadOnly, optional: false },
         ]
     );
@@ -70,7 +82,18 @@ fn relative_sources_are_normalised() {
 
 #[test]
 fn symlink_hide_mkdir_tmpfs() {
-    let plan = parse_ok(&["--symlink", "usr/lib:/lib", "--hide", "/etc/x", "--mkdir", "/m", "--tmpfs", "/t", "--", "true"]);
+    let plan = parse_ok(&[
+        "--symlink",
+        "usr/lib:/lib",
+        "--hide",
+        "/etc/x",
+        "--mkdir",
+        "/m",
+        "--tmpfs",
+        "/t",
+        "--",
+        "true",
+    ]);
     assert_eq!(
         user_ops(&plan),
         [
@@ -122,8 +145,22 @@ fn environment_allowlist_keep_set_clear() {
 #[test]
 fn process_options() {
     let plan = parse_ok(&[
-        "--uid", "0", "--gid", "0", "--hostname", "box", "--cwd", "/tmp/./x", "--no-die-with-parent",
-        "--no-new-session", "--cap-add", "net_admin", "--keep-fd", "5", "--", "sh",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--hostname",
+        "box",
+        "--cwd",
+        "/tmp/./x",
+        "--no-die-with-parent",
+        "--no-new-session",
+        "--cap-add",
+        "net_admin",
+        "--keep-fd",
+        "5",
+        "--",
+        "sh",
     ]);
     assert_eq!((plan.ids.uid, plan.ids.gid), (0, 0));
     assert_eq!(plan.process.hostname.as_deref(), Some("box"));
