@@ -12,6 +12,14 @@ use sandbox::{check, launch};
 const SETUP_FAILED: u8 = 125;
 
 fn main() -> ExitCode {
+    // sandbox is never privileged: a setuid or setgid install would turn
+    // every option into a way to act as another user.
+    let (uid, euid) = (nix::unistd::getuid(), nix::unistd::geteuid());
+    let (gid, egid) = (nix::unistd::getgid(), nix::unistd::getegid());
+    if uid != euid || gid != egid {
+        eprintln!("sandbox: refusing to run setuid or setgid: remove the bit (chmod u-s,g-s) and run it as yourself");
+        return ExitCode::from(SETUP_FAILED);
+    }
     let host = Host::current();
     let command = match cli::parse(std::env::args_os().collect(), &host) {
         Ok(c) => c,

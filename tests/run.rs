@@ -478,3 +478,22 @@ fn verbose_prints_each_step() {
         assert!(err.contains(&format!("sandbox: {step}")), "{step} missing:\n{err}");
     }
 }
+
+#[test]
+fn a_setuid_install_refuses_to_run() {
+    if test_ids().is_none() {
+        eprintln!("skipped: making a setuid-root copy needs root");
+        return;
+    }
+    let dir = Dir::new();
+    let copy = dir.path().join("sandbox-suid");
+    std::fs::copy(bin(), &copy).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let mut cmd = std::process::Command::new(&copy);
+    cmd.args(["--", "true"]).current_dir(dir.path());
+    let (uid, gid) = test_ids().unwrap();
+    use std::os::unix::process::CommandExt;
+    cmd.uid(uid).gid(gid);
+    Out(cmd.output().unwrap()).fails(125, "refusing to run setuid");
+}
