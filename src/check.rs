@@ -1,6 +1,445 @@
-//! `sandbox check`: what this kernel and host allow. (Being written.)
+//! `sandbox check`: what this kernel and host allow.
+//!
+//! Prints one line per feature, in a fixed order: the status (`ok`,
+//! `limited` or `missing`), the feature, what was found and, where something
+//! is lacking, the fix. Probes that can be tried are tried for real (a user
+//! namespace, an overlay mount inside one) by [`crate::launch::probe`], the
+//! only place with syscalls; the verdicts are pure functions of what was read.
+//!
+//! Exit status: 0 when the default profile can run here (user namespaces
+//! work for the caller), 1 when it cannot.
 
-/// Prints one line per feature; returns the exit status.
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::unistd::{access, AccessFlags, Uid, User};
+
+use crate::launch::probe;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Limited,
+    Missing,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub status: Status,
+    pub feature: &'static str,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+impl Line {
+    fn new(status: Status, feature: &'static str, detail: impl Into<String>) -> Self {
+        Line { status, feature, detail: detail.into(), fix: None }
+    }
+
+    fn fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let status = match self.status {
+            Status::Ok => "ok",
+            Status::Limited => "limited",
+            Status::Missing => "missing",
+        };
+        write!(f, "{status:<9}{}: {}", self.feature, self.detail)?;
+        match &self.fix {
+            Some(fix) => write!(f, "; fix: {fix}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Prints one line per feature; returns the exit status. A closed stdout
+/// (`| head -1`) ends the report early but does not change the status.
 pub fn run() -> u8 {
-    0
+    let userns = user_namespaces();
+    let mut out = std::io::stdout();
+    let probes: [fn() -> Line; 6] = [landlock, seccomp, overlay, uid_ranges, networking, cgroup];
+    let mut written = writeln!(out, "{userns}");
+    for probe in probes {
+        if written.is_err() {
+            break;
+        }
+        written = writeln!(out, "{}", probe());
+    }
+    u8::from(userns.status == Status::Missing)
+}
+
+fn read_trim(path: impl AsRef<Path>) -> Option<String> {
+    Some(std::fs::read_to_string(path).ok()?.trim().to_string())
+}
+
+const USERNS: &str = "user namespaces";
+
+fn user_namespaces() -> Line {
+    let max = read_trim("/proc/sys/user/max_user_namespaces").unwrap_or_else(|| "unknown".into());
+    match (probe::user_namespace(), Uid::current().is_root(), probe::userns_hint()) {
+        (Ok(()), false, _) => Line::new(Status::Ok, USERNS, format!("unprivileged, max {max}")),
+        (Ok(()), true, None) => {
+            Line::new(Status::Ok, USERNS, format!("as root (no knob refuses unprivileged users), max {max}"))
+        }
+        (Ok(()), true, Some(hint)) => {
+            Line::new(Status::Limited, USERNS, format!("as root only, max {max}")).fix(hint)
+        }
+        (Err(e), _, hint) => {
+            let fix = hint.or_else(|| probe::userns_fix(e)).unwrap_or_else(|| "none known".into());
+            Line::new(Status::Missing, USERNS, format!("refused ({e})")).fix(fix)
+        }
+    }
+}
+
+/// What each landlock ABI version adds.
+const LANDLOCK_ABI: [(i64, &str); 7] = [
+    (1, "fs"),
+    (2, "refer"),
+    (3, "truncate"),
+    (4, "tcp bind/connect"),
+    (5, "ioctl on devices"),
+    (6, "scopes abstract unix sockets + signals"),
+    (7, "audit logging flags"),
+];
+
+/// The features of landlock ABI `abi`, oldest first ("newer" past the table).
+pub fn landlock_features(abi: i64) -> Vec<&'static str> {
+    let mut features: Vec<&str> = LANDLOCK_ABI.iter().filter(|(v, _)| *v <= abi).map(|(_, f)| *f).collect();
+    if abi > LANDLOCK_ABI.len() as i64 {
+        features.push("newer");
+    }
+    features
+}
+
+pub fn landlock_line(abi: Result<i64, Errno>) -> Line {
+    const NAME: &str = "landlock";
+    match abi {
+        Ok(v) if v >= 1 => {
+            Line::new(Status::Ok, NAME, format!("ABI {v}: {}", landlock_features(v).join(", ")))
+        }
+        Ok(v) => Line::new(Status::Missing, NAME, format!("unknown ABI {v}")),
+        Err(Errno::EOPNOTSUPP) => Line::new(Status::Missing, NAME, "landlock not enabled")
+            .fix("add landlock to the lsm= boot parameter / CONFIG_LSM"),
+        Err(Errno::ENOSYS) => {
+            Line::new(Status::Missing, NAME, "not built into this kernel (or a seccomp filter hides it)")
+                .fix("use a kernel built with CONFIG_SECURITY_LANDLOCK=y (Linux 5.13+)")
+        }
+        Err(e) => Line::new(Status::Missing, NAME, format!("landlock_create_ruleset: {e}")),
+    }
+}
+
+fn landlock() -> Line {
+    landlock_line(probe::landlock_abi())
+}
+
+pub fn seccomp_line(mode: Result<i32, Errno>, actions: Option<String>) -> Line {
+    const NAME: &str = "seccomp filter";
+    let fix = "use a kernel built with CONFIG_SECCOMP_FILTER=y";
+    match (mode, actions) {
+        (Err(e), _) => Line::new(Status::Missing, NAME, format!("prctl(PR_GET_SECCOMP): {e}")).fix(fix),
+        (Ok(_), None) => {
+            Line::new(Status::Missing, NAME, "no /proc/sys/kernel/seccomp/actions_avail").fix(fix)
+        }
+        (Ok(mode), Some(actions)) => {
+            let already = if mode == 2 { "; this process is already filtered (stacked)" } else { "" };
+            Line::new(Status::Ok, NAME, format!("actions: {actions}{already}"))
+        }
+    }
+}
+
+fn seccomp() -> Line {
+    seccomp_line(probe::seccomp_mode(), read_trim("/proc/sys/kernel/seccomp/actions_avail"))
+}
+
+fn overlay() -> Line {
+    const NAME: &str = "overlayfs in user namespaces";
+    let tmp = std::env::temp_dir();
+    match probe::overlay_in_userns(&tmp) {
+        Ok(()) => Line::new(Status::Ok, NAME, format!("mounted with userxattr in {}", tmp.display())),
+        Err(e) => {
+            let fix = match e.split([' ', ':']).next() {
+                Some("mkdir") => "set TMPDIR to a directory you may write",
+                Some("unshare") => "user namespaces first (see above)",
+                _ => "Linux 5.11+, with TMPDIR on a file system with user xattrs (tmpfs: Linux 6.6+)",
+            };
+            Line::new(Status::Missing, NAME, e).fix(fix)
+        }
+    }
+}
+
+/// The ranges `(start, count)` that a subuid/subgid file gives `name` or `uid`.
+pub fn subid_ranges(text: &str, name: Option<&str>, uid: u32) -> Vec<(u64, u64)> {
+    let uid = uid.to_string();
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.trim().split(':');
+            let (who, start, count) = (f.next()?, f.next()?, f.next()?);
+            let mine = who == uid || Some(who) == name;
+            let range = (start.trim().parse().ok()?, count.trim().parse().ok()?);
+            (mine && !who.starts_with('#') && f.next().is_none()).then_some(range)
+        })
+        .collect()
+}
+
+fn uid_ranges() -> Line {
+    const NAME: &str = "uid ranges";
+    let uid = Uid::current();
+    let name = User::from_uid(uid).ok().flatten().map(|u| u.name);
+    let user = name.clone().unwrap_or_else(|| uid.to_string());
+    if uid.is_root() {
+        return Line::new(Status::Ok, NAME, "as root: id maps are written directly, no helper needed");
+    }
+    let mut found = Vec::new();
+    for cmd in ["newuidmap", "newgidmap"] {
+        match probe::setid_helper(cmd) {
+            None => {
+                return Line::new(Status::Missing, NAME, format!("no {cmd} in PATH"))
+                    .fix("apt install uidmap")
+            }
+            Some((p, false)) => {
+                return Line::new(
+                    Status::Missing,
+                    NAME,
+                    format!("{} is neither setuid nor capable", p.display()),
+                )
+                .fix("apt install --reinstall uidmap")
+            }
+            Some((p, true)) => found.push(p.display().to_string()),
+        }
+    }
+    let mut ranges = Vec::new();
+    for (file, flag) in [("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let total: u64 = subid_ranges(&text, name.as_deref(), uid.as_raw()).iter().map(|r| r.1).sum();
+        if total == 0 {
+            return Line::new(Status::Missing, NAME, format!("no entry for {user} in {file}"))
+                .fix(format!("sudo usermod {flag} 100000-165535 {user}"));
+        }
+        ranges.push(format!("{file} {total} ids"));
+    }
+    Line::new(Status::Ok, NAME, format!("{}; {}", found.join(", "), ranges.join(", ")))
+}
+
+fn networking() -> Line {
+    const NAME: &str = "user-mode networking";
+    let found: Vec<String> = ["pasta", "slirp4netns"]
+        .iter()
+        .filter_map(|c| probe::which(c))
+        .map(|p| p.display().to_string())
+        .collect();
+    if found.is_empty() {
+        Line::new(Status::Missing, NAME, "neither pasta nor slirp4netns in PATH").fix("apt install passt")
+    } else {
+        Line::new(Status::Ok, NAME, found.join(", "))
+    }
+}
+
+const CGROUP: &str = "cgroup v2 delegation";
+const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "io"];
+const DELEGATE_FIX: &str =
+    "run under a systemd user session with Delegate=yes, e.g. systemd-run --user --scope -p Delegate=yes";
+const V2_FIX: &str = "boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)";
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(field: &str) -> String {
+    let mut out = Vec::new();
+    let mut bytes = field.bytes();
+    while let Some(b) = bytes.next() {
+        let oct: Vec<u8> = if b == b'\\' { bytes.clone().take(3).collect() } else { Vec::new() };
+        match std::str::from_utf8(&oct).ok().and_then(|s| u8::from_str_radix(s, 8).ok()) {
+            Some(c) if oct.len() == 3 => {
+                out.push(c);
+                bytes.nth(2);
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The caller's cgroup v2 directory, from /proc/self/cgroup and mountinfo
+/// (`sys_fs_cgroup_v2`: /sys/fs/cgroup itself is a cgroup2 mount), or why none.
+pub fn cgroup_dir(proc_cgroup: &str, mountinfo: &str, sys_fs_cgroup_v2: bool) -> Result<PathBuf, Line> {
+    let missing = |why: &str| Line::new(Status::Missing, CGROUP, why).fix(V2_FIX);
+    let Some(path) = proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return Err(missing("no cgroup v2 hierarchy in /proc/self/cgroup (cgroup v1 only)"));
+    };
+    let mounts = mountinfo.lines().filter_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let f: Vec<&str> = left.split(' ').collect();
+        (right.split(' ').next() == Some("cgroup2") && f.len() > 4).then(|| (unescape(f[3]), unescape(f[4])))
+    });
+    let mut mounts: Vec<(String, String)> = mounts.collect();
+    if sys_fs_cgroup_v2 {
+        mounts.insert(0, ("/".into(), "/sys/fs/cgroup".into()));
+    }
+    let Some((root, at)) = mounts.into_iter().next() else {
+        return Err(missing("cgroup v2 is not mounted here (no cgroup2 in /proc/self/mountinfo)"));
+    };
+    let rel = Path::new(path).strip_prefix(&root).unwrap_or(Path::new(path.trim_start_matches('/')));
+    Ok(Path::new(&at).join(rel).components().collect())
+}
+
+/// The verdict on a cgroup v2 directory: its `cgroup.controllers`, and
+/// whether the caller may write the directory and its `cgroup.subtree_control`.
+pub fn cgroup_line(dir: &Path, controllers: &str, writable: bool) -> Line {
+    let have: Vec<&str> = controllers.split_whitespace().collect();
+    let available = if have.is_empty() { "none".to_string() } else { have.join(" ") };
+    let (given, lacking): (Vec<&str>, Vec<&str>) = CONTROLLERS.iter().partition(|c| have.contains(c));
+    let line = |status, detail: String| Line::new(status, CGROUP, detail);
+    if !writable {
+        let detail = format!("{} is not writable by you (available: {available})", dir.display());
+        return line(Status::Missing, detail).fix(DELEGATE_FIX);
+    }
+    match (given.is_empty(), lacking.is_empty()) {
+        (true, _) => line(
+            Status::Missing,
+            format!(
+                "cgroup v2 controllers delegated to you: none of {} (available: {available})",
+                lacking.join(" ")
+            ),
+        )
+        .fix(DELEGATE_FIX),
+        (false, true) => line(Status::Ok, format!("{}: {}", dir.display(), given.join(" "))),
+        (false, false) => line(
+            Status::Limited,
+            format!(
+                "{}: {}; not {} (available: {available})",
+                dir.display(),
+                given.join(" "),
+                lacking.join(" ")
+            ),
+        )
+        .fix(DELEGATE_FIX),
+    }
+}
+
+fn cgroup() -> Line {
+    let proc_cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    let dir = match cgroup_dir(&proc_cgroup, &mountinfo, v2) {
+        Ok(dir) => dir,
+        Err(line) => return line,
+    };
+    let controllers = match std::fs::read_to_string(dir.join("cgroup.controllers")) {
+        Ok(text) => text,
+        Err(e) => {
+            let why = format!("cannot read {}/cgroup.controllers: {e}", dir.display());
+            return Line::new(Status::Missing, CGROUP, why).fix(DELEGATE_FIX);
+        }
+    };
+    let writable = [dir.clone(), dir.join("cgroup.subtree_control")]
+        .iter()
+        .all(|p| access(p, AccessFlags::W_OK).is_ok());
+    cgroup_line(&dir, &controllers, writable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+        35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+        41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+    #[test]
+    fn cgroup_pure_v2_delegated() {
+        let mi = "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+        let pc = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope\n";
+        let dir = cgroup_dir(pc, mi, true).unwrap();
+        assert_eq!(
+            dir,
+            Path::new("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope")
+        );
+        let line = cgroup_line(&dir, "cpuset cpu io memory pids\n", true);
+        assert_eq!(line.status, Status::Ok, "{line}");
+        assert!(line.to_string().contains("memory pids cpu io"), "{line}");
+        assert_eq!(cgroup_dir(pc, mi, false).unwrap(), dir, "found through mountinfo too");
+    }
+
+    #[test]
+    fn cgroup_hybrid_hugetlb_only() {
+        let pc = "9:name=systemd:/\n4:memory:/x\n0::/\n";
+        let dir = cgroup_dir(pc, HYBRID, false).unwrap();
+        assert_eq!(dir, Path::new("/sys/fs/cgroup/unified"));
+        let line = cgroup_line(&dir, "hugetlb\n", true).to_string();
+        assert!(line.starts_with("missing  cgroup v2 delegation: "), "{line}");
+        assert!(line.contains("none of memory pids cpu io (available: hugetlb)"), "{line}");
+        assert!(line.contains("fix: run under a systemd user session with Delegate=yes"), "{line}");
+    }
+
+    #[test]
+    fn cgroup_v1_only() {
+        let pc = "4:memory:/x\n1:cpu:/\n";
+        let err = cgroup_dir(pc, HYBRID, false).unwrap_err();
+        assert_eq!(err.status, Status::Missing);
+        assert!(err.detail.contains("cgroup v1 only"), "{err}");
+        let mi_v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
+        let err = cgroup_dir("0::/\n", mi_v1, false).unwrap_err();
+        assert!(err.detail.contains("not mounted"), "{err}");
+    }
+
+    #[test]
+    fn cgroup_not_writable_and_partial() {
+        let dir = Path::new("/sys/fs/cgroup/user.slice");
+        let line = cgroup_line(dir, "cpu io memory pids", false);
+        assert_eq!(line.status, Status::Missing);
+        assert!(line.detail.contains("not writable by you (available: cpu io memory pids)"), "{line}");
+        let line = cgroup_line(dir, "memory pids", true);
+        assert_eq!(line.status, Status::Limited);
+        assert!(line.detail.contains("memory pids; not cpu io"), "{line}");
+    }
+
+    #[test]
+    fn cgroup_mount_root_and_escapes() {
+        let mi = "41 31 0:38 /ctr /sys/fs/cg\\040two rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(cgroup_dir("0::/ctr/job\n", mi, false).unwrap(), Path::new("/sys/fs/cg two/job"));
+        assert_eq!(cgroup_dir("0::/ctrl/job\n", mi, false).unwrap(), Path::new("/sys/fs/cg two/ctrl/job"));
+    }
+
+    #[test]
+    fn landlock_features_per_abi() {
+        assert_eq!(landlock_features(0), Vec::<&str>::new());
+        assert_eq!(landlock_features(1), ["fs"]);
+        assert_eq!(landlock_features(3), ["fs", "refer", "truncate"]);
+        assert_eq!(landlock_features(7).len(), 7);
+        assert_eq!(landlock_features(9)[..7], landlock_features(7));
+        assert_eq!(landlock_features(9)[7], "newer");
+        assert_eq!(landlock_features(6)[5], "scopes abstract unix sockets + signals");
+        let line = landlock_line(Ok(4)).to_string();
+        assert_eq!(line, "ok       landlock: ABI 4: fs, refer, truncate, tcp bind/connect");
+        let line = landlock_line(Err(Errno::EOPNOTSUPP)).to_string();
+        assert!(
+            line.starts_with("missing  landlock: landlock not enabled; fix: add landlock to the lsm="),
+            "{line}"
+        );
+        assert!(landlock_line(Err(Errno::ENOSYS)).fix.unwrap().contains("CONFIG_SECURITY_LANDLOCK"));
+    }
+
+    #[test]
+    fn subid_parsing() {
+        let text = "tester:100000:65536\n# comment\n1002:200000:1000\nbad line\nother:300000:5\ntester:x:1\n";
+        assert_eq!(subid_ranges(text, Some("tester"), 1001), [(100000, 65536)]);
+        assert_eq!(subid_ranges(text, Some("nobody2"), 1002), [(200000, 1000)]);
+        assert_eq!(subid_ranges(text, None, 1003), []);
+        assert_eq!(subid_ranges("", Some("tester"), 1001), []);
+    }
+
+    #[test]
+    fn seccomp_verdicts() {
+        let line = seccomp_line(Ok(0), Some("kill_process errno allow".into()));
+        assert_eq!(line.to_string(), "ok       seccomp filter: actions: kill_process errno allow");
+        assert_eq!(seccomp_line(Err(Errno::EINVAL), None).status, Status::Missing);
+        assert_eq!(seccomp_line(Ok(0), None).status, Status::Missing);
+    }
 }

@@ -308,7 +308,7 @@ fn root_mode_works_too() {
         home.path(),
         ["--", "sh", "-c", "id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"],
     )
-    .as_root()
+    .run_as_root()
     .output()
     .ok();
     let lines: Vec<&str> = out.lines().collect();
@@ -316,11 +316,11 @@ fn root_mode_works_too() {
     assert!(out.contains("CapEff:\t0000000000000000") && out.contains("CapBnd:\t0000000000000000"), "{out}");
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
     let out = sbx(cwd.path(), home.path(), ["--", "sh", "-c", "echo x > /etc/passwd-sandbox-test"])
-        .as_root()
+        .run_as_root()
         .output();
     assert_ne!(out.code(), 0);
     assert!(!std::path::Path::new("/etc/passwd-sandbox-test").exists());
-    assert_eq!(sbx(cwd.path(), home.path(), ["--", "sh", "-c", "exit 7"]).as_root().output().code(), 7);
+    assert_eq!(sbx(cwd.path(), home.path(), ["--", "sh", "-c", "exit 7"]).run_as_root().output().code(), 7);
 }
 
 #[test]

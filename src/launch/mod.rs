@@ -11,6 +11,7 @@ mod fs;
 mod ids;
 mod monitor;
 mod net;
+pub mod probe;
 mod remount;
 mod special;
 mod sys;

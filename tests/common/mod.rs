@@ -127,7 +127,7 @@ impl Sbx {
         self
     }
 
-    pub fn as_root(mut self) -> Sbx {
+    pub fn run_as_root(mut self) -> Sbx {
         self.root = true;
         self
     }

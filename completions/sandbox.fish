@@ -1,0 +1,91 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sandbox_global_optspecs
+    string join \n profile= ro= rw= dev= tmpfs= hide= mkdir= symlink= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session v/verbose h/help V/version
+end
+
+function __fish_sandbox_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sandbox_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sandbox_using_subcommand
+    set -l cmd (__fish_sandbox_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sandbox -n "__fish_sandbox_needs_command" -l profile -d 'Start from profile NAME: `default` (read-only /usr and /etc, empty $HOME, the current directory writable, no network) or `none` (an empty root)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l ro -d 'Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\\:`). Read-only, nosuid and nodev apply to every mount beneath SRC too' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l rw -d 'Bind SRC read-write at DEST (DEST defaults to SRC). Writes land on the host' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l dev -d 'Bind SRC read-write at DEST with device nodes usable (like bwrap --dev-bind)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l tmpfs -d 'Mount a fresh, empty tmpfs at PATH (mode 0755, nosuid, nodev)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l hide -d 'Hide PATH: cover a directory with an empty read-only one, a file with an empty read-only file' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l mkdir -d 'Create the directory PATH (and missing parents) inside the sandbox' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l symlink -d 'Create a symbolic link at PATH pointing at TARGET' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l net -d 'Network: `none` (own namespace, loopback only; the default) or `host`' -r -f -a "none\t'Own network namespace with only the loopback interface up'
+host\t'Share the host\'s network namespace'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l share -d 'Share a namespace with the host instead of getting a new one (repeatable)' -r -f -a "ipc\t''
+pid\t''
+uts\t''
+net\t''
+cgroup\t''"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l env -d 'Set NAME=VALUE in the command\'s environment' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l keep-env -d 'Pass NAME from the caller\'s environment (a trailing `*` matches a prefix, e.g. `LC_*`)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l cwd -d 'Working directory inside the sandbox (absolute)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l hostname -d 'Host name inside the sandbox (default: `sandbox`)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l uid -d 'User id inside the sandbox (mapped to your own uid outside)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sandbox -n "__fish_sandbox_needs_command" -s V -l version -d 'Print version'
+complete -c sandbox -n "__fish_sandbox_needs_command" -a "explain" -d 'Print the plan for a command line (mounts, namespaces, environment) and run nothing'
+complete -c sandbox -n "__fish_sandbox_needs_command" -a "check" -d 'Report what this kernel and host allow: user namespaces, landlock, seccomp, overlayfs, uid ranges, user-mode networking, cgroup delegation'
+complete -c sandbox -n "__fish_sandbox_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l profile -d 'Start from profile NAME: `default` (read-only /usr and /etc, empty $HOME, the current directory writable, no network) or `none` (an empty root)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l ro -d 'Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\\:`). Read-only, nosuid and nodev apply to every mount beneath SRC too' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l rw -d 'Bind SRC read-write at DEST (DEST defaults to SRC). Writes land on the host' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l dev -d 'Bind SRC read-write at DEST with device nodes usable (like bwrap --dev-bind)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l tmpfs -d 'Mount a fresh, empty tmpfs at PATH (mode 0755, nosuid, nodev)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l hide -d 'Hide PATH: cover a directory with an empty read-only one, a file with an empty read-only file' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l mkdir -d 'Create the directory PATH (and missing parents) inside the sandbox' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l symlink -d 'Create a symbolic link at PATH pointing at TARGET' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l net -d 'Network: `none` (own namespace, loopback only; the default) or `host`' -r -f -a "none\t'Own network namespace with only the loopback interface up'
+host\t'Share the host\'s network namespace'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l share -d 'Share a namespace with the host instead of getting a new one (repeatable)' -r -f -a "ipc\t''
+pid\t''
+uts\t''
+net\t''
+cgroup\t''"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l env -d 'Set NAME=VALUE in the command\'s environment' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l keep-env -d 'Pass NAME from the caller\'s environment (a trailing `*` matches a prefix, e.g. `LC_*`)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l cwd -d 'Working directory inside the sandbox (absolute)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l hostname -d 'Host name inside the sandbox (default: `sandbox`)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l uid -d 'User id inside the sandbox (mapped to your own uid outside)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Print the plan as JSON (the same data `sandbox` would run)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sandbox -n "__fish_sandbox_using_subcommand check" -s h -l help -d 'Print help'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from explain check help" -f -a "explain" -d 'Print the plan for a command line (mounts, namespaces, environment) and run nothing'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from explain check help" -f -a "check" -d 'Report what this kernel and host allow: user namespaces, landlock, seccomp, overlayfs, uid ranges, user-mode networking, cgroup delegation'
+complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from explain check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,177 @@
+//! Probes of what this kernel allows, for `sandbox check`.
+//!
+//! Each probe either asks the kernel directly (the landlock ABI version, the
+//! seccomp mode) or tries the real thing in a throwaway child (a user
+//! namespace, an overlay mount inside one) and returns the errno. Children
+//! end with `_exit` and are reaped before a probe returns; nothing they do
+//! (namespaces, mounts) outlives them. Like the rest of launch, the callers
+//! must be single-threaded.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{Gid, Pid, Uid};
+
+use super::{ids, sys};
+
+/// Names the host setting that refuses unprivileged user namespaces, if one does.
+pub fn userns_hint() -> Option<String> {
+    ids::userns_hint()
+}
+
+/// What to do about a user namespace refused with `e`, if anything is known.
+pub fn userns_fix(e: Errno) -> Option<String> {
+    ids::clone_error(e).hint
+}
+
+/// Waits for `pid`; its exit code, or 128+N when signal N killed it.
+/// ECHILD when SIGCHLD is ignored (the kernel then reaps by itself).
+fn reap(pid: libc::pid_t) -> nix::Result<i32> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Creates a user and a mount namespace in a child that exits at once.
+pub fn user_namespace() -> nix::Result<()> {
+    let pid = sys::clone_fork(libc::CLONE_NEWUSER | libc::CLONE_NEWNS)?;
+    if pid == 0 {
+        sys::exit_now(0);
+    }
+    // The namespaces exist once clone returns; the child only has to go.
+    let _ = reap(pid);
+    Ok(())
+}
+
+/// The landlock ABI version: `landlock_create_ruleset(NULL, 0, VERSION)`.
+/// EOPNOTSUPP: built but not enabled at boot; ENOSYS: not built.
+pub fn landlock_abi() -> nix::Result<i64> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a NULL attribute pointer and size 0 the kernel reads no
+    // memory; the VERSION flag only returns a number.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    Errno::result(r)
+}
+
+/// This thread's seccomp mode (0 none, 2 filtered); EINVAL without CONFIG_SECCOMP.
+pub fn seccomp_mode() -> nix::Result<i32> {
+    // SAFETY: PR_GET_SECCOMP takes no pointers and only reads the mode.
+    Errno::result(unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) })
+}
+
+/// Whether `path` carries file capabilities (a `security.capability` xattr).
+fn has_file_caps(path: &Path) -> bool {
+    let Ok(c) = sys::cstring(path) else { return false };
+    // SAFETY: both names are NUL-terminated strings; a NULL buffer of size 0
+    // asks only for the size of the value, nothing is written.
+    let r = unsafe { libc::getxattr(c.as_ptr(), c"security.capability".as_ptr(), std::ptr::null_mut(), 0) };
+    r > 0
+}
+
+/// `cmd` in $PATH, if it is an executable file.
+pub fn which(cmd: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(cmd))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0))
+}
+
+/// A set-id helper (newuidmap) in $PATH, and whether it can act: setuid
+/// root or file capabilities.
+pub fn setid_helper(cmd: &str) -> Option<(PathBuf, bool)> {
+    let path = which(cmd)?;
+    let setuid_root = path.metadata().is_ok_and(|m| m.mode() & 0o4000 != 0 && m.uid() == 0);
+    let able = setuid_root || has_file_caps(&path);
+    Some((path, able))
+}
+
+/// Mounts an overlay with `userxattr` inside a child's own user and mount
+/// namespace, its layers in a fresh directory under `tmp` that is removed
+/// afterwards, whatever happened. The error names the failed step.
+pub fn overlay_in_userns(tmp: &Path) -> Result<(), String> {
+    let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
+    let dir = tmp.join(format!("sandbox-check-{}-{nanos}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let result = overlay_probe(&dir);
+    remove_tree(&dir);
+    result
+}
+
+/// Removes `dir` even where overlayfs left a directory without permissions.
+fn remove_tree(dir: &Path) {
+    if std::fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    for sub in ["work/work", "work/index", "work", "upper", "lower", "merged"] {
+        let _ = std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o700));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn overlay_probe(dir: &Path) -> Result<(), String> {
+    for sub in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir(dir.join(sub)).map_err(|e| format!("mkdir {sub}: {e}"))?;
+    }
+    let (rd, wr) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let (uid, gid) = (Uid::current(), Gid::current());
+    let pid = sys::clone_fork(0).map_err(|e| format!("fork: {e}"))?;
+    if pid == 0 {
+        drop(rd);
+        let result = overlay_child(dir, uid, gid);
+        let msg = result.as_ref().map_or_else(String::as_str, |()| "ok");
+        let _ = nix::unistd::write(&wr, msg.as_bytes());
+        sys::exit_now(i32::from(result.is_err()));
+    }
+    drop(wr);
+    // The child's word decides: with SIGCHLD ignored there is no status to wait for.
+    let mut msg = String::new();
+    let _ = File::from(rd).read_to_string(&mut msg);
+    let status = reap(pid);
+    match msg.as_str() {
+        "ok" => Ok(()),
+        "" => Err(format!("the probe ended without a word ({status:?})")),
+        _ => Err(msg),
+    }
+}
+
+/// The child's part: unshare, map itself to root, mount the overlay.
+fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
+    let step = |what: &'static str| move |e: Errno| format!("{what}: {e}");
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(step("unshare"))?;
+    let write = |file: &str, text: String| {
+        std::fs::write(format!("/proc/self/{file}"), text).map_err(|e| format!("write {file}: {e}"))
+    };
+    // Kernels before 3.19 have no setgroups file; the gid_map write then decides.
+    let _ = write("setgroups", "deny".into());
+    write("uid_map", format!("0 {uid} 1\n"))?;
+    write("gid_map", format!("0 {gid} 1\n"))?;
+    let none: Option<&str> = None;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).map_err(step("make / private"))?;
+    // Relative layer paths (from the cwd) need no escaping of ',' or ':'.
+    nix::unistd::chdir(dir).map_err(step("chdir"))?;
+    let opts = "lowerdir=lower,upperdir=upper,workdir=work,userxattr";
+    mount(Some("overlay"), "merged", Some("overlay"), MsFlags::empty(), Some(opts))
+        .map_err(step("mount overlay"))
+}
