@@ -41,7 +41,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-v -h -V --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --verbose --help --version explain check help"
+            opts="-v -h -V --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --verbose --help --version explain check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -141,7 +141,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__explain)
-            opts="-v -h --json --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --verbose --help"
+            opts="-v -h --json --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= dev= tmpfs= hide= mkdir= symlink= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session v/verbose h/help V/version
+    string join \n profile= ro= rw= dev= tmpfs= hide= mkdir= symlink= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -50,6 +50,7 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l keep-fd -d 'Pass the ca
 complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s v -l verbose -d 'Print each setup step on stderr'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s V -l version -d 'Print version'
@@ -83,6 +84,7 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Pri
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s v -l verbose -d 'Print each setup step on stderr'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand check" -s h -l help -d 'Print help'

@@ -163,6 +163,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_new_session: bool,
 
+    /// Run even when a confinement asked for cannot be applied on this kernel; a
+    /// warning lists every rule that was dropped. Without it, sandbox refuses to run.
+    #[arg(long)]
+    pub best_effort: bool,
+
     /// Print each setup step on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -310,6 +315,9 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<(Plan, Vec<String
     }
     if run.no_new_session {
         plan.process.new_session = false;
+    }
+    if run.best_effort {
+        plan.best_effort = true;
     }
     plan.command = run.command.clone();
     if let Some(pwd) = plan.process.cwd.clone() {

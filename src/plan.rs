@@ -25,6 +25,10 @@ pub struct Plan {
     pub env: Vec<EnvVar>,
     /// Process options: cwd, hostname, session, fds, capabilities.
     pub process: Process,
+    /// Run even when a confinement the plan asks for cannot be applied
+    /// (a warning lists what was dropped). Off: refuse instead.
+    #[serde(default)]
+    pub best_effort: bool,
     /// The command and its arguments; the first word is looked up in the
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
@@ -292,6 +296,9 @@ impl fmt::Display for Plan {
             writeln!(f, "caps:       {}", p.caps.join(" "))?;
         } else {
             writeln!(f, "caps:       none")?;
+        }
+        if self.best_effort {
+            writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
         let cmd: Vec<String> = self.command.iter().map(|a| os(a)).collect();
         write!(f, "command:    {}", cmd.join(" "))

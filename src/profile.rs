@@ -145,6 +145,7 @@ fn empty(host: &Host) -> Plan {
             keep_fds: Vec::new(),
             caps: Vec::new(),
         },
+        best_effort: false,
         command: Vec::new(),
     }
 }
