@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= dev= tmpfs= hide= mkdir= symlink= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose h/help V/version
+    string join \n profile= ro= rw= dev= tmpfs= hide= mkdir= symlink= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort timeout= kill-after= limit= memory= pids= cpus= io-weight= status-fd= pid-file= v/verbose h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -47,6 +47,15 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l uid -d 'User id inside 
 complete -c sandbox -n "__fish_sandbox_needs_command" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l timeout -d 'Stop the command after DURATION (30s, 5m, 1.5h, 250ms; a bare number is seconds): SIGTERM to the command, then SIGKILL to the whole sandbox after --kill-after. sandbox then exits with status 124, however the command ended' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l kill-after -d 'Grace period between the SIGTERM of --timeout and the SIGKILL of the whole sandbox (default 5s)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l limit -d 'Set a resource limit (setrlimit) of the command: NAME=VALUE or NAME=SOFT:HARD with NAME one of as, core, cpu, data, fsize, memlock, nofile, nproc, stack. Sizes take K, M, G, T (512M), cpu takes s, m, h (10s), and `unlimited` lifts a limit. A limit can be lowered freely, raised only up to your own hard limit (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l memory -d 'Limit the memory of the whole sandbox to SIZE (512M, 2G; cgroup v2 memory.max). Needs cgroup v2 delegation or a systemd user manager (see `sandbox check`)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l pids -d 'Limit the number of processes and threads in the whole sandbox (cgroup v2 pids.max). Needs cgroup v2 delegation or a systemd user manager' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l cpus -d 'Limit the CPU time of the whole sandbox to FRACTION of one CPU per second (0.5: half a CPU, 2: two CPUs; cgroup v2 cpu.max). Needs cgroup v2 delegation or a systemd user manager' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l io-weight -d 'Relative weight of the sandbox\'s block I/O, 1 to 10000 (default 100; cgroup v2 io.weight). Needs cgroup v2 delegation or a systemd user manager' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l status-fd -l json-status-fd -d 'Write JSON lines to the caller\'s file descriptor FD: `{ "child-pid": N, "command-pid": N, ... }` when the command has started, `{ "exit-code": N }` (with "signal" and "timed-out" when they apply) when it has ended. The format of bubblewrap\'s --json-status-fd; readers ignore keys they do not know' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l pid-file -d 'Write the command\'s pid (as the host sees it) to PATH once it has started; the file is removed when the sandbox ends' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
@@ -80,6 +89,15 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l uid -d 'User
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l timeout -d 'Stop the command after DURATION (30s, 5m, 1.5h, 250ms; a bare number is seconds): SIGTERM to the command, then SIGKILL to the whole sandbox after --kill-after. sandbox then exits with status 124, however the command ended' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l kill-after -d 'Grace period between the SIGTERM of --timeout and the SIGKILL of the whole sandbox (default 5s)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l limit -d 'Set a resource limit (setrlimit) of the command: NAME=VALUE or NAME=SOFT:HARD with NAME one of as, core, cpu, data, fsize, memlock, nofile, nproc, stack. Sizes take K, M, G, T (512M), cpu takes s, m, h (10s), and `unlimited` lifts a limit. A limit can be lowered freely, raised only up to your own hard limit (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l memory -d 'Limit the memory of the whole sandbox to SIZE (512M, 2G; cgroup v2 memory.max). Needs cgroup v2 delegation or a systemd user manager (see `sandbox check`)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l pids -d 'Limit the number of processes and threads in the whole sandbox (cgroup v2 pids.max). Needs cgroup v2 delegation or a systemd user manager' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l cpus -d 'Limit the CPU time of the whole sandbox to FRACTION of one CPU per second (0.5: half a CPU, 2: two CPUs; cgroup v2 cpu.max). Needs cgroup v2 delegation or a systemd user manager' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l io-weight -d 'Relative weight of the sandbox\'s block I/O, 1 to 10000 (default 100; cgroup v2 io.weight). Needs cgroup v2 delegation or a systemd user manager' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l status-fd -l json-status-fd -d 'Write JSON lines to the caller\'s file descriptor FD: `{ "child-pid": N, "command-pid": N, ... }` when the command has started, `{ "exit-code": N }` (with "signal" and "timed-out" when they apply) when it has ended. The format of bubblewrap\'s --json-status-fd; readers ignore keys they do not know' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l pid-file -d 'Write the command\'s pid (as the host sees it) to PATH once it has started; the file is removed when the sandbox ends' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Print the plan as JSON (the same data `sandbox` would run)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'

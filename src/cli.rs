@@ -15,6 +15,8 @@ use crate::escape;
 use crate::plan::{Access, EnvVar, FsOp, Plan};
 use crate::profile::{self, Host};
 
+pub mod limits;
+
 /// Run one command isolated: its own namespaces, a root built from read-only
 /// pieces of the host, an empty home, no network.
 #[derive(Parser, Debug)]
@@ -25,8 +27,9 @@ use crate::profile::{self, Host};
     long_about = "Run one command isolated in a rootless sandbox: its own user, mount, pid, ipc, \
 uts, net and cgroup namespaces, a root built from read-only pieces of the host, an empty \
 $HOME, the current directory writable, no network, and a filtered environment.\n\n\
-Exit status: the command's own; 128+N when it was killed by signal N; 125 when the sandbox \
-could not be set up; 126 when the command cannot be executed; 127 when it was not found.",
+Exit status: the command's own; 128+N when it was killed by signal N; 124 when --timeout \
+expired; 125 when the sandbox could not be set up; 126 when the command cannot be executed; \
+127 when it was not found.",
     after_help = "Examples:\n  sandbox -- sh -c 'id; hostname; ls /'\n  sandbox --ro ~/data:/data --net host -- python3 app.py\n  sandbox explain -- make",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
@@ -167,6 +170,9 @@ pub struct RunArgs {
     /// warning lists every rule that was dropped. Without it, sandbox refuses to run.
     #[arg(long)]
     pub best_effort: bool,
+
+    #[command(flatten)]
+    pub limits: limits::LimitsArgs,
 
     /// Print each setup step on stderr.
     #[arg(short, long)]
@@ -323,6 +329,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<(Plan, Vec<String
     if let Some(pwd) = plan.process.cwd.clone() {
         set_env(&mut plan.env, OsStr::new("PWD"), pwd.as_os_str());
     }
+    run.limits.apply(plan)?;
     crate::plan::validate(plan).map_err(UsageError)?;
     Ok((base.plan, base.notes))
 }

@@ -13,8 +13,13 @@ mod monitor;
 mod net;
 pub mod probe;
 mod remount;
+mod rlimit;
 mod special;
+mod status;
+mod supervise;
 mod sys;
+mod timeout;
+mod tty;
 
 use nix::sys::stat::Mode;
 
@@ -49,9 +54,11 @@ type Step = fn(&Ctx) -> error::Result<()>;
 const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback", net::loopback)];
 
 /// Steps of the command's process before execve, in order.
-const COMMAND_STEPS: [(&str, Step); 5] = [
+const COMMAND_STEPS: [(&str, Step); 7] = [
     ("session", session),
+    ("terminal", tty::attach),
     ("cwd", cwd),
+    ("limits", rlimit::apply),
     ("capabilities", confine::capabilities),
     ("no_new_privs", confine::no_new_privs),
     ("fds", confine::fds),

@@ -2,27 +2,32 @@
 //!
 //! ```text
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
-//!   writes uid/gid maps, then releases init (one byte on `release`)
-//!   reads `report` until EOF: empty = the command was exec'd
-//!   forwards INT TERM HUP QUIT USR1 USR2 WINCH to init, which passes them on
-//!   exits with init's status, which is the command's
+//!   makes the socket for the pty of an interactive command
+//!   writes uid/gid maps, then releases init
+//!   (one byte on `release`), then runs the loop of supervise.rs: setup
+//!   report, signals, time-out, terminal relay, status fd
+//!   exits with init's status, which is the command's (124 after a time-out)
 //! init: PDEATHSIG, waits for release, builds the file system, hostname,
-//!   loopback, forks the command, then reaps everything and exits with the
-//!   command's status (the kernel then kills whatever the command left)
-//! command: setsid, cwd, capabilities, no_new_privs, fds, execve
+//!   loopback, opens the pty, forks the command, then reaps everything and
+//!   exits with the command's status, which it also writes on `ended`
+//!   (the kernel then kills whatever the command left)
+//! command: setsid, pty, cwd, limits, capabilities, no_new_privs, fds, execve
 //! ```
 //!
-//! Both pipes are close-on-exec: a setup failure anywhere inside travels to
+//! The pipes are close-on-exec: a setup failure anywhere inside travels to
 //! the monitor as one [`SetupError`]; a successful execve closes the last
-//! write end and the monitor reads EOF.
+//! write end of `report` and the monitor reads EOF.
 //!
 //! Signals: the monitor and init block the signals they handle and take them
-//! with sigwait (no handlers, no async-signal-safety concerns); pid 1 of a
-//! pid namespace would otherwise ignore every signal it has no handler for.
+//! from a signalfd or with sigwait (no handlers, no async-signal-safety
+//! concerns); pid 1 of a pid namespace would otherwise ignore every signal
+//! it has no handler for. init passes INT TERM HUP QUIT USR1 USR2 WINCH ALRM
+//! on to the command; SIGTSTP and SIGCONT stop and continue every process
+//! inside.
 
 use std::ffi::CString;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::Write;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
@@ -31,11 +36,13 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
 use super::error::{Result, SetupError, NOT_EXECUTABLE, NOT_FOUND, SETUP};
-use super::{sys, Ctx};
+use super::supervise;
+use super::timeout::Timeout;
+use super::{status, sys, tty, Ctx};
 use crate::escape;
 
 /// Signals passed on to the command.
-const FORWARDED: [Signal; 7] = [
+const FORWARDED: [Signal; 8] = [
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,
@@ -43,12 +50,12 @@ const FORWARDED: [Signal; 7] = [
     Signal::SIGUSR1,
     Signal::SIGUSR2,
     Signal::SIGWINCH,
+    Signal::SIGALRM,
 ];
 
 fn handled() -> SigSet {
     let mut set = SigSet::empty();
-    set.add(Signal::SIGCHLD);
-    for s in FORWARDED {
+    for s in [Signal::SIGCHLD, Signal::SIGTSTP, Signal::SIGCONT].into_iter().chain(FORWARDED) {
         set.add(s);
     }
     set
@@ -72,95 +79,80 @@ fn clone_flags(ctx: &Ctx) -> libc::c_int {
     flags
 }
 
+/// The ends of the pipes init keeps, and what it does with them.
+struct InitSide {
+    release_r: OwnedFd,
+    report_w: OwnedFd,
+    ended_w: OwnedFd,
+    tty: Option<tty::Outside>,
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))
+}
+
 /// Runs the plan; returns the exit status for the caller.
 pub fn start(ctx: &Ctx) -> Result<u8> {
+    let started = std::time::Instant::now();
     for &fd in &ctx.plan.process.keep_fds {
         if !sys::fd_is_open(fd) {
             return Err(SetupError::errno(format!("--keep-fd {fd}"), Errno::EBADF));
         }
     }
+    let mut reporter = status::Reporter::new(ctx)?;
     let exec = Exec::prepare(ctx)?;
-    let (release_r, release_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))?;
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))?;
+    if ctx.plan.limits.cgroup.any() {
+        let flags = ctx.plan.limits.cgroup.flags().join(" ");
+        return Err(SetupError::new(format!("cgroup limits ({flags})"), "not supported yet"));
+    }
+    let tty = tty::prepare(ctx)?;
+    let ((release_r, release_w), (report_r, report_w), (ended_r, ended_w)) = (pipe()?, pipe()?, pipe()?);
     let mut old_mask = SigSet::empty();
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled()), Some(&mut old_mask))
         .map_err(|e| SetupError::errno("block signals", e))?;
     let outside_uid = nix::unistd::getuid().as_raw();
     let outside_gid = nix::unistd::getgid().as_raw();
 
-    ctx.log("clone", &format!("namespaces {:#x}", clone_flags(ctx)));
-    let pid = sys::clone_fork(clone_flags(ctx)).map_err(super::ids::clone_error)?;
+    let flags = clone_flags(ctx);
+    ctx.log("clone", &format!("namespaces {flags:#x}"));
+    let pid = sys::clone_fork(flags).map_err(super::ids::clone_error)?;
     if pid == 0 {
-        drop(release_w);
-        drop(report_r);
-        init(ctx, release_r, report_w, old_mask, exec);
+        drop((release_w, report_r, ended_r));
+        init(ctx, InitSide { release_r, report_w, ended_w, tty }, old_mask, exec);
     }
-    drop(release_r);
-    drop(report_w);
+    drop((release_r, report_w, ended_w));
     let child = Pid::from_raw(pid);
+    let abort = |e: SetupError| {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        e
+    };
 
     ctx.log(
         "uid map",
         &format!("uid {} -> {outside_uid}, gid {} -> {outside_gid}", ctx.plan.ids.uid, ctx.plan.ids.gid),
     );
-    if let Err(e) = super::ids::write_maps(pid, ctx.plan.ids, outside_uid, outside_gid) {
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        return Err(e);
-    }
+    super::ids::write_maps(pid, ctx.plan.ids, outside_uid, outside_gid).map_err(abort)?;
+    reporter.namespaces(ctx, pid as u32);
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
     let mut release = std::fs::File::from(release_w);
     if release.write_all(b"1").is_err() {
-        return Err(finish_with(child, SetupError::new("start the sandbox", "it ended before setup")));
+        let _ = waitpid(child, None);
+        return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
     drop(release);
-
-    let mut report = Vec::new();
-    let _ = std::fs::File::from(report_r).read_to_end(&mut report);
-    if !report.is_empty() {
-        let err = SetupError::decode(&report).unwrap_or_else(|| SetupError::new("setup", "garbled report"));
-        return Err(finish_with(child, err));
-    }
-    Ok(wait_forwarding(child))
-}
-
-/// Waits for init to end after a setup failure, so no process is left.
-fn finish_with(child: Pid, err: SetupError) -> SetupError {
-    let _ = waitpid(child, None);
-    err
-}
-
-fn status_code(s: WaitStatus) -> Option<u8> {
-    match s {
-        WaitStatus::Exited(_, code) => Some(code as u8),
-        WaitStatus::Signaled(_, sig, _) => Some(128u8.wrapping_add(sig as u8)),
-        _ => None,
-    }
-}
-
-/// The monitor's loop: pass signals on to init until it exits.
-fn wait_forwarding(child: Pid) -> u8 {
-    let set = handled();
-    loop {
-        match set.wait() {
-            Ok(Signal::SIGCHLD) => match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-                Ok(s) => {
-                    if let Some(code) = status_code(s) {
-                        return code;
-                    }
-                }
-                Err(Errno::ECHILD) => return SETUP,
-                Err(_) => {}
-            },
-            Ok(sig) => {
-                let _ = kill(child, sig);
-            }
-            Err(_) => {}
-        }
-    }
+    let limits = &ctx.plan.limits;
+    let run = supervise::Run {
+        ctx,
+        init: child,
+        report: Some(report_r),
+        ended: ended_r,
+        tty: tty.map(tty::Outside::monitor_side),
+        reporter,
+        timeout: Timeout::new(started, limits.timeout_ms, limits.kill_after_ms),
+    };
+    supervise::supervise(run, &handled())
 }
 
 /// Everything execve needs, converted before clone so that a bad argument is
@@ -244,7 +236,8 @@ fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
 }
 
 /// pid 1 inside: set up, fork the command, reap, exit with its status.
-fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec: Exec) -> ! {
+fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, exec: Exec) -> ! {
+    let InitSide { release_r, report_w, ended_w, tty } = side;
     if ctx.plan.process.die_with_parent {
         // Checked after set: if the monitor died before this point, the
         // release pipe reads EOF below and init gives up.
@@ -259,6 +252,9 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec
     if let Err(e) = super::setup(ctx) {
         report(&report_w, &e);
     }
+    if let Some(tty) = tty {
+        tty.open_inside(ctx);
+    }
     if !ctx.plan.namespaces.pid {
         // Without a pid namespace, orphans of the command come back to init.
         let _ = nix::sys::prctl::set_child_subreaper(true);
@@ -269,6 +265,12 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec
         Err(e) => report(&report_w, &SetupError::errno("fork the command", e)),
         Ok(ForkResult::Child) => {
             let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            // Rust's runtime ignores SIGPIPE in sandbox (a status fd or
+            // terminal whose reader has gone must not kill the monitor); the
+            // command gets the default back, or `yes | head` would complain.
+            // SAFETY: SIG_DFL installs no handler code.
+            let _ =
+                unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
             if let Err(e) = super::prepare_command(ctx, old_umask) {
                 report(&report_w, &e);
             }
@@ -277,29 +279,42 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec
         }
         Ok(ForkResult::Parent { child }) => {
             drop(report_w);
-            let _ = sys::close_from(3);
+            // Everything but `ended`, which moves to fd 3, is closed.
+            let ended = nix::unistd::dup2(ended_w.as_raw_fd(), 3).unwrap_or(-1);
+            let _ = sys::close_from(4);
             let _ = nix::sys::prctl::set_dumpable(false);
-            reap(child)
+            reap(ctx, child, ended)
         }
     }
 }
 
-/// init's loop: reap every child; when the command ends, exit with its status.
-fn reap(command: Pid) -> ! {
+/// Every process inside gets `sig` (SIGSTOP, SIGCONT): with a pid namespace
+/// of its own that is kill(-1), which spares init; without one, the command.
+fn all_inside(ctx: &Ctx, command: Pid, sig: Signal) {
+    let target = if ctx.plan.namespaces.pid { Pid::from_raw(-1) } else { command };
+    let _ = kill(target, sig);
+}
+
+/// init's loop: reap every child; when the command ends, write how on
+/// `ended` and exit with its status.
+fn reap(ctx: &Ctx, command: Pid, ended: RawFd) -> ! {
     let set = handled();
     loop {
         match set.wait() {
             Ok(Signal::SIGCHLD) => loop {
-                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                let last = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
-                    Ok(s) if s.pid() == Some(command) => {
-                        if let Some(code) = status_code(s) {
-                            sys::exit_now(code as i32);
-                        }
-                    }
-                    Ok(_) => {}
-                }
+                    Ok(WaitStatus::Exited(pid, code)) if pid == command => [b'e', code as u8],
+                    Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => [b's', sig as u8],
+                    Ok(_) => continue,
+                };
+                // SAFETY: `ended` is init's own pipe end (or -1: EBADF).
+                let _ = nix::unistd::write(unsafe { BorrowedFd::borrow_raw(ended) }, &last);
+                let code = if last[0] == b's' { 128u8.wrapping_add(last[1]) } else { last[1] };
+                sys::exit_now(code as i32);
             },
+            Ok(Signal::SIGTSTP) => all_inside(ctx, command, Signal::SIGSTOP),
+            Ok(Signal::SIGCONT) => all_inside(ctx, command, Signal::SIGCONT),
             Ok(sig) => {
                 let _ = kill(command, sig);
             }
