@@ -5,6 +5,7 @@
 //! forbid anything, so it comes last, just before execve. clone with
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
+mod cgroup;
 mod confine;
 mod error;
 mod fs;
@@ -18,6 +19,7 @@ mod special;
 mod status;
 mod supervise;
 mod sys;
+mod systemd;
 mod timeout;
 mod tty;
 

@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
-//!   makes the socket for the pty of an interactive command
-//!   writes uid/gid maps, then releases init
+//!   makes the sandbox's cgroup (if limits ask for one) and its pty socket
+//!   writes uid/gid maps, moves init into the cgroup, then releases init
 //!   (one byte on `release`), then runs the loop of supervise.rs: setup
 //!   report, signals, time-out, terminal relay, status fd
 //!   exits with init's status, which is the command's (124 after a time-out)
@@ -85,6 +85,8 @@ struct InitSide {
     report_w: OwnedFd,
     ended_w: OwnedFd,
     tty: Option<tty::Outside>,
+    /// Its own cgroup namespace, made once init is in the sandbox's cgroup.
+    unshare_cgroup: bool,
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
@@ -101,10 +103,7 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     }
     let mut reporter = status::Reporter::new(ctx)?;
     let exec = Exec::prepare(ctx)?;
-    if ctx.plan.limits.cgroup.any() {
-        let flags = ctx.plan.limits.cgroup.flags().join(" ");
-        return Err(SetupError::new(format!("cgroup limits ({flags})"), "not supported yet"));
-    }
+    let cgroup = super::cgroup::prepare(ctx)?;
     let tty = tty::prepare(ctx)?;
     let ((release_r, release_w), (report_r, report_w), (ended_r, ended_w)) = (pipe()?, pipe()?, pipe()?);
     let mut old_mask = SigSet::empty();
@@ -113,12 +112,19 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     let outside_uid = nix::unistd::getuid().as_raw();
     let outside_gid = nix::unistd::getgid().as_raw();
 
-    let flags = clone_flags(ctx);
+    let mut flags = clone_flags(ctx);
+    if cgroup.is_some() {
+        // init makes its cgroup namespace once it is in the sandbox's cgroup.
+        flags &= !libc::CLONE_NEWCGROUP;
+    }
     ctx.log("clone", &format!("namespaces {flags:#x}"));
     let pid = sys::clone_fork(flags).map_err(super::ids::clone_error)?;
     if pid == 0 {
         drop((release_w, report_r, ended_r));
-        init(ctx, InitSide { release_r, report_w, ended_w, tty }, old_mask, exec);
+        let unshare_cgroup = cgroup.is_some() && ctx.plan.namespaces.cgroup;
+        // Removing the cgroup is the monitor's job, never init's.
+        std::mem::forget(cgroup);
+        init(ctx, InitSide { release_r, report_w, ended_w, tty, unshare_cgroup }, old_mask, exec);
     }
     drop((release_r, report_w, ended_w));
     let child = Pid::from_raw(pid);
@@ -133,6 +139,9 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         &format!("uid {} -> {outside_uid}, gid {} -> {outside_gid}", ctx.plan.ids.uid, ctx.plan.ids.gid),
     );
     super::ids::write_maps(pid, ctx.plan.ids, outside_uid, outside_gid).map_err(abort)?;
+    if let Some(cg) = &cgroup {
+        cg.attach(ctx, pid as u32).map_err(abort)?;
+    }
     reporter.namespaces(ctx, pid as u32);
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
@@ -149,6 +158,7 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         report: Some(report_r),
         ended: ended_r,
         tty: tty.map(tty::Outside::monitor_side),
+        cgroup,
         reporter,
         timeout: Timeout::new(started, limits.timeout_ms, limits.kill_after_ms),
     };
@@ -237,7 +247,7 @@ fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
 
 /// pid 1 inside: set up, fork the command, reap, exit with its status.
 fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, exec: Exec) -> ! {
-    let InitSide { release_r, report_w, ended_w, tty } = side;
+    let InitSide { release_r, report_w, ended_w, tty, unshare_cgroup } = side;
     if ctx.plan.process.die_with_parent {
         // Checked after set: if the monitor died before this point, the
         // release pipe reads EOF below and init gives up.
@@ -248,6 +258,11 @@ fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, exec: Exec) -> ! {
         sys::exit_now(SETUP as i32);
     }
     drop(release_r);
+    if unshare_cgroup {
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            report(&report_w, &SetupError::errno("cgroup namespace", e));
+        }
+    }
     let old_umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if let Err(e) = super::setup(ctx) {
         report(&report_w, &e);

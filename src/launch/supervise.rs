@@ -9,8 +9,8 @@
 //! - SIGCHLD: init has exited, with the command's status; the relay is
 //!   drained, the status line written, the code returned;
 //! - SIGTSTP: the caller's terminal gets its modes back, the sandbox is
-//!   stopped (init sends SIGSTOP to every process inside), and the monitor
-//!   stops itself; SIGCONT undoes all three;
+//!   frozen (cgroup.freeze) or stopped (init sends SIGSTOP to every process
+//!   inside), and the monitor stops itself; SIGCONT undoes all three;
 //! - SIGWINCH resizes the sandbox's pty, if it has one; every other handled
 //!   signal goes to init, which passes it on to the command;
 //! - the time-out: SIGTERM to the command, SIGKILL to init after the grace.
@@ -25,6 +25,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::cgroup::Cgroup;
 use super::error::{Result, SetupError, SETUP};
 use super::status::{Outcome, Reporter};
 use super::timeout::{Due, Timeout};
@@ -44,6 +45,7 @@ pub struct Run<'a> {
     pub ended: OwnedFd,
     /// The socket the pty's master arrives on, and the relay for it.
     pub tty: Option<(OwnedFd, Relay)>,
+    pub cgroup: Option<Cgroup>,
     pub reporter: Reporter,
     pub timeout: Timeout,
 }
@@ -196,6 +198,7 @@ fn command_pid(init: Pid) -> Option<Pid> {
 fn on_signal(run: &mut Run, st: &mut State, signo: i32) -> Result<Option<u8>> {
     let Ok(sig) = Signal::try_from(signo) else { return Ok(None) };
     let init = run.init;
+    let freeze = |on: bool| run.cgroup.as_ref().is_some_and(|c| c.freeze(on));
     match sig {
         Signal::SIGCHLD => match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
             Ok(s @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
@@ -209,12 +212,16 @@ fn on_signal(run: &mut Run, st: &mut State, signo: i32) -> Result<Option<u8>> {
         }
         Signal::SIGTSTP => {
             st.relay.as_mut().map(Relay::suspend);
-            let _ = kill(init, Signal::SIGTSTP);
+            if !freeze(true) {
+                let _ = kill(init, Signal::SIGTSTP);
+            }
             let _ = kill(Pid::this(), Signal::SIGSTOP);
         }
         Signal::SIGCONT => {
             st.relay.as_mut().map(Relay::resume);
-            let _ = kill(init, Signal::SIGCONT);
+            if !freeze(false) {
+                let _ = kill(init, Signal::SIGCONT);
+            }
         }
         sig => {
             let _ = kill(init, sig);
@@ -229,7 +236,9 @@ fn on_due(run: &Run, st: &State, due: Due) {
         Due::Term => {
             run.ctx.log("timeout", "SIGTERM to the command");
             let _ = kill(init, Signal::SIGTERM);
-            let _ = kill(init, Signal::SIGCONT);
+            if !run.cgroup.as_ref().is_some_and(|c| c.freeze(false)) {
+                let _ = kill(init, Signal::SIGCONT);
+            }
         }
         Due::Kill => {
             run.ctx.log("timeout", "SIGKILL to the sandbox");
