@@ -109,8 +109,6 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     let mut old_mask = SigSet::empty();
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled()), Some(&mut old_mask))
         .map_err(|e| SetupError::errno("block signals", e))?;
-    let outside_uid = nix::unistd::getuid().as_raw();
-    let outside_gid = nix::unistd::getgid().as_raw();
 
     let mut flags = clone_flags(ctx);
     if cgroup.is_some() {
@@ -128,29 +126,7 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     }
     drop((release_r, report_w, ended_w));
     let child = Pid::from_raw(pid);
-    let abort = |e: SetupError| {
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        e
-    };
-
-    ctx.log(
-        "uid map",
-        &format!("uid {} -> {outside_uid}, gid {} -> {outside_gid}", ctx.plan.ids.uid, ctx.plan.ids.gid),
-    );
-    super::ids::write_maps(pid, ctx.plan.ids, outside_uid, outside_gid).map_err(abort)?;
-    if let Some(cg) = &cgroup {
-        cg.attach(ctx, pid as u32).map_err(abort)?;
-    }
-    reporter.namespaces(ctx, pid as u32);
-    // From here on nothing in the sandbox may ptrace or read the monitor.
-    let _ = nix::sys::prctl::set_dumpable(false);
-    let mut release = std::fs::File::from(release_w);
-    if release.write_all(b"1").is_err() {
-        let _ = waitpid(child, None);
-        return Err(SetupError::new("start the sandbox", "it ended before setup"));
-    }
-    drop(release);
+    release(ctx, child, cgroup.as_ref(), &mut reporter, release_w)?;
     let limits = &ctx.plan.limits;
     let run = supervise::Run {
         ctx,
@@ -163,6 +139,37 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         timeout: Timeout::new(started, limits.timeout_ms, limits.kill_after_ms),
     };
     supervise::supervise(run, &handled())
+}
+
+/// After clone: the id maps, the cgroup, what the status fd needs of init
+/// while it can still be inspected; then init may go on.
+fn release(
+    ctx: &Ctx,
+    child: Pid,
+    cgroup: Option<&super::cgroup::Cgroup>,
+    reporter: &mut status::Reporter,
+    release_w: OwnedFd,
+) -> Result<()> {
+    let abort = |e: SetupError| {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        e
+    };
+    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+    let ids = ctx.plan.ids;
+    ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
+    super::ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
+    if let Some(cg) = cgroup {
+        cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
+    }
+    reporter.namespaces(ctx, child.as_raw() as u32);
+    // From here on nothing in the sandbox may ptrace or read the monitor.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    if std::fs::File::from(release_w).write_all(b"1").is_err() {
+        let _ = waitpid(child, None);
+        return Err(SetupError::new("start the sandbox", "it ended before setup"));
+    }
+    Ok(())
 }
 
 /// Everything execve needs, converted before clone so that a bad argument is
