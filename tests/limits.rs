@@ -57,6 +57,32 @@ fn with_status_fd(cwd: &Dir, home: &Dir, args: &[&str]) -> Child {
     cmd.spawn().expect("spawn sandbox")
 }
 
+/// A running sandbox that is killed (and with it, by die-with-parent,
+/// everything inside) if a failed assertion ends the test first.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn json(line: &str) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
 }
@@ -148,7 +174,7 @@ fn nproc_stops_a_fork_bomb_and_the_host_is_fine() {
 fn status_fd_json_holds_the_pids_and_the_exit_code() {
     let (cwd, home) = setup();
     let tok = token();
-    let mut child = with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sleep", &tok]);
+    let mut child = Running(with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sleep", &tok]));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let start = json(&lines.next().unwrap().unwrap());
     let init = start["child-pid"].as_u64().unwrap() as u32;
@@ -196,8 +222,8 @@ fn pid_file_holds_the_command_pid_while_it_runs() {
     let (cwd, home) = setup();
     let tok = token();
     let pid_file = cwd.path().join("x.pid");
-    let mut child =
-        sbx(cwd.path(), home.path(), ["--pid-file", pid_file.to_str().unwrap(), "--", "sleep", &tok]).spawn();
+    let args = ["--pid-file", pid_file.to_str().unwrap(), "--", "sleep", &tok];
+    let mut child = Running(sbx(cwd.path(), home.path(), args).spawn());
     let text = || std::fs::read_to_string(&pid_file).unwrap_or_default();
     assert!(wait_for(5.0, || text().ends_with('\n')), "no pid in {}", pid_file.display());
     let pid: u32 = text().trim().parse().unwrap();
@@ -213,8 +239,8 @@ fn pid_file_holds_the_command_pid_while_it_runs() {
 fn sigtstp_and_sigcont_of_the_monitor_stop_and_continue_the_sandbox() {
     let (cwd, home) = setup();
     let tok = token();
-    let mut child =
-        with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sh", "-c", &format!("sleep {tok}")]);
+    let script = format!("sleep {tok}");
+    let mut child = Running(with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sh", "-c", &script]));
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let start = json(&lines.next().unwrap().unwrap());
     let shell = start["command-pid"].as_u64().unwrap() as u32;

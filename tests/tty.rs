@@ -80,6 +80,19 @@ impl Terminal {
     }
 }
 
+/// A running sandbox that is killed (and with it, by die-with-parent,
+/// everything inside) if a failed assertion ends the test first.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn wait_exit(child: &mut Child, secs: u64) -> Option<i32> {
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
@@ -97,7 +110,7 @@ fn an_interactive_bash_under_a_pty_has_job_control() {
     let (cwd, home) = (Dir::new(), Dir::new());
     let mut term = Terminal::new();
     let modes = tcgetattr(term.slave.as_fd()).unwrap();
-    let mut child = term.spawn(&cwd, &home, &["--", "bash", "--norc", "-i"]);
+    let mut child = Running(term.spawn(&cwd, &home, &["--", "bash", "--norc", "-i"]));
 
     term.send("tty; set -o | grep -c 'monitor.*on'; echo ready-$((6*7))\n");
     term.expect("ready-42");
@@ -124,7 +137,7 @@ fn an_interactive_bash_under_a_pty_has_job_control() {
     term.send("perl -e 'ioctl(STDIN, 0x5412, $_) for split //, \": pushed\\n\"'; echo h\"\"i\n");
     term.expect("\r\nhi\r\n");
     term.send("exit\n");
-    assert_eq!(wait_exit(&mut child, 10), Some(0), "{}", term.text());
+    assert_eq!(wait_exit(&mut child.0, 10), Some(0), "{}", term.text());
 
     let after = tcgetattr(term.slave.as_fd()).unwrap();
     assert_eq!(format!("{:?}", after), format!("{:?}", modes), "the caller's terminal modes are restored");
@@ -145,8 +158,8 @@ fn a_redirected_stdout_stays_redirected_and_the_window_size_comes_along() {
     let out = cwd.file("out", "");
     let file = std::fs::OpenOptions::new().write(true).open(&out).unwrap();
     let script = "echo to-file; tty >&2; stty size >&2; echo done-$((2+3)) >&2";
-    let mut child = term.spawn_to(&cwd, &home, &["--", "sh", "-c", script], Stdio::from(file));
-    assert_eq!(wait_exit(&mut child, 10), Some(0), "{}", term.text());
+    let mut child = Running(term.spawn_to(&cwd, &home, &["--", "sh", "-c", script], Stdio::from(file)));
+    assert_eq!(wait_exit(&mut child.0, 10), Some(0), "{}", term.text());
     term.expect("done-5");
     let shown = term.text();
     assert!(shown.contains("/dev/pts/0"), "stderr is the sandbox's pty: {shown}");
