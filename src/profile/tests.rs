@@ -274,3 +274,15 @@ fn every_key_of_the_format_is_recognised() {
         }
     }
 }
+
+#[test]
+fn the_man_page_documents_every_key() {
+    let man = include_str!("../../man/sandbox-profile.5");
+    for key in schema::KEYS {
+        let name = key.rsplit('.').next().unwrap();
+        assert!(man.contains(&format!("\\fB{name}\\fR")), "sandbox-profile.5 does not document {key}");
+    }
+    for (name, _) in BUILTIN {
+        assert!(man.contains(&format!(".TP\n\\fB{name}\\fR")), "built-in {name} undocumented");
+    }
+}
