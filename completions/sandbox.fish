@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose h/help V/version
+    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -32,6 +32,9 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l rw-try -d 'Like --rw, b
 complete -c sandbox -n "__fish_sandbox_needs_command" -l dev-bind -d 'Bind SRC read-write at DEST with device nodes usable (bwrap --dev-bind)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l dev -d 'Mount a minimal /dev at PATH: null zero full random urandom tty, a private devpts, shm, and the stdin/stdout/stderr/fd links (bwrap --dev)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l proc -d 'Mount a fresh /proc for the sandbox\'s pid namespace at PATH, with /proc/sys and friends read-only (bwrap --proc)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l overlay -d 'Overlay the host directory PATH at DEST: the sandbox may change it, the writes go to a tmpfs and vanish at exit, the host\'s PATH never changes' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l persist -d 'Like --overlay, but the writes persist in STATEDIR (created if absent; its upper/ and work/ hold them), so the next run sees them; PATH on the host never changes. A state directory in use by another running sandbox is refused' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l ro-overlay -d 'Stack several host directories read-only at DEST, the first on top' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l tmpfs -d 'Mount a fresh, empty tmpfs at PATH (mode 0755, nosuid, nodev)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l hide -d 'Hide PATH: cover a directory with an empty read-only one, a file with an empty read-only file' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l mkdir -d 'Create the directory PATH (and missing parents) inside the sandbox' -r
@@ -74,6 +77,9 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l rw-try -d 'L
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l dev-bind -d 'Bind SRC read-write at DEST with device nodes usable (bwrap --dev-bind)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l dev -d 'Mount a minimal /dev at PATH: null zero full random urandom tty, a private devpts, shm, and the stdin/stdout/stderr/fd links (bwrap --dev)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l proc -d 'Mount a fresh /proc for the sandbox\'s pid namespace at PATH, with /proc/sys and friends read-only (bwrap --proc)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l overlay -d 'Overlay the host directory PATH at DEST: the sandbox may change it, the writes go to a tmpfs and vanish at exit, the host\'s PATH never changes' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l persist -d 'Like --overlay, but the writes persist in STATEDIR (created if absent; its upper/ and work/ hold them), so the next run sees them; PATH on the host never changes. A state directory in use by another running sandbox is refused' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l ro-overlay -d 'Stack several host directories read-only at DEST, the first on top' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l tmpfs -d 'Mount a fresh, empty tmpfs at PATH (mode 0755, nosuid, nodev)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l hide -d 'Hide PATH: cover a directory with an empty read-only one, a file with an empty read-only file' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l mkdir -d 'Create the directory PATH (and missing parents) inside the sandbox' -r

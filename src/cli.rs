@@ -111,6 +111,21 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub proc: Vec<OsString>,
 
+    /// Overlay the host directory PATH at DEST: the sandbox may change it, the writes go to a
+    /// tmpfs and vanish at exit, the host's PATH never changes.
+    #[arg(long, value_name = "PATH[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub overlay: Vec<OsString>,
+
+    /// Like --overlay, but the writes persist in STATEDIR (created if absent; its upper/ and
+    /// work/ hold them), so the next run sees them; PATH on the host never changes. A state
+    /// directory in use by another running sandbox is refused.
+    #[arg(long, value_name = "PATH:STATEDIR[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub persist: Vec<OsString>,
+
+    /// Stack several host directories read-only at DEST, the first on top.
+    #[arg(long, value_name = "TOP:...:BOTTOM:DEST", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub ro_overlay: Vec<OsString>,
+
     /// Mount a fresh, empty tmpfs at PATH (mode 0755, nosuid, nodev).
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub tmpfs: Vec<OsString>,
@@ -326,6 +341,9 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
     each("ro_try", &run.ro_try, &bind(Access::ReadOnly, true))?;
     each("rw_try", &run.rw_try, &bind(Access::ReadWrite, true))?;
     each("dev_bind", &run.dev_bind, &bind(Access::Device, false))?;
+    each("overlay", &run.overlay, &|v| values::overlay(v, base).map(Setting::Fs))?;
+    each("persist", &run.persist, &|v| values::persist(v, base).map(Setting::Fs))?;
+    each("ro_overlay", &run.ro_overlay, &|v| values::ro_overlay(v, base).map(Setting::Fs))?;
     each("dev", &run.dev, &|v| Ok(Setting::Fs(FsOp::Dev { dest: values::dest_path(v)? })))?;
     each("proc", &run.proc, &|v| Ok(Setting::Fs(FsOp::Proc { dest: values::dest_path(v)? })))?;
     each("tmpfs", &run.tmpfs, &|v| {

@@ -6,7 +6,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::escape;
-use crate::plan::{Access, FsOp};
+use crate::plan::{Access, FsOp, Upper};
 
 /// Splits on `:` not preceded by a backslash; `\:` is a literal colon and
 /// `\\` a literal backslash.
@@ -79,6 +79,53 @@ pub fn src_dest(v: &OsStr, base: &Path) -> Result<(PathBuf, PathBuf), String> {
 pub fn bind(v: &OsStr, base: &Path, access: Access, optional: bool) -> Result<FsOp, String> {
     let (src, dest) = src_dest(v, base)?;
     Ok(FsOp::Bind { src, dest, access, optional })
+}
+
+fn host_path(v: &OsStr, base: &Path) -> Result<PathBuf, String> {
+    if v.is_empty() {
+        return Err("a path is empty".into());
+    }
+    Ok(normalize(&base.join(PathBuf::from(v))))
+}
+
+/// `--overlay PATH[:DEST]`: writes go to a tmpfs and vanish at exit.
+pub fn overlay(v: &OsStr, base: &Path) -> Result<FsOp, String> {
+    let (src, dest) = src_dest(v, base)?;
+    Ok(FsOp::Overlay { lowers: vec![src], dest, upper: Upper::Tmpfs })
+}
+
+/// `--persist PATH:STATEDIR[:DEST]`: writes persist in STATEDIR.
+pub fn persist(v: &OsStr, base: &Path) -> Result<FsOp, String> {
+    let parts = split_colon(v);
+    let (src, state, dest) = match parts.as_slice() {
+        [src, state] => (src, state, None),
+        [src, state, dest] => (src, state, Some(dest)),
+        _ => return Err(format!("{}: expected PATH:STATEDIR or PATH:STATEDIR:DEST", escape::os(v))),
+    };
+    let src = host_path(src, base)?;
+    let dir = host_path(state, base)?;
+    if dir.starts_with(&src) || src.starts_with(&dir) {
+        return Err(format!("{}: the state directory and PATH may not contain each other", escape::os(v)));
+    }
+    let dest = match dest {
+        Some(d) => dest_path(d)?,
+        None => src.clone(),
+    };
+    Ok(FsOp::Overlay { lowers: vec![src], dest, upper: Upper::State { dir } })
+}
+
+/// `--ro-overlay TOP:…:BOTTOM:DEST`: several lowers stacked, read-only.
+pub fn ro_overlay(v: &OsStr, base: &Path) -> Result<FsOp, String> {
+    let parts = split_colon(v);
+    if parts.len() < 3 {
+        return Err(format!(
+            "{}: expected at least two layers and DEST (for one layer, use --ro)",
+            escape::os(v)
+        ));
+    }
+    let (dest, lowers) = parts.split_last().expect("at least three parts");
+    let lowers = lowers.iter().map(|l| host_path(l, base)).collect::<Result<Vec<_>, _>>()?;
+    Ok(FsOp::Overlay { lowers, dest: dest_path(dest)?, upper: Upper::ReadOnly })
 }
 
 /// A symlink operation from `TARGET:PATH`.

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use crate::escape;
-use crate::plan::{Access, FsOp};
+use crate::plan::{Access, FsOp, Upper};
 use crate::settings::{Located, Setting};
 
 /// Sets `key = value` in an ordered list of lines, replacing an earlier
@@ -32,8 +32,8 @@ fn p(path: &std::path::Path) -> String {
     q(&escape::path(path))
 }
 
-fn fs_entry(op: &FsOp) -> (&'static str, String) {
-    match op {
+fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
+    Some(match op {
         FsOp::Bind { src, dest, access, optional } => {
             let key = match (access, optional) {
                 (Access::ReadOnly, false) => "ro",
@@ -54,7 +54,21 @@ fn fs_entry(op: &FsOp) -> (&'static str, String) {
             ("symlink", q(&format!("{}:{}", escape::path(target), escape::path(dest))))
         }
         FsOp::Hide { dest } => ("hide", p(dest)),
-    }
+        FsOp::Overlay { lowers, dest, upper } => {
+            let layers: Vec<String> = lowers.iter().map(|l| escape::path(l).replace(':', "\\:")).collect();
+            let dest = escape::path(dest);
+            match upper {
+                Upper::Tmpfs => ("overlay", q(&format!("{}:{dest}", layers.join(":")))),
+                Upper::State { dir } => {
+                    ("persist", q(&format!("{}:{}:{dest}", layers.join(":"), escape::path(dir))))
+                }
+                Upper::ReadOnly => ("ro-overlay", q(&format!("{}:{dest}", layers.join(":")))),
+                Upper::Dir { .. } => return None,
+            }
+        }
+        // Only the bwrap front end makes these; profiles cannot say them.
+        FsOp::File { .. } | FsOp::Chmod { .. } | FsOp::RemountRo { .. } | FsOp::Mqueue { .. } => return None,
+    })
 }
 
 /// The merged profile as TOML.
@@ -75,7 +89,7 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     for l in settings {
         match &l.setting {
             Setting::Fs(op) => {
-                let (key, v) = fs_entry(op);
+                let Some((key, v)) = fs_entry(op) else { continue };
                 order.push(format!("{key} {v}"));
                 match fs.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, vs)) => vs.push(v),

@@ -73,8 +73,12 @@ pub struct Filesystem {
     pub symlink: Vec<S<String>>,
     pub merged_usr: Option<S<bool>>,
     pub bind_cwd: Option<S<BindCwd>>,
-    pub overlay: Option<S<toml::Value>>,
-    pub persist: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub overlay: Vec<S<String>>,
+    #[serde(default)]
+    pub persist: Vec<S<String>>,
+    #[serde(default)]
+    pub ro_overlay: Vec<S<String>>,
 }
 
 /// `[environment]`: `set` (a table NAME = VALUE, `--env`), `keep`
@@ -178,8 +182,6 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     not_yet(&doc.seccomp, "[seccomp]")?;
     not_yet(&doc.limits, "[limits]")?;
     let fs = &doc.filesystem;
-    not_yet(&fs.overlay, "overlay")?;
-    not_yet(&fs.persist, "persist")?;
     let fsop = |op: FsOp| Setting::Fs(op);
     for s in &fs.ro {
         push(&mut out, s, &|v| values::bind(v, base, Access::ReadOnly, false).map(fsop))?;
@@ -195,6 +197,15 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     }
     for s in &fs.dev_bind {
         push(&mut out, s, &|v| values::bind(v, base, Access::Device, false).map(fsop))?;
+    }
+    for s in &fs.overlay {
+        push(&mut out, s, &|v| values::overlay(v, base).map(fsop))?;
+    }
+    for s in &fs.persist {
+        push(&mut out, s, &|v| values::persist(v, base).map(fsop))?;
+    }
+    for s in &fs.ro_overlay {
+        push(&mut out, s, &|v| values::ro_overlay(v, base).map(fsop))?;
     }
     for s in &fs.dev {
         push(&mut out, s, &|v| Ok(fsop(FsOp::Dev { dest: values::dest_path(v)? })))?;

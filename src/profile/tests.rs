@@ -57,7 +57,6 @@ fn sections_of_later_issues_are_refused_not_ignored() {
         ("[seccomp]\ndeny = [\"ptrace\"]\n", "[seccomp]"),
         ("[landlock]\n", "[landlock]"),
         ("[limits]\nnofile = 10\n", "[limits]"),
-        ("[filesystem]\noverlay = [\"/x\"]\n", "overlay"),
         ("[network]\npublish = [\"8080:80\"]\n", "publish"),
     ] {
         let e = err(&[("sandbox/profiles/p.toml", text)], "p");
