@@ -24,6 +24,17 @@ pub use error::SetupError;
 
 use crate::plan::Plan;
 
+/// Resolves `path` inside the directory `root` the way every mount
+/// destination is resolved (openat2 RESOLVE_IN_ROOT, or the fallback walk
+/// when `fallback`), and returns where it landed. For tests and fuzzing.
+pub fn resolve_in_root(
+    root: &std::path::Path,
+    path: &std::path::Path,
+    fallback: bool,
+) -> std::io::Result<std::path::PathBuf> {
+    fs::resolve_for_test(root, path, fallback).map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+}
+
 /// How to run, beyond what the Plan says.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
