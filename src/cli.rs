@@ -12,6 +12,8 @@ use std::path::{Component, Path, PathBuf};
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::escape;
+
+pub mod landlock;
 use crate::plan::{Access, EnvVar, FsOp, Plan};
 use crate::profile::{self, Host};
 
@@ -172,6 +174,9 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
+    #[command(flatten)]
+    pub landlock: landlock::LandlockArgs,
+
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,
           value_parser = clap::value_parser!(OsString))]
@@ -323,6 +328,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<(Plan, Vec<String
     if let Some(pwd) = plan.process.cwd.clone() {
         set_env(&mut plan.env, OsStr::new("PWD"), pwd.as_os_str());
     }
+    run.landlock.apply(run, host, plan)?;
     crate::plan::validate(plan).map_err(UsageError)?;
     Ok((base.plan, base.notes))
 }
