@@ -31,7 +31,9 @@ pub struct LandlockArgs {
     /// Landlock: allow reading (and executing) beneath PATH. Any --allow-read or
     /// --allow-write replaces the mirror of the mounts: the command may then read only
     /// beneath these paths, write only beneath --allow-write ones, and use the sandbox's
-    /// own /dev; a path bound read-write but not listed cannot be written.
+    /// own /dev; a path bound read-write but not listed cannot be written, /proc is not
+    /// readable unless listed. PATH is inside the sandbox, relative to the current
+    /// directory, and must exist.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub allow_read: Vec<OsString>,
 

@@ -234,7 +234,8 @@ fn cover(out: &mut Vec<Grant>, g: Grant) {
 ///   and friends read-only; landlock's own ptrace rule keeps
 ///   /proc/PID/mem and environ of processes outside the sandbox closed), so
 ///   that `echo 1000 > /proc/self/oom_score_adj` and `/proc/self/attr`
-///   writes keep working, also for the command's children;
+///   writes keep working, also for the command's children (read only
+///   with `--share pid`, where /proc shows the host's processes);
 /// - /dev: read, write and ioctl on the few devices there (null, zero, tty,
 ///   pts, ...), read-write /dev/shm;
 /// - hide, mkdir and symlink: nothing (a hidden path is an empty read-only
@@ -252,7 +253,12 @@ fn mirror(plan: &Plan) -> Vec<Grant> {
                 cover(&mut out, Grant::new(dest, rights));
             }
             FsOp::Tmpfs { dest, .. } => cover(&mut out, Grant::new(dest, Rights::READ_WRITE)),
-            FsOp::Proc { dest } => cover(&mut out, Grant::new(dest, Rights::READ | Rights::WRITE_FILE)),
+            FsOp::Proc { dest } => {
+                // With the host's pid namespace /proc shows host processes:
+                // read only, so their oom_score_adj and the like stay theirs.
+                let write = if plan.namespaces.pid { Rights::WRITE_FILE } else { Rights::NONE };
+                cover(&mut out, Grant::new(dest, Rights::READ | write));
+            }
             FsOp::Dev { dest } => {
                 out.retain(|o| !o.path.starts_with(dest));
                 dev_grants(dest, &mut out);

@@ -43,6 +43,9 @@ fn the_mirror_follows_the_default_profile() {
     assert_eq!(find(&g, "/etc/shadow"), None, "a hidden path adds nothing");
     assert_eq!(find(&g, "/bin"), None, "a symlink is checked at its target");
     assert!(g.iter().all(|g| !g.must_exist && g.except.is_empty()));
+    let mut shared = plan("default");
+    shared.namespaces.pid = false;
+    assert_eq!(find(&grants(&shared), "/proc"), Some(Rights::READ), "host processes: read only");
 }
 
 #[test]
