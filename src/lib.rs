@@ -10,3 +10,5 @@ pub mod escape;
 pub mod launch;
 pub mod plan;
 pub mod profile;
+pub mod settings;
+pub mod values;

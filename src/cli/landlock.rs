@@ -172,22 +172,16 @@ mod tests {
     use crate::profile::Host;
 
     fn host() -> Host {
-        Host {
-            cwd: "/work/proj".into(),
-            home: "/home/u".into(),
-            uid: 1000,
-            gid: 100,
-            env: vec![("PATH".into(), "/usr/bin".into())],
-            root_links: vec![],
-            etc_secrets: vec![],
-        }
+        let mut h = Host::fake("/work/proj");
+        h.env.push(("XDG_CONFIG_HOME".into(), "/nonexistent-sandbox-test".into()));
+        h
     }
 
     fn parse_args(args: &[&str]) -> Result<Plan, String> {
         let mut argv = vec![OsString::from("sandbox")];
         argv.extend(args.iter().map(OsString::from));
         match parse(argv, &host()) {
-            Ok(Command::Run { plan, .. }) => Ok(plan),
+            Ok(Command::Run { built, .. }) => Ok(built.plan),
             Ok(other) => panic!("{other:?}"),
             Err(e) => Err(e.0),
         }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Access, FsOp, Plan};
+use super::{Access, FileHow, FsOp, Plan, Upper};
 
 /// The landlock part of a Plan. The default is the default profile's: on,
 /// mirroring the mounts, abstract unix sockets and signals scoped.
@@ -238,8 +238,11 @@ fn cover(out: &mut Vec<Grant>, g: Grant) {
 ///   with `--share pid`, where /proc shows the host's processes);
 /// - /dev: read, write and ioctl on the few devices there (null, zero, tty,
 ///   pts, ...), read-write /dev/shm;
-/// - hide, mkdir and symlink: nothing (a hidden path is an empty read-only
-///   mount; a symlink is checked at its target).
+/// - overlays: like binds (read+exec when read-only); files made from data:
+///   read (and write unless bound read-only); mqueue: read-write;
+/// - hide, mkdir, symlink, chmod, remount-ro: nothing (a hidden path is an
+///   empty read-only mount; a symlink is checked at its target; rights only
+///   add up, so a later read-only remount is the mount's to enforce).
 fn mirror(plan: &Plan) -> Vec<Grant> {
     let mut out = vec![Grant::new(Path::new("/"), Rights::LIST)];
     for op in &plan.fs {
@@ -263,7 +266,21 @@ fn mirror(plan: &Plan) -> Vec<Grant> {
                 out.retain(|o| !o.path.starts_with(dest));
                 dev_grants(dest, &mut out);
             }
-            FsOp::Dir { .. } | FsOp::Symlink { .. } | FsOp::Hide { .. } => {}
+            FsOp::File { dest, how, .. } => {
+                let write = if *how == FileHow::BindRo { Rights::NONE } else { Rights::WRITE_FILE };
+                cover(&mut out, Grant::new(dest, Rights::READ | write));
+            }
+            FsOp::Mqueue { dest } => cover(&mut out, Grant::new(dest, Rights::READ_WRITE)),
+            FsOp::Overlay { dest, upper, .. } => {
+                let rights =
+                    if *upper == Upper::ReadOnly { Rights::READ | Rights::EXEC } else { Rights::READ_WRITE };
+                cover(&mut out, Grant::new(dest, rights));
+            }
+            FsOp::Dir { .. }
+            | FsOp::Symlink { .. }
+            | FsOp::Hide { .. }
+            | FsOp::Chmod { .. }
+            | FsOp::RemountRo { .. } => {}
         }
     }
     out

@@ -13,6 +13,7 @@
 //! | proc | the host's /proc, read-only |
 //! | dev | the host's null, zero, full, random, urandom and tty |
 //! | mkdir, symlink | kept when the host already has them, else lost |
+//! | overlay, file, chmod, remount-ro, mqueue | lost: they need a mount namespace |
 //!
 //! and the hostname, capabilities and ids other than the caller's are lost.
 //! "Inaccessible" beneath a granted directory is done by granting each of
@@ -103,6 +104,13 @@ pub fn adapt(plan: &Plan, host: &dyn HostView) -> Adapted {
             }
             FsOp::Proc { dest } => a.lost.push(format!("proc at {} (needs a mount namespace)", show(dest))),
             FsOp::Dev { dest } => a.lost.push(format!("dev at {} (needs a mount namespace)", show(dest))),
+            FsOp::File { dest, .. }
+            | FsOp::Chmod { dest, .. }
+            | FsOp::RemountRo { dest }
+            | FsOp::Mqueue { dest }
+            | FsOp::Overlay { dest, .. } => {
+                a.lost.push(format!("{} (needs a mount namespace)", describe(op, dest)));
+            }
             FsOp::Dir { dest, .. } | FsOp::Symlink { dest, .. } => {
                 if !host.has(op) {
                     let what = if matches!(op, FsOp::Dir { .. }) { "--mkdir" } else { "--symlink" };
@@ -128,6 +136,18 @@ pub fn adapt(plan: &Plan, host: &dyn HostView) -> Adapted {
     narrow_exec(ll, &mut a.grants);
     lost_process(plan, host, &mut a);
     a
+}
+
+/// How a file-system operation that only a mount namespace can do is named.
+fn describe(op: &FsOp, dest: &Path) -> String {
+    let what = match op {
+        FsOp::File { .. } => "file",
+        FsOp::Chmod { .. } => "chmod",
+        FsOp::RemountRo { .. } => "remount-ro",
+        FsOp::Mqueue { .. } => "mqueue",
+        _ => "overlay",
+    };
+    format!("{what} {}", show(dest))
 }
 
 /// Process options that need namespaces, and what the missing namespaces mean.

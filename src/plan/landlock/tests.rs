@@ -6,19 +6,17 @@ use super::*;
 use crate::profile::Host;
 
 pub(super) fn host() -> Host {
-    Host {
-        cwd: "/home/u/proj".into(),
-        home: "/home/u".into(),
-        uid: 1000,
-        gid: 1000,
-        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-        root_links: vec![("/bin".into(), Some("usr/bin".into()))],
-        etc_secrets: vec!["/etc/shadow".into()],
-    }
+    let mut h = Host::fake("/home/u/proj");
+    h.root_links = vec![("/bin".into(), Some("usr/bin".into()))];
+    // An empty config dir: only the built-in profiles are found.
+    h.env.push(("XDG_CONFIG_HOME".into(), "/nonexistent-sandbox-test".into()));
+    h
 }
 
 pub(super) fn plan(profile: &str) -> Plan {
-    let mut p = crate::profile::builtin(profile, &host()).unwrap().plan;
+    let host = host();
+    let loaded = crate::profile::load(profile, &host).unwrap();
+    let (mut p, _, _) = crate::settings::build(&host, &loaded.settings).unwrap();
     p.command = vec!["true".into()];
     p
 }
@@ -114,7 +112,8 @@ fn landlock_only_mode_adapts_the_default_profile() {
     assert!(a.lost.is_empty(), "{:?}", a.lost);
     let g = &a.grants;
     let etc = g.iter().find(|g| g.path == Path::new("/etc")).unwrap();
-    assert_eq!(etc.except, [PathBuf::from("/etc/shadow")]);
+    assert_eq!(etc.except[0], PathBuf::from("/etc/shadow"));
+    assert!(etc.except.contains(&PathBuf::from("/etc/ssl/private")));
     assert_eq!(find(g, "/tmp"), None, "the profile's tmpfs: inaccessible");
     assert_eq!(find(g, "/home/u"), None);
     assert_eq!(find(g, "/home/u/proj"), Some(Rights::READ_WRITE));
@@ -148,7 +147,8 @@ fn landlock_only_explicit_rules_keep_hidden_paths_hidden() {
     p.landlock.rules = vec![PathRule { path: "/etc".into(), access: RuleAccess::Read }];
     let a = adapt(&p, &FakeHost);
     let etc = a.grants.iter().find(|g| g.path == Path::new("/etc")).unwrap();
-    assert_eq!(etc.except, [PathBuf::from("/etc/shadow")]);
+    assert_eq!(etc.except[0], PathBuf::from("/etc/shadow"));
+    assert!(etc.except.contains(&PathBuf::from("/etc/ssl/private")));
     assert!(etc.must_exist);
     assert_eq!(find(&a.grants, "/usr"), None);
 }
