@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::escape;
+
+pub mod landlock;
 use crate::plan::{Access, FsOp, Plan};
 use crate::profile::{self, Host};
 use crate::settings::{self, BindCwd, Located, Net, Origin, Setting, Share};
@@ -215,6 +217,9 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
+    #[command(flatten)]
+    pub landlock: landlock::LandlockArgs,
+
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,
           value_parser = clap::value_parser!(OsString))]
@@ -309,6 +314,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
     );
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     plan.command = run.command.clone();
+    run.landlock.apply(run, host, &mut plan)?;
     crate::plan::validate(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })
 }

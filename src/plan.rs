@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub mod landlock;
+
 /// Everything `launch` needs to know, and nothing it has to look up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +31,12 @@ pub struct Plan {
     /// (a warning lists what was dropped). Off: refuse instead.
     #[serde(default)]
     pub best_effort: bool,
+    /// How the command is isolated: namespaces (the default) or landlock only.
+    #[serde(default)]
+    pub mode: landlock::Mode,
+    /// Landlock: file and TCP port rules, scopes.
+    #[serde(default)]
+    pub landlock: landlock::Landlock,
     /// The command and its arguments; the first word is looked up in the
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
@@ -396,6 +404,14 @@ impl fmt::Display for Plan {
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
+        if self.mode == landlock::Mode::Landlock {
+            writeln!(
+                f,
+                "mode:       landlock only (no namespaces: the host's file system and processes, \
+                 confined by landlock; the namespaces above are not created)"
+            )?;
+        }
+        writeln!(f, "{}", self.landlock)?;
         let cmd: Vec<String> = self.command.iter().map(|a| os(a)).collect();
         write!(f, "command:    {}", cmd.join(" "))
     }

@@ -1,15 +1,17 @@
 //! Executes a Plan: the only code that calls clone, mount, pivot_root, prctl.
 //!
-//! The order of the steps is fixed and stated once, below. Landlock (once it
-//! lands) forbids mount changes, so it follows the file system; seccomp may
-//! forbid anything, so it comes last, just before execve. clone with
+//! The order of the steps is fixed and stated once, below. Landlock forbids
+//! mount changes, so it follows the file system; seccomp may forbid
+//! anything, so it comes last, just before execve. clone with
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
 mod confine;
+mod direct;
 mod error;
 mod files;
 mod fs;
 mod ids;
+mod landlock;
 mod monitor;
 mod net;
 mod overlay;
@@ -61,13 +63,20 @@ type Step = fn(&Ctx) -> error::Result<()>;
 /// Steps of init (pid 1) after the file system is built, in order.
 const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback", net::loopback)];
 
-/// Steps of the command's process before execve, in order.
-const COMMAND_STEPS: [(&str, Step); 5] = [
+/// Steps of the command's process before execve, in order. They run in
+/// landlock-only mode too (without namespaces, see `direct.rs`).
+///
+/// Order: landlock needs no_new_privs before it and the finished file system
+/// (it forbids mounts); its rules are opened inside the new root. seccomp,
+/// when it lands, goes after landlock (a filter may forbid the landlock
+/// syscalls) as the last entry.
+const COMMAND_STEPS: [(&str, Step); 6] = [
     ("session", session),
     ("cwd", cwd),
     ("capabilities", confine::capabilities),
     ("no_new_privs", confine::no_new_privs),
     ("fds", confine::fds),
+    ("landlock", landlock::restrict),
 ];
 
 /// Runs `plan` and returns the exit status: the command's own, 128+N when it
