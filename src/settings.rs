@@ -16,6 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::escape;
+use crate::plan::landlock::{Mode, PathRule};
 use crate::plan::{Access, EnvVar, FsOp, Ids, Namespaces, Plan, Process};
 use crate::profile::Host;
 
@@ -93,6 +94,19 @@ pub enum Setting {
     DieWithParent(bool),
     NewSession(bool),
     BestEffort(bool),
+    /// `--mode`.
+    Mode(Mode),
+    /// `--no-landlock` (false) or `[landlock] enabled = true`.
+    Landlock(bool),
+    /// `--allow-read/--allow-write/--allow-exec`.
+    LandlockRule(PathRule),
+    /// `--allow-connect`, `--allow-bind`.
+    AllowConnect(u16),
+    AllowBind(u16),
+    /// `--allow-signals`, `--allow-abstract-unix`: lift a landlock scope.
+    AllowSignals,
+    AllowAbstractUnix,
+    LogDenials,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -249,6 +263,20 @@ impl Builder<'_> {
                 p.best_effort = *on;
                 self.scalar("best-effort", o);
             }
+            Setting::Mode(m) => {
+                p.mode = *m;
+                self.scalar("mode", o);
+            }
+            Setting::Landlock(on) => {
+                p.landlock.enabled = *on;
+                self.scalar("landlock", o);
+            }
+            Setting::LandlockRule(r) => p.landlock.rules.push(r.clone()),
+            Setting::AllowConnect(port) => p.landlock.connect_ports.push(*port),
+            Setting::AllowBind(port) => p.landlock.bind_ports.push(*port),
+            Setting::AllowSignals => p.landlock.scope_signals = false,
+            Setting::AllowAbstractUnix => p.landlock.scope_abstract_unix = false,
+            Setting::LogDenials => p.landlock.log_denials = true,
         }
         Ok(())
     }

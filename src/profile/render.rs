@@ -8,6 +8,7 @@
 use std::fmt::Write;
 
 use crate::escape;
+use crate::plan::landlock::RuleAccess;
 use crate::plan::{Access, FsOp, Upper};
 use crate::settings::{Located, Setting};
 
@@ -79,6 +80,8 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     let mut fs_scalars = Vec::new();
     let (mut env_clear, mut keep, mut set) = (false, Vec::new(), Vec::new());
     let mut net = Vec::new();
+    let (mut landlock, mut connect, mut bind) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rules: Vec<(&str, Vec<String>)> = Vec::new();
     let mut process = Vec::new();
     let mut shares = Vec::new();
     let mut caps = Vec::new();
@@ -120,6 +123,24 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::DieWithParent(on) => upsert(&mut process, "die-with-parent", on.to_string()),
             Setting::NewSession(on) => upsert(&mut process, "new-session", on.to_string()),
             Setting::BestEffort(on) => upsert(&mut top, "best-effort", on.to_string()),
+            Setting::Mode(m) => upsert(&mut top, "mode", q(&format!("{m:?}").to_lowercase())),
+            Setting::Landlock(on) => upsert(&mut landlock, "enabled", on.to_string()),
+            Setting::LandlockRule(r) => {
+                let key = match r.access {
+                    RuleAccess::Read => "allow-read",
+                    RuleAccess::Write => "allow-write",
+                    RuleAccess::Exec => "allow-exec",
+                };
+                match rules.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => v.push(p(&r.path)),
+                    None => rules.push((key, vec![p(&r.path)])),
+                }
+            }
+            Setting::AllowConnect(port) => connect.push(port.to_string()),
+            Setting::AllowBind(port) => bind.push(port.to_string()),
+            Setting::AllowSignals => upsert(&mut landlock, "allow-signals", "true".into()),
+            Setting::AllowAbstractUnix => upsert(&mut landlock, "allow-abstract-unix", "true".into()),
+            Setting::LogDenials => upsert(&mut landlock, "log-denials", "true".into()),
         }
     }
     let mut out = joined(&top);
@@ -147,6 +168,16 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     }
     out.push_str("\n[network]\n");
     out.push_str(&joined(&net));
+    for (key, ports) in [("allow-connect", connect), ("allow-bind", bind)] {
+        if !ports.is_empty() {
+            let _ = writeln!(out, "{key} = [{}]", ports.join(", "));
+        }
+    }
+    out.push_str("\n[landlock]\n");
+    out.push_str(&joined(&landlock));
+    for (key, paths) in rules {
+        let _ = writeln!(out, "{key} = [{}]", paths.join(", "));
+    }
     out.push_str("\n[process]\n");
     out.push_str(&joined(&process));
     for (key, vs) in [("share", shares), ("cap-add", caps), ("keep-fd", fds)] {

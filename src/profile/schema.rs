@@ -12,6 +12,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::plan::landlock::{Mode, PathRule, RuleAccess};
 use crate::plan::{Access, FsOp};
 use crate::settings::{BindCwd, Net, Setting, Share};
 use crate::values;
@@ -29,6 +30,8 @@ pub struct Doc {
     pub include: Vec<S<String>>,
     /// Run even when a confinement cannot be applied (`--best-effort`).
     pub best_effort: Option<S<bool>>,
+    /// `--mode`: "namespaces" (the default) or "landlock".
+    pub mode: Option<S<Mode>>,
     #[serde(default)]
     pub filesystem: Filesystem,
     #[serde(default)]
@@ -37,8 +40,8 @@ pub struct Doc {
     pub network: Network,
     #[serde(default)]
     pub process: Process,
-    /// Filled by the landlock issue; parsed, then refused until it lands.
-    pub landlock: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub landlock: Landlock,
     /// Filled by the seccomp issue; parsed, then refused until it lands.
     pub seccomp: Option<S<toml::Value>>,
     /// Filled by the limits issue; parsed, then refused until it lands.
@@ -94,14 +97,34 @@ pub struct Environment {
     pub clear: Option<S<bool>>,
 }
 
-/// `[network]`: `mode` (`--net`).
+/// `[network]`: `mode` (`--net`), `allow-connect`, `allow-bind` (TCP
+/// ports, enforced by landlock).
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Network {
     pub mode: Option<S<Net>>,
     pub publish: Option<S<toml::Value>>,
-    pub allow_connect: Option<S<toml::Value>>,
-    pub allow_bind: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub allow_connect: Vec<S<u16>>,
+    #[serde(default)]
+    pub allow_bind: Vec<S<u16>>,
+}
+
+/// `[landlock]`: each key is the native option of the same name;
+/// `enabled = false` is `--no-landlock`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Landlock {
+    pub enabled: Option<S<bool>>,
+    #[serde(default)]
+    pub allow_read: Vec<S<String>>,
+    #[serde(default)]
+    pub allow_write: Vec<S<String>>,
+    #[serde(default)]
+    pub allow_exec: Vec<S<String>>,
+    pub allow_signals: Option<S<bool>>,
+    pub allow_abstract_unix: Option<S<bool>>,
+    pub log_denials: Option<S<bool>>,
 }
 
 /// `[process]`: each key is the native option of the same name.
@@ -127,6 +150,7 @@ pub const KEYS: &[&str] = &[
     "description",
     "include",
     "best-effort",
+    "mode",
     "filesystem.ro",
     "filesystem.rw",
     "filesystem.ro-try",
@@ -142,6 +166,7 @@ pub const KEYS: &[&str] = &[
     "filesystem.bind-cwd",
     "filesystem.overlay",
     "filesystem.persist",
+    "filesystem.ro-overlay",
     "environment.set",
     "environment.keep",
     "environment.clear",
@@ -158,7 +183,13 @@ pub const KEYS: &[&str] = &[
     "process.share",
     "process.cap-add",
     "process.keep-fd",
-    "landlock",
+    "landlock.enabled",
+    "landlock.allow-read",
+    "landlock.allow-write",
+    "landlock.allow-exec",
+    "landlock.allow-signals",
+    "landlock.allow-abstract-unix",
+    "landlock.log-denials",
     "seccomp",
     "limits",
 ];
@@ -178,7 +209,6 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
         out.push((s.span().start, setting));
         Ok::<(), (usize, String)>(())
     };
-    not_yet(&doc.landlock, "[landlock]")?;
     not_yet(&doc.seccomp, "[seccomp]")?;
     not_yet(&doc.limits, "[limits]")?;
     let fs = &doc.filesystem;
@@ -231,6 +261,10 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     if let Some(m) = &fs.bind_cwd {
         out.push((m.span().start, Setting::BindCwd(*m.get_ref())));
     }
+    landlock(&doc.landlock, &val, base, &mut out)?;
+    if let Some(m) = &doc.mode {
+        out.push((m.span().start, Setting::Mode(*m.get_ref())));
+    }
     environment(&doc.environment, &val, &mut out)?;
     network(&doc.network, &mut out)?;
     process(&doc.process, &val, &mut out)?;
@@ -276,10 +310,45 @@ fn environment(env: &Environment, val: Val, out: &mut Vec<Positioned>) -> Result
     Ok(())
 }
 
+fn landlock(ll: &Landlock, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    flag(out, &ll.enabled, |on| Some(Setting::Landlock(on)));
+    let rules = [
+        (&ll.allow_read, RuleAccess::Read),
+        (&ll.allow_write, RuleAccess::Write),
+        (&ll.allow_exec, RuleAccess::Exec),
+    ];
+    for (paths, access) in rules {
+        for s in paths {
+            let v = val(s)?;
+            if v.is_empty() {
+                return Err((s.span().start, "the path is empty".into()));
+            }
+            let path = values::normalize(&base.join(&v));
+            out.push((s.span().start, Setting::LandlockRule(PathRule { path, access })));
+        }
+    }
+    flag(out, &ll.allow_signals, |on| on.then_some(Setting::AllowSignals));
+    flag(out, &ll.allow_abstract_unix, |on| on.then_some(Setting::AllowAbstractUnix));
+    flag(out, &ll.log_denials, |on| on.then_some(Setting::LogDenials));
+    Ok(())
+}
+
+fn port(s: &S<u16>, f: fn(u16) -> Setting, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    if *s.get_ref() == 0 {
+        return Err((s.span().start, "a port is a number from 1 to 65535".into()));
+    }
+    out.push((s.span().start, f(*s.get_ref())));
+    Ok(())
+}
+
 fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
     not_yet(&net.publish, "publish")?;
-    not_yet(&net.allow_connect, "allow-connect")?;
-    not_yet(&net.allow_bind, "allow-bind")?;
+    for s in &net.allow_connect {
+        port(s, Setting::AllowConnect, out)?;
+    }
+    for s in &net.allow_bind {
+        port(s, Setting::AllowBind, out)?;
+    }
     if let Some(m) = &net.mode {
         out.push((m.span().start, Setting::Net(*m.get_ref())));
     }
