@@ -80,12 +80,16 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     fs::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
     // The caller's terminal as /dev/console, as bubblewrap does, so programs
-    // that write to the console reach the terminal the sandbox runs in.
+    // that write to the console reach the terminal the sandbox runs in. It
+    // is opened by name: the caller's fd 1 lives on a mount of the caller's
+    // mount namespace, which cannot be bound into this one (EINVAL).
     if nix::unistd::isatty(1).unwrap_or(false) {
-        if let Ok(tty) = sys::open(Path::new("/proc/self/fd/1"), libc::O_PATH) {
-            let console = dest.join("console");
-            fs::mount_point_file(root, &console)?;
-            fs::bind_over(root, &tty, &console, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+        if let Ok(name) = nix::unistd::ttyname(std::io::stdout()) {
+            if let Ok(tty) = sys::open(&name, libc::O_PATH) {
+                let console = dest.join("console");
+                fs::mount_point_file(root, &console)?;
+                fs::bind_over(root, &tty, &console, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+            }
         }
     }
     Ok(())
