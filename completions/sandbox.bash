@@ -41,7 +41,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-v -h -V --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --verbose --help --version explain check help"
+            opts="-v -h -V --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --verbose --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help --version explain check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -119,6 +119,30 @@ _sandbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --seccomp)
+                    COMPREPLY=($(compgen -W "default none" -- "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-oci)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-seccomp-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -141,7 +165,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__explain)
-            opts="-v -h --json --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --verbose --help"
+            opts="-v -h --json --profile --ro --rw --dev --tmpfs --hide --mkdir --symlink --net --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --verbose --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,6 +240,30 @@ _sandbox() {
                     return 0
                     ;;
                 --keep-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seccomp)
+                    COMPREPLY=($(compgen -W "default none" -- "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-oci)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-seccomp-fd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= dev= tmpfs= hide= mkdir= symlink= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose h/help V/version
+    string join \n profile= ro= rw= dev= tmpfs= hide= mkdir= symlink= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -47,11 +47,20 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l uid -d 'User id inside 
 complete -c sandbox -n "__fish_sandbox_needs_command" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
+none\t'No built-in filter'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-allow -d 'Take system call NAME out of the built-in policy\'s denies' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-policy -d 'Also install the policy in FILE, in sandbox\'s JSON format (the format of seccomp/default.json: `default`, `rules` with `syscalls`, `action`, `args`)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-oci -d 'Also install the seccomp policy of an OCI runtime config in FILE (its `linux.seccomp`, or the bare object, such as Docker\'s default profile). Every filter applies: add `--seccomp none` to run under that policy alone' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s V -l version -d 'Print version'
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "explain" -d 'Print the plan for a command line (mounts, namespaces, environment) and run nothing'
@@ -80,12 +89,21 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l uid -d 'User
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
+none\t'No built-in filter'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-allow -d 'Take system call NAME out of the built-in policy\'s denies' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-policy -d 'Also install the policy in FILE, in sandbox\'s JSON format (the format of seccomp/default.json: `default`, `rules` with `syscalls`, `action`, `args`)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-oci -d 'Also install the seccomp policy of an OCI runtime config in FILE (its `linux.seccomp`, or the bare object, such as Docker\'s default profile). Every filter applies: add `--seccomp none` to run under that policy alone' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Print the plan as JSON (the same data `sandbox` would run)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand check" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand help; and not __fish_seen_subcommand_from explain check help" -f -a "explain" -d 'Print the plan for a command line (mounts, namespaces, environment) and run nothing'

@@ -172,6 +172,9 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
+    #[command(flatten)]
+    pub seccomp: seccomp::SeccompArgs,
+
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,
           value_parser = clap::value_parser!(OsString))]
@@ -323,6 +326,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<(Plan, Vec<String
     if let Some(pwd) = plan.process.cwd.clone() {
         set_env(&mut plan.env, OsStr::new("PWD"), pwd.as_os_str());
     }
+    run.seccomp.apply(plan)?;
     crate::plan::validate(plan).map_err(UsageError)?;
     Ok((base.plan, base.notes))
 }
@@ -496,6 +500,8 @@ fn check_cap(name: &str) -> Result<String, UsageError> {
         Err(_) => Err(UsageError(format!("--cap-add {}: unknown capability", escape::str(name)))),
     }
 }
+
+pub mod seccomp;
 
 #[cfg(test)]
 mod tests;

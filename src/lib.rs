@@ -10,3 +10,4 @@ pub mod escape;
 pub mod launch;
 pub mod plan;
 pub mod profile;
+pub mod seccomp;

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub mod seccomp;
+
 /// Everything `launch` needs to know, and nothing it has to look up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +31,9 @@ pub struct Plan {
     /// (a warning lists what was dropped). Off: refuse instead.
     #[serde(default)]
     pub best_effort: bool,
+    /// System-call filters, installed last before execve.
+    #[serde(default)]
+    pub seccomp: seccomp::Seccomp,
     /// The command and its arguments; the first word is looked up in the
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
@@ -297,6 +302,7 @@ impl fmt::Display for Plan {
         } else {
             writeln!(f, "caps:       none")?;
         }
+        self.seccomp.explain(!self.namespaces.pid, f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }

@@ -146,6 +146,7 @@ fn empty(host: &Host) -> Plan {
             caps: Vec::new(),
         },
         best_effort: false,
+        seccomp: Default::default(),
         command: Vec::new(),
     }
 }

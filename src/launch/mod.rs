@@ -13,6 +13,7 @@ mod monitor;
 mod net;
 pub mod probe;
 mod remount;
+mod seccomp;
 mod special;
 mod sys;
 
@@ -33,6 +34,8 @@ pub struct Options {
 pub struct Ctx<'a> {
     pub plan: &'a Plan,
     pub verbose: bool,
+    /// Seccomp programs, built before clone.
+    pub filters: &'a seccomp::Filters,
 }
 
 impl Ctx<'_> {
@@ -49,19 +52,30 @@ type Step = fn(&Ctx) -> error::Result<()>;
 const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback", net::loopback)];
 
 /// Steps of the command's process before execve, in order.
-const COMMAND_STEPS: [(&str, Step); 5] = [
+/// Landlock goes before seccomp; seccomp stays the very last entry: a filter
+/// may forbid what any earlier step needs.
+const COMMAND_STEPS: [(&str, Step); 6] = [
     ("session", session),
     ("cwd", cwd),
     ("capabilities", confine::capabilities),
     ("no_new_privs", confine::no_new_privs),
     ("fds", confine::fds),
+    ("seccomp", seccomp::install),
 ];
 
 /// Runs `plan` and returns the exit status: the command's own, 128+N when it
 /// was killed by signal N, 125 when setup failed, 126/127 when the command
 /// cannot be executed / was not found.
 pub fn run(plan: &Plan, opts: &Options) -> u8 {
-    let ctx = Ctx { plan, verbose: opts.verbose };
+    // Built before clone: a bad policy is an error with nothing started.
+    let filters = match seccomp::prepare(plan) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            return e.code;
+        }
+    };
+    let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters };
     match monitor::start(&ctx) {
         Ok(code) => code,
         Err(e) => {
