@@ -170,6 +170,12 @@ pub fn errno_from_name(s: &str) -> Option<u32> {
     if let Ok(n) = s.parse::<u32>() {
         return (1..=4095).contains(&n).then_some(n);
     }
+    let s = match s {
+        "ENOTSUP" => "EOPNOTSUPP",
+        "EWOULDBLOCK" => "EAGAIN",
+        "EDEADLOCK" => "EDEADLK",
+        s => s,
+    };
     (1..=133).find(|&n| errno_name(n) == s)
 }
 
