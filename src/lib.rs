@@ -11,3 +11,5 @@ pub mod launch;
 pub mod plan;
 pub mod profile;
 pub mod seccomp;
+pub mod settings;
+pub mod values;

@@ -7,10 +7,12 @@
 
 mod confine;
 mod error;
+mod files;
 mod fs;
 mod ids;
 mod monitor;
 mod net;
+mod overlay;
 pub mod probe;
 mod remount;
 mod seccomp;
@@ -85,14 +87,21 @@ pub fn run(plan: &Plan, opts: &Options) -> u8 {
     }
 }
 
+/// What init keeps open for the sandbox's life.
+pub struct Held {
+    /// Locks on persist state directories.
+    pub locks: Vec<nix::fcntl::Flock<std::fs::File>>,
+}
+
 /// Init's setup: mounts and pivot_root, then the init steps.
-fn setup(ctx: &Ctx) -> error::Result<()> {
-    let sources = fs::open_sources(&ctx.plan.fs)?;
+fn setup(ctx: &Ctx) -> error::Result<Held> {
+    let mut sources = fs::open_sources(&ctx.plan.fs)?;
+    let locks = sources.take_locks();
     fs::apply(ctx, sources)?;
     for (_name, step) in INIT_STEPS {
         step(ctx)?;
     }
-    Ok(())
+    Ok(Held { locks })
 }
 
 /// The command's own setup, after fork.

@@ -256,9 +256,10 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec
     }
     drop(release_r);
     let old_umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    if let Err(e) = super::setup(ctx) {
-        report(&report_w, &e);
-    }
+    let held = match super::setup(ctx) {
+        Ok(held) => held,
+        Err(e) => report(&report_w, &e),
+    };
     if !ctx.plan.namespaces.pid {
         // Without a pid namespace, orphans of the command come back to init.
         let _ = nix::sys::prctl::set_child_subreaper(true);
@@ -277,7 +278,8 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec
         }
         Ok(ForkResult::Parent { child }) => {
             drop(report_w);
-            let _ = sys::close_from(3);
+            let keep: Vec<i32> = held.locks.iter().map(|l| l.as_raw_fd()).collect();
+            let _ = sys::close_all_except(&keep);
             let _ = nix::sys::prctl::set_dumpable(false);
             reap(child)
         }
