@@ -33,8 +33,9 @@ pub struct Seccomp {
     /// the strictest answer wins.
     #[serde(default)]
     pub policies: Vec<Policy>,
-    /// Raw classic-BPF programs read from these caller fds (`--add-seccomp-fd`,
-    /// bwrap's `--seccomp`), installed in order after everything else.
+    /// Raw classic-BPF programs read from these caller fds (`--add-seccomp-fd`),
+    /// installed in order after everything else. bwrap's `--seccomp FD` is
+    /// `base: none` with this one fd (bwrap has no filter of its own).
     #[serde(default)]
     pub bpf_fds: Vec<i32>,
 }
