@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
+    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -57,6 +57,13 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l uid -d 'User id inside 
 complete -c sandbox -n "__fish_sandbox_needs_command" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-read -d 'Landlock: allow reading (and executing) beneath PATH. Any --allow-read or --allow-write replaces the mirror of the mounts: the command may then read only beneath these paths, write only beneath --allow-write ones, and use the sandbox\'s own /dev; a path bound read-write but not listed cannot be written, /proc is not readable unless listed. PATH is inside the sandbox, relative to the current directory, and must exist' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-write -d 'Landlock: allow reading, writing, creating and removing (and executing) beneath PATH' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-exec -d 'Landlock: allow executing beneath PATH. When any is given, programs run only from beneath --allow-exec paths (reading elsewhere is unaffected)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-connect -d 'Landlock (ABI 4): allow TCP connections to PORT. Any --allow-connect or --allow-bind denies every other TCP connect and bind, also with --net host' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-bind -d 'Landlock (ABI 4): allow binding TCP PORT (0: any ephemeral port)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l mode -d '`namespaces` (the default) or `landlock`: no namespaces at all, for hosts that refuse user namespaces; read-only and read-write binds become landlock rules on the host\'s paths, tmpfs and hidden paths become inaccessible' -r -f -a "namespaces\t'Namespaces, mounts, landlock and seccomp (the default)'
+landlock\t'No namespaces: landlock, seccomp, no_new_privs, a new session and die-with-parent on the host\'s own file system (where user namespaces are refused)'"
 complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
 none\t'No built-in filter'"
 complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
@@ -70,6 +77,10 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d '
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l no-landlock -d 'Do not confine the command with landlock (the mounts and namespaces still do)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-signals -d 'Let the command send signals to processes outside the sandbox (by default landlock ABI 6 scopes signals to the sandbox)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-abstract-unix -d 'Let the command connect to abstract unix sockets made outside the sandbox, such as X11\'s or D-Bus\'s under --net host (by default landlock ABI 6 scopes them)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l log-denials -d 'Log the command\'s landlock denials to the kernel audit log (ABI 7); read them with `ausearch -m 1423,1424` or `journalctl -k | grep -i landlock`'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -111,6 +122,13 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l uid -d 'User
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-read -d 'Landlock: allow reading (and executing) beneath PATH. Any --allow-read or --allow-write replaces the mirror of the mounts: the command may then read only beneath these paths, write only beneath --allow-write ones, and use the sandbox\'s own /dev; a path bound read-write but not listed cannot be written, /proc is not readable unless listed. PATH is inside the sandbox, relative to the current directory, and must exist' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-write -d 'Landlock: allow reading, writing, creating and removing (and executing) beneath PATH' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-exec -d 'Landlock: allow executing beneath PATH. When any is given, programs run only from beneath --allow-exec paths (reading elsewhere is unaffected)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-connect -d 'Landlock (ABI 4): allow TCP connections to PORT. Any --allow-connect or --allow-bind denies every other TCP connect and bind, also with --net host' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-bind -d 'Landlock (ABI 4): allow binding TCP PORT (0: any ephemeral port)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l mode -d '`namespaces` (the default) or `landlock`: no namespaces at all, for hosts that refuse user namespaces; read-only and read-write binds become landlock rules on the host\'s paths, tmpfs and hidden paths become inaccessible' -r -f -a "namespaces\t'Namespaces, mounts, landlock and seccomp (the default)'
+landlock\t'No namespaces: landlock, seccomp, no_new_privs, a new session and die-with-parent on the host\'s own file system (where user namespaces are refused)'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
 none\t'No built-in filter'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
@@ -125,6 +143,10 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-die-with-
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-landlock -d 'Do not confine the command with landlock (the mounts and namespaces still do)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-signals -d 'Let the command send signals to processes outside the sandbox (by default landlock ABI 6 scopes signals to the sandbox)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-abstract-unix -d 'Let the command connect to abstract unix sockets made outside the sandbox, such as X11\'s or D-Bus\'s under --net host (by default landlock ABI 6 scopes them)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l log-denials -d 'Log the command\'s landlock denials to the kernel audit log (ABI 7); read them with `ausearch -m 1423,1424` or `journalctl -k | grep -i landlock`'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'

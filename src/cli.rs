@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::escape;
+
+pub mod landlock;
+pub mod seccomp;
 use crate::plan::{Access, FsOp, Plan};
 use crate::profile::{self, Host};
 use crate::settings::{self, BindCwd, Located, Net, Origin, Setting, Share};
@@ -216,6 +219,9 @@ pub struct RunArgs {
     pub verbose: bool,
 
     #[command(flatten)]
+    pub landlock: landlock::LandlockArgs,
+
+    #[command(flatten)]
     pub seccomp: seccomp::SeccompArgs,
 
     /// The command to run and its arguments (put `--` before it).
@@ -312,6 +318,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
     );
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     plan.command = run.command.clone();
+    run.landlock.apply(run, host, &mut plan)?;
     run.seccomp.apply(&mut plan)?;
     crate::plan::validate(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })
@@ -404,8 +411,6 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
 pub fn normalize(p: &Path) -> PathBuf {
     values::normalize(p)
 }
-
-pub mod seccomp;
 
 #[cfg(test)]
 mod tests;

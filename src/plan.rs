@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub mod landlock;
 pub mod seccomp;
 
 /// Everything `launch` needs to know, and nothing it has to look up.
@@ -31,6 +32,12 @@ pub struct Plan {
     /// (a warning lists what was dropped). Off: refuse instead.
     #[serde(default)]
     pub best_effort: bool,
+    /// How the command is isolated: namespaces (the default) or landlock only.
+    #[serde(default)]
+    pub mode: landlock::Mode,
+    /// Landlock: file and TCP port rules, scopes.
+    #[serde(default)]
+    pub landlock: landlock::Landlock,
     /// System-call filters, installed last before execve.
     #[serde(default)]
     pub seccomp: seccomp::Seccomp,
@@ -398,10 +405,18 @@ impl fmt::Display for Plan {
         } else {
             writeln!(f, "caps:       none")?;
         }
-        self.seccomp.explain(!self.namespaces.pid, f)?;
+        self.seccomp.explain(!self.namespaces.pid || self.mode == landlock::Mode::Landlock, f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
+        if self.mode == landlock::Mode::Landlock {
+            writeln!(
+                f,
+                "mode:       landlock only (no namespaces: the host's file system and processes, \
+                 confined by landlock; the namespaces above are not created)"
+            )?;
+        }
+        writeln!(f, "{}", self.landlock)?;
         let cmd: Vec<String> = self.command.iter().map(|a| os(a)).collect();
         write!(f, "command:    {}", cmd.join(" "))
     }

@@ -150,6 +150,8 @@ fn empty(host: &Host) -> Plan {
             caps: Vec::new(),
         },
         best_effort: false,
+        mode: Default::default(),
+        landlock: Default::default(),
         seccomp: Default::default(),
         command: Vec::new(),
     }

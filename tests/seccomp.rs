@@ -113,6 +113,21 @@ fn ptrace_is_denied_only_when_the_pid_namespace_is_the_hosts() {
     assert_eq!(try_in(&["--seccomp-deny", "ptrace"], "ptrace"), Some(EPERM), "a profile may deny it");
 }
 
+/// Landlock-only mode has no pid namespace: ptrace would reach the caller's
+/// own processes, so the filter denies it as with `--share pid`.
+#[test]
+fn ptrace_is_denied_in_landlock_only_mode() {
+    let Some(h) = helper() else { return };
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let dir = h.parent().unwrap().to_str().unwrap();
+    let helper = h.to_str().unwrap();
+    let run = |mode: &str| {
+        sbx(cwd.path(), home.path(), ["--mode", mode, "--ro", dir, "--", helper, "ptrace"]).output()
+    };
+    assert_eq!(run("landlock").code(), EPERM);
+    assert_eq!(run("namespaces").code(), libc::ESRCH);
+}
+
 #[test]
 fn x32_and_i386_calls_are_blocked() {
     let Some(code) = try_in(&[], "i386-getpid") else { return };

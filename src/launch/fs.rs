@@ -53,18 +53,31 @@ impl Root {
     pub fn open(&self, path: &Path, flags: i32) -> nix::Result<OwnedFd> {
         let rel = relative(path);
         if self.openat2.get() {
-            match sys::openat2(
-                &self.fd,
-                &rel,
-                libc::O_PATH | flags,
-                sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
-            ) {
-                Err(Errno::ENOSYS) | Err(Errno::EPERM) => self.openat2.set(false),
-                other => return other,
+            let resolve = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
+            // EAGAIN: a `..` raced with a rename or mount somewhere on the
+            // system and the kernel could not prove it stayed inside; it
+            // asks to retry (openat2(2)). The walk below is the last resort.
+            for _ in 0..32 {
+                match sys::openat2(&self.fd, &rel, libc::O_PATH | flags, resolve) {
+                    Err(Errno::EAGAIN) => continue,
+                    Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+                        self.openat2.set(false);
+                        break;
+                    }
+                    other => return other,
+                }
             }
         }
         walk_in_root(&self.fd, &rel, flags)
     }
+}
+
+/// See [`super::resolve_in_root`].
+pub fn resolve_for_test(root: &Path, path: &Path, fallback: bool) -> nix::Result<PathBuf> {
+    let fd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY)?;
+    let root = Root { fd, openat2: std::cell::Cell::new(!fallback) };
+    let got = root.open(path, 0)?;
+    std::fs::read_link(fd_path(&got)).map_err(|_| Errno::EBADF)
 }
 
 fn relative(path: &Path) -> PathBuf {

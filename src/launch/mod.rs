@@ -1,15 +1,17 @@
 //! Executes a Plan: the only code that calls clone, mount, pivot_root, prctl.
 //!
-//! The order of the steps is fixed and stated once, below. Landlock (once it
-//! lands) forbids mount changes, so it follows the file system; seccomp may
-//! forbid anything, so it comes last, just before execve. clone with
+//! The order of the steps is fixed and stated once, below. Landlock forbids
+//! mount changes, so it follows the file system; seccomp may forbid
+//! anything, so it comes last, just before execve. clone with
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
 mod confine;
+mod direct;
 mod error;
 mod files;
 mod fs;
 mod ids;
+mod landlock;
 mod monitor;
 mod net;
 mod overlay;
@@ -24,6 +26,17 @@ use nix::sys::stat::Mode;
 pub use error::SetupError;
 
 use crate::plan::Plan;
+
+/// Resolves `path` inside the directory `root` the way every mount
+/// destination is resolved (openat2 RESOLVE_IN_ROOT, or the fallback walk
+/// when `fallback`), and returns where it landed. For tests and fuzzing.
+pub fn resolve_in_root(
+    root: &std::path::Path,
+    path: &std::path::Path,
+    fallback: bool,
+) -> std::io::Result<std::path::PathBuf> {
+    fs::resolve_for_test(root, path, fallback).map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+}
 
 /// How to run, beyond what the Plan says.
 #[derive(Debug, Clone, Default)]
@@ -53,15 +66,20 @@ type Step = fn(&Ctx) -> error::Result<()>;
 /// Steps of init (pid 1) after the file system is built, in order.
 const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback", net::loopback)];
 
-/// Steps of the command's process before execve, in order.
-/// Landlock goes before seccomp; seccomp stays the very last entry: a filter
-/// may forbid what any earlier step needs.
-const COMMAND_STEPS: [(&str, Step); 6] = [
+/// Steps of the command's process before execve, in order. They run in
+/// landlock-only mode too (without namespaces, see `direct.rs`).
+///
+/// Order: landlock needs no_new_privs before it and the finished file system
+/// (it forbids mounts); its rules are opened inside the new root. seccomp
+/// comes after landlock (a filter may forbid the landlock syscalls) and
+/// stays the very last entry: a filter may forbid what any earlier step needs.
+const COMMAND_STEPS: [(&str, Step); 7] = [
     ("session", session),
     ("cwd", cwd),
     ("capabilities", confine::capabilities),
     ("no_new_privs", confine::no_new_privs),
     ("fds", confine::fds),
+    ("landlock", landlock::restrict),
     ("seccomp", seccomp::install),
 ];
 

@@ -9,8 +9,11 @@
 //! init: PDEATHSIG, waits for release, builds the file system, hostname,
 //!   loopback, forks the command, then reaps everything and exits with the
 //!   command's status (the kernel then kills whatever the command left)
-//! command: setsid, cwd, capabilities, no_new_privs, fds, execve
+//! command: setsid, cwd, capabilities, no_new_privs, fds, landlock, execve
 //! ```
+//!
+//! In landlock-only mode (`--mode landlock`, or `--best-effort` where user
+//! namespaces are refused) there is no clone and no init: see `direct.rs`.
 //!
 //! Both pipes are close-on-exec: a setup failure anywhere inside travels to
 //! the monitor as one [`SetupError`]; a successful execve closes the last
@@ -33,6 +36,7 @@ use nix::unistd::{ForkResult, Pid};
 use super::error::{Result, SetupError, NOT_EXECUTABLE, NOT_FOUND, SETUP};
 use super::{sys, Ctx};
 use crate::escape;
+use crate::plan::landlock::Mode;
 
 /// Signals passed on to the command.
 const FORWARDED: [Signal; 7] = [
@@ -80,6 +84,13 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         }
     }
     let exec = Exec::prepare(ctx)?;
+    // Fail closed before anything starts: a landlock rule this kernel lacks
+    // is refused here, or listed in the best-effort warning.
+    let mut warnings = super::landlock::precheck(ctx)?;
+    if ctx.plan.mode == Mode::Landlock {
+        warnings.extend(super::direct::check(ctx)?);
+    }
+    super::direct::warn(&warnings);
     let (release_r, release_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))?;
     let (report_r, report_w) =
@@ -90,8 +101,17 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     let outside_uid = nix::unistd::getuid().as_raw();
     let outside_gid = nix::unistd::getgid().as_raw();
 
+    if ctx.plan.mode == Mode::Landlock {
+        return super::direct::start(ctx, exec, old_mask);
+    }
     ctx.log("clone", &format!("namespaces {:#x}", clone_flags(ctx)));
-    let pid = sys::clone_fork(clone_flags(ctx)).map_err(super::ids::clone_error)?;
+    let pid = match sys::clone_fork(clone_flags(ctx)) {
+        Ok(pid) => pid,
+        Err(e) if ctx.plan.best_effort && ctx.plan.landlock.enabled && super::direct::refused(e) => {
+            return super::direct::fallback(ctx, exec, old_mask, e);
+        }
+        Err(e) => return Err(super::ids::clone_error(e)),
+    };
     if pid == 0 {
         drop(release_w);
         drop(report_r);
@@ -141,8 +161,9 @@ fn status_code(s: WaitStatus) -> Option<u8> {
     }
 }
 
-/// The monitor's loop: pass signals on to init until it exits.
-fn wait_forwarding(child: Pid) -> u8 {
+/// The monitor's loop: pass signals on to init (or, in landlock-only mode,
+/// the command) until it exits.
+pub(super) fn wait_forwarding(child: Pid) -> u8 {
     let set = handled();
     loop {
         match set.wait() {
@@ -172,7 +193,7 @@ pub struct Exec {
 }
 
 impl Exec {
-    fn prepare(ctx: &Ctx) -> Result<Exec> {
+    pub(super) fn prepare(ctx: &Ctx) -> Result<Exec> {
         let nul = |what: &str| SetupError::new(what.to_string(), "contains a NUL byte");
         let argv = ctx
             .plan
@@ -198,7 +219,7 @@ impl Exec {
     }
 
     /// execve, searching PATH like execvp when the command has no `/`.
-    fn run(&self) -> SetupError {
+    pub(super) fn run(&self) -> SetupError {
         let cmd = self.argv[0].as_bytes();
         let shown = escape::bytes(cmd);
         if cmd.contains(&b'/') {
@@ -238,7 +259,7 @@ impl Exec {
     }
 }
 
-fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
+pub(super) fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
     let _ = nix::unistd::write(report_w, &err.encode());
     sys::exit_now(err.code as i32)
 }

@@ -20,29 +20,54 @@ use super::error::{Result, SetupError};
 use super::{sys, Ctx};
 use crate::plan::seccomp::Seccomp;
 
-/// The programs to install, in order.
+/// The programs to install, in order: the plan's policy, then the raw
+/// `--add-seccomp-fd` programs.
 #[derive(Default)]
-pub struct Filters(pub Vec<BpfProgram>);
+pub struct Filters {
+    policy: Vec<BpfProgram>,
+    raw: Vec<BpfProgram>,
+    /// Unsupported here and dropped (best effort): stays dropped.
+    dropped: bool,
+}
+
+/// Whether the command shares the host's pid namespace: `--share pid`, or
+/// landlock-only mode, which has no namespaces at all.
+fn host_pid(plan: &crate::plan::Plan) -> bool {
+    !plan.namespaces.pid || plan.mode == crate::plan::landlock::Mode::Landlock
+}
+
+fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
+    crate::seccomp::compile::compile(&plan.seccomp, host_pid(plan)).map_err(|e| SetupError::new("seccomp", e))
+}
 
 /// Builds every program of the plan (in the monitor, before clone).
 pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
-    let s = &plan.seccomp;
-    let mut progs = crate::seccomp::compile::compile(s, !plan.namespaces.pid)
-        .map_err(|e| SetupError::new("seccomp", e))?;
-    for &fd in &s.bpf_fds {
-        progs.push(read_program(fd)?);
-    }
-    if progs.is_empty() {
+    let policy = compile(plan)?;
+    let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd)).collect::<Result<Vec<_>>>()?;
+    if policy.is_empty() && raw.is_empty() {
         return Ok(Filters::default());
     }
-    if let Err(e) = supported(s) {
+    if let Err(e) = supported(&plan.seccomp) {
         if plan.best_effort {
             eprintln!("sandbox: warning: running without system-call filters: {}", e.cause);
-            return Ok(Filters::default());
+            return Ok(Filters { dropped: true, ..Filters::default() });
         }
         return Err(e);
     }
-    Ok(Filters(progs))
+    Ok(Filters { policy, raw, dropped: false })
+}
+
+impl Filters {
+    /// The same filters for `plan`, which now runs in landlock-only mode
+    /// (the fallback when user namespaces are refused): the policy is
+    /// compiled again (ptrace and its relatives now reach host processes),
+    /// the raw programs, already read, are kept.
+    pub fn for_plan(&self, plan: &crate::plan::Plan) -> Result<Filters> {
+        if self.dropped {
+            return Ok(Filters { dropped: true, ..Filters::default() });
+        }
+        Ok(Filters { policy: compile(plan)?, raw: self.raw.clone(), dropped: false })
+    }
 }
 
 /// Whether this kernel has seccomp filters (and SECCOMP_RET_LOG if asked).
@@ -109,7 +134,7 @@ fn parse_program(bytes: &[u8]) -> std::result::Result<BpfProgram, String> {
 
 /// The last step: install every filter, in order.
 pub fn install(ctx: &Ctx) -> Result<()> {
-    let filters = &ctx.filters.0;
+    let filters: Vec<&BpfProgram> = ctx.filters.policy.iter().chain(&ctx.filters.raw).collect();
     if filters.is_empty() {
         return Ok(());
     }
