@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= h/help V/version
+    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -64,6 +64,13 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-connect -d 'Landl
 complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-bind -d 'Landlock (ABI 4): allow binding TCP PORT (0: any ephemeral port)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l mode -d '`namespaces` (the default) or `landlock`: no namespaces at all, for hosts that refuse user namespaces; read-only and read-write binds become landlock rules on the host\'s paths, tmpfs and hidden paths become inaccessible' -r -f -a "namespaces\t'Namespaces, mounts, landlock and seccomp (the default)'
 landlock\t'No namespaces: landlock, seccomp, no_new_privs, a new session and die-with-parent on the host\'s own file system (where user namespaces are refused)'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
+none\t'No built-in filter'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-allow -d 'Take system call NAME out of the built-in policy\'s denies' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-policy -d 'Also install the policy in FILE, in sandbox\'s JSON format (the format of seccomp/default.json: `default`, `rules` with `syscalls`, `action`, `args`)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-oci -d 'Also install the seccomp policy of an OCI runtime config in FILE (its `linux.seccomp`, or the bare object, such as Docker\'s default profile). Every filter applies: add `--seccomp none` to run under that policy alone' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
@@ -74,6 +81,8 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l no-landlock -d 'Do not 
 complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-signals -d 'Let the command send signals to processes outside the sandbox (by default landlock ABI 6 scopes signals to the sandbox)'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-abstract-unix -d 'Let the command connect to abstract unix sockets made outside the sandbox, such as X11\'s or D-Bus\'s under --net host (by default landlock ABI 6 scopes them)'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l log-denials -d 'Log the command\'s landlock denials to the kernel audit log (ABI 7); read them with `ausearch -m 1423,1424` or `journalctl -k | grep -i landlock`'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s V -l version -d 'Print version'
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "explain" -d 'Print the plan for a command line (mounts, namespaces, environment) and run nothing'
@@ -120,6 +129,13 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-connec
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-bind -d 'Landlock (ABI 4): allow binding TCP PORT (0: any ephemeral port)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l mode -d '`namespaces` (the default) or `landlock`: no namespaces at all, for hosts that refuse user namespaces; read-only and read-write binds become landlock rules on the host\'s paths, tmpfs and hidden paths become inaccessible' -r -f -a "namespaces\t'Namespaces, mounts, landlock and seccomp (the default)'
 landlock\t'No namespaces: landlock, seccomp, no_new_privs, a new session and die-with-parent on the host\'s own file system (where user namespaces are refused)'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
+none\t'No built-in filter'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-allow -d 'Take system call NAME out of the built-in policy\'s denies' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-policy -d 'Also install the policy in FILE, in sandbox\'s JSON format (the format of seccomp/default.json: `default`, `rules` with `syscalls`, `action`, `args`)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-oci -d 'Also install the seccomp policy of an OCI runtime config in FILE (its `linux.seccomp`, or the bare object, such as Docker\'s default profile). Every filter applies: add `--seccomp none` to run under that policy alone' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Print the plan as JSON (the same data `sandbox` would run)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
@@ -131,6 +147,8 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-landlock 
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-signals -d 'Let the command send signals to processes outside the sandbox (by default landlock ABI 6 scopes signals to the sandbox)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-abstract-unix -d 'Let the command connect to abstract unix sockets made outside the sandbox, such as X11\'s or D-Bus\'s under --net host (by default landlock ABI 6 scopes them)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l log-denials -d 'Log the command\'s landlock denials to the kernel audit log (ABI 7); read them with `ausearch -m 1423,1424` or `journalctl -k | grep -i landlock`'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand check" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand profiles; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help'

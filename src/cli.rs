@@ -14,6 +14,7 @@ use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, 
 use crate::escape;
 
 pub mod landlock;
+pub mod seccomp;
 use crate::plan::{Access, FsOp, Plan};
 use crate::profile::{self, Host};
 use crate::settings::{self, BindCwd, Located, Net, Origin, Setting, Share};
@@ -220,6 +221,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub landlock: landlock::LandlockArgs,
 
+    #[command(flatten)]
+    pub seccomp: seccomp::SeccompArgs,
+
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,
           value_parser = clap::value_parser!(OsString))]
@@ -315,6 +319,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     plan.command = run.command.clone();
     run.landlock.apply(run, host, &mut plan)?;
+    run.seccomp.apply(&mut plan)?;
     crate::plan::validate(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })
 }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub mod landlock;
+pub mod seccomp;
 
 /// Everything `launch` needs to know, and nothing it has to look up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,9 @@ pub struct Plan {
     /// Landlock: file and TCP port rules, scopes.
     #[serde(default)]
     pub landlock: landlock::Landlock,
+    /// System-call filters, installed last before execve.
+    #[serde(default)]
+    pub seccomp: seccomp::Seccomp,
     /// The command and its arguments; the first word is looked up in the
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
@@ -401,6 +405,7 @@ impl fmt::Display for Plan {
         } else {
             writeln!(f, "caps:       none")?;
         }
+        self.seccomp.explain(!self.namespaces.pid || self.mode == landlock::Mode::Landlock, f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }

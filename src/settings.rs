@@ -166,6 +166,7 @@ fn empty(host: &Host) -> Plan {
         best_effort: false,
         mode: Default::default(),
         landlock: Default::default(),
+        seccomp: Default::default(),
         command: Vec::new(),
     }
 }

@@ -6,7 +6,7 @@
 //!   reads `report` until EOF           PDEATHSIG (checked after set), then the
 //!   forwards signals to the command    command steps: setsid, cwd, capabilities
 //!   exits with its status              (only if held), no_new_privs, fds,
-//!                                      landlock, ... (seccomp), execve
+//!                                      landlock, seccomp, execve
 //! ```
 //!
 //! There is no init and no file system to build: the command runs on the
@@ -69,7 +69,8 @@ pub fn fallback(ctx: &Ctx, exec: Exec, old_mask: SigSet, e: Errno) -> Result<u8>
     let mut plan = ctx.plan.clone();
     plan.mode = Mode::Landlock;
     plan.process.hostname = None;
-    let ctx = Ctx { plan: &plan, verbose: ctx.verbose };
+    let filters = ctx.filters.for_plan(&plan)?;
+    let ctx = Ctx { plan: &plan, verbose: ctx.verbose, filters: &filters };
     let mut items = vec![format!(
         "user namespaces are refused here ({}): running in landlock-only mode (--best-effort)",
         super::error::strerror(e)

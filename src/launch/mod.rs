@@ -17,6 +17,7 @@ mod net;
 mod overlay;
 pub mod probe;
 mod remount;
+mod seccomp;
 mod special;
 mod sys;
 
@@ -48,6 +49,8 @@ pub struct Options {
 pub struct Ctx<'a> {
     pub plan: &'a Plan,
     pub verbose: bool,
+    /// Seccomp programs, built before clone.
+    pub filters: &'a seccomp::Filters,
 }
 
 impl Ctx<'_> {
@@ -67,23 +70,32 @@ const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback",
 /// landlock-only mode too (without namespaces, see `direct.rs`).
 ///
 /// Order: landlock needs no_new_privs before it and the finished file system
-/// (it forbids mounts); its rules are opened inside the new root. seccomp,
-/// when it lands, goes after landlock (a filter may forbid the landlock
-/// syscalls) as the last entry.
-const COMMAND_STEPS: [(&str, Step); 6] = [
+/// (it forbids mounts); its rules are opened inside the new root. seccomp
+/// comes after landlock (a filter may forbid the landlock syscalls) and
+/// stays the very last entry: a filter may forbid what any earlier step needs.
+const COMMAND_STEPS: [(&str, Step); 7] = [
     ("session", session),
     ("cwd", cwd),
     ("capabilities", confine::capabilities),
     ("no_new_privs", confine::no_new_privs),
     ("fds", confine::fds),
     ("landlock", landlock::restrict),
+    ("seccomp", seccomp::install),
 ];
 
 /// Runs `plan` and returns the exit status: the command's own, 128+N when it
 /// was killed by signal N, 125 when setup failed, 126/127 when the command
 /// cannot be executed / was not found.
 pub fn run(plan: &Plan, opts: &Options) -> u8 {
-    let ctx = Ctx { plan, verbose: opts.verbose };
+    // Built before clone: a bad policy is an error with nothing started.
+    let filters = match seccomp::prepare(plan) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            return e.code;
+        }
+    };
+    let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters };
     match monitor::start(&ctx) {
         Ok(code) => code,
         Err(e) => {
