@@ -107,6 +107,18 @@ pub enum Setting {
     AllowSignals,
     AllowAbstractUnix,
     LogDenials,
+    /// `--seccomp default|none`.
+    SeccompBase(crate::plan::seccomp::Base),
+    SeccompDeny(crate::plan::seccomp::Deny),
+    SeccompAllow(String),
+    /// A policy file (`--seccomp-policy`) or OCI config (`--seccomp-oci`),
+    /// read when the settings are folded.
+    SeccompFile {
+        path: PathBuf,
+        oci: bool,
+    },
+    SeccompLog,
+    AllowUserns,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -278,6 +290,18 @@ impl Builder<'_> {
             Setting::AllowSignals => p.landlock.scope_signals = false,
             Setting::AllowAbstractUnix => p.landlock.scope_abstract_unix = false,
             Setting::LogDenials => p.landlock.log_denials = true,
+            Setting::SeccompBase(b) => {
+                p.seccomp.base = *b;
+                self.scalar("seccomp", o);
+            }
+            Setting::SeccompDeny(d) => p.seccomp.deny.push(d.clone()),
+            Setting::SeccompAllow(name) => p.seccomp.allow.push(name.clone()),
+            Setting::SeccompFile { path, oci } => {
+                let policy = crate::cli::seccomp::load_file(path, *oci, &p.process.caps)?;
+                p.seccomp.policies.push(policy);
+            }
+            Setting::SeccompLog => p.seccomp.log = true,
+            Setting::AllowUserns => p.seccomp.allow_userns = true,
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use clap::{ArgAction, ValueEnum};
 
 use super::UsageError;
 use crate::escape;
-use crate::plan::seccomp::{errno_from_name, Base, Deny};
+use crate::plan::seccomp::{errno_from_name, Base, Deny, Policy};
 use crate::plan::Plan;
 use crate::seccomp::{oci, policy, syscalls};
 
@@ -75,35 +75,17 @@ impl SeccompArgs {
             None => {}
         }
         for v in &self.seccomp_deny {
-            let (name, errno) = match v.split_once(':') {
-                Some((n, e)) => {
-                    let errno = errno_from_name(e).ok_or_else(|| {
-                        err("seccomp-deny", v, format!("unknown errno `{}`", escape::str(e)))
-                    })?;
-                    (n, errno)
-                }
-                None => (v.as_str(), libc::EPERM as u32),
-            };
-            syscalls::check(name).map_err(|e| err("seccomp-deny", v, e))?;
-            s.deny.push(Deny { syscall: name.to_string(), errno });
+            s.deny.push(parse_deny(v).map_err(|e| err("seccomp-deny", v, e))?);
         }
         for name in &self.seccomp_allow {
-            syscalls::check(name).map_err(|e| err("seccomp-allow", name, e))?;
-            if !policy::default_denies(name) {
-                return Err(err("seccomp-allow", name, "the built-in policy does not deny it".into()));
-            }
-            s.allow.push(name.clone());
+            s.allow.push(check_allow(name).map_err(|e| err("seccomp-allow", name, e))?);
         }
         for file in &self.seccomp_policy {
-            let (text, shown) = read("seccomp-policy", file)?;
-            let p = policy::load(&text, &shown).map_err(|e| err("seccomp-policy", &shown, e))?;
-            s.policies.push(p);
+            let p = load_file(Path::new(file), false, &plan.process.caps).map_err(UsageError)?;
+            plan.seccomp.policies.push(p);
         }
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         for file in &self.seccomp_oci {
-            let (text, shown) = read("seccomp-oci", file)?;
-            let facts = oci::Facts { caps: &plan.process.caps, kernel: kernel.trim() };
-            let p = oci::import(&text, &shown, &facts).map_err(|e| err("seccomp-oci", &shown, e))?;
+            let p = load_file(Path::new(file), true, &plan.process.caps).map_err(UsageError)?;
             plan.seccomp.policies.push(p);
         }
         let s = &mut plan.seccomp;
@@ -114,12 +96,36 @@ impl SeccompArgs {
     }
 }
 
-fn read(flag: &str, file: &OsString) -> Result<(String, String), UsageError> {
-    let shown = escape::path(Path::new(file));
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        let text = e.to_string();
-        let cause = text.split(" (os error ").next().unwrap_or(&text);
-        UsageError(format!("--{flag} {shown}: {cause}"))
-    })?;
-    Ok((text, shown))
+/// `NAME[:ERRNO]` of `--seccomp-deny` (EPERM when no errno is given).
+pub fn parse_deny(v: &str) -> Result<Deny, String> {
+    let (name, errno) = match v.split_once(':') {
+        Some((n, e)) => (n, errno_from_name(e).ok_or_else(|| format!("unknown errno `{}`", escape::str(e)))?),
+        None => (v, libc::EPERM as u32),
+    };
+    syscalls::check(name)?;
+    Ok(Deny { syscall: name.to_string(), errno })
+}
+
+/// A name for `--seccomp-allow`: a system call the built-in policy denies.
+pub fn check_allow(name: &str) -> Result<String, String> {
+    syscalls::check(name)?;
+    if !policy::default_denies(name) {
+        return Err("the built-in policy does not deny it".into());
+    }
+    Ok(name.to_string())
+}
+
+/// Reads a policy file: our JSON format, or (when `oci`) an OCI runtime
+/// config or its `linux.seccomp` object. Errors name the flag and file.
+pub fn load_file(file: &Path, oci: bool, caps: &[String]) -> Result<Policy, String> {
+    let flag = if oci { "--seccomp-oci" } else { "--seccomp-policy" };
+    let shown = escape::path(file);
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{flag} {shown}: {}", escape::cause(&e)))?;
+    let loaded = if oci {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        oci::import(&text, &shown, &oci::Facts { caps, kernel: kernel.trim() })
+    } else {
+        policy::load(&text, &shown)
+    };
+    loaded.map_err(|e| format!("{flag} {shown}: {e}"))
 }

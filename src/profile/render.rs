@@ -82,6 +82,8 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     let mut net = Vec::new();
     let (mut landlock, mut connect, mut bind) = (Vec::new(), Vec::new(), Vec::new());
     let mut rules: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut seccomp = Vec::new();
+    let mut sc_lists: [Vec<String>; 4] = Default::default();
     let mut process = Vec::new();
     let mut shares = Vec::new();
     let mut caps = Vec::new();
@@ -141,6 +143,12 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::AllowSignals => upsert(&mut landlock, "allow-signals", "true".into()),
             Setting::AllowAbstractUnix => upsert(&mut landlock, "allow-abstract-unix", "true".into()),
             Setting::LogDenials => upsert(&mut landlock, "log-denials", "true".into()),
+            Setting::SeccompBase(b) => upsert(&mut seccomp, "base", q(&format!("{b:?}").to_lowercase())),
+            Setting::SeccompDeny(d) => sc_lists[0].push(q(&format!("{}:{}", d.syscall, d.errno))),
+            Setting::SeccompAllow(n) => sc_lists[1].push(q(n)),
+            Setting::SeccompFile { path, oci } => sc_lists[if *oci { 3 } else { 2 }].push(p(path)),
+            Setting::SeccompLog => upsert(&mut seccomp, "log", "true".into()),
+            Setting::AllowUserns => upsert(&mut seccomp, "allow-userns", "true".into()),
         }
     }
     let mut out = joined(&top);
@@ -177,6 +185,13 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     out.push_str(&joined(&landlock));
     for (key, paths) in rules {
         let _ = writeln!(out, "{key} = [{}]", paths.join(", "));
+    }
+    out.push_str("\n[seccomp]\n");
+    out.push_str(&joined(&seccomp));
+    for (key, vs) in ["deny", "allow", "policy", "oci"].iter().zip(&sc_lists) {
+        if !vs.is_empty() {
+            let _ = writeln!(out, "{key} = [{}]", vs.join(", "));
+        }
     }
     out.push_str("\n[process]\n");
     out.push_str(&joined(&process));

@@ -42,8 +42,8 @@ pub struct Doc {
     pub process: Process,
     #[serde(default)]
     pub landlock: Landlock,
-    /// Filled by the seccomp issue; parsed, then refused until it lands.
-    pub seccomp: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub seccomp: Seccomp,
     /// Filled by the limits issue; parsed, then refused until it lands.
     pub limits: Option<S<toml::Value>>,
 }
@@ -108,6 +108,26 @@ pub struct Network {
     pub allow_connect: Vec<S<u16>>,
     #[serde(default)]
     pub allow_bind: Vec<S<u16>>,
+}
+
+/// `[seccomp]`: `base` (`--seccomp default|none`), `deny`
+/// (`--seccomp-deny NAME[:ERRNO]`), `allow` (`--seccomp-allow`), `policy`
+/// (`--seccomp-policy FILE`), `oci` (`--seccomp-oci FILE`), `log`
+/// (`--seccomp-log`), `allow-userns` (`--allow-userns`).
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Seccomp {
+    pub base: Option<S<crate::plan::seccomp::Base>>,
+    #[serde(default)]
+    pub deny: Vec<S<String>>,
+    #[serde(default)]
+    pub allow: Vec<S<String>>,
+    #[serde(default)]
+    pub policy: Vec<S<String>>,
+    #[serde(default)]
+    pub oci: Vec<S<String>>,
+    pub log: Option<S<bool>>,
+    pub allow_userns: Option<S<bool>>,
 }
 
 /// `[landlock]`: each key is the native option of the same name;
@@ -190,7 +210,13 @@ pub const KEYS: &[&str] = &[
     "landlock.allow-signals",
     "landlock.allow-abstract-unix",
     "landlock.log-denials",
-    "seccomp",
+    "seccomp.base",
+    "seccomp.deny",
+    "seccomp.allow",
+    "seccomp.policy",
+    "seccomp.oci",
+    "seccomp.log",
+    "seccomp.allow-userns",
     "limits",
 ];
 
@@ -209,7 +235,6 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
         out.push((s.span().start, setting));
         Ok::<(), (usize, String)>(())
     };
-    not_yet(&doc.seccomp, "[seccomp]")?;
     not_yet(&doc.limits, "[limits]")?;
     let fs = &doc.filesystem;
     let fsop = |op: FsOp| Setting::Fs(op);
@@ -262,6 +287,7 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
         out.push((m.span().start, Setting::BindCwd(*m.get_ref())));
     }
     landlock(&doc.landlock, &val, base, &mut out)?;
+    seccomp(&doc.seccomp, &val, base, &mut out)?;
     if let Some(m) = &doc.mode {
         out.push((m.span().start, Setting::Mode(*m.get_ref())));
     }
@@ -330,6 +356,29 @@ fn landlock(ll: &Landlock, val: Val, base: &Path, out: &mut Vec<Positioned>) -> 
     flag(out, &ll.allow_signals, |on| on.then_some(Setting::AllowSignals));
     flag(out, &ll.allow_abstract_unix, |on| on.then_some(Setting::AllowAbstractUnix));
     flag(out, &ll.log_denials, |on| on.then_some(Setting::LogDenials));
+    Ok(())
+}
+
+fn seccomp(sc: &Seccomp, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    if let Some(b) = &sc.base {
+        out.push((b.span().start, Setting::SeccompBase(*b.get_ref())));
+    }
+    for s in &sc.deny {
+        let d = crate::cli::seccomp::parse_deny(&val(s)?).map_err(|e| (s.span().start, e))?;
+        out.push((s.span().start, Setting::SeccompDeny(d)));
+    }
+    for s in &sc.allow {
+        let name = crate::cli::seccomp::check_allow(&val(s)?).map_err(|e| (s.span().start, e))?;
+        out.push((s.span().start, Setting::SeccompAllow(name)));
+    }
+    for (files, oci) in [(&sc.policy, false), (&sc.oci, true)] {
+        for s in files {
+            let path = values::normalize(&base.join(val(s)?));
+            out.push((s.span().start, Setting::SeccompFile { path, oci }));
+        }
+    }
+    flag(out, &sc.log, |on| on.then_some(Setting::SeccompLog));
+    flag(out, &sc.allow_userns, |on| on.then_some(Setting::AllowUserns));
     Ok(())
 }
 

@@ -54,7 +54,6 @@ fn wrong_types_and_bad_values_are_located() {
 #[test]
 fn sections_of_later_issues_are_refused_not_ignored() {
     for (text, what) in [
-        ("[seccomp]\ndeny = [\"ptrace\"]\n", "[seccomp]"),
         ("[limits]\nnofile = 10\n", "[limits]"),
         ("[network]\npublish = [\"8080:80\"]\n", "publish"),
         ("[limits]\n", "[limits]"),
@@ -190,6 +189,42 @@ fn a_profile_and_a_command_line_give_the_same_plan() {
         other => panic!("{other:?}"),
     };
     assert_eq!(plan(from_profile), plan(from_cli));
+}
+
+#[test]
+fn seccomp_keys_match_the_seccomp_options() {
+    let (h, d) = host_with(&[]);
+    let policy = d.path().join("policy.json");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/seccomp/default.json"), &policy).unwrap();
+    let text = format!(
+        "[seccomp]\nbase = \"none\"\ndeny = [\"ptrace:EACCES\"]\nallow = []\npolicy = [\"{}\"]\nlog = true\nallow-userns = true\n",
+        policy.display()
+    );
+    std::fs::write(d.path().join("sandbox/profiles/s.toml"), text).unwrap();
+    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
+        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+        other => panic!("{other:?}"),
+    };
+    let from_profile = parse(&["sandbox", "--profile", "s", "--", "true"]);
+    let pol = policy.to_str().unwrap();
+    let from_cli = parse(&[
+        "sandbox",
+        "--profile",
+        "none",
+        "--seccomp",
+        "none",
+        "--seccomp-deny",
+        "ptrace:EACCES",
+        "--seccomp-policy",
+        pol,
+        "--seccomp-log",
+        "--allow-userns",
+        "--",
+        "true",
+    ]);
+    assert_eq!(from_profile.seccomp, from_cli.seccomp);
+    let e = err(&[("sandbox/profiles/q.toml", "[seccomp]\ndeny = [\"keyctll\"]\n")], "q");
+    assert!(e.contains("q.toml:2:9") && e.contains("did you mean `keyctl`"), "{e}");
 }
 
 #[test]
@@ -330,7 +365,7 @@ fn the_man_page_documents_every_key() {
 /// accepts: serde's "expected one of" list is the parser's own word.
 #[test]
 fn keys_list_every_field_of_the_schema() {
-    for section in ["", "filesystem", "environment", "network", "process", "landlock"] {
+    for section in ["", "filesystem", "environment", "network", "process", "landlock", "seccomp"] {
         let text =
             if section.is_empty() { "zzz = 1\n".to_string() } else { format!("[{section}]\nzzz = 1\n") };
         let msg = toml::from_str::<schema::Doc>(&text).unwrap_err().message().to_string();
