@@ -67,8 +67,18 @@ fn main() -> ExitCode {
         }
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
-            ExitCode::from(launch::run(&built.plan, &launch::Options { verbose }))
+            ExitCode::from(launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }))
         }
+    }
+}
+
+/// The robustness tests' hook (see `launch::Options::pause_at`); release
+/// builds never read it.
+fn test_pause() -> Option<String> {
+    if cfg!(debug_assertions) {
+        std::env::var("SANDBOX_TEST_PAUSE_AT").ok()
+    } else {
+        None
     }
 }
 

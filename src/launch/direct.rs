@@ -70,7 +70,7 @@ pub fn fallback(ctx: &Ctx, exec: Exec, old_mask: SigSet, e: Errno) -> Result<u8>
     plan.mode = Mode::Landlock;
     plan.process.hostname = None;
     let filters = ctx.filters.for_plan(&plan)?;
-    let ctx = Ctx { plan: &plan, verbose: ctx.verbose, filters: &filters };
+    let ctx = Ctx { plan: &plan, verbose: ctx.verbose, filters: &filters, pause_at: ctx.pause_at };
     let mut items = vec![format!(
         "user namespaces are refused here ({}): running in landlock-only mode (--best-effort)",
         super::error::strerror(e)

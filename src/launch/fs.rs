@@ -307,6 +307,9 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.ops).enumerate() {
         ctx.log("mount", &describe(op));
         apply_op(ctx, &root, &base_fd, n, op, src)?;
+        if n == 0 {
+            ctx.pause("mounts");
+        }
     }
     ctx.log("mount", "/ read-only, pivot_root");
     let ro =

@@ -43,6 +43,10 @@ pub fn resolve_in_root(
 pub struct Options {
     /// Print each setup step on stderr.
     pub verbose: bool,
+    /// Test hook, honoured by debug builds only: wait forever at this setup
+    /// stage (`before-maps` in the monitor, `mounts` in init after the first
+    /// mount), renamed `sbx-paused`, so a test can kill the monitor there.
+    pub pause_at: Option<String>,
 }
 
 /// What every step sees.
@@ -51,9 +55,23 @@ pub struct Ctx<'a> {
     pub verbose: bool,
     /// Seccomp programs, built before clone.
     pub filters: &'a seccomp::Filters,
+    /// See [`Options::pause_at`].
+    pub pause_at: Option<&'a str>,
 }
 
 impl Ctx<'_> {
+    /// The test hook of [`Options::pause_at`].
+    pub fn pause(&self, stage: &str) {
+        // Not SIGSTOP: pid 1 of a pid namespace ignores even a stop signal
+        // it sends itself.
+        if cfg!(debug_assertions) && self.pause_at == Some(stage) {
+            let _ = nix::sys::prctl::set_name(c"sbx-paused");
+            loop {
+                nix::unistd::pause();
+            }
+        }
+    }
+
     pub fn log(&self, step: &str, detail: &str) {
         if self.verbose {
             eprintln!("sandbox: {step}: {detail}");
@@ -95,7 +113,7 @@ pub fn run(plan: &Plan, opts: &Options) -> u8 {
             return e.code;
         }
     };
-    let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters };
+    let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref() };
     match monitor::start(&ctx) {
         Ok(code) => code,
         Err(e) => {

@@ -125,6 +125,7 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         "uid map",
         &format!("uid {} -> {outside_uid}, gid {} -> {outside_gid}", ctx.plan.ids.uid, ctx.plan.ids.gid),
     );
+    ctx.pause("before-maps");
     if let Err(e) = super::ids::write_maps(pid, ctx.plan.ids, outside_uid, outside_gid) {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
