@@ -72,6 +72,14 @@ impl Root {
     }
 }
 
+/// Opens the directory `path` of the current root the way destinations are
+/// resolved: symlinks stay inside, magic links (/proc/self/fd/N) are refused.
+pub fn open_dir_in_current_root(path: &Path) -> nix::Result<OwnedFd> {
+    let fd = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
+    let root = Root { fd, openat2: std::cell::Cell::new(true) };
+    root.open(path, libc::O_DIRECTORY)
+}
+
 /// See [`super::resolve_in_root`].
 pub fn resolve_for_test(root: &Path, path: &Path, fallback: bool) -> nix::Result<PathBuf> {
     let fd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY)?;

@@ -159,6 +159,16 @@ fn session(ctx: &Ctx) -> error::Result<()> {
 
 fn cwd(ctx: &Ctx) -> error::Result<()> {
     let dir = ctx.plan.process.cwd.as_deref().unwrap_or(std::path::Path::new("/"));
-    ctx.log("cwd", &crate::escape::path(dir));
-    nix::unistd::chdir(dir).map_err(|e| SetupError::errno(format!("cwd {}", crate::escape::path(dir)), e))
+    let shown = crate::escape::path(dir);
+    ctx.log("cwd", &shown);
+    // Resolved inside the root with magic links refused, then checked: an
+    // inherited fd must never become a working directory outside the
+    // sandbox (`--cwd /proc/self/fd/N`, CVE-2024-21626 in runc).
+    let err = |e| SetupError::errno(format!("cwd {shown}"), e);
+    let fd = fs::open_dir_in_current_root(dir).map_err(err)?;
+    nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(err)?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(SetupError::new(format!("cwd {shown}"), "it is not reachable from the sandbox's root")),
+    }
 }
