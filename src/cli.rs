@@ -6,16 +6,20 @@
 //! never changes anything.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
-use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::escape;
-use crate::plan::{Access, EnvVar, FsOp, Plan};
-use crate::profile::{self, Host};
 
+pub mod landlock;
 pub mod limits;
+pub mod seccomp;
+use crate::plan::{Access, FsOp, Plan};
+use crate::profile::{self, Host};
+use crate::settings::{self, BindCwd, Located, Net, Origin, Setting, Share};
+use crate::values;
 
 /// Run one command isolated: its own namespaces, a root built from read-only
 /// pieces of the host, an empty home, no network.
@@ -54,33 +58,31 @@ pub enum Sub {
     /// Report what this kernel and host allow: user namespaces, landlock, seccomp,
     /// overlayfs, uid ranges, user-mode networking, cgroup delegation.
     Check,
+    /// List the profiles on the search path, or show one merged and expanded.
+    Profiles {
+        #[command(subcommand)]
+        action: ProfilesAction,
+    },
 }
 
-/// Namespaces that `--share` can give back to the host.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Share {
-    Ipc,
-    Pid,
-    Uts,
-    Net,
-    Cgroup,
-}
-
-/// Network modes.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Net {
-    /// Own network namespace with only the loopback interface up.
-    None,
-    /// Share the host's network namespace.
-    Host,
+#[derive(Subcommand, Debug)]
+pub enum ProfilesAction {
+    /// Name, where it was found, and description of every profile on the search path.
+    List,
+    /// A profile with its includes applied and variables expanded, as TOML.
+    Show {
+        /// A profile name or a path (with a `/`).
+        name: String,
+    },
 }
 
 /// The options that describe a sandbox (shared by running and `explain`).
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
-    /// Start from profile NAME: `default` (read-only /usr and /etc, empty $HOME, the
-    /// current directory writable, no network) or `none` (an empty root).
-    #[arg(long, value_name = "NAME", default_value = "default")]
+    /// Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles,
+    /// then the built-ins: default, none, strict, ci, build, agent, net-service) or from the
+    /// file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5).
+    #[arg(long, value_name = "NAME|PATH", default_value = "default")]
     pub profile: String,
 
     /// Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\:`).
@@ -92,9 +94,42 @@ pub struct RunArgs {
     #[arg(long, value_name = "SRC[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub rw: Vec<OsString>,
 
-    /// Bind SRC read-write at DEST with device nodes usable (like bwrap --dev-bind).
+    /// Like --ro, but skipped when SRC does not exist.
     #[arg(long, value_name = "SRC[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub ro_try: Vec<OsString>,
+
+    /// Like --rw, but skipped when SRC does not exist.
+    #[arg(long, value_name = "SRC[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub rw_try: Vec<OsString>,
+
+    /// Bind SRC read-write at DEST with device nodes usable (bwrap --dev-bind).
+    #[arg(long, value_name = "SRC[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub dev_bind: Vec<OsString>,
+
+    /// Mount a minimal /dev at PATH: null zero full random urandom tty, a private devpts,
+    /// shm, and the stdin/stdout/stderr/fd links (bwrap --dev).
+    #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub dev: Vec<OsString>,
+
+    /// Mount a fresh /proc for the sandbox's pid namespace at PATH, with /proc/sys and
+    /// friends read-only (bwrap --proc).
+    #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub proc: Vec<OsString>,
+
+    /// Overlay the host directory PATH at DEST: the sandbox may change it, the writes go to a
+    /// tmpfs and vanish at exit, the host's PATH never changes.
+    #[arg(long, value_name = "PATH[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub overlay: Vec<OsString>,
+
+    /// Like --overlay, but the writes persist in STATEDIR (created if absent; its upper/ and
+    /// work/ hold them), so the next run sees them; PATH on the host never changes. A state
+    /// directory in use by another running sandbox is refused.
+    #[arg(long, value_name = "PATH:STATEDIR[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub persist: Vec<OsString>,
+
+    /// Stack several host directories read-only at DEST, the first on top.
+    #[arg(long, value_name = "TOP:...:BOTTOM:DEST", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub ro_overlay: Vec<OsString>,
 
     /// Mount a fresh, empty tmpfs at PATH (mode 0755, nosuid, nodev).
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
@@ -112,6 +147,16 @@ pub struct RunArgs {
     /// Create a symbolic link at PATH pointing at TARGET.
     #[arg(long, value_name = "TARGET:PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub symlink: Vec<OsString>,
+
+    /// Recreate the host's /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the
+    /// host has them (merged /usr), read-only binds where they are directories.
+    #[arg(long)]
+    pub merged_usr: bool,
+
+    /// Share the current directory: `rw`, `ro`, or `none`. Never $HOME itself, `/`, or a
+    /// directory above $HOME (then nothing is shared and a note says how to share it).
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub bind_cwd: Option<BindCwd>,
 
     /// Network: `none` (own namespace, loopback only; the default) or `host`.
     #[arg(long, value_name = "MODE", value_enum)]
@@ -178,6 +223,12 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
+    #[command(flatten)]
+    pub landlock: landlock::LandlockArgs,
+
+    #[command(flatten)]
+    pub seccomp: seccomp::SeccompArgs,
+
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,
           value_parser = clap::value_parser!(OsString))]
@@ -185,26 +236,25 @@ pub struct RunArgs {
 }
 
 fn parse_id(s: &str) -> Result<u32, String> {
-    match s.parse::<u32>() {
-        Ok(n) if n != u32::MAX => Ok(n),
-        _ => Err(format!("`{}` is not an id from 0 to 4294967294", escape::str(s))),
-    }
+    values::id(s)
 }
 
 /// What the user asked for.
 #[derive(Debug)]
 pub enum Command {
     Run {
-        plan: Plan,
+        built: Built,
         verbose: bool,
-        notes: Vec<String>,
     },
     Explain {
-        plan: Plan,
+        built: Built,
         json: bool,
-        notes: Vec<String>,
     },
     Check,
+    /// `sandbox profiles list`.
+    ProfilesList,
+    /// `sandbox profiles show NAME`.
+    ProfilesShow(String),
     /// Help or version text, printed on stdout with exit 0.
     Print(String),
 }
@@ -228,15 +278,13 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e)))?;
     match cli.sub {
         Some(Sub::Check) => Ok(Command::Check),
+        Some(Sub::Profiles { action: ProfilesAction::List }) => Ok(Command::ProfilesList),
+        Some(Sub::Profiles { action: ProfilesAction::Show { name } }) => Ok(Command::ProfilesShow(name)),
         Some(Sub::Explain { json, run }) => {
             let sub = matches.subcommand_matches("explain").expect("explain matched");
-            let (plan, notes) = build(&run, sub, host)?;
-            Ok(Command::Explain { plan, json, notes })
+            Ok(Command::Explain { built: build(&run, sub, host)?, json })
         }
-        None => {
-            let (plan, notes) = build(&cli.run, &matches, host)?;
-            Ok(Command::Run { plan, verbose: cli.run.verbose, notes })
-        }
+        None => Ok(Command::Run { built: build(&cli.run, &matches, host)?, verbose: cli.run.verbose }),
     }
 }
 
@@ -263,245 +311,111 @@ fn first_line(e: &clap::Error) -> String {
     escape::str(line.trim_start_matches("error: "))
 }
 
-/// Builds the Plan: the profile first, then the command line on top, with the
-/// file-system options kept in the order they were given.
-fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<(Plan, Vec<String>), UsageError> {
-    let mut base = profile::builtin(&run.profile, host).map_err(UsageError)?;
-    let plan = &mut base.plan;
+/// Builds the Plan: the profile's settings first, then the command line's
+/// in the order given, folded by [`settings::build`].
+fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError> {
+    let profile = profile::load(&run.profile, host).map_err(UsageError)?;
+    let mut all = profile.settings;
+    all.extend(
+        cli_settings(run, m, host)?
+            .into_iter()
+            .map(|setting| Located { setting, origin: Origin::CommandLine }),
+    );
+    let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
+    plan.command = run.command.clone();
+    run.limits.apply(&mut plan)?;
+    run.landlock.apply(run, host, &mut plan)?;
+    run.seccomp.apply(&mut plan)?;
+    crate::plan::validate(&plan).map_err(UsageError)?;
+    Ok(Built { plan, prov, notes })
+}
 
-    for (_, op) in fs_ops(run, m, host)? {
-        plan.fs.push(op);
-    }
-    if let Some(net) = run.net {
-        plan.namespaces.net = net == Net::None;
-    }
-    for s in &run.share {
-        let ns = &mut plan.namespaces;
-        match s {
-            Share::Ipc => ns.ipc = false,
-            Share::Pid => ns.pid = false,
-            Share::Uts => ns.uts = false,
-            Share::Net => ns.net = false,
-            Share::Cgroup => ns.cgroup = false,
+/// A finished Plan with where its entries came from and notes for the user.
+#[derive(Debug)]
+pub struct Built {
+    pub plan: Plan,
+    pub prov: settings::Provenance,
+    pub notes: Vec<String>,
+}
+
+/// The command line's settings in the order they were written (clap groups
+/// values by flag; the indices put them back in the user's order).
+fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Setting>, UsageError> {
+    let mut out: Vec<(usize, Setting)> = Vec::new();
+    let mut each = |id: &str, values: &[OsString], f: &dyn Fn(&OsStr) -> Result<Setting, String>| {
+        let indices: Vec<usize> = m.indices_of(id).map(|i| i.collect()).unwrap_or_default();
+        for (i, v) in values.iter().enumerate() {
+            let at = indices.get(i).copied().unwrap_or(usize::MAX);
+            let flag = id.replace('_', "-");
+            out.push((at, f(v).map_err(|e| UsageError(format!("--{flag} {e}")))?));
         }
+        Ok::<(), UsageError>(())
+    };
+    let base = &host.cwd;
+    let bind = |access, optional| move |v: &OsStr| values::bind(v, base, access, optional).map(Setting::Fs);
+    each("ro", &run.ro, &bind(Access::ReadOnly, false))?;
+    each("rw", &run.rw, &bind(Access::ReadWrite, false))?;
+    each("ro_try", &run.ro_try, &bind(Access::ReadOnly, true))?;
+    each("rw_try", &run.rw_try, &bind(Access::ReadWrite, true))?;
+    each("dev_bind", &run.dev_bind, &bind(Access::Device, false))?;
+    each("overlay", &run.overlay, &|v| values::overlay(v, base).map(Setting::Fs))?;
+    each("persist", &run.persist, &|v| values::persist(v, base).map(Setting::Fs))?;
+    each("ro_overlay", &run.ro_overlay, &|v| values::ro_overlay(v, base).map(Setting::Fs))?;
+    each("dev", &run.dev, &|v| Ok(Setting::Fs(FsOp::Dev { dest: values::dest_path(v)? })))?;
+    each("proc", &run.proc, &|v| Ok(Setting::Fs(FsOp::Proc { dest: values::dest_path(v)? })))?;
+    each("tmpfs", &run.tmpfs, &|v| {
+        Ok(Setting::Fs(FsOp::Tmpfs { dest: values::dest_path(v)?, mode: 0o755, size: None }))
+    })?;
+    each("hide", &run.hide, &|v| Ok(Setting::Fs(FsOp::Hide { dest: values::dest_path(v)? })))?;
+    each("mkdir", &run.mkdir, &|v| Ok(Setting::Fs(FsOp::Dir { dest: values::dest_path(v)?, mode: 0o755 })))?;
+    each("symlink", &run.symlink, &|v| values::symlink(v).map(Setting::Fs))?;
+    each("env", &run.env, &|v| values::env_pair(v).map(|(k, v)| Setting::Env(k, v)))?;
+    each("keep_env", &run.keep_env, &|v| {
+        let name = OsStr::from_bytes(v.as_bytes().strip_suffix(b"*").unwrap_or(v.as_bytes()));
+        values::env_name(name).map(|_| Setting::KeepEnv(v.to_owned()))
+    })?;
+    let mut one = |id: &str, setting: Option<Setting>| {
+        if let Some(s) = setting {
+            out.push((m.index_of(id).unwrap_or(usize::MAX), s));
+        }
+    };
+    one("merged_usr", run.merged_usr.then_some(Setting::MergedUsr));
+    one("bind_cwd", run.bind_cwd.map(Setting::BindCwd));
+    one("clear_env", run.clear_env.then_some(Setting::ClearEnv));
+    one("net", run.net.map(Setting::Net));
+    one("hostname", run.hostname.clone().map(Setting::Hostname));
+    one("uid", run.uid.map(Setting::Uid));
+    one("gid", run.gid.map(Setting::Gid));
+    one("no_die_with_parent", run.no_die_with_parent.then_some(Setting::DieWithParent(false)));
+    one("no_new_session", run.no_new_session.then_some(Setting::NewSession(false)));
+    one("best_effort", run.best_effort.then_some(Setting::BestEffort(true)));
+    if let Some(cwd) = &run.cwd {
+        one("cwd", Some(Setting::Cwd(values::cwd(cwd).map_err(|e| UsageError(format!("--cwd {e}")))?)));
+    }
+    if let Some(h) = &run.hostname {
+        values::hostname(h).map_err(|e| UsageError(format!("--hostname {e}")))?;
+    }
+    let indexed = |id: &str| -> Vec<usize> { m.indices_of(id).map(|i| i.collect()).unwrap_or_default() };
+    for (i, ns) in run.share.iter().enumerate() {
+        out.push((indexed("share").get(i).copied().unwrap_or(usize::MAX), Setting::Share(*ns)));
+    }
+    for (i, cap) in run.cap_add.iter().enumerate() {
+        let cap = values::capability(cap).map_err(|e| UsageError(format!("--cap-add {e}")))?;
+        out.push((indexed("cap_add").get(i).copied().unwrap_or(usize::MAX), Setting::CapAdd(cap)));
+    }
+    for (i, fd) in run.keep_fd.iter().enumerate() {
+        out.push((indexed("keep_fd").get(i).copied().unwrap_or(usize::MAX), Setting::KeepFd(*fd)));
     }
     if run.net == Some(Net::None) && run.share.contains(&Share::Net) {
         return Err(UsageError("--net none and --share net cannot be combined".into()));
     }
-    if !plan.namespaces.uts && run.hostname.is_none() {
-        plan.process.hostname = None;
-    }
-    build_env(run, host, plan)?;
-    if let Some(cwd) = &run.cwd {
-        let cwd = PathBuf::from(cwd);
-        if !cwd.is_absolute() {
-            return Err(UsageError(format!(
-                "--cwd {}: must be an absolute path inside the sandbox",
-                escape::path(&cwd)
-            )));
-        }
-        plan.process.cwd = Some(normalize(&cwd));
-    }
-    if let Some(h) = &run.hostname {
-        check_hostname(h)?;
-        plan.process.hostname = Some(h.clone());
-    }
-    if let Some(uid) = run.uid {
-        plan.ids.uid = uid;
-    }
-    if let Some(gid) = run.gid {
-        plan.ids.gid = gid;
-    }
-    for cap in &run.cap_add {
-        plan.process.caps.push(check_cap(cap)?);
-    }
-    plan.process.keep_fds.extend(&run.keep_fd);
-    if run.no_die_with_parent {
-        plan.process.die_with_parent = false;
-    }
-    if run.no_new_session {
-        plan.process.new_session = false;
-    }
-    if run.best_effort {
-        plan.best_effort = true;
-    }
-    plan.command = run.command.clone();
-    if let Some(pwd) = plan.process.cwd.clone() {
-        set_env(&mut plan.env, OsStr::new("PWD"), pwd.as_os_str());
-    }
-    run.limits.apply(plan)?;
-    crate::plan::validate(plan).map_err(UsageError)?;
-    Ok((base.plan, base.notes))
+    out.sort_by_key(|(at, _)| *at);
+    Ok(out.into_iter().map(|(_, s)| s).collect())
 }
 
-/// The file-system options in command-line order (clap groups values by
-/// flag; the indices put them back in the order the user wrote them).
-fn fs_ops(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<(usize, FsOp)>, UsageError> {
-    let mut ops = Vec::new();
-    let mut each = |id: &str, values: &[OsString], f: &dyn Fn(&OsStr) -> Result<FsOp, UsageError>| {
-        let indices: Vec<usize> = m.indices_of(id).map(|i| i.collect()).unwrap_or_default();
-        for (i, v) in values.iter().enumerate() {
-            let at = indices.get(i).copied().unwrap_or(usize::MAX);
-            ops.push((at, f(v).map_err(|e| UsageError(format!("--{id} {}", e.0)))?));
-        }
-        Ok::<(), UsageError>(())
-    };
-    let bind = |access: Access| {
-        move |v: &OsStr| -> Result<FsOp, UsageError> {
-            let (src, dest) = src_dest(v, host)?;
-            Ok(FsOp::Bind { src, dest, access, optional: false })
-        }
-    };
-    each("ro", &run.ro, &bind(Access::ReadOnly))?;
-    each("rw", &run.rw, &bind(Access::ReadWrite))?;
-    each("dev", &run.dev, &bind(Access::Device))?;
-    each("tmpfs", &run.tmpfs, &|v| Ok(FsOp::Tmpfs { dest: dest_path(v)?, mode: 0o755, size: None }))?;
-    each("hide", &run.hide, &|v| Ok(FsOp::Hide { dest: dest_path(v)? }))?;
-    each("mkdir", &run.mkdir, &|v| Ok(FsOp::Dir { dest: dest_path(v)?, mode: 0o755 }))?;
-    each("symlink", &run.symlink, &|v| {
-        let parts = split_colon(v)?;
-        match parts.as_slice() {
-            [target, dest] if !target.is_empty() => {
-                Ok(FsOp::Symlink { target: PathBuf::from(target), dest: dest_path(dest)? })
-            }
-            _ => Err(UsageError(format!("{}: expected TARGET:PATH", escape::os(v)))),
-        }
-    })?;
-    ops.sort_by_key(|(at, _)| *at);
-    Ok(ops)
-}
-
-/// `SRC[:DEST]`: a relative SRC is taken from the current directory; DEST
-/// defaults to SRC.
-fn src_dest(v: &OsStr, host: &Host) -> Result<(PathBuf, PathBuf), UsageError> {
-    let parts = split_colon(v)?;
-    let (src, dest) = match parts.as_slice() {
-        [src] => (src.clone(), None),
-        [src, dest] => (src.clone(), Some(dest.clone())),
-        _ => {
-            return Err(UsageError(format!(
-                "{}: expected SRC or SRC:DEST (write a literal ':' as '\\:')",
-                escape::os(v)
-            )))
-        }
-    };
-    if src.is_empty() {
-        return Err(UsageError(format!("'{}': the source path is empty", escape::os(v))));
-    }
-    let src = normalize(&host.cwd.join(PathBuf::from(src)));
-    let dest = match dest {
-        Some(d) => dest_path(&d)?,
-        None => src.clone(),
-    };
-    Ok((src, dest))
-}
-
-/// A destination inside the sandbox: absolute, no `..`.
-fn dest_path(v: &OsStr) -> Result<PathBuf, UsageError> {
-    if v.is_empty() {
-        return Err(UsageError("the path is empty".into()));
-    }
-    let p = PathBuf::from(v);
-    crate::plan::check_dest(&p).map_err(UsageError)?;
-    Ok(normalize(&p))
-}
-
-/// Splits on `:` not preceded by a backslash; `\:` is a literal colon and
-/// `\\` a literal backslash.
-pub fn split_colon(v: &OsStr) -> Result<Vec<OsString>, UsageError> {
-    let mut parts = vec![Vec::new()];
-    let mut bytes = v.as_bytes().iter();
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'\\' => match bytes.next() {
-                Some(&n @ (b':' | b'\\')) => parts.last_mut().expect("non-empty").push(n),
-                Some(&n) => parts.last_mut().expect("non-empty").extend([b'\\', n]),
-                None => parts.last_mut().expect("non-empty").push(b'\\'),
-            },
-            b':' => parts.push(Vec::new()),
-            b => parts.last_mut().expect("non-empty").push(b),
-        }
-    }
-    Ok(parts.into_iter().map(OsString::from_vec).collect())
-}
-
-/// Lexical normalisation: drops `.` and empty components, resolves `..`
-/// against the path itself (never past `/`).
+/// Lexical path normalisation (see [`values::normalize`]).
 pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
-
-fn build_env(run: &RunArgs, host: &Host, plan: &mut Plan) -> Result<(), UsageError> {
-    if run.clear_env {
-        plan.env.clear();
-    }
-    for pattern in &run.keep_env {
-        let pat = pattern.as_bytes();
-        let (prefix, glob) = match pat.strip_suffix(b"*") {
-            Some(p) => (p, true),
-            None => (pat, false),
-        };
-        for (k, v) in &host.env {
-            let kb = k.as_bytes();
-            if (glob && kb.starts_with(prefix)) || (!glob && kb == prefix) {
-                set_env(&mut plan.env, k, v);
-            }
-        }
-    }
-    for kv in &run.env {
-        let b = kv.as_bytes();
-        let Some(eq) = b.iter().position(|&c| c == b'=') else {
-            return Err(UsageError(format!("--env {}: expected NAME=VALUE", escape::os(kv))));
-        };
-        let name = &b[..eq];
-        if name.is_empty() || name.contains(&0) {
-            return Err(UsageError(format!("--env {}: invalid variable name", escape::os(kv))));
-        }
-        set_env(&mut plan.env, OsStr::from_bytes(name), OsStr::from_bytes(&b[eq + 1..]));
-    }
-    Ok(())
-}
-
-/// Sets or replaces one variable, keeping the first position.
-pub fn set_env(env: &mut Vec<EnvVar>, name: &OsStr, value: &OsStr) {
-    if let Some(v) = env.iter_mut().find(|v| v.name == name) {
-        v.value = value.to_owned();
-    } else {
-        env.push(EnvVar { name: name.to_owned(), value: value.to_owned() });
-    }
-}
-
-fn check_hostname(h: &str) -> Result<(), UsageError> {
-    let ok = !h.is_empty()
-        && h.len() <= 64
-        && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    if ok {
-        Ok(())
-    } else {
-        Err(UsageError(format!(
-            "--hostname {}: expected 1 to 64 letters, digits, '-' or '.'",
-            escape::str(h)
-        )))
-    }
-}
-
-fn check_cap(name: &str) -> Result<String, UsageError> {
-    let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
-    match full.parse::<caps::Capability>() {
-        Ok(c) => Ok(c.to_string()),
-        Err(_) => Err(UsageError(format!("--cap-add {}: unknown capability", escape::str(name)))),
-    }
+    values::normalize(p)
 }
 
 #[cfg(test)]

@@ -44,6 +44,16 @@ pub fn str(s: &str) -> String {
     bytes(s.as_bytes())
 }
 
+/// The C library's text for an I/O error ("No such file or directory"),
+/// without Rust's " (os error 2)" suffix.
+pub fn cause(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

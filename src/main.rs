@@ -34,17 +34,26 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check => ExitCode::from(check::run()),
-        Command::Explain { plan, json, notes } => {
-            for n in notes {
-                eprintln!("sandbox: note: {n}");
+        Command::ProfilesList => profiles_list(&host),
+        Command::ProfilesShow(name) => match sandbox::profile::load(&name, &host) {
+            Ok(p) => {
+                print!("{}", sandbox::profile::render(p.description.as_deref(), &p.settings));
+                ExitCode::SUCCESS
             }
+            Err(e) => {
+                eprintln!("sandbox: {e}");
+                ExitCode::from(SETUP_FAILED)
+            }
+        },
+        Command::Explain { built, json } => {
+            print_notes(&built.notes);
             let mut out = std::io::stdout().lock();
             let written = if json {
-                serde_json::to_writer_pretty(&mut out, &plan)
+                serde_json::to_writer_pretty(&mut out, &built.plan)
                     .map_err(std::io::Error::other)
                     .and_then(|_| writeln!(out))
             } else {
-                writeln!(out, "{plan}")
+                writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov))
             };
             match written {
                 Ok(()) => ExitCode::SUCCESS,
@@ -56,11 +65,35 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Run { plan, verbose, notes } => {
-            for n in notes {
-                eprintln!("sandbox: note: {n}");
-            }
-            ExitCode::from(launch::run(&plan, &launch::Options { verbose }))
+        Command::Run { built, verbose } => {
+            print_notes(&built.notes);
+            ExitCode::from(launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }))
         }
     }
+}
+
+/// The robustness tests' hook (see `launch::Options::pause_at`); release
+/// builds never read it.
+fn test_pause() -> Option<String> {
+    if cfg!(debug_assertions) {
+        std::env::var("SANDBOX_TEST_PAUSE_AT").ok()
+    } else {
+        None
+    }
+}
+
+fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("sandbox: note: {n}");
+    }
+}
+
+fn profiles_list(host: &Host) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    for (name, label, desc) in sandbox::profile::list(host) {
+        if writeln!(out, "{name:<12} {label:<40} {desc}").is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
 }

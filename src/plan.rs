@@ -11,7 +11,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub mod landlock;
 pub mod limits;
+pub mod seccomp;
 
 /// Everything `launch` needs to know, and nothing it has to look up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +36,15 @@ pub struct Plan {
     /// Time-out, rlimits, cgroup limits, status reporting.
     #[serde(default)]
     pub limits: limits::Limits,
+    /// How the command is isolated: namespaces (the default) or landlock only.
+    #[serde(default)]
+    pub mode: landlock::Mode,
+    /// Landlock: file and TCP port rules, scopes.
+    #[serde(default)]
+    pub landlock: landlock::Landlock,
+    /// System-call filters, installed last before execve.
+    #[serde(default)]
+    pub seccomp: seccomp::Seccomp,
     /// The command and its arguments; the first word is looked up in the
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
@@ -130,6 +141,74 @@ pub enum FsOp {
         #[serde(with = "os_path")]
         dest: PathBuf,
     },
+    /// A file with the given content: created at `dest` (`copy`, bwrap
+    /// --file) or made in the scratch tmpfs and bound over `dest` (`bind`,
+    /// `bind-ro`: bwrap --bind-data, --ro-bind-data).
+    File {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+        #[serde(with = "os_bytes")]
+        content: Vec<u8>,
+        mode: u32,
+        how: FileHow,
+    },
+    /// chmod of an existing path (bwrap --chmod).
+    Chmod {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+        mode: u32,
+    },
+    /// Make the mount at `dest` read-only, not recursively (bwrap --remount-ro).
+    RemountRo {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+    },
+    /// A POSIX message queue file system (bwrap --mqueue).
+    Mqueue {
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+    },
+    /// An overlay of host directories at `dest`.
+    Overlay {
+        /// Lower layers, the top one first (the kernel's lowerdir order).
+        #[serde(with = "os_vec_path")]
+        lowers: Vec<PathBuf>,
+        #[serde(with = "os_path")]
+        dest: PathBuf,
+        upper: Upper,
+    },
+}
+
+/// How an `FsOp::File` reaches its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileHow {
+    Copy,
+    Bind,
+    BindRo,
+}
+
+/// Where an overlay's writes go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Upper {
+    /// A tmpfs inside the sandbox: writes vanish at exit.
+    Tmpfs,
+    /// Host directories: writes persist there, the lowers never change.
+    Dir {
+        #[serde(with = "os_path")]
+        upper: PathBuf,
+        #[serde(with = "os_path")]
+        work: PathBuf,
+    },
+    /// A state directory holding `upper/` and `work/`, created if absent and
+    /// locked while a sandbox uses it.
+    State {
+        #[serde(with = "os_path")]
+        dir: PathBuf,
+    },
+    /// No upper layer: the overlay is read-only.
+    ReadOnly,
 }
 
 impl FsOp {
@@ -142,7 +221,12 @@ impl FsOp {
             | FsOp::Dev { dest }
             | FsOp::Dir { dest, .. }
             | FsOp::Symlink { dest, .. }
-            | FsOp::Hide { dest } => dest,
+            | FsOp::Hide { dest }
+            | FsOp::File { dest, .. }
+            | FsOp::Chmod { dest, .. }
+            | FsOp::RemountRo { dest }
+            | FsOp::Mqueue { dest }
+            | FsOp::Overlay { dest, .. } => dest,
         }
     }
 }
@@ -279,6 +363,29 @@ impl fmt::Display for Plan {
                     writeln!(f, "  symlink  {} -> {}", path(dest), path(target))?
                 }
                 FsOp::Hide { dest } => writeln!(f, "  hide     {}", path(dest))?,
+                FsOp::File { dest, content, mode, how } => {
+                    let how = match how {
+                        FileHow::Copy => "file",
+                        FileHow::Bind => "data",
+                        FileHow::BindRo => "data-ro",
+                    };
+                    writeln!(f, "  {how:<8} {} ({} bytes, mode {mode:04o})", path(dest), content.len())?
+                }
+                FsOp::Chmod { dest, mode } => writeln!(f, "  chmod    {} {mode:04o}", path(dest))?,
+                FsOp::RemountRo { dest } => writeln!(f, "  remount  {} read-only", path(dest))?,
+                FsOp::Mqueue { dest } => writeln!(f, "  mqueue   {}", path(dest))?,
+                FsOp::Overlay { lowers, dest, upper } => {
+                    let lowers: Vec<String> = lowers.iter().map(|l| path(l)).collect();
+                    let upper = match upper {
+                        Upper::Tmpfs => "writes vanish at exit".to_string(),
+                        Upper::Dir { upper, work } => {
+                            format!("writes to {} (work {})", path(upper), path(work))
+                        }
+                        Upper::State { dir } => format!("writes persist in {}", path(dir)),
+                        Upper::ReadOnly => "read-only".to_string(),
+                    };
+                    writeln!(f, "  overlay  {} <- {} ({upper})", path(dest), lowers.join(" over "))?
+                }
             }
         }
         writeln!(f, "environment:")?;
@@ -302,10 +409,19 @@ impl fmt::Display for Plan {
         } else {
             writeln!(f, "caps:       none")?;
         }
+        self.seccomp.explain(!self.namespaces.pid || self.mode == landlock::Mode::Landlock, f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
         write!(f, "{}", self.limits)?;
+        if self.mode == landlock::Mode::Landlock {
+            writeln!(
+                f,
+                "mode:       landlock only (no namespaces: the host's file system and processes, \
+                 confined by landlock; the namespaces above are not created)"
+            )?;
+        }
+        writeln!(f, "{}", self.landlock)?;
         let cmd: Vec<String> = self.command.iter().map(|a| os(a)).collect();
         write!(f, "command:    {}", cmd.join(" "))
     }
@@ -352,6 +468,34 @@ mod os_str {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OsString, D::Error> {
         Repr::deserialize(d).map(from_repr)
+    }
+}
+
+mod os_bytes {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        os_str::to_repr(std::ffi::OsStr::from_bytes(v)).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        os_str::Repr::deserialize(d).map(|r| os_str::from_repr(r).into_vec())
+    }
+}
+
+mod os_vec_path {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        let r: Vec<os_str::Repr> = v.iter().map(|p| os_str::to_repr(p.as_os_str())).collect();
+        r.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+        Vec::<os_str::Repr>::deserialize(d)
+            .map(|v| v.into_iter().map(|r| PathBuf::from(os_str::from_repr(r))).collect())
     }
 }
 

@@ -274,3 +274,94 @@ fn the_command_gets_sigpipe_back_and_no_blocked_signals() {
     assert_eq!(mask("SigBlk:"), 0, "{out}");
     assert_eq!(mask("SigIgn:") & (1 << (Signal::SIGPIPE as u32 - 1)), 0, "SIGPIPE is ignored: {out}");
 }
+
+/// Landlock-only mode (no namespaces) needs landlock with scopes (ABI 6).
+fn landlock_only_mode_works_here() -> bool {
+    const VERSION: libc::c_uint = 1;
+    // SAFETY: with a NULL attribute and size 0 the kernel reads no memory.
+    let abi =
+        unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<u8>(), 0usize, VERSION) };
+    if abi >= 6 {
+        return true;
+    }
+    let why = format!("landlock-only mode needs landlock ABI 6, this kernel has {abi}");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    eprintln!("skipped: {why}");
+    false
+}
+
+#[test]
+fn time_out_and_rlimits_in_landlock_only_mode() {
+    if !landlock_only_mode_works_here() {
+        return;
+    }
+    let (cwd, home) = setup();
+    let tok = token();
+    let _sleepers = Sleepers(format!("sleep {tok}"));
+    // The command ignores SIGTERM and leaves a child: the SIGKILL after the
+    // grace reaches its whole process group.
+    let script = format!("trap '' TERM; sleep {tok}; echo survived");
+    let args = ["--mode", "landlock", "--timeout", "0.5s", "--kill-after", "0.5s", "--", "sh", "-c", &script];
+    let start = Instant::now();
+    let out = sbx(cwd.path(), home.path(), args).output();
+    let took = start.elapsed();
+    assert_eq!(out.code(), 124, "stderr:\n{}", out.stderr());
+    assert!(!out.stdout().contains("survived"));
+    assert!(took >= Duration::from_millis(950) && took < Duration::from_secs(3), "took {took:?}");
+    assert!(wait_for(2.0, || host_pids_with(&format!("sleep {tok}")).is_empty()), "a process is left");
+
+    let script =
+        "ulimit -n; for i in $(seq 20); do exec {fd}</dev/null || { echo failed; break; }; echo $fd; done";
+    let args = ["--mode", "landlock", "--limit", "nofile=16", "--", "bash", "-c", script];
+    let out = sbx(cwd.path(), home.path(), args).output().ok();
+    assert_eq!(out, "16\n10\n11\n12\n13\n14\n15\nfailed\n");
+}
+
+/// Kills the host processes `sleep TOKEN` when dropped: in landlock-only
+/// mode what the command started does not end with the sandbox.
+struct Sleepers(String);
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for pid in host_pids_with(&self.0) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn status_fd_pid_file_and_signals_in_landlock_only_mode() {
+    if !landlock_only_mode_works_here() {
+        return;
+    }
+    let (cwd, home) = setup();
+    let tok = token();
+    let _sleepers = Sleepers(format!("sleep {tok}"));
+    let pid_file = cwd.path().join("x.pid");
+    let script = format!("sleep {tok}; true");
+    let args = ["--mode", "landlock", "--status-fd", "3", "--pid-file", pid_file.to_str().unwrap()];
+    let args: Vec<&str> = args.into_iter().chain(["--", "sh", "-c", &script]).collect();
+    let mut child = Running(with_status_fd(&cwd, &home, &args));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let start = json(&lines.next().unwrap().unwrap());
+    // No init: the monitor's child is the command, with no namespaces of its own.
+    let shell = start["command-pid"].as_u64().unwrap() as u32;
+    assert_eq!(start, serde_json::json!({ "child-pid": shell, "command-pid": shell }));
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), format!("{shell}\n"));
+    assert!(wait_for(5.0, || host_pids_with(&format!("sleep {tok}")).len() == 1));
+    let sleeper = host_pids_with(&format!("sleep {tok}"))[0];
+    let monitor = Pid::from_raw(child.id() as i32);
+    kill(monitor, Signal::SIGTSTP).unwrap();
+    for pid in [child.id(), shell, sleeper] {
+        assert!(wait_for(3.0, || state(pid) == Some('T')), "{pid} is not stopped: {:?}", state(pid));
+    }
+    kill(monitor, Signal::SIGCONT).unwrap();
+    for pid in [child.id(), shell, sleeper] {
+        assert!(wait_for(3.0, || state(pid) == Some('S')), "{pid} did not continue: {:?}", state(pid));
+    }
+    kill(monitor, Signal::SIGTERM).unwrap();
+    let end = json(&lines.next().unwrap().unwrap());
+    assert_eq!(end, serde_json::json!({ "exit-code": 143, "signal": 15 }));
+    assert_eq!(child.wait().unwrap().code(), Some(143), "SIGTERM reaches the command");
+    assert!(!pid_file.exists(), "the pid file is removed at the end");
+}

@@ -497,3 +497,21 @@ fn a_setuid_install_refuses_to_run() {
     cmd.uid(uid).gid(gid);
     Out(cmd.output().unwrap()).fails(125, "refusing to run setuid");
 }
+
+/// Started from a terminal (stdout a pty), the sandbox binds the caller's
+/// terminal as /dev/console. Regression: it used to bind the caller's fd 1,
+/// which lives in the caller's mount namespace, and every run from a
+/// terminal failed with EINVAL.
+#[test]
+fn runs_from_a_terminal() {
+    let (cwd, home) = setup();
+    let inner = format!("{} -- sh -c 'test -c /dev/console && echo console-ok'", bin().display());
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &inner, "/dev/null"]).current_dir(cwd.path()).env("HOME", home.path());
+    if let Some((uid, gid)) = test_ids() {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(uid).gid(gid);
+    }
+    let out = Out(cmd.output().unwrap());
+    assert!(out.stdout().contains("console-ok"), "stdout: {} stderr: {}", out.stdout(), out.stderr());
+}

@@ -117,7 +117,7 @@ mod tests {
         argv.extend(args.iter().map(OsString::from));
         argv.extend(["--", "true"].map(OsString::from));
         match parse(argv, &Host::current()) {
-            Ok(Command::Run { plan, .. }) => Ok(plan.limits),
+            Ok(Command::Run { built, .. }) => Ok(built.plan.limits),
             Ok(other) => panic!("{args:?}: {other:?}"),
             Err(e) => Err(e.0),
         }

@@ -2,27 +2,25 @@ use super::*;
 use crate::plan::Namespaces;
 
 fn host() -> Host {
-    Host {
-        cwd: "/work/proj".into(),
-        home: "/home/u".into(),
-        uid: 1000,
-        gid: 100,
-        env: vec![
-            ("PATH".into(), "/usr/bin".into()),
-            ("GITHUB_TOKEN".into(), "t".into()),
-            ("LC_ALL".into(), "C".into()),
-            ("LC_TIME".into(), "C".into()),
-        ],
-        root_links: vec![("/bin".into(), Some("usr/bin".into()))],
-        etc_secrets: vec![],
-    }
+    let mut h = Host::fake("/work/proj");
+    h.gid = 100;
+    h.env = vec![
+        ("PATH".into(), "/usr/bin".into()),
+        ("GITHUB_TOKEN".into(), "t".into()),
+        ("LC_ALL".into(), "C".into()),
+        ("LC_TIME".into(), "C".into()),
+        // An empty config dir: only the built-in profiles are found.
+        ("XDG_CONFIG_HOME".into(), "/nonexistent-sandbox-test".into()),
+    ];
+    h.root_links = vec![("/bin".into(), Some("usr/bin".into()))];
+    h
 }
 
 fn parse_ok(args: &[&str]) -> Plan {
     let mut argv = vec![OsString::from("sandbox")];
     argv.extend(args.iter().map(OsString::from));
     match parse(argv, &host()) {
-        Ok(Command::Run { plan, .. }) | Ok(Command::Explain { plan, .. }) => plan,
+        Ok(Command::Run { built, .. }) | Ok(Command::Explain { built, .. }) => built.plan,
         other => panic!("{args:?}: {other:?}"),
     }
 }
@@ -51,8 +49,18 @@ fn file_system_options_keep_command_line_order() {
 
 #[test]
 fn src_dest_forms() {
-    let plan =
-        parse_ok(&["--ro", "data", "--rw", "/s:/d", "--dev", "/dev/dri", "--ro", "/a\\:b:/c", "--", "true"]);
+    let plan = parse_ok(&[
+        "--ro",
+        "data",
+        "--rw",
+        "/s:/d",
+        "--dev-bind",
+        "/dev/dri",
+        "--ro",
+        "/a\\:b:/c",
+        "--",
+        "true",
+    ]);
     assert_eq!(
         user_ops(&plan),
         [
@@ -131,10 +139,10 @@ fn namespaces_and_network() {
 fn environment_allowlist_keep_set_clear() {
     let names = |p: &Plan| p.env.iter().map(|v| v.name.to_string_lossy().into_owned()).collect::<Vec<_>>();
     let plan = parse_ok(&["--", "true"]);
-    assert_eq!(names(&plan), ["PATH", "LC_ALL", "LC_TIME", "HOME", "PWD"]);
+    assert_eq!(names(&plan), ["LC_ALL", "LC_TIME", "PATH", "HOME", "PWD"]);
     let plan = parse_ok(&["--keep-env", "GITHUB_TOKEN", "--env", "A=1=2", "--env", "PATH=/x", "--", "true"]);
-    assert_eq!(names(&plan), ["PATH", "LC_ALL", "LC_TIME", "HOME", "GITHUB_TOKEN", "A", "PWD"]);
-    assert_eq!(plan.env[0].value, "/x");
+    assert_eq!(names(&plan), ["LC_ALL", "LC_TIME", "PATH", "HOME", "GITHUB_TOKEN", "A", "PWD"]);
+    assert_eq!(plan.env[2].value, "/x");
     assert_eq!(plan.env[5].value, "1=2");
     let plan = parse_ok(&["--clear-env", "--keep-env", "LC_*", "--", "true"]);
     assert_eq!(names(&plan), ["LC_ALL", "LC_TIME", "PWD"]);
@@ -179,7 +187,7 @@ fn bad_values_are_refused_with_the_option_named() {
     assert!(parse_err(&["--cap-add", "CAP_FLY", "--", "true"]).contains("unknown capability"));
     assert!(parse_err(&["--cap-add", "NET_ADMIN", "--", "true"]).contains("--uid 0"));
     assert!(parse_err(&["--keep-fd", "2", "--", "true"]).contains("--keep-fd"));
-    assert!(parse_err(&["--profile", "nope", "--", "true"]).contains("unknown profile"));
+    assert!(parse_err(&["--profile", "nope", "--", "true"]).contains("profile nope: not found"));
     let e = parse_err(&["--hostnam", "x", "--", "true"]);
     assert!(e.contains("did you mean '--hostname'"), "{e}");
     assert!(!e.contains('\n'), "one line: {e}");
@@ -193,6 +201,58 @@ fn the_command_is_never_an_option() {
     assert_eq!(plan.command, ["ls", "-la", "--ro", "/"]);
     assert!(parse_err(&[]).contains("no command given"));
     assert!(parse_err(&["--"]).contains("no command given"));
+}
+
+#[test]
+fn dev_proc_try_and_cwd_flags() {
+    let plan = parse_ok(&[
+        "--profile",
+        "none",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--ro-try",
+        "/opt/x",
+        "--rw-try",
+        "/y",
+        "--merged-usr",
+        "--bind-cwd",
+        "ro",
+        "--",
+        "true",
+    ]);
+    assert_eq!(
+        plan.fs,
+        [
+            FsOp::Dev { dest: "/dev".into() },
+            FsOp::Proc { dest: "/proc".into() },
+            FsOp::Bind {
+                src: "/opt/x".into(),
+                dest: "/opt/x".into(),
+                access: Access::ReadOnly,
+                optional: true
+            },
+            FsOp::Bind { src: "/y".into(), dest: "/y".into(), access: Access::ReadWrite, optional: true },
+            FsOp::Symlink { target: "usr/bin".into(), dest: "/bin".into() },
+            FsOp::Bind {
+                src: "/work/proj".into(),
+                dest: "/work/proj".into(),
+                access: Access::ReadOnly,
+                optional: false
+            },
+        ]
+    );
+    assert_eq!(plan.process.cwd.as_deref(), Some(Path::new("/work/proj")));
+}
+
+#[test]
+fn clear_env_applies_where_it_is_written() {
+    let names = |p: &Plan| p.env.iter().map(|v| v.name.to_string_lossy().into_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&parse_ok(&["--env", "A=1", "--clear-env", "--env", "B=2", "--", "true"])),
+        ["B", "PWD"]
+    );
 }
 
 #[test]
@@ -219,7 +279,8 @@ fn non_utf8_paths_survive_the_json_plan() {
     let mut argv = vec![OsString::from("sandbox"), "--ro".into()];
     argv.push(OsStr::from_bytes(b"/tmp/\xff").to_owned());
     argv.extend(["--".into(), "true".into()]);
-    let Ok(Command::Run { plan, .. }) = parse(argv, &host()) else { panic!() };
+    let Ok(Command::Run { built, .. }) = parse(argv, &host()) else { panic!() };
+    let plan = built.plan;
     let json = serde_json::to_string(&plan).unwrap();
     assert!(json.contains(r#""bytes":[47,116,109,112,47,255]"#), "{json}");
     assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan);

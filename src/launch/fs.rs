@@ -53,18 +53,39 @@ impl Root {
     pub fn open(&self, path: &Path, flags: i32) -> nix::Result<OwnedFd> {
         let rel = relative(path);
         if self.openat2.get() {
-            match sys::openat2(
-                &self.fd,
-                &rel,
-                libc::O_PATH | flags,
-                sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
-            ) {
-                Err(Errno::ENOSYS) | Err(Errno::EPERM) => self.openat2.set(false),
-                other => return other,
+            let resolve = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
+            // EAGAIN: a `..` raced with a rename or mount somewhere on the
+            // system and the kernel could not prove it stayed inside; it
+            // asks to retry (openat2(2)). The walk below is the last resort.
+            for _ in 0..32 {
+                match sys::openat2(&self.fd, &rel, libc::O_PATH | flags, resolve) {
+                    Err(Errno::EAGAIN) => continue,
+                    Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+                        self.openat2.set(false);
+                        break;
+                    }
+                    other => return other,
+                }
             }
         }
         walk_in_root(&self.fd, &rel, flags)
     }
+}
+
+/// Opens the directory `path` of the current root the way destinations are
+/// resolved: symlinks stay inside, magic links (/proc/self/fd/N) are refused.
+pub fn open_dir_in_current_root(path: &Path) -> nix::Result<OwnedFd> {
+    let fd = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
+    let root = Root { fd, openat2: std::cell::Cell::new(true) };
+    root.open(path, libc::O_DIRECTORY)
+}
+
+/// See [`super::resolve_in_root`].
+pub fn resolve_for_test(root: &Path, path: &Path, fallback: bool) -> nix::Result<PathBuf> {
+    let fd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY)?;
+    let root = Root { fd, openat2: std::cell::Cell::new(!fallback) };
+    let got = root.open(path, 0)?;
+    std::fs::read_link(fd_path(&got)).map_err(|_| Errno::EBADF)
 }
 
 fn relative(path: &Path) -> PathBuf {
@@ -190,7 +211,7 @@ fn mount_fd(
 
 /// Adds `attrs` (sys::MOUNT_ATTR_*) to the mount now at `dest`, and to every
 /// mount beneath it when `recursive`.
-fn restrict(root: &Root, dest: &Path, attrs: u64, recursive: bool) -> Result<()> {
+pub fn restrict(root: &Root, dest: &Path, attrs: u64, recursive: bool) -> Result<()> {
     let fd = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
     match sys::mount_setattr(&fd, attrs, recursive) {
         Err(Errno::ENOSYS) => super::remount::legacy(&fd, attrs, recursive),
@@ -207,23 +228,51 @@ fn bind_attrs(access: Access) -> u64 {
     }
 }
 
-/// Host objects opened before the scratch tmpfs hides anything.
+/// What one operation needs from the host, opened before the scratch tmpfs
+/// hides anything.
+pub enum Opened {
+    Nothing,
+    Bind(OwnedFd),
+    Overlay(super::overlay::Opened),
+}
+
+/// Host objects for every operation, in plan order.
 pub struct Sources {
-    binds: Vec<Option<OwnedFd>>,
+    ops: Vec<Opened>,
+}
+
+impl Sources {
+    /// Locks that must be held for the sandbox's life (persist state dirs).
+    pub fn take_locks(&mut self) -> Vec<nix::fcntl::Flock<std::fs::File>> {
+        self.ops
+            .iter_mut()
+            .filter_map(|o| match o {
+                Opened::Overlay(ov) => ov.lock.take(),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Opens every bind source on the host (following symlinks, as bubblewrap's
-/// realpath does), once.
+/// realpath does) and every overlay layer, once.
 pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
     let mut binds = Vec::with_capacity(ops.len());
     for op in ops {
-        let FsOp::Bind { src, dest, optional, .. } = op else {
-            binds.push(None);
-            continue;
+        let (src, dest, optional) = match op {
+            FsOp::Bind { src, dest, optional, .. } => (src, dest, optional),
+            FsOp::Overlay { lowers, upper, .. } => {
+                binds.push(Opened::Overlay(super::overlay::open(lowers, upper)?));
+                continue;
+            }
+            _ => {
+                binds.push(Opened::Nothing);
+                continue;
+            }
         };
         match sys::open(src, libc::O_PATH) {
-            Ok(fd) => binds.push(Some(fd)),
-            Err(Errno::ENOENT) if *optional => binds.push(None),
+            Ok(fd) => binds.push(Opened::Bind(fd)),
+            Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
             Err(e) => {
                 let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e);
                 return Err(match e {
@@ -234,7 +283,7 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
             }
         }
     }
-    Ok(Sources { binds })
+    Ok(Sources { ops: binds })
 }
 
 /// Builds the new root from `ops` and pivots into it.
@@ -263,9 +312,12 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
         openat2: std::cell::Cell::new(true),
     };
 
-    for (op, src) in ctx.plan.fs.iter().zip(sources.binds) {
+    for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.ops).enumerate() {
         ctx.log("mount", &describe(op));
-        apply_op(ctx, &root, &base_fd, op, src)?;
+        apply_op(ctx, &root, &base_fd, n, op, src)?;
+        if n == 0 {
+            ctx.pause("mounts");
+        }
     }
     ctx.log("mount", "/ read-only, pivot_root");
     let ro =
@@ -292,13 +344,18 @@ fn describe(op: &FsOp) -> String {
         FsOp::Dir { dest, .. } => format!("mkdir {}", show(dest)),
         FsOp::Symlink { target, dest } => format!("symlink {} -> {}", show(dest), show(target)),
         FsOp::Hide { dest } => format!("hide {}", show(dest)),
+        FsOp::File { dest, how, .. } => format!("file {} ({how:?})", show(dest)),
+        FsOp::Chmod { dest, mode } => format!("chmod {mode:04o} {}", show(dest)),
+        FsOp::RemountRo { dest } => format!("remount read-only {}", show(dest)),
+        FsOp::Mqueue { dest } => format!("mqueue {}", show(dest)),
+        FsOp::Overlay { dest, .. } => format!("overlay {}", show(dest)),
     }
 }
 
-fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, op: &FsOp, src: Option<OwnedFd>) -> Result<()> {
+fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Opened) -> Result<()> {
     match op {
         FsOp::Bind { src: src_path, dest, access, .. } => {
-            let Some(src) = src else {
+            let Opened::Bind(src) = src else {
                 ctx.log("mount", &format!("skipped: {} does not exist", show(src_path)));
                 return Ok(());
             };
@@ -327,6 +384,16 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, op: &FsOp, src: Option<Owned
         FsOp::Dir { dest, mode } => ensure_dir(root, dest, *mode).map(drop),
         FsOp::Symlink { target, dest } => symlink(root, target, dest),
         FsOp::Hide { dest } => hide(ctx, root, base, dest),
+        FsOp::File { dest, content, mode, how } => {
+            super::files::file(root, base, n, dest, content, *mode, *how)
+        }
+        FsOp::Chmod { dest, mode } => super::files::chmod(root, dest, *mode),
+        FsOp::RemountRo { dest } => super::files::remount_ro(root, dest),
+        FsOp::Mqueue { dest } => super::files::mqueue(root, dest),
+        FsOp::Overlay { dest, upper, .. } => match src {
+            Opened::Overlay(opened) => super::overlay::mount(root, base, n, dest, &opened, upper),
+            _ => Err(SetupError::new(format!("overlay {}", show(dest)), "layers were not opened")),
+        },
     }
 }
 

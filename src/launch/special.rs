@@ -80,15 +80,16 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     fs::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
     // The caller's terminal as /dev/console, as bubblewrap does, so programs
-    // that write to the console reach the terminal the sandbox runs in.
-    // By name (ttyname, as bubblewrap does): /proc/self/fd/1 would reach
-    // the caller's mount namespace, and a bind from there is EINVAL.
+    // that write to the console reach the terminal the sandbox runs in. It
+    // is opened by name: the caller's fd 1 lives on a mount of the caller's
+    // mount namespace, which cannot be bound into this one (EINVAL).
     if nix::unistd::isatty(1).unwrap_or(false) {
-        let name = std::fs::read_link("/proc/self/fd/1").unwrap_or_default();
-        if let Some(tty) = sys::open(&name, libc::O_PATH).ok().filter(|_| name.starts_with("/dev/")) {
-            let console = dest.join("console");
-            fs::mount_point_file(root, &console)?;
-            fs::bind_over(root, &tty, &console, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+        if let Ok(name) = nix::unistd::ttyname(std::io::stdout()) {
+            if let Ok(tty) = sys::open(&name, libc::O_PATH) {
+                let console = dest.join("console");
+                fs::mount_point_file(root, &console)?;
+                fs::bind_over(root, &tty, &console, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+            }
         }
     }
     Ok(())

@@ -20,7 +20,8 @@
 //!
 //! A setup failure writes no line (the error goes to stderr, status 125).
 //! The pid file is made (empty) before anything starts, holds the command's
-//! pid while it runs, and is removed at the end.
+//! pid while it runs (written before the first status line), and is removed
+//! at the end.
 
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
@@ -124,10 +125,10 @@ impl Reporter {
         }
     }
 
-    /// The command has been exec'd.
+    /// The command has been exec'd: the pid file first, so that it is in
+    /// place when a supervisor reads the status line.
     pub fn started(&mut self, init: u32, command: Option<u32>) {
         self.started = true;
-        self.write(&start_line(init, command, &self.ns));
         if let Some(path) = &self.pid_file {
             let text = format!("{}\n", command.unwrap_or(init));
             match std::fs::write(path, &text) {
@@ -139,6 +140,7 @@ impl Reporter {
                 }
             }
         }
+        self.write(&start_line(init, command, &self.ns));
     }
 
     /// The sandbox has ended; nothing is written if the command never started.

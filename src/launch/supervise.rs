@@ -14,6 +14,10 @@
 //! - SIGWINCH resizes the sandbox's pty, if it has one; every other handled
 //!   signal goes to init, which passes it on to the command;
 //! - the time-out: SIGTERM to the command, SIGKILL to init after the grace.
+//!
+//! In landlock-only mode (`direct`) the monitor's child is the command
+//! itself: signals go to it directly, SIGTSTP/SIGCONT and the SIGKILL to its
+//! process group (see `direct.rs`), and its wait status is the outcome.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
@@ -39,10 +43,18 @@ pub const TIMED_OUT: u8 = 124;
 pub struct Run<'a> {
     pub ctx: &'a Ctx<'a>,
     pub init: Pid,
+    /// Landlock-only mode: `init` is the command itself, with no init and no
+    /// pid namespace around it.
+    pub direct: bool,
+    /// The write end of the release pipe, open for as long as the monitor
+    /// lives: a hang-up tells the released process the monitor is gone
+    /// (`monitor::wait_for_release`).
+    pub _alive: OwnedFd,
     /// Setup report from init and the command (close-on-exec).
     pub report: Option<OwnedFd>,
-    /// init's last words: how the command ended (`e` code or `s` signal).
-    pub ended: OwnedFd,
+    /// init's last words: how the command ended (`e` code or `s` signal);
+    /// none in landlock-only mode, where the wait status says it.
+    pub ended: Option<OwnedFd>,
     /// The socket the pty's master arrives on, and the relay for it.
     pub tty: Option<(OwnedFd, Relay)>,
     pub cgroup: Option<Cgroup>,
@@ -63,7 +75,7 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
     let sigfd = SignalFd::with_flags(signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| SetupError::errno("signalfd", e))?;
     run.report.iter().for_each(set_nonblocking);
-    set_nonblocking(&run.ended);
+    run.ended.iter().for_each(set_nonblocking);
     let (sock, relay) = match run.tty.take() {
         Some((s, r)) => (Some(s), Some(r)),
         None => (None, None),
@@ -184,7 +196,7 @@ fn read_report(run: &mut Run, st: &mut State) -> Result<Option<u8>> {
         let _ = waitpid(run.init, None);
         return Err(err);
     }
-    st.command = command_pid(run.init);
+    st.command = if run.direct { Some(run.init) } else { command_pid(run.init) };
     run.reporter.started(run.init.as_raw() as u32, st.command.map(|p| p.as_raw() as u32));
     Ok(None)
 }
@@ -213,14 +225,14 @@ fn on_signal(run: &mut Run, st: &mut State, signo: i32) -> Result<Option<u8>> {
         Signal::SIGTSTP => {
             st.relay.as_mut().map(Relay::suspend);
             if !freeze(true) {
-                let _ = kill(init, Signal::SIGTSTP);
+                stop(run, true);
             }
             let _ = kill(Pid::this(), Signal::SIGSTOP);
         }
         Signal::SIGCONT => {
             st.relay.as_mut().map(Relay::resume);
             if !freeze(false) {
-                let _ = kill(init, Signal::SIGCONT);
+                stop(run, false);
             }
         }
         sig => {
@@ -230,6 +242,19 @@ fn on_signal(run: &mut Run, st: &mut State, signo: i32) -> Result<Option<u8>> {
     Ok(None)
 }
 
+/// Stops (or continues) the sandbox with signals, where no cgroup freezes
+/// it: init stops everything inside on SIGTSTP; in landlock-only mode the
+/// command's process group gets SIGSTOP.
+fn stop(run: &Run, on: bool) {
+    let (target, sig) = match (run.direct, on) {
+        (false, true) => (run.init, Signal::SIGTSTP),
+        (true, true) => (super::direct::group(run.ctx, run.init), Signal::SIGSTOP),
+        (false, false) => (run.init, Signal::SIGCONT),
+        (true, false) => (super::direct::group(run.ctx, run.init), Signal::SIGCONT),
+    };
+    let _ = kill(target, sig);
+}
+
 fn on_due(run: &Run, st: &State, due: Due) {
     let init = run.init;
     match due {
@@ -237,13 +262,15 @@ fn on_due(run: &Run, st: &State, due: Due) {
             run.ctx.log("timeout", "SIGTERM to the command");
             let _ = kill(init, Signal::SIGTERM);
             if !run.cgroup.as_ref().is_some_and(|c| c.freeze(false)) {
-                let _ = kill(init, Signal::SIGCONT);
+                stop(run, false);
             }
         }
         Due::Kill => {
             run.ctx.log("timeout", "SIGKILL to the sandbox");
             let _ = kill(init, Signal::SIGKILL);
-            if !run.ctx.plan.namespaces.pid {
+            if run.direct {
+                let _ = kill(super::direct::group(run.ctx, init), Signal::SIGKILL);
+            } else if !run.ctx.plan.namespaces.pid {
                 // Without a pid namespace the command does not die with init.
                 if let Some(c) = st.command {
                     let _ = kill(c, Signal::SIGKILL);
@@ -260,7 +287,10 @@ fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
     }
     read_report(run, st)?;
     let mut last = [0u8; 2];
-    let said = nix::unistd::read(run.ended.as_raw_fd(), &mut last).unwrap_or(0);
+    let said = match &run.ended {
+        Some(fd) => nix::unistd::read(fd.as_raw_fd(), &mut last).unwrap_or(0),
+        None => 0,
+    };
     let (code, signal) = match (s, said, last) {
         (_, 2, [b's', sig]) => (128u8.wrapping_add(sig), Some(sig as i32)),
         (WaitStatus::Exited(_, code), _, _) => (code as u8, None),

@@ -172,10 +172,20 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Closes every fd from `first` up (init keeps nothing of the caller's).
-pub fn close_from(first: u32) -> nix::Result<()> {
-    // SAFETY: close_range only closes this process's descriptors; nothing in
-    // init uses them afterwards.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
-    Errno::result(r).map(drop)
+/// Closes every fd from 3 up except `keep` (init keeps nothing of the
+/// caller's, only its own locks).
+pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
+    let mut keep: Vec<u32> = keep.iter().filter(|&&fd| fd >= 3).map(|&fd| fd as u32).collect();
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for k in keep.into_iter().chain([u32::MAX]) {
+        if k > first {
+            // SAFETY: close_range only closes this process's descriptors;
+            // nothing in init uses them afterwards.
+            let r = unsafe { libc::syscall(libc::SYS_close_range, first, k - 1, 0u32) };
+            Errno::result(r)?;
+        }
+        first = k.saturating_add(1);
+    }
+    Ok(())
 }

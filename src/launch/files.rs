@@ -1,0 +1,95 @@
+//! Small file-system operations: data files, chmod, read-only remounts,
+//! message queues (bubblewrap's --file, --bind-data, --ro-bind-data,
+//! --chmod, --remount-ro, --mqueue).
+//!
+//! A data file that is bound (not copied) is written to the scratch tmpfs,
+//! which is detached with the old root after pivot_root: the bind keeps the
+//! file alive and nothing of it is reachable by name.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+use nix::sys::stat::Mode;
+
+use super::error::{Context, Result, SetupError};
+use super::fs::{self, Root};
+use super::sys;
+use crate::escape;
+use crate::plan::FileHow;
+
+fn write_all(fd: OwnedFd, content: &[u8], what: &dyn Fn() -> String) -> Result<()> {
+    let mut file = std::fs::File::from(fd);
+    file.write_all(content)
+        .map_err(|e| SetupError::errno(what(), Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+}
+
+/// `FsOp::File`: content at `dest`, copied or bound.
+pub fn file(
+    root: &Root,
+    base: &OwnedFd,
+    n: usize,
+    dest: &Path,
+    content: &[u8],
+    mode: u32,
+    how: FileHow,
+) -> Result<()> {
+    let what = || format!("file {}", escape::path(dest));
+    match how {
+        FileHow::Copy => {
+            let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+                return Err(SetupError::errno(what(), Errno::EINVAL));
+            };
+            let pfd = fs::ensure_dir(root, parent, 0o755)?;
+            let flags = libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_NOFOLLOW;
+            let fd = sys::openat(&pfd, Path::new(name), flags, mode).what(what)?;
+            // The mode given at creation is masked by the umask (0 here) and
+            // ignored for an existing file: set it explicitly.
+            nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)).what(what)?;
+            write_all(fd, content, &what)
+        }
+        FileHow::Bind | FileHow::BindRo => {
+            let name = format!("data-{n}");
+            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
+            let fd = sys::openat(base, Path::new(&name), flags, mode).what(what)?;
+            write_all(fd, content, &what)?;
+            let src = sys::openat(base, Path::new(&name), libc::O_PATH, 0).what(what)?;
+            fs::mount_point_file(root, dest)?;
+            let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+            if how == FileHow::BindRo {
+                attrs |= sys::MOUNT_ATTR_RDONLY;
+            }
+            fs::bind_over(root, &src, dest, attrs)
+        }
+    }
+}
+
+/// `FsOp::Chmod`: the path must exist; no parent is created.
+pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
+    let what = || format!("chmod {mode:04o} {}", escape::path(dest));
+    // chmod through an O_PATH fd: fchmod refuses O_PATH, /proc/self/fd/N
+    // (a magic link, followed once) reaches exactly the resolved inode.
+    let fd = root.open(dest, 0).what(what)?;
+    nix::sys::stat::fchmodat(
+        None,
+        &sys::fd_path(&fd),
+        Mode::from_bits_truncate(mode),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .what(what)
+}
+
+/// `FsOp::RemountRo`: only the mount at `dest`, not its submounts.
+pub fn remount_ro(root: &Root, dest: &Path) -> Result<()> {
+    fs::ensure_dir(root, dest, 0o755)
+        .map(drop)
+        .or_else(|_| root.open(dest, 0).map(drop).what(|| format!("open {}", escape::path(dest))))?;
+    fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false)
+}
+
+/// `FsOp::Mqueue`.
+pub fn mqueue(root: &Root, dest: &Path) -> Result<()> {
+    fs::mount_new(root, dest, "mqueue", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None)
+}

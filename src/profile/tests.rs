@@ -1,0 +1,381 @@
+use super::*;
+use crate::plan::{Access, FsOp};
+use crate::settings::{self, Setting};
+
+/// A fake host whose config dir is a fresh temp dir holding `files`.
+fn host_with(files: &[(&str, &str)]) -> (Host, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("sandbox/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let mut h = Host::fake("/work/proj");
+    h.env.push(("XDG_CONFIG_HOME".into(), dir.path().into()));
+    h.cwd = dir.path().to_path_buf();
+    (h, dir)
+}
+
+fn err(files: &[(&str, &str)], name: &str) -> String {
+    let (h, _d) = host_with(files);
+    load(name, &h).unwrap_err()
+}
+
+fn settings_of(files: &[(&str, &str)], name: &str) -> Vec<Setting> {
+    let (h, _d) = host_with(files);
+    load(name, &h).unwrap().settings.into_iter().map(|l| l.setting).collect()
+}
+
+#[test]
+fn unknown_keys_name_the_file_line_column_key_and_section() {
+    let e = err(&[("sandbox/profiles/ci.toml", "[filesystem]\nro = [\"/usr\"]\n  rwx = [\"/x\"]\n")], "ci");
+    assert!(e.starts_with("profile ") && e.contains("ci.toml:3:3: unknown field `rwx`"), "{e}");
+    assert!(e.contains("in [filesystem]"), "{e}");
+    let e = err(&[("sandbox/profiles/p.toml", "[proces]\ncwd = \"/\"\n")], "p");
+    assert!(e.contains("p.toml:1:") && e.contains("proces"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_bad_values_are_located() {
+    let e = err(&[("sandbox/profiles/p.toml", "[process]\nuid = \"root\"\n")], "p");
+    assert!(e.contains("p.toml:2:7") && e.contains("invalid type"), "{e}");
+    let e = err(&[("sandbox/profiles/p.toml", "[process]\nhostname = \"a b\"\n")], "p");
+    assert!(e.contains("p.toml:2:12") && e.contains("expected 1 to 64"), "{e}");
+    let e = err(&[("sandbox/profiles/p.toml", "[filesystem]\ntmpfs = [\"relative\"]\n")], "p");
+    assert!(e.contains("p.toml:2:10") && e.contains("absolute"), "{e}");
+    let e = err(&[("sandbox/profiles/p.toml", "[network]\nmode = \"wifi\"\n")], "p");
+    assert!(e.contains("p.toml:2:8") && e.contains("wifi"), "{e}");
+    let e = err(&[("sandbox/profiles/p.toml", "[filesystem]\nro = [\"/a\"]\nro = [\"/b\"]\n")], "p");
+    assert!(e.contains("p.toml:3:1") && e.contains("duplicate key"), "{e}");
+}
+
+#[test]
+fn sections_of_later_issues_are_refused_not_ignored() {
+    for (text, what) in [
+        ("[limits]\nnofile = 10\n", "[limits]"),
+        ("[network]\npublish = [\"8080:80\"]\n", "publish"),
+        ("[limits]\n", "[limits]"),
+    ] {
+        let e = err(&[("sandbox/profiles/p.toml", text)], "p");
+        assert!(e.contains(what) && e.contains("not supported yet"), "{text}: {e}");
+    }
+}
+
+#[test]
+fn includes_apply_depth_first_lists_append_scalars_override() {
+    let files = [
+        ("sandbox/profiles/base.toml", "[filesystem]\nro = [\"/base\"]\n[process]\nhostname = \"base\"\n"),
+        ("sandbox/profiles/mid.toml", "include = [\"base\"]\n[filesystem]\nro = [\"/mid\"]\n"),
+        ("sandbox/profiles/top.toml", "include = [\"mid\", \"./extra/more.toml\"]\n[filesystem]\nro = [\"/top\"]\n[process]\nhostname = \"top\"\n"),
+        ("sandbox/profiles/extra/more.toml", "[filesystem]\ntmpfs = [\"/more\"]\n"),
+    ];
+    let (h, _d) = host_with(&files);
+    let loaded = load("top", &h).unwrap();
+    let (plan, prov, _) = settings::build(&h, &loaded.settings).unwrap();
+    let dests: Vec<_> = plan.fs.iter().map(|o| o.dest().to_str().unwrap().to_string()).collect();
+    assert_eq!(dests, ["/base", "/mid", "/more", "/top"]);
+    assert_eq!(plan.process.hostname.as_deref(), Some("top"));
+    assert!(prov.scalars["hostname"].to_string().ends_with("top.toml:5:12"), "{:?}", prov.scalars);
+}
+
+#[test]
+fn include_cycles_are_named() {
+    let e = err(
+        &[
+            ("sandbox/profiles/a.toml", "include = [\"b\"]\n"),
+            ("sandbox/profiles/b.toml", "include = [\"a\"]\n"),
+        ],
+        "a",
+    );
+    assert!(e.contains("include cycle:") && e.contains("a.toml -> ") && e.contains("b.toml -> "), "{e}");
+    assert_eq!(e.matches("a.toml").count(), 2, "{e}");
+    let e = err(&[("sandbox/profiles/self.toml", "include = [\"./self.toml\"]\n")], "self");
+    assert!(e.contains("include cycle"), "{e}");
+}
+
+#[test]
+fn file_order_within_a_profile_is_kept() {
+    let s = settings_of(
+        &[("sandbox/profiles/p.toml", "[filesystem]\ntmpfs = [\"/a\"]\nro = [\"/x:/a/b\"]\n")],
+        "p",
+    );
+    assert_eq!(
+        s,
+        [
+            Setting::Fs(FsOp::Tmpfs { dest: "/a".into(), mode: 0o755, size: None }),
+            Setting::Fs(FsOp::Bind {
+                src: "/x".into(),
+                dest: "/a/b".into(),
+                access: Access::ReadOnly,
+                optional: false
+            }),
+        ]
+    );
+}
+
+#[test]
+fn variables_and_relative_sources() {
+    let (h, d) = host_with(&[(
+        "proj/sb.toml",
+        "[filesystem]\nro = [\"data\", \"${HOME}/.cargo:/cargo\"]\n[environment]\nset = { A = \"$${UID}=${UID}\" }\n",
+    )]);
+    let path = d.path().join("proj/sb.toml");
+    let s: Vec<Setting> =
+        load(path.to_str().unwrap(), &h).unwrap().settings.into_iter().map(|l| l.setting).collect();
+    let data = d.path().join("proj/data");
+    assert_eq!(
+        s[..2],
+        [
+            Setting::Fs(FsOp::Bind {
+                src: data.clone(),
+                dest: data,
+                access: Access::ReadOnly,
+                optional: false
+            }),
+            Setting::Fs(FsOp::Bind {
+                src: "/home/u/.cargo".into(),
+                dest: "/cargo".into(),
+                access: Access::ReadOnly,
+                optional: false
+            }),
+        ]
+    );
+    assert_eq!(s[2], Setting::Env("A".into(), "${UID}=1000".into()));
+    let e = err(&[("sandbox/profiles/p.toml", "[filesystem]\nro = [\"${env:NOPE}\"]\n")], "p");
+    assert!(e.contains("p.toml:2:7") && e.contains("${env:NOPE} is not set"), "{e}");
+}
+
+#[test]
+fn a_profile_and_a_command_line_give_the_same_plan() {
+    let files = [(
+        "sandbox/profiles/p.toml",
+        "[filesystem]\nro = [\"/usr\"]\ntmpfs = [\"/tmp\"]\n[environment]\nset = { A = \"1\" }\n\
+         [process]\nhostname = \"h\"\nuid = 0\nshare = [\"pid\"]\n[network]\nmode = \"host\"\n",
+    )];
+    let (h, _d) = host_with(&files);
+    let from_profile =
+        crate::cli::parse(["sandbox", "--profile", "p", "--", "true"].iter().map(Into::into).collect(), &h);
+    let from_cli = crate::cli::parse(
+        [
+            "sandbox",
+            "--profile",
+            "none",
+            "--ro",
+            "/usr",
+            "--tmpfs",
+            "/tmp",
+            "--env",
+            "A=1",
+            "--hostname",
+            "h",
+            "--uid",
+            "0",
+            "--share",
+            "pid",
+            "--net",
+            "host",
+            "--",
+            "true",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect(),
+        &h,
+    );
+    let plan = |c| match c {
+        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(plan(from_profile), plan(from_cli));
+}
+
+#[test]
+fn seccomp_keys_match_the_seccomp_options() {
+    let (h, d) = host_with(&[]);
+    let policy = d.path().join("policy.json");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/seccomp/default.json"), &policy).unwrap();
+    let text = format!(
+        "[seccomp]\nbase = \"none\"\ndeny = [\"ptrace:EACCES\"]\nallow = []\npolicy = [\"{}\"]\nlog = true\nallow-userns = true\n",
+        policy.display()
+    );
+    std::fs::write(d.path().join("sandbox/profiles/s.toml"), text).unwrap();
+    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
+        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+        other => panic!("{other:?}"),
+    };
+    let from_profile = parse(&["sandbox", "--profile", "s", "--", "true"]);
+    let pol = policy.to_str().unwrap();
+    let from_cli = parse(&[
+        "sandbox",
+        "--profile",
+        "none",
+        "--seccomp",
+        "none",
+        "--seccomp-deny",
+        "ptrace:EACCES",
+        "--seccomp-policy",
+        pol,
+        "--seccomp-log",
+        "--allow-userns",
+        "--",
+        "true",
+    ]);
+    assert_eq!(from_profile.seccomp, from_cli.seccomp);
+    let e = err(&[("sandbox/profiles/q.toml", "[seccomp]\ndeny = [\"keyctll\"]\n")], "q");
+    assert!(e.contains("q.toml:2:9") && e.contains("did you mean `keyctl`"), "{e}");
+}
+
+#[test]
+fn landlock_keys_match_the_landlock_options() {
+    let files = [(
+        "sandbox/profiles/p.toml",
+        "mode = \"namespaces\"\n[landlock]\nallow-read = [\"/usr\"]\nallow-write = [\"/tmp\"]\nallow-exec = [\"/usr/bin\"]\n\
+         allow-signals = true\nlog-denials = true\n[network]\nallow-connect = [443]\nallow-bind = [8080]\n",
+    )];
+    let (h, _d) = host_with(&files);
+    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
+        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+        other => panic!("{other:?}"),
+    };
+    let from_profile = parse(&["sandbox", "--profile", "p", "--", "true"]);
+    let from_cli = parse(&[
+        "sandbox",
+        "--profile",
+        "none",
+        "--mode",
+        "namespaces",
+        "--allow-read",
+        "/usr",
+        "--allow-write",
+        "/tmp",
+        "--allow-exec",
+        "/usr/bin",
+        "--allow-signals",
+        "--log-denials",
+        "--allow-connect",
+        "443",
+        "--allow-bind",
+        "8080",
+        "--",
+        "true",
+    ]);
+    assert_eq!(from_profile.landlock, from_cli.landlock);
+    assert_eq!(from_profile.mode, from_cli.mode);
+    let e = err(&[("sandbox/profiles/q.toml", "[network]\nallow-connect = [0]\n")], "q");
+    assert!(e.contains("q.toml:2:18") && e.contains("1 to 65535"), "{e}");
+}
+
+#[test]
+fn command_line_adds_to_the_profile() {
+    let (h, _d) = host_with(&[(
+        "sandbox/profiles/p.toml",
+        "[filesystem]\nro = [\"/usr\"]\n[process]\nhostname = \"p\"\n",
+    )]);
+    let args = ["sandbox", "--profile", "p", "--ro", "/opt", "--hostname", "c", "--", "true"];
+    let Ok(crate::cli::Command::Run { built, .. }) =
+        crate::cli::parse(args.iter().map(Into::into).collect(), &h)
+    else {
+        panic!()
+    };
+    let dests: Vec<_> = built.plan.fs.iter().map(|o| o.dest().to_path_buf()).collect();
+    assert_eq!(dests, [std::path::PathBuf::from("/usr"), "/opt".into()]);
+    assert_eq!(built.plan.process.hostname.as_deref(), Some("c"));
+    assert_eq!(built.prov.fs[1], crate::settings::Origin::CommandLine);
+}
+
+#[test]
+fn search_path_user_first_then_builtin_and_paths_only_by_name() {
+    let (h, d) = host_with(&[("sandbox/profiles/default.toml", "description = \"mine\"\n")]);
+    assert_eq!(load("default", &h).unwrap().description.as_deref(), Some("mine"));
+    let src = find("default", &h, &h.cwd).unwrap();
+    assert!(src.label.starts_with(d.path().to_str().unwrap()));
+    assert!(find("strict", &h, &h.cwd).unwrap().label == "built-in strict");
+    assert!(load("no-such", &h).unwrap_err().contains("not found"));
+    assert!(load("../x", &h).unwrap_err().contains("No such file"));
+    assert!(load("bad name", &h).unwrap_err().contains("not a profile name"));
+}
+
+#[test]
+fn fifos_directories_and_huge_files_are_refused_without_hanging() {
+    let (h, d) = host_with(&[]);
+    let fifo = d.path().join("fifo.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    assert!(load(fifo.to_str().unwrap(), &h).unwrap_err().contains("not a regular file"));
+    let dir = d.path().join("dir.toml");
+    std::fs::create_dir(&dir).unwrap();
+    assert!(load(dir.to_str().unwrap(), &h).unwrap_err().contains("not a regular file"));
+    let big = d.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 2 << 20]).unwrap();
+    assert!(load(big.to_str().unwrap(), &h).unwrap_err().contains("larger than"));
+}
+
+#[test]
+fn every_builtin_loads_and_shows_as_valid_toml() {
+    let (h, _d) = host_with(&[]);
+    for (name, _) in BUILTIN {
+        let loaded = load(name, &h).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let shown = render(loaded.description.as_deref(), &loaded.settings);
+        let doc: Result<schema::Doc, _> = toml::from_str(&shown);
+        assert!(doc.is_ok(), "{name}: {:?}\n{shown}", doc.err());
+    }
+}
+
+#[test]
+fn strict_replaces_the_cwd_bind_of_default() {
+    let (mut h, _d) = host_with(&[]);
+    h.cwd = "/work/proj".into();
+    let loaded = load("strict", &h).unwrap();
+    let (plan, _, _) = settings::build(&h, &loaded.settings).unwrap();
+    assert!(
+        !plan.fs.iter().any(|o| matches!(o, FsOp::Bind { access: Access::ReadWrite, .. })),
+        "{:?}",
+        plan.fs
+    );
+    assert_eq!(plan.process.cwd.as_deref(), Some(std::path::Path::new("/tmp")));
+}
+
+#[test]
+fn every_key_of_the_format_is_recognised() {
+    for key in schema::KEYS {
+        let text = match key.split_once('.') {
+            Some((section, k)) => format!("[{section}]\n{k} = 1\n"),
+            None => format!("{key} = 1\n"),
+        };
+        if let Err(e) = toml::from_str::<schema::Doc>(&text) {
+            assert!(!e.message().contains("unknown field"), "{key}: {}", e.message());
+        }
+    }
+}
+
+#[test]
+fn the_man_page_documents_every_key() {
+    let man = include_str!("../../man/sandbox-profile.5");
+    for key in schema::KEYS {
+        let name = key.rsplit('.').next().unwrap();
+        assert!(man.contains(&format!("\\fB{name}\\fR")), "sandbox-profile.5 does not document {key}");
+    }
+    for (name, _) in BUILTIN {
+        assert!(man.contains(&format!(".TP\n\\fB{name}\\fR")), "built-in {name} undocumented");
+    }
+}
+
+/// KEYS (what the man page must document) lists exactly what the parser
+/// accepts: serde's "expected one of" list is the parser's own word.
+#[test]
+fn keys_list_every_field_of_the_schema() {
+    for section in ["", "filesystem", "environment", "network", "process", "landlock", "seccomp"] {
+        let text =
+            if section.is_empty() { "zzz = 1\n".to_string() } else { format!("[{section}]\nzzz = 1\n") };
+        let msg = toml::from_str::<schema::Doc>(&text).unwrap_err().message().to_string();
+        let expected: Vec<&str> = msg.split('`').skip(3).step_by(2).collect();
+        assert!(!expected.is_empty(), "{msg}");
+        for field in expected {
+            let key = if section.is_empty() { field.to_string() } else { format!("{section}.{field}") };
+            let listed = schema::KEYS.contains(&key.as_str())
+                || (section.is_empty() && schema::KEYS.iter().any(|k| k.starts_with(&format!("{field}."))));
+            assert!(listed, "{key} is accepted by the parser but missing from KEYS");
+        }
+    }
+}
