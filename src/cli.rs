@@ -197,7 +197,7 @@ pub struct RunArgs {
     pub cap_add: Vec<String>,
 
     /// Pass the caller's file descriptor N to the command (0, 1, 2 are always passed).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append, allow_negative_numbers = true)]
     pub keep_fd: Vec<i32>,
 
     /// Let the sandbox outlive the process that started it.
