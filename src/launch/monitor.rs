@@ -137,7 +137,9 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     if release.write_all(b"1").is_err() {
         return Err(finish_with(child, SetupError::new("start the sandbox", "it ended before setup")));
     }
-    drop(release);
+    // Kept open until the monitor ends: init takes the pipe's hang-up as
+    // the sign that the monitor is gone (see `init`).
+    let _alive = release;
 
     let mut report = Vec::new();
     let _ = std::fs::File::from(report_r).read_to_end(&mut report);
@@ -268,12 +270,18 @@ pub(super) fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
 /// pid 1 inside: set up, fork the command, reap, exit with its status.
 fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec: Exec) -> ! {
     if ctx.plan.process.die_with_parent {
-        // Checked after set: if the monitor died before this point, the
-        // release pipe reads EOF below and init gives up.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     }
     let mut byte = [0u8; 1];
     if !matches!(nix::unistd::read(release_r.as_raw_fd(), &mut byte), Ok(1)) {
+        sys::exit_now(SETUP as i32);
+    }
+    // Checked after set: if the monitor died before PR_SET_PDEATHSIG took
+    // (even after it wrote the byte), no signal will ever come. getppid()
+    // cannot tell (pid 1 of a new pid namespace sees 0), but the monitor
+    // holds the pipe's write end for its whole life: a hang-up means it is
+    // gone.
+    if ctx.plan.process.die_with_parent && sys::hung_up(&release_r) {
         sys::exit_now(SETUP as i32);
     }
     drop(release_r);
