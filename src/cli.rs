@@ -156,9 +156,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODE", value_enum)]
     pub bind_cwd: Option<BindCwd>,
 
-    /// Network: `none` (own namespace, loopback only; the default) or `host`.
+    /// Network: `none` (own namespace, loopback only; the default), `host` (the host's
+    /// network), or `user` (own namespace with a user-mode stack: a default route, DNS, and
+    /// the ports given with --publish; pasta, or slirp4netns when pasta is missing; choose
+    /// with `user:pasta` or `user:slirp4netns`).
     #[arg(long, value_name = "MODE", value_enum)]
     pub net: Option<Net>,
+
+    #[command(flatten)]
+    pub network: network::NetworkArgs,
 
     /// Share a namespace with the host instead of getting a new one (repeatable).
     #[arg(long, value_name = "NS", value_enum, action = ArgAction::Append)]
@@ -317,6 +323,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
             .map(|setting| Located { setting, origin: Origin::CommandLine }),
     );
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
+    run.network.apply(&mut plan)?;
     plan.command = run.command.clone();
     run.landlock.apply(run, host, &mut plan)?;
     run.seccomp.apply(&mut plan)?;
@@ -400,8 +407,11 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
     for (i, fd) in run.keep_fd.iter().enumerate() {
         out.push((indexed("keep_fd").get(i).copied().unwrap_or(usize::MAX), Setting::KeepFd(*fd)));
     }
-    if run.net == Some(Net::None) && run.share.contains(&Share::Net) {
-        return Err(UsageError("--net none and --share net cannot be combined".into()));
+    match run.net {
+        Some(net) if net != Net::Host && run.share.contains(&Share::Net) => {
+            return Err(UsageError(format!("--net {} and --share net cannot be combined", net.name())));
+        }
+        _ => {}
     }
     out.sort_by_key(|(at, _)| *at);
     Ok(out.into_iter().map(|(_, s)| s).collect())
@@ -411,6 +421,8 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
 pub fn normalize(p: &Path) -> PathBuf {
     values::normalize(p)
 }
+
+pub mod network;
 
 #[cfg(test)]
 mod tests;

@@ -72,6 +72,41 @@ pub enum Net {
     None,
     /// Share the host's network namespace.
     Host,
+    /// Own network namespace with user-mode networking: pasta, or slirp4netns when pasta
+    /// is missing.
+    User,
+    /// User-mode networking with pasta.
+    #[value(name = "user:pasta")]
+    #[serde(rename = "user:pasta")]
+    UserPasta,
+    /// User-mode networking with slirp4netns.
+    #[value(name = "user:slirp4netns")]
+    #[serde(rename = "user:slirp4netns")]
+    UserSlirp4netns,
+}
+
+impl Net {
+    /// The spelling of `--net` and of the profile's `mode`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::None => "none",
+            Net::Host => "host",
+            Net::User => "user",
+            Net::UserPasta => "user:pasta",
+            Net::UserSlirp4netns => "user:slirp4netns",
+        }
+    }
+
+    /// The user-mode backend this mode asks for, if any.
+    pub fn backend(self) -> Option<crate::plan::network::Backend> {
+        use crate::plan::network::Backend;
+        match self {
+            Net::None | Net::Host => None,
+            Net::User => Some(Backend::Auto),
+            Net::UserPasta => Some(Backend::Pasta),
+            Net::UserSlirp4netns => Some(Backend::Slirp4netns),
+        }
+    }
 }
 
 /// One thing a front end said.
@@ -158,7 +193,23 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
     if let Some(pwd) = plan.process.cwd.clone() {
         set_env(&mut plan.env, &mut prov.env, "PWD".into(), pwd.into_os_string(), Origin::CommandLine);
     }
+    resolv_conf(&mut plan, &mut prov);
     Ok((plan, prov, notes))
+}
+
+/// With user-mode networking, the sandbox's /etc/resolv.conf names the
+/// backend's DNS forwarder, last so that it covers the host's, unless a
+/// file-system setting already puts something there.
+fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
+    use crate::plan::network;
+    let dest = Path::new(network::RESOLV_CONF);
+    if plan.network.user.is_none() || plan.fs.iter().any(|op| op.dest() == dest) {
+        return;
+    }
+    let content = network::resolv_conf().into_bytes();
+    let how = crate::plan::FileHow::BindRo;
+    plan.fs.push(FsOp::File { dest: dest.to_path_buf(), content, mode: 0o644, how });
+    prov.fs.push(prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine));
 }
 
 fn empty(host: &Host) -> Plan {
@@ -175,6 +226,7 @@ fn empty(host: &Host) -> Plan {
             keep_fds: Vec::new(),
             caps: Vec::new(),
         },
+        network: Default::default(),
         best_effort: false,
         mode: Default::default(),
         landlock: Default::default(),
@@ -211,7 +263,11 @@ impl Builder<'_> {
             Setting::MergedUsr => self.merged_usr(o),
             Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
             Setting::Net(net) => {
-                p.namespaces.net = *net == Net::None;
+                p.namespaces.net = *net != Net::Host;
+                p.network.user = net.backend().map(|backend| {
+                    let user = p.network.user.take().unwrap_or_default();
+                    crate::plan::network::UserNet { backend, ..user }
+                });
                 self.scalar("net", o);
             }
             Setting::Share(ns) => {

@@ -14,12 +14,15 @@ mod ids;
 mod landlock;
 mod monitor;
 mod net;
+mod netargs;
 mod overlay;
 pub mod probe;
 mod remount;
 mod seccomp;
+mod slirpapi;
 mod special;
 mod sys;
+mod usernet;
 
 use nix::sys::stat::Mode;
 

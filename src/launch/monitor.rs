@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
-//!   writes uid/gid maps, then releases init (one byte on `release`)
+//!   writes uid/gid maps, starts the user-mode network (pasta, slirp4netns)
+//!   and waits until it is ready, then releases init (one byte on `release`)
 //!   reads `report` until EOF: empty = the command was exec'd
 //!   forwards INT TERM HUP QUIT USR1 USR2 WINCH to init, which passes them on
 //!   exits with init's status, which is the command's
@@ -131,6 +132,16 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         let _ = waitpid(child, None);
         return Err(e);
     }
+    // The user-mode network (if any) is up before the command starts, and
+    // stops when `_net` is dropped, whichever way this function returns.
+    let _net = match super::usernet::start(ctx, pid) {
+        Ok(net) => net,
+        Err(e) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(e);
+        }
+    };
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
     let mut release = std::fs::File::from(release_w);

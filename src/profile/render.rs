@@ -110,7 +110,7 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
                 order.push(format!("bind-cwd {v}"));
                 upsert(&mut fs_scalars, "bind-cwd", v);
             }
-            Setting::Net(n) => upsert(&mut net, "mode", q(&format!("{n:?}").to_lowercase())),
+            Setting::Net(n) => upsert(&mut net, "mode", q(n.name())),
             Setting::Share(s) => shares.push(q(&format!("{s:?}").to_lowercase())),
             Setting::Env(k, v) => upsert(&mut set, &q(&escape::os(k)), q(&escape::os(v))),
             Setting::KeepEnv(k) => keep.push(q(&escape::os(k))),
