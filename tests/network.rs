@@ -215,3 +215,42 @@ fn the_resolv_conf_covers_a_symlink_that_leads_nowhere_inside() {
         );
     });
 }
+
+/// Landlock's TCP port rules apply under `--net user` as in every mode:
+/// they confine the command, not the backend.
+#[test]
+fn port_rules_apply_under_user_mode_networking() {
+    if !available("port_rules_apply_under_user_mode_networking") {
+        return;
+    }
+    island(|| {
+        let svc = Service::start("hello from the host");
+        let other = if svc.port == 1 { 2 } else { 1 };
+        let script = format!(
+            "bash -c 'exec 3<>/dev/tcp/{GATEWAY}/{}' 2>&1 | grep -q 'Permission denied' && echo denied",
+            svc.port
+        );
+        let args = |port: u16| {
+            let p = port.to_string();
+            let net = ["--net", "user:pasta", "--allow-host-loopback", "--allow-connect", &p];
+            run(&[&net[..], &["--", "sh", "-c", &script]].concat())
+        };
+        assert_eq!(args(other).ok(), "denied\n");
+        assert_eq!(svc.clients(), 0);
+        let script = tcp(GATEWAY, svc.port);
+        let p = svc.port.to_string();
+        let out = run(&[
+            "--net",
+            "user:pasta",
+            "--allow-host-loopback",
+            "--allow-connect",
+            &p,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        assert_eq!(out.ok(), "hello from the host\n");
+        assert_eq!(svc.clients(), 1);
+    });
+}
