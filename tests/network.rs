@@ -94,8 +94,8 @@ fn publish(backend: &'static str) {
     let (cwd, home) = (Dir::new(), Dir::new());
     let net = format!("user:{backend}");
     let args = ["--net", &net, "--publish", "18080:8080", "--", "perl", "-e", SERVER];
-    let mut child = sbx(cwd.path(), home.path(), args).spawn();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut child = Running(Some(sbx(cwd.path(), home.path(), args).spawn()));
+    let mut lines = std::io::BufReader::new(child.child().stdout.take().unwrap()).lines();
     let first = lines.next().map(|l| l.unwrap_or_default());
     assert_eq!(first.as_deref(), Some("listening"), "the server inside did not start");
     // slirp4netns's API socket is gone from the host once the command runs.
@@ -107,7 +107,7 @@ fn publish(backend: &'static str) {
     assert_eq!(api_dirs, 0);
     assert_eq!(fetch(&format!("{HOST_ADDR}:18080")), None, "published beyond the loopback address");
     assert_eq!(fetch("127.0.0.1:18080").as_deref(), Some("hello from inside\n"));
-    let out = child.wait_with_output().unwrap();
+    let out = child.take().wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 both_backends!(publish: pasta_published_port_reached_on_loopback_only, slirp4netns_published_port_reached_on_loopback_only);
@@ -142,17 +142,18 @@ fn backend_pids(monitor: u32) -> Vec<u32> {
 fn lifecycle(backend: &'static str) {
     let (cwd, home) = (Dir::new(), Dir::new());
     let net = format!("user:{backend}");
-    let child = sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "1"]).spawn();
+    let child = Running(Some(sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "1"]).spawn()));
     let pids = backend_pids(child.id());
-    let out = child.wait_with_output().unwrap();
+    let out = child.take().wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(pids.iter().all(|&p| !running(p)), "left running after the run: {pids:?}");
 
-    let mut child = sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "600"]).spawn();
+    let mut child =
+        Running(Some(sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "600"]).spawn()));
     let pids = backend_pids(child.id());
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL)
         .unwrap();
-    child.wait().unwrap();
+    child.child().wait().unwrap();
     assert!(wait_for(5.0, || pids.iter().all(|&p| !running(p))), "left running after kill -9: {pids:?}");
 }
 both_backends!(lifecycle: pasta_is_gone_after_the_run_and_after_kill_9, slirp4netns_is_gone_after_the_run_and_after_kill_9);

@@ -197,6 +197,32 @@ pub fn running(pid: u32) -> bool {
     }
 }
 
+/// A running sandbox, killed (with its whole run) if the test fails first.
+pub struct Running(pub Option<std::process::Child>);
+
+impl Running {
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("running")
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+
+    pub fn take(mut self) -> std::process::Child {
+        self.0.take().expect("running")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
