@@ -128,18 +128,20 @@ impl FromStr for Publish {
 
     /// `[HOST_IP:]HOST_PORT:PORT[/tcp|/udp]`; an IPv6 HOST_IP in brackets.
     fn from_str(s: &str) -> Result<Publish, String> {
+        let (s, raw) = (crate::escape::str(s), s);
         let usage = || format!("{s}: expected [HOST_IP:]HOST_PORT:PORT[/tcp|/udp]");
-        let (spec, proto) = match s.rsplit_once('/') {
+        let e = crate::escape::str;
+        let (spec, proto) = match raw.rsplit_once('/') {
             Some((spec, "tcp")) => (spec, Proto::Tcp),
             Some((spec, "udp")) => (spec, Proto::Udp),
-            Some((_, other)) => return Err(format!("{s}: unknown protocol '{other}' (tcp or udp)")),
-            None => (s, Proto::Tcp),
+            Some((_, other)) => return Err(format!("{s}: unknown protocol '{}' (tcp or udp)", e(other))),
+            None => (raw, Proto::Tcp),
         };
         let (host_ip, ports) = if let Some(rest) = spec.strip_prefix('[') {
             let (ip, ports) = rest.split_once("]:").ok_or_else(usage)?;
             let ip = ip
                 .parse::<std::net::Ipv6Addr>()
-                .map_err(|_| format!("{s}: '{ip}' is not an IPv6 address"))?;
+                .map_err(|_| format!("{s}: '{}' is not an IPv6 address", e(ip)))?;
             (IpAddr::V6(ip), ports)
         } else {
             match spec.matches(':').count() {
@@ -147,7 +149,7 @@ impl FromStr for Publish {
                 2 => {
                     let (ip, ports) = spec.split_once(':').ok_or_else(usage)?;
                     let ip = ip.parse::<Ipv4Addr>().map_err(|_| {
-                        format!("{s}: '{ip}' is not an IPv4 address (write an IPv6 one in brackets)")
+                        format!("{s}: '{}' is not an IPv4 address (write an IPv6 one in brackets)", e(ip))
                     })?;
                     (IpAddr::V4(ip), ports)
                 }
@@ -157,7 +159,7 @@ impl FromStr for Publish {
         let (host_port, port) = ports.split_once(':').ok_or_else(usage)?;
         let port_num = |p: &str| match p.parse::<u16>() {
             Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{s}: '{p}' is not a port from 1 to 65535")),
+            _ => Err(format!("{s}: '{}' is not a port from 1 to 65535", e(p))),
         };
         Ok(Publish { host_ip, host_port: port_num(host_port)?, port: port_num(port)?, proto })
     }
@@ -250,6 +252,7 @@ mod tests {
         }
         assert!(p("8080:80/sctp").unwrap_err().contains("sctp"));
         assert!(p("x:8080:80").unwrap_err().contains("IPv4"));
+        assert!(!p("80\n:80:x").unwrap_err().contains('\n'), "errors are one line");
     }
 
     #[test]
