@@ -154,6 +154,11 @@ pub enum Setting {
     },
     SeccompLog,
     AllowUserns,
+    /// `--publish`: attached to the user-mode network at the end of the fold
+    /// (the mode may be written after it).
+    Publish(crate::plan::network::Publish),
+    /// `--allow-host-loopback`.
+    AllowHostLoopback,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,12 +183,32 @@ pub type Notes = Vec<String>;
 
 /// Folds settings into a Plan for `host`.
 pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Notes), String> {
-    let mut b =
-        Builder { host, plan: empty(host), prov: Provenance::default(), notes: Vec::new(), cwd_op: None };
+    let mut b = Builder {
+        host,
+        plan: empty(host),
+        prov: Provenance::default(),
+        notes: Vec::new(),
+        cwd_op: None,
+        publish: Vec::new(),
+        host_loopback: false,
+    };
     for s in settings {
         b.apply(s)?;
     }
-    let Builder { mut plan, mut prov, notes, .. } = b;
+    let Builder { mut plan, mut prov, notes, publish, host_loopback, .. } = b;
+    match plan.network.user.as_mut() {
+        Some(user) => {
+            user.publish.extend(publish);
+            user.allow_host_loopback |= host_loopback;
+        }
+        None if !publish.is_empty() || host_loopback => {
+            return Err(
+                "publish and allow-host-loopback need user-mode networking ([network] mode = \"user\")"
+                    .into(),
+            )
+        }
+        None => {}
+    }
     // A profile's host name gives way to a shared UTS namespace; one given on
     // the command line is a conflict that validation reports.
     if !plan.namespaces.uts && prov.scalars.get("hostname") != Some(&Origin::CommandLine) {
@@ -243,6 +268,10 @@ struct Builder<'a> {
     /// Index in plan.fs of the current directory's bind, which a later
     /// bind-cwd replaces (it is a scalar).
     cwd_op: Option<usize>,
+    /// Published ports and the host-loopback switch, for the user-mode
+    /// network the fold ends with.
+    publish: Vec<crate::plan::network::Publish>,
+    host_loopback: bool,
 }
 
 impl Builder<'_> {
@@ -358,6 +387,8 @@ impl Builder<'_> {
             }
             Setting::SeccompLog => p.seccomp.log = true,
             Setting::AllowUserns => p.seccomp.allow_userns = true,
+            Setting::Publish(pb) => self.publish.push(*pb),
+            Setting::AllowHostLoopback => self.host_loopback = true,
         }
         Ok(())
     }
