@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort timeout= kill-after= limit= memory= pids= cpus= io-weight= status-fd= pid-file= v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
+    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= publish= allow-host-loopback share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort timeout= kill-after= limit= memory= pids= cpus= io-weight= status-fd= pid-file= v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -42,8 +42,12 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l symlink -d 'Create a sy
 complete -c sandbox -n "__fish_sandbox_needs_command" -l bind-cwd -d 'Share the current directory: `rw`, `ro`, or `none`. Never $HOME itself, `/`, or a directory above $HOME (then nothing is shared and a note says how to share it)' -r -f -a "rw\t'Share it read-write (never $HOME itself, `/`, or a directory above $HOME)'
 ro\t'Share it read-only'
 none\t'Do not share it; the command starts in $HOME (or `/`)'"
-complete -c sandbox -n "__fish_sandbox_needs_command" -l net -d 'Network: `none` (own namespace, loopback only; the default) or `host`' -r -f -a "none\t'Own network namespace with only the loopback interface up'
-host\t'Share the host\'s network namespace'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l net -d 'Network: `none` (own namespace, loopback only; the default), `host` (the host\'s network), or `user` (own namespace with a user-mode stack: a default route, DNS, and the ports given with --publish; pasta, or slirp4netns when pasta is missing; choose with `user:pasta` or `user:slirp4netns`)' -r -f -a "none\t'Own network namespace with only the loopback interface up'
+host\t'Share the host\'s network namespace'
+user\t'Own network namespace with user-mode networking: pasta, or slirp4netns when pasta is missing'
+user:pasta\t'User-mode networking with pasta'
+user:slirp4netns\t'User-mode networking with slirp4netns'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l publish -d 'With --net user: HOST_PORT on the host reaches PORT inside the sandbox (repeatable). The host address is 127.0.0.1 unless HOST_IP is written (an IPv6 one in brackets, e.g. [::1]:8080:80); the protocol is tcp unless /udp is written' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l share -d 'Share a namespace with the host instead of getting a new one (repeatable)' -r -f -a "ipc\t''
 pid\t''
 uts\t''
@@ -81,6 +85,7 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-policy -d 'Also
 complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-oci -d 'Also install the seccomp policy of an OCI runtime config in FILE (its `linux.seccomp`, or the bare object, such as Docker\'s default profile). Every filter applies: add `--seccomp none` to run under that policy alone' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-host-loopback -d 'With --net user: let the sandbox reach services listening on the host\'s loopback, at the default gateway\'s address (10.0.2.2 with slirp4netns). Off by default: a service on the host\'s 127.0.0.1 is unreachable from inside'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
@@ -116,8 +121,12 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l symlink -d '
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l bind-cwd -d 'Share the current directory: `rw`, `ro`, or `none`. Never $HOME itself, `/`, or a directory above $HOME (then nothing is shared and a note says how to share it)' -r -f -a "rw\t'Share it read-write (never $HOME itself, `/`, or a directory above $HOME)'
 ro\t'Share it read-only'
 none\t'Do not share it; the command starts in $HOME (or `/`)'"
-complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l net -d 'Network: `none` (own namespace, loopback only; the default) or `host`' -r -f -a "none\t'Own network namespace with only the loopback interface up'
-host\t'Share the host\'s network namespace'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l net -d 'Network: `none` (own namespace, loopback only; the default), `host` (the host\'s network), or `user` (own namespace with a user-mode stack: a default route, DNS, and the ports given with --publish; pasta, or slirp4netns when pasta is missing; choose with `user:pasta` or `user:slirp4netns`)' -r -f -a "none\t'Own network namespace with only the loopback interface up'
+host\t'Share the host\'s network namespace'
+user\t'Own network namespace with user-mode networking: pasta, or slirp4netns when pasta is missing'
+user:pasta\t'User-mode networking with pasta'
+user:slirp4netns\t'User-mode networking with slirp4netns'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l publish -d 'With --net user: HOST_PORT on the host reaches PORT inside the sandbox (repeatable). The host address is 127.0.0.1 unless HOST_IP is written (an IPv6 one in brackets, e.g. [::1]:8080:80); the protocol is tcp unless /udp is written' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l share -d 'Share a namespace with the host instead of getting a new one (repeatable)' -r -f -a "ipc\t''
 pid\t''
 uts\t''
@@ -156,6 +165,7 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-oci 
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Print the plan as JSON (the same data `sandbox` would run)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-host-loopback -d 'With --net user: let the sandbox reach services listening on the host\'s loopback, at the default gateway\'s address (10.0.2.2 with slirp4netns). Off by default: a service on the host\'s 127.0.0.1 is unreachable from inside'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'

@@ -158,9 +158,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODE", value_enum)]
     pub bind_cwd: Option<BindCwd>,
 
-    /// Network: `none` (own namespace, loopback only; the default) or `host`.
+    /// Network: `none` (own namespace, loopback only; the default), `host` (the host's
+    /// network), or `user` (own namespace with a user-mode stack: a default route, DNS, and
+    /// the ports given with --publish; pasta, or slirp4netns when pasta is missing; choose
+    /// with `user:pasta` or `user:slirp4netns`).
     #[arg(long, value_name = "MODE", value_enum)]
     pub net: Option<Net>,
+
+    #[command(flatten)]
+    pub network: network::NetworkArgs,
 
     /// Share a namespace with the host instead of getting a new one (repeatable).
     #[arg(long, value_name = "NS", value_enum, action = ArgAction::Append)]
@@ -199,7 +205,7 @@ pub struct RunArgs {
     pub cap_add: Vec<String>,
 
     /// Pass the caller's file descriptor N to the command (0, 1, 2 are always passed).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append, allow_negative_numbers = true)]
     pub keep_fd: Vec<i32>,
 
     /// Let the sandbox outlive the process that started it.
@@ -322,6 +328,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
             .map(|setting| Located { setting, origin: Origin::CommandLine }),
     );
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
+    run.network.apply(&mut plan)?;
     plan.command = run.command.clone();
     run.limits.apply(&mut plan)?;
     run.landlock.apply(run, host, &mut plan)?;
@@ -406,8 +413,11 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
     for (i, fd) in run.keep_fd.iter().enumerate() {
         out.push((indexed("keep_fd").get(i).copied().unwrap_or(usize::MAX), Setting::KeepFd(*fd)));
     }
-    if run.net == Some(Net::None) && run.share.contains(&Share::Net) {
-        return Err(UsageError("--net none and --share net cannot be combined".into()));
+    match run.net {
+        Some(net) if net != Net::Host && run.share.contains(&Share::Net) => {
+            return Err(UsageError(format!("--net {} and --share net cannot be combined", net.name())));
+        }
+        _ => {}
     }
     out.sort_by_key(|(at, _)| *at);
     Ok(out.into_iter().map(|(_, s)| s).collect())
@@ -417,6 +427,8 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
 pub fn normalize(p: &Path) -> PathBuf {
     values::normalize(p)
 }
+
+pub mod network;
 
 #[cfg(test)]
 mod tests;

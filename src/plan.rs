@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod landlock;
 pub mod limits;
+pub mod network;
 pub mod seccomp;
 
 /// Everything `launch` needs to know, and nothing it has to look up.
@@ -29,6 +30,9 @@ pub struct Plan {
     pub env: Vec<EnvVar>,
     /// Process options: cwd, hostname, session, fds, capabilities.
     pub process: Process,
+    /// User-mode networking and published ports (default: loopback only).
+    #[serde(default)]
+    pub network: network::Network,
     /// Run even when a confinement the plan asks for cannot be applied
     /// (a warning lists what was dropped). Off: refuse instead.
     #[serde(default)]
@@ -286,7 +290,7 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     for op in &plan.fs {
         check_dest(op.dest())?;
     }
-    Ok(())
+    network::validate(&plan.network, plan.namespaces.net)
 }
 
 /// A destination must be absolute, non-empty and free of `..` so that it
@@ -334,7 +338,7 @@ impl fmt::Display for Plan {
         if !shared.is_empty() {
             writeln!(f, "            shared with the host: {}", shared.join(" "))?;
         }
-        writeln!(f, "network:    {}", if ns.net { "none (loopback only)" } else { "host" })?;
+        writeln!(f, "network:    {}", self.network.describe(ns.net))?;
         writeln!(f, "ids:        uid {} gid {} (mapped to the caller's own)", self.ids.uid, self.ids.gid)?;
         writeln!(f, "filesystem: (in order, on an empty read-only tmpfs root)")?;
         for op in &self.fs {

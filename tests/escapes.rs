@@ -247,9 +247,9 @@ fn inherited_fds_of_every_kind_stay_outside() {
 fn pdeathsig_has_no_fork_window() {
     let (cwd, home) = (Dir::new(), Dir::new());
     let tok = token();
-    for i in 0..60u64 {
+    for i in 0..150u64 {
         let mut child = sbx(cwd.path(), home.path(), ["--", "sleep", &tok]).spawn();
-        std::thread::sleep(std::time::Duration::from_micros((i * 97) % 5000));
+        std::thread::sleep(std::time::Duration::from_micros((i * 37) % 3000));
         let _ = child.kill();
         let _ = child.wait();
     }

@@ -495,7 +495,18 @@ fn a_setuid_install_refuses_to_run() {
     let (uid, gid) = test_ids().unwrap();
     use std::os::unix::process::CommandExt;
     cmd.uid(uid).gid(gid);
-    Out(cmd.output().unwrap()).fails(125, "refusing to run setuid");
+    // A file just written can be briefly busy (ETXTBSY) while another test
+    // thread's fork still holds the write descriptor: retry.
+    let output = (0..20)
+        .find_map(|_| match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                None
+            }
+            other => Some(other.unwrap()),
+        })
+        .expect("the copy stayed busy");
+    Out(output).fails(125, "refusing to run setuid");
 }
 
 /// Started from a terminal (stdout a pty), the sandbox binds the caller's

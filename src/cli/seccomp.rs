@@ -61,7 +61,7 @@ pub struct SeccompArgs {
 
     /// Also install the raw classic-BPF program read from file descriptor FD (a
     /// `struct sock_filter` array, as bwrap's --add-seccomp-fd), after every other filter.
-    #[arg(long, value_name = "FD", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append)]
+    #[arg(long, value_name = "FD", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append, allow_negative_numbers = true)]
     pub add_seccomp_fd: Vec<i32>,
 }
 

@@ -127,6 +127,7 @@ pub fn start(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
                 init: child,
                 direct: true,
                 _alive: release_w,
+                _net: None,
                 report: Some(report_r),
                 ended: None,
                 tty: tty.map(tty::Outside::monitor_side),

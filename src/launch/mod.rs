@@ -16,11 +16,13 @@ mod ids;
 mod landlock;
 mod monitor;
 mod net;
+mod netargs;
 mod overlay;
 pub mod probe;
 mod remount;
 mod rlimit;
 mod seccomp;
+mod slirpapi;
 mod special;
 mod status;
 mod supervise;
@@ -28,6 +30,7 @@ mod sys;
 mod systemd;
 mod timeout;
 mod tty;
+mod usernet;
 
 use nix::sys::stat::Mode;
 

@@ -3,8 +3,10 @@
 //! ```text
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
 //!   makes the sandbox's cgroup (if limits ask for one) and its pty socket
-//!   writes uid/gid maps, moves init into the cgroup, then releases init
-//!   (one byte on `release`), then runs the loop of supervise.rs: setup
+//!   writes uid/gid maps, moves init into the cgroup, starts the user-mode
+//!   network (pasta, slirp4netns) and waits until it is ready, then
+//!   releases init (one byte on `release`, whose write end it holds open
+//!   for its whole life), then runs the loop of supervise.rs: setup
 //!   report, signals, time-out, terminal relay, status fd
 //!   exits with init's status, which is the command's (124 after a time-out)
 //! init: PDEATHSIG, waits for release, builds the file system, hostname,
@@ -31,11 +33,10 @@
 //! on to the command; SIGTSTP and SIGCONT stop and continue every process
 //! inside.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
@@ -45,6 +46,7 @@ use super::error::{Result, SetupError, SETUP};
 use super::exec::{report, Exec};
 use super::supervise;
 use super::timeout::Timeout;
+use super::usernet::UserNet;
 use super::{status, sys, tty, Ctx};
 use crate::escape;
 use crate::plan::landlock::Mode;
@@ -170,12 +172,13 @@ fn namespaced(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
     }
     drop((release_r, report_w, ended_w));
     let child = Pid::from_raw(pid);
-    release(ctx, child, cgroup.as_ref(), &mut reporter, &release_w)?;
+    let net = release(ctx, child, cgroup.as_ref(), &mut reporter, &release_w)?;
     let run = supervise::Run {
         ctx,
         init: child,
         direct: false,
         _alive: release_w,
+        _net: net,
         report: Some(report_r),
         ended: Some(ended_r),
         tty: tty.map(tty::Outside::monitor_side),
@@ -186,15 +189,16 @@ fn namespaced(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
     supervise::supervise(run, &handled())
 }
 
-/// After clone: the id maps, the cgroup, what the status fd needs of init
-/// while it can still be inspected; then init may go on.
+/// After clone: the id maps, the cgroup, the user-mode network (returned:
+/// it stops when dropped), what the status fd needs of init while it can
+/// still be inspected; then init may go on.
 fn release(
     ctx: &Ctx,
     child: Pid,
     cgroup: Option<&Cgroup>,
     reporter: &mut status::Reporter,
     release_w: &OwnedFd,
-) -> Result<()> {
+) -> Result<Option<UserNet>> {
     let abort = |e: SetupError| {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
@@ -208,6 +212,8 @@ fn release(
     if let Some(cg) = cgroup {
         cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
     }
+    // The user-mode network (if any) is up before the command starts.
+    let net = super::usernet::start(ctx, child.as_raw()).map_err(abort)?;
     reporter.namespaces(ctx, child.as_raw() as u32);
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
@@ -215,7 +221,7 @@ fn release(
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
-    Ok(())
+    Ok(net)
 }
 
 /// In the released process (init, or the command in landlock-only mode),
@@ -237,13 +243,8 @@ pub(super) fn wait_for_release(ctx: &Ctx, release_r: OwnedFd) {
     if !matches!(nix::unistd::read(release_r.as_raw_fd(), &mut byte), Ok(1)) {
         sys::exit_now(SETUP as i32);
     }
-    if die {
-        let mut fds = [PollFd::new(release_r.as_fd(), PollFlags::POLLIN)];
-        let hung_up = poll(&mut fds, PollTimeout::ZERO).is_ok()
-            && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP));
-        if hung_up {
-            sys::exit_now(SETUP as i32);
-        }
+    if die && sys::hung_up(&release_r) {
+        sys::exit_now(SETUP as i32);
     }
 }
 

@@ -34,6 +34,7 @@ use super::error::{Result, SetupError, SETUP};
 use super::status::{Outcome, Reporter};
 use super::timeout::{Due, Timeout};
 use super::tty::{self, Relay};
+use super::usernet::UserNet;
 use super::Ctx;
 
 /// Exit status after a time-out, as timeout(1) uses it.
@@ -50,6 +51,10 @@ pub struct Run<'a> {
     /// lives: a hang-up tells the released process the monitor is gone
     /// (`monitor::wait_for_release`).
     pub _alive: OwnedFd,
+    /// The user-mode network helper, stopped when this is dropped; declared
+    /// before `cgroup` so it is gone before the cgroup's leaf, where it
+    /// runs beside the monitor, is removed.
+    pub _net: Option<UserNet>,
     /// Setup report from init and the command (close-on-exec).
     pub report: Option<OwnedFd>,
     /// init's last words: how the command ended (`e` code or `s` signal);

@@ -84,6 +84,7 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     let mut rules: Vec<(&str, Vec<String>)> = Vec::new();
     let mut seccomp = Vec::new();
     let mut sc_lists: [Vec<String>; 4] = Default::default();
+    let mut publish = Vec::new();
     let mut process = Vec::new();
     let mut shares = Vec::new();
     let mut caps = Vec::new();
@@ -110,7 +111,7 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
                 order.push(format!("bind-cwd {v}"));
                 upsert(&mut fs_scalars, "bind-cwd", v);
             }
-            Setting::Net(n) => upsert(&mut net, "mode", q(&format!("{n:?}").to_lowercase())),
+            Setting::Net(n) => upsert(&mut net, "mode", q(n.name())),
             Setting::Share(s) => shares.push(q(&format!("{s:?}").to_lowercase())),
             Setting::Env(k, v) => upsert(&mut set, &q(&escape::os(k)), q(&escape::os(v))),
             Setting::KeepEnv(k) => keep.push(q(&escape::os(k))),
@@ -149,6 +150,8 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::SeccompFile { path, oci } => sc_lists[if *oci { 3 } else { 2 }].push(p(path)),
             Setting::SeccompLog => upsert(&mut seccomp, "log", "true".into()),
             Setting::AllowUserns => upsert(&mut seccomp, "allow-userns", "true".into()),
+            Setting::Publish(pb) => publish.push(q(&pb.to_string())),
+            Setting::AllowHostLoopback => upsert(&mut net, "allow-host-loopback", "true".into()),
         }
     }
     let mut out = joined(&top);
@@ -176,6 +179,9 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     }
     out.push_str("\n[network]\n");
     out.push_str(&joined(&net));
+    if !publish.is_empty() {
+        let _ = writeln!(out, "publish = [{}]", publish.join(", "));
+    }
     for (key, ports) in [("allow-connect", connect), ("allow-bind", bind)] {
         if !ports.is_empty() {
             let _ = writeln!(out, "{key} = [{}]", ports.join(", "));

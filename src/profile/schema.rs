@@ -103,7 +103,9 @@ pub struct Environment {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Network {
     pub mode: Option<S<Net>>,
-    pub publish: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub publish: Vec<S<String>>,
+    pub allow_host_loopback: Option<S<bool>>,
     #[serde(default)]
     pub allow_connect: Vec<S<u16>>,
     #[serde(default)]
@@ -192,6 +194,7 @@ pub const KEYS: &[&str] = &[
     "environment.clear",
     "network.mode",
     "network.publish",
+    "network.allow-host-loopback",
     "network.allow-connect",
     "network.allow-bind",
     "process.cwd",
@@ -391,7 +394,11 @@ fn port(s: &S<u16>, f: fn(u16) -> Setting, out: &mut Vec<Positioned>) -> Result<
 }
 
 fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
-    not_yet(&net.publish, "publish")?;
+    for s in &net.publish {
+        let pb = s.get_ref().parse().map_err(|e: String| (s.span().start, e))?;
+        out.push((s.span().start, Setting::Publish(pb)));
+    }
+    flag(out, &net.allow_host_loopback, |on| on.then_some(Setting::AllowHostLoopback));
     for s in &net.allow_connect {
         port(s, Setting::AllowConnect, out)?;
     }

@@ -165,6 +165,9 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
             plan.ids.uid, plan.ids.gid
         ));
     }
+    if plan.network.user.is_some() {
+        a.lost.push("--net user (needs a network namespace)".into());
+    }
     let ns = &plan.namespaces;
     if ns.net {
         a.approximated.push(

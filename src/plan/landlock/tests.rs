@@ -133,8 +133,10 @@ fn landlock_only_mode_loses_what_needs_namespaces() {
     p.fs.push(FsOp::Bind { src: "/a".into(), dest: "/b".into(), access: Access::ReadOnly, optional: false });
     p.fs.push(FsOp::Dir { dest: "/made".into(), mode: 0o755 });
     p.ids.uid = 0;
+    p.network.user = Some(Default::default());
     let a = adapt(&p, &FakeHost);
     let text = a.lost.join("\n");
+    assert!(text.contains("--net user (needs a network namespace)"), "{text}");
     assert!(text.contains("--ro /a:/b (a different destination needs a mount namespace)"), "{text}");
     assert!(text.contains("--mkdir /made"), "{text}");
     assert!(text.contains("--hostname sandbox"), "{text}");
