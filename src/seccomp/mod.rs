@@ -13,8 +13,9 @@
 
 pub mod compile;
 mod guard;
-#[cfg(test)]
-mod interp;
+/// The cBPF interpreter of the tests, public for the fuzz targets.
+#[doc(hidden)]
+pub mod interp;
 pub mod oci;
 pub mod policy;
 pub mod syscalls;
