@@ -150,6 +150,7 @@ fn empty(host: &Host) -> Plan {
             caps: Vec::new(),
         },
         best_effort: false,
+        bwrap: None,
         command: Vec::new(),
     }
 }
