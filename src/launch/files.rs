@@ -44,7 +44,9 @@ pub fn file(
             };
             let pfd = fs::ensure_dir(root, parent, 0o755)?;
             let flags = libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_NOFOLLOW;
-            let fd = sys::openat(&pfd, Path::new(name), flags, mode).what(what)?;
+            let fd = sys::openat(&pfd, Path::new(name), flags, mode)
+                .what(what)
+                .map_err(|e| e.bwrap_errno(format!("Can't create file {}", escape::path(dest))))?;
             // The mode given at creation is masked by the umask (0 here) and
             // ignored for an existing file: set it explicitly.
             nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)).what(what)?;
@@ -69,9 +71,12 @@ pub fn file(
 /// `FsOp::Chmod`: the path must exist; no parent is created.
 pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
     let what = || format!("chmod {mode:04o} {}", escape::path(dest));
+    // C's "%#o": a 0 in front, except for 0 itself.
+    let c_octal = if mode == 0 { "0".to_string() } else { format!("0{mode:o}") };
+    let bwrap = |e: SetupError| e.bwrap_errno(format!("Can't chmod {c_octal} {}", escape::path(dest)));
     // chmod through an O_PATH fd: fchmod refuses O_PATH, /proc/self/fd/N
     // (a magic link, followed once) reaches exactly the resolved inode.
-    let fd = root.open(dest, 0).what(what)?;
+    let fd = root.open(dest, 0).what(what).map_err(bwrap)?;
     nix::sys::stat::fchmodat(
         None,
         &sys::fd_path(&fd),
@@ -79,6 +84,7 @@ pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .what(what)
+    .map_err(bwrap)
 }
 
 /// `FsOp::RemountRo`: only the mount at `dest`, not its submounts.

@@ -150,7 +150,8 @@ pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
     match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => {
-            let err = SetupError::errno(format!("mkdir {}", show(path)), e);
+            let err = SetupError::errno(format!("mkdir {}", show(path)), e)
+                .bwrap_errno(format!("Can't mkdir {}", show(path)));
             return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
         }
     }
@@ -171,7 +172,8 @@ fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
     match sys::openat(&pfd, Path::new(name), flags, 0o444) {
         Ok(_) | Err(Errno::EEXIST) => {}
         Err(e) => {
-            let err = SetupError::errno(format!("create {}", show(path)), e);
+            let err = SetupError::errno(format!("create {}", show(path)), e)
+                .bwrap_errno(format!("Can't create file at {}", show(path)));
             return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
         }
     }
@@ -253,7 +255,8 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
             Ok(fd) => binds.push(Opened::Bind(fd)),
             Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
             Err(e) => {
-                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e);
+                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e)
+                    .bwrap_errno(format!("Can't find source path {}", show(src)));
                 return Err(match e {
                     Errno::ENOENT => err.hint("the source must exist on the host"),
                     Errno::EACCES => err.hint("you cannot read the source on the host"),
@@ -272,7 +275,9 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
         .what(|| "make / rslave".into())?;
     let base = Path::new(BASE);
     let scratch = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), scratch, Some("mode=0755"))
+    // bubblewrap mounts its root tmpfs with the defaults; findmnt shows it.
+    let mode = if ctx.plan.bwrap.is_some() { None } else { Some("mode=0755") };
+    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), scratch, mode)
         .what(|| format!("mount scratch tmpfs on {BASE}"))?;
     let base_fd = sys::open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;
     let mkdir = |name: &str, mode: u32| {
@@ -295,10 +300,16 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
         ctx.log("mount", &describe(op));
         apply_op(ctx, &root, &base_fd, n, op, src)?;
     }
-    ctx.log("mount", "/ read-only, pivot_root");
-    let ro =
-        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount_fd(None, &root.fd, None, ro, None).what(|| "remount / read-only".into())?;
+    // bubblewrap's root stays writable: callers create files in it.
+    if ctx.plan.bwrap.is_none() {
+        ctx.log("mount", "/ read-only, pivot_root");
+        let ro = MsFlags::MS_REMOUNT
+            | MsFlags::MS_BIND
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV;
+        mount_fd(None, &root.fd, None, ro, None).what(|| "remount / read-only".into())?;
+    }
     pivot(&root.fd)
 }
 
@@ -383,14 +394,21 @@ fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(Errno::EEXIST) => match nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name) {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
-            Ok(existing) => Err(SetupError::new(
-                what(),
-                format!("it exists and points at {}", show(Path::new(&existing))),
-            )),
-            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink")),
+            Ok(existing) => {
+                let existing = show(Path::new(&existing));
+                Err(SetupError::new(what(), format!("it exists and points at {existing}")).bwrap(format!(
+                    "Can't make symlink at {}: existing destination is {existing}",
+                    show(dest)
+                )))
+            }
+            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink").bwrap(format!(
+                "Can't make symlink at {}: destination exists and is not a symlink",
+                show(dest)
+            ))),
         },
         Err(e) => {
-            let err = SetupError::errno(what(), e);
+            let err =
+                SetupError::errno(what(), e).bwrap_errno(format!("Can't make symlink at {}", show(dest)));
             Err(if e == Errno::EROFS { err.hint(ro_parent_hint(dest)) } else { err })
         }
     }

@@ -5,8 +5,11 @@
 //! forbid anything, so it comes last, just before execve. clone with
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
+mod bpf;
+mod bwrap;
 mod confine;
 mod error;
+mod exec;
 mod files;
 mod fs;
 mod ids;
@@ -16,6 +19,7 @@ mod overlay;
 pub mod probe;
 mod remount;
 mod special;
+pub mod status;
 mod sys;
 
 use nix::sys::stat::Mode;
@@ -62,14 +66,23 @@ const COMMAND_STEPS: [(&str, Step); 5] = [
 /// Runs `plan` and returns the exit status: the command's own, 128+N when it
 /// was killed by signal N, 125 when setup failed, 126/127 when the command
 /// cannot be executed / was not found.
+///
+/// A Plan from the bwrap front end reports a setup failure as bubblewrap
+/// does: one `bwrap: …` line in its words, exit status 1.
 pub fn run(plan: &Plan, opts: &Options) -> u8 {
     let ctx = Ctx { plan, verbose: opts.verbose };
     match monitor::start(&ctx) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("sandbox: {e}");
-            e.code
-        }
+        Err(e) => match &plan.bwrap {
+            Some(b) => {
+                eprintln!("{}", crate::compat::message(b.level_prefix, 3, &e.bwrap_line()));
+                1
+            }
+            None => {
+                eprintln!("sandbox: {e}");
+                e.code
+            }
+        },
     }
 }
 
@@ -108,6 +121,10 @@ fn session(ctx: &Ctx) -> error::Result<()> {
 }
 
 fn cwd(ctx: &Ctx) -> error::Result<()> {
+    if ctx.plan.bwrap.is_some() {
+        // Already chosen by bubblewrap's fallback rule (bwrap::choose_cwd).
+        return Ok(());
+    }
     let dir = ctx.plan.process.cwd.as_deref().unwrap_or(std::path::Path::new("/"));
     ctx.log("cwd", &crate::escape::path(dir));
     nix::unistd::chdir(dir).map_err(|e| SetupError::errno(format!("cwd {}", crate::escape::path(dir)), e))

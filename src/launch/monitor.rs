@@ -20,17 +20,17 @@
 //! with sigwait (no handlers, no async-signal-safety concerns); pid 1 of a
 //! pid namespace would otherwise ignore every signal it has no handler for.
 
-use std::ffi::CString;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
-use super::error::{Result, SetupError, NOT_EXECUTABLE, NOT_FOUND, SETUP};
+use super::error::{Result, SetupError, SETUP};
+use super::exec::Exec;
 use super::{sys, Ctx};
 use crate::escape;
 
@@ -79,14 +79,22 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
             return Err(SetupError::errno(format!("--keep-fd {fd}"), Errno::EBADF));
         }
     }
+    let bw = ctx.plan.bwrap.as_ref();
+    if let Some(b) = bw {
+        super::bwrap::before_clone(b)?;
+    }
     let exec = Exec::prepare(ctx)?;
     let (release_r, release_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))?;
     let (report_r, report_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))?;
     let mut old_mask = SigSet::empty();
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled()), Some(&mut old_mask))
-        .map_err(|e| SetupError::errno("block signals", e))?;
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&monitor_signals(ctx)),
+        Some(&mut old_mask),
+    )
+    .map_err(|e| SetupError::errno("block signals", e))?;
     let outside_uid = nix::unistd::getuid().as_raw();
     let outside_gid = nix::unistd::getgid().as_raw();
 
@@ -105,13 +113,20 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         "uid map",
         &format!("uid {} -> {outside_uid}, gid {} -> {outside_gid}", ctx.plan.ids.uid, ctx.plan.ids.gid),
     );
-    if let Err(e) = super::ids::write_maps(pid, ctx.plan.ids, outside_uid, outside_gid) {
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        return Err(e);
+    // A joined user namespace has its maps; with --userns-block-fd a
+    // helper outside writes them.
+    let helper_maps = bw.is_some_and(|b| b.userns_block_fd.is_some());
+    if ctx.plan.namespaces.user && !helper_maps {
+        let ids = bw.map(|b| super::bwrap::first_level_ids(ctx, b)).unwrap_or(ctx.plan.ids);
+        if let Err(e) = super::ids::write_maps(pid, ids, outside_uid, outside_gid) {
+            return Err(kill_with(child, e));
+        }
     }
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
+    if let Some(b) = bw {
+        super::bwrap::started(ctx, b, pid).map_err(|e| kill_with(child, e))?;
+    }
     let mut release = std::fs::File::from(release_w);
     if release.write_all(b"1").is_err() {
         return Err(finish_with(child, SetupError::new("start the sandbox", "it ended before setup")));
@@ -124,7 +139,31 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         let err = SetupError::decode(&report).unwrap_or_else(|| SetupError::new("setup", "garbled report"));
         return Err(finish_with(child, err));
     }
-    Ok(wait_forwarding(child))
+    let code = wait_forwarding(child, &monitor_signals(ctx));
+    if let Some(b) = bw {
+        super::bwrap::ended(b, true, code);
+    }
+    Ok(code)
+}
+
+/// The signals the monitor takes with sigwait. bubblewrap's monitor
+/// passes nothing on: a signal to it has its default effect (the sandbox
+/// lives on unless --die-with-parent), so in bwrap mode only SIGCHLD.
+fn monitor_signals(ctx: &Ctx) -> SigSet {
+    if ctx.plan.bwrap.is_some() {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGCHLD);
+        set
+    } else {
+        handled()
+    }
+}
+
+/// Kills init after a failure in the monitor, so no process is left.
+fn kill_with(child: Pid, err: SetupError) -> SetupError {
+    let _ = kill(child, Signal::SIGKILL);
+    let _ = waitpid(child, None);
+    err
 }
 
 /// Waits for init to end after a setup failure, so no process is left.
@@ -142,8 +181,7 @@ fn status_code(s: WaitStatus) -> Option<u8> {
 }
 
 /// The monitor's loop: pass signals on to init until it exits.
-fn wait_forwarding(child: Pid) -> u8 {
-    let set = handled();
+fn wait_forwarding(child: Pid, set: &SigSet) -> u8 {
     loop {
         match set.wait() {
             Ok(Signal::SIGCHLD) => match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
@@ -163,88 +201,15 @@ fn wait_forwarding(child: Pid) -> u8 {
     }
 }
 
-/// Everything execve needs, converted before clone so that a bad argument is
-/// an error with nothing started.
-pub struct Exec {
-    argv: Vec<CString>,
-    envp: Vec<CString>,
-    path: Vec<u8>,
-}
-
-impl Exec {
-    fn prepare(ctx: &Ctx) -> Result<Exec> {
-        let nul = |what: &str| SetupError::new(what.to_string(), "contains a NUL byte");
-        let argv = ctx
-            .plan
-            .command
-            .iter()
-            .map(|a| CString::new(a.as_bytes()).map_err(|_| nul("command argument")))
-            .collect::<Result<Vec<_>>>()?;
-        if argv.is_empty() {
-            return Err(SetupError::new("command", "none given"));
-        }
-        let mut path = b"/usr/local/bin:/usr/bin:/bin".to_vec();
-        let mut envp = Vec::new();
-        for v in &ctx.plan.env {
-            if v.name == "PATH" {
-                path = v.value.as_bytes().to_vec();
-            }
-            let mut kv = v.name.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend(v.value.as_bytes());
-            envp.push(CString::new(kv).map_err(|_| nul("environment variable"))?);
-        }
-        Ok(Exec { argv, envp, path })
-    }
-
-    /// execve, searching PATH like execvp when the command has no `/`.
-    fn run(&self) -> SetupError {
-        let cmd = self.argv[0].as_bytes();
-        let shown = escape::bytes(cmd);
-        if cmd.contains(&b'/') {
-            let e = self.execve(&self.argv[0]);
-            let code = if e == Errno::ENOENT { NOT_FOUND } else { NOT_EXECUTABLE };
-            return SetupError::errno(format!("exec {shown}"), e).code(code);
-        }
-        let mut denied = None;
-        for dir in self.path.split(|&b| b == b':') {
-            let dir = if dir.is_empty() { &b"."[..] } else { dir };
-            let mut full = dir.to_vec();
-            full.push(b'/');
-            full.extend(cmd);
-            let Ok(full) = CString::new(full) else { continue };
-            match self.execve(&full) {
-                Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
-                Errno::EACCES => denied = Some(Errno::EACCES),
-                e => return SetupError::errno(format!("exec {shown}"), e).code(NOT_EXECUTABLE),
-            }
-        }
-        match denied {
-            Some(e) => SetupError::errno(format!("exec {shown}"), e).code(NOT_EXECUTABLE),
-            None => SetupError::new(format!("exec {shown}"), "command not found")
-                .hint(format!(
-                    "searched PATH={} inside the sandbox; share the directory it is in with --ro",
-                    escape::bytes(&self.path)
-                ))
-                .code(NOT_FOUND),
-        }
-    }
-
-    fn execve(&self, file: &CString) -> Errno {
-        match nix::unistd::execve(file, &self.argv, &self.envp) {
-            Err(e) => e,
-            Ok(never) => match never {},
-        }
-    }
-}
-
 fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
     let _ = nix::unistd::write(report_w, &err.encode());
     sys::exit_now(err.code as i32)
 }
 
 /// pid 1 inside: set up, fork the command, reap, exit with its status.
-fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec: Exec) -> ! {
+fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, mut exec: Exec) -> ! {
+    // In bwrap mode the monitor left these unblocked; init never dies of them.
+    let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled()), None);
     if ctx.plan.process.die_with_parent {
         // Checked after set: if the monitor died before this point, the
         // release pipe reads EOF below and init gives up.
@@ -256,10 +221,22 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec
     }
     drop(release_r);
     let old_umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let bw = ctx.plan.bwrap.as_ref();
+    let proc_fd = match bw.map(|b| super::bwrap::open_proc(ctx, b)).transpose() {
+        Ok(fd) => fd.flatten(),
+        Err(e) => report(&report_w, &e),
+    };
     let held = match super::setup(ctx) {
         Ok(held) => held,
         Err(e) => report(&report_w, &e),
     };
+    let bwrap_locks = match bw.map(|b| super::bwrap::after_setup(ctx, b, proc_fd.as_ref())).transpose() {
+        Ok(locks) => locks.unwrap_or_default(),
+        Err(e) => report(&report_w, &e),
+    };
+    if bw.is_some_and(|b| b.as_pid_1) {
+        command(ctx, &report_w, &old_mask, old_umask, &mut exec)
+    }
     if !ctx.plan.namespaces.pid {
         // Without a pid namespace, orphans of the command come back to init.
         let _ = nix::sys::prctl::set_child_subreaper(true);
@@ -268,26 +245,53 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, exec
     // single-threaded monitor), so fork cannot leave a lock held.
     match unsafe { nix::unistd::fork() } {
         Err(e) => report(&report_w, &SetupError::errno("fork the command", e)),
-        Ok(ForkResult::Child) => {
-            let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-            if let Err(e) = super::prepare_command(ctx, old_umask) {
-                report(&report_w, &e);
-            }
-            ctx.log("exec", &escape::os(&ctx.plan.command[0]));
-            report(&report_w, &exec.run())
-        }
+        Ok(ForkResult::Child) => command(ctx, &report_w, &old_mask, old_umask, &mut exec),
         Ok(ForkResult::Parent { child }) => {
             drop(report_w);
-            let keep: Vec<i32> = held.locks.iter().map(|l| l.as_raw_fd()).collect();
+            let mut keep: Vec<i32> = held.locks.iter().map(|l| l.as_raw_fd()).collect();
+            keep.extend(bwrap_locks.iter().map(|l| l.as_raw_fd()));
+            keep.extend(bw.map(super::bwrap::init_keeps).unwrap_or_default());
             let _ = sys::close_all_except(&keep);
             let _ = nix::sys::prctl::set_dumpable(false);
-            reap(child)
+            if bw.is_some() && exec.install_seccomp().is_err() {
+                // bubblewrap's pid 1 dies when it cannot filter itself.
+                let _ = kill(child, Signal::SIGKILL);
+                sys::exit_now(1);
+            }
+            reap(child, bw.is_none())
         }
     }
 }
 
-/// init's loop: reap every child; when the command ends, exit with its status.
-fn reap(command: Pid) -> ! {
+/// The command's process: its own setup, then execve.
+fn command(ctx: &Ctx, report_w: &OwnedFd, old_mask: &SigSet, old_umask: Mode, exec: &mut Exec) -> ! {
+    let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None);
+    if let Err(e) = prepare(ctx, old_umask, exec) {
+        report(report_w, &e);
+    }
+    ctx.log("exec", &escape::os(&ctx.plan.command[0]));
+    report(report_w, &exec.run())
+}
+
+fn prepare(ctx: &Ctx, old_umask: Mode, exec: &mut Exec) -> Result<()> {
+    let Some(b) = &ctx.plan.bwrap else {
+        return super::prepare_command(ctx, old_umask);
+    };
+    super::bwrap::before_command(ctx, b)?;
+    let pwd = super::bwrap::choose_cwd(ctx, b)?;
+    super::prepare_command(ctx, old_umask)?;
+    super::bwrap::exec_label(b)?;
+    if ctx.plan.process.die_with_parent {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
+    exec.set_env("PWD", &pwd);
+    Ok(())
+}
+
+/// init's loop: reap every child; when the command ends, exit with its
+/// status. Signals init receives are passed on to the command unless in
+/// bwrap mode (bubblewrap's pid 1 passes nothing on).
+fn reap(command: Pid, forward: bool) -> ! {
     let set = handled();
     loop {
         match set.wait() {
@@ -302,10 +306,10 @@ fn reap(command: Pid) -> ! {
                     Ok(_) => {}
                 }
             },
-            Ok(sig) => {
+            Ok(sig) if forward => {
                 let _ = kill(command, sig);
             }
-            Err(_) => {}
+            Ok(_) | Err(_) => {}
         }
     }
 }

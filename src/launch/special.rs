@@ -35,8 +35,13 @@ const DEV_LINKS: [(&str, &str); 6] = [
     ("ptmx", "pts/ptmx"),
 ];
 
+fn writable(fd: &std::os::fd::OwnedFd) -> bool {
+    nix::unistd::access(&sys::fd_path(fd), nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
 pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
-    if !ctx.plan.namespaces.pid {
+    let joined_pidns = ctx.plan.bwrap.as_ref().is_some_and(|b| b.pidns_fd.is_some());
+    if !ctx.plan.namespaces.pid && !joined_pidns {
         let host =
             sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY).what(|| "open /proc".into())?;
         fs::ensure_dir(root, dest, 0o755)?;
@@ -52,14 +57,44 @@ pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
         let Ok(fd) = root.open(&path, 0) else {
             continue;
         };
+        // bubblewrap covers only those the sandbox could write to (in a
+        // user namespace, none of them: they belong to the host's root).
+        if ctx.plan.bwrap.is_some() && !writable(&fd) {
+            continue;
+        }
         ctx.log("mount", &format!("{} read-only", escape::path(&path)));
         fs::bind_over(root, &fd, &path, attrs)?;
     }
     Ok(())
 }
 
+/// The flags of /dev: ours adds noexec; bubblewrap's tmpfs is nosuid,nodev
+/// (the device binds carry no nodev), its /dev/shm a plain 0755 directory.
+struct DevFlavour {
+    tmpfs: MsFlags,
+    devices: u64,
+    shm_mode: u32,
+}
+
+fn flavour(ctx: &Ctx) -> DevFlavour {
+    if ctx.plan.bwrap.is_some() {
+        DevFlavour {
+            tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            devices: sys::MOUNT_ATTR_NOSUID,
+            shm_mode: 0o755,
+        }
+    } else {
+        DevFlavour {
+            tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            devices: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+            shm_mode: 0o1777,
+        }
+    }
+}
+
 pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
-    fs::mount_new(root, dest, "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=0755"))?;
+    let fl = flavour(ctx);
+    fs::mount_new(root, dest, "tmpfs", fl.tmpfs, Some("mode=0755"))?;
     for name in DEVICES {
         let host = Path::new("/dev").join(name);
         let Ok(src) = sys::open(&host, libc::O_PATH) else {
@@ -68,14 +103,14 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
         };
         let path = dest.join(name);
         fs::mount_point_file(root, &path)?;
-        fs::bind_over(root, &src, &path, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+        fs::bind_over(root, &src, &path, fl.devices)?;
     }
     for (name, target) in DEV_LINKS {
         let dir = root.open(dest, libc::O_DIRECTORY).what(|| format!("open {}", escape::path(dest)))?;
         nix::unistd::symlinkat(target, Some(dir.as_raw_fd()), name)
             .what(|| format!("symlink {}", escape::path(&dest.join(name))))?;
     }
-    fs::ensure_dir(root, &dest.join("shm"), 0o1777)?;
+    fs::ensure_dir(root, &dest.join("shm"), fl.shm_mode)?;
     let pts = dest.join("pts");
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     fs::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
@@ -85,7 +120,7 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
         if let Ok(tty) = sys::open(Path::new("/proc/self/fd/1"), libc::O_PATH) {
             let console = dest.join("console");
             fs::mount_point_file(root, &console)?;
-            fs::bind_over(root, &tty, &console, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+            fs::bind_over(root, &tty, &console, fl.devices)?;
         }
     }
     Ok(())
