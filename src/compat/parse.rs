@@ -274,33 +274,20 @@ fn source(st: &State, v: &OsStr) -> PathBuf {
     }
 }
 
-/// Pushes an op that may create files: with `--perms` given, the missing
-/// parents it needs are made first with the group and other permission
-/// bits `perms` leaves out also left out (bubblewrap's least-astonishment
-/// rule: `--perms 0700 --dir /a/b` makes `/a` 0700 too).
-fn push_creating(st: &mut State, perms: Option<u32>, op: FsOp) {
-    if let Some(p) = perms {
-        let mut parent_mode = 0o755;
-        if p & 0o070 == 0 {
-            parent_mode &= !0o050;
-        }
-        if p & 0o007 == 0 {
-            parent_mode &= !0o005;
-        }
-        if parent_mode != 0o755 {
-            let ancestors: Vec<PathBuf> = op
-                .dest()
-                .ancestors()
-                .skip(1)
-                .filter(|a| *a != Path::new("/"))
-                .map(Path::to_path_buf)
-                .collect();
-            for dir in ancestors.into_iter().rev() {
-                st.ops.push(FsOp::Dir { dest: dir, mode: parent_mode });
-            }
-        }
+/// Adds an operation. bubblewrap makes the missing parents of its
+/// destination with mode 0755 less the group and other bits `perms` (the
+/// operation's own permissions) lacks: `--perms 0700 --dir /a/b` makes `/a`
+/// 0700 too, and a mount, whose permissions are 0, makes 0700 parents.
+fn push(st: &mut State, perms: u32, op: FsOp) {
+    let mut parent_mode = 0o755;
+    if perms & 0o070 == 0 {
+        parent_mode &= !0o050;
+    }
+    if perms & 0o007 == 0 {
+        parent_mode &= !0o005;
     }
     st.ops.push(op);
+    st.b.parent_modes.push(parent_mode);
 }
 
 fn fs_option(st: &mut State, name: &str, rest: &[OsString]) -> Result<Option<usize>, Stop> {
@@ -315,7 +302,7 @@ fn fs_option(st: &mut State, name: &str, rest: &[OsString]) -> Result<Option<usi
     };
     let v = take(st, rest, 2, &format!("{name} takes two arguments"))?;
     let op = FsOp::Bind { src: source(st, &v[0]), dest: dest(&v[1]), access, optional };
-    st.ops.push(op);
+    push(st, 0, op);
     Ok(Some(2))
 }
 
@@ -325,34 +312,38 @@ fn mount_option(st: &mut State, name: &str, rest: &[OsString]) -> Result<Option<
             let msg = if name == "--remount-ro" { "one argument" } else { "an argument" };
             let v = take(st, rest, 1, &format!("{name} takes {msg}"))?;
             let dest = dest(&v[0]);
-            st.ops.push(match name {
-                "--proc" => FsOp::Proc { dest },
-                "--dev" => FsOp::Dev { dest },
-                "--mqueue" => FsOp::Mqueue { dest },
-                _ => FsOp::RemountRo { dest },
-            });
+            push(
+                st,
+                0,
+                match name {
+                    "--proc" => FsOp::Proc { dest },
+                    "--dev" => FsOp::Dev { dest },
+                    "--mqueue" => FsOp::Mqueue { dest },
+                    _ => FsOp::RemountRo { dest },
+                },
+            );
         }
         "--tmpfs" => {
             let v = take(st, rest, 1, "--tmpfs takes an argument")?;
             let (perms, size) = (st.next_perms.take(), st.next_size.take());
-            let op = FsOp::Tmpfs { dest: dest(&v[0]), mode: perms.unwrap_or(0o755), size };
-            push_creating(st, perms, op);
+            let mode = perms.unwrap_or(0o755);
+            push(st, mode, FsOp::Tmpfs { dest: dest(&v[0]), mode, size });
         }
         "--dir" => {
             let v = take(st, rest, 1, "--dir takes an argument")?;
-            let perms = st.next_perms.take();
-            push_creating(st, perms, FsOp::Dir { dest: dest(&v[0]), mode: perms.unwrap_or(0o755) });
+            let mode = st.next_perms.take().unwrap_or(0o755);
+            push(st, mode, FsOp::Dir { dest: dest(&v[0]), mode });
         }
         "--symlink" => {
             let v = take(st, rest, 2, "--symlink takes two arguments")?;
-            st.ops.push(FsOp::Symlink { target: PathBuf::from(&v[0]), dest: dest(&v[1]) });
+            push(st, 0, FsOp::Symlink { target: PathBuf::from(&v[0]), dest: dest(&v[1]) });
             return Ok(Some(2));
         }
         "--chmod" => {
             let v = take(st, rest, 2, "--chmod takes two arguments")?;
             let mode =
                 args::octal(&v[0]).ok_or_else(|| st.die("--chmod takes an octal argument <= 07777"))?;
-            st.ops.push(FsOp::Chmod { dest: dest(&v[1]), mode });
+            push(st, 0, FsOp::Chmod { dest: dest(&v[1]), mode });
             return Ok(Some(2));
         }
         "--bind-fd" | "--ro-bind-fd" => {
@@ -360,7 +351,7 @@ fn mount_option(st: &mut State, name: &str, rest: &[OsString]) -> Result<Option<
             let fd = parse_fd(st, &v[0])?;
             let access = if name == "--bind-fd" { Access::ReadWrite } else { Access::ReadOnly };
             let src = PathBuf::from(format!("/proc/self/fd/{fd}"));
-            st.ops.push(FsOp::Bind { src, dest: dest(&v[1]), access, optional: false });
+            push(st, 0, FsOp::Bind { src, dest: dest(&v[1]), access, optional: false });
             st.b.consumed_fds.push(fd);
             return Ok(Some(2));
         }
@@ -394,7 +385,7 @@ fn overlay_option(st: &mut State, name: &str, rest: &[OsString]) -> Result<Optio
     }
     // The last --overlay-src given is the top layer: the kernel wants it first.
     let lowers: Vec<PathBuf> = st.overlay_srcs.drain(..).rev().collect();
-    st.ops.push(FsOp::Overlay { lowers, dest: dest(&v[used - 1]), upper });
+    push(st, 0, FsOp::Overlay { lowers, dest: dest(&v[used - 1]), upper });
     Ok(Some(used))
 }
 
@@ -419,9 +410,8 @@ fn data_option(st: &mut State, name: &str, rest: &[OsString]) -> Result<Option<u
     };
     let v = take(st, rest, 2, &format!("{name} takes two arguments"))?;
     let fd = parse_fd(st, &v[0])?;
-    let perms = st.next_perms.take();
-    let op = FsOp::File { dest: dest(&v[1]), content: Vec::new(), mode: perms.unwrap_or(default_mode), how };
-    push_creating(st, perms, op);
+    let mode = st.next_perms.take().unwrap_or(default_mode);
+    push(st, mode, FsOp::File { dest: dest(&v[1]), content: Vec::new(), mode, how });
     st.pending_data.push((st.ops.len() - 1, fd));
     st.b.consumed_fds.push(fd);
     Ok(Some(2))

@@ -211,20 +211,21 @@ fn perms_and_size_modify_the_next_option_only() {
 }
 
 #[test]
-fn perms_also_narrow_the_parents_it_creates() {
-    let dirs = |perms: &str| -> Vec<FsOp> { plan(&["--perms", perms, "--dir", "/a/b/c", "true"]).fs };
+fn parents_are_made_with_the_operations_permissions() {
+    let modes = |args: &[&str]| {
+        let mut io = FakeIo::default();
+        io.fds.insert(3, b"data".to_vec());
+        plan_io(args, &mut io).bwrap.unwrap().parent_modes
+    };
+    assert_eq!(modes(&["--perms", "0700", "--dir", "/a/b/c", "true"]), [0o700]);
+    assert_eq!(modes(&["--perms", "0604", "--dir", "/a/b", "true"]), [0o705]);
+    assert_eq!(modes(&["--perms", "0750", "--tmpfs", "/a/b", "true"]), [0o750]);
+    assert_eq!(modes(&["--dir", "/a/b", "--tmpfs", "/t/u", "--file", "3", "/f/g", "true"]), [0o755; 3]);
+    // Mounts and links have no permissions of their own: 0700 parents.
     assert_eq!(
-        dirs("0700"),
-        vec![
-            FsOp::Dir { dest: "/a".into(), mode: 0o700 },
-            FsOp::Dir { dest: "/a/b".into(), mode: 0o700 },
-            FsOp::Dir { dest: "/a/b/c".into(), mode: 0o700 },
-        ]
+        modes(&["--ro-bind", "/usr", "/a/b", "--symlink", "x", "/l/m", "--bind-data", "3", "/d/e", "true"]),
+        [0o700; 3]
     );
-    assert_eq!(dirs("0604")[0], FsOp::Dir { dest: "/a".into(), mode: 0o705 });
-    assert_eq!(dirs("0750")[0], FsOp::Dir { dest: "/a".into(), mode: 0o750 });
-    assert_eq!(dirs("0755").len(), 1, "the default parents need no extra step");
-    assert_eq!(dirs("0111").len(), 1);
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub fn file(
             let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
                 return Err(SetupError::errno(what(), Errno::EINVAL));
             };
-            let pfd = fs::ensure_dir(root, parent, 0o755)?;
+            let pfd = root.ensure_parent(parent)?;
             let flags = libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_NOFOLLOW;
             let fd = sys::openat(&pfd, Path::new(name), flags, mode)
                 .what(what)
@@ -95,7 +95,9 @@ pub fn remount_ro(root: &Root, dest: &Path) -> Result<()> {
     fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false)
 }
 
-/// `FsOp::Mqueue`.
-pub fn mqueue(root: &Root, dest: &Path) -> Result<()> {
-    fs::mount_new(root, dest, "mqueue", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None)
+/// `FsOp::Mqueue` (bubblewrap mounts it without nosuid, nodev, noexec).
+pub fn mqueue(root: &Root, dest: &Path, bwrap: bool) -> Result<()> {
+    let flags =
+        if bwrap { MsFlags::empty() } else { MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC };
+    fs::mount_new(root, dest, "mqueue", flags, None)
 }

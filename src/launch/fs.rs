@@ -45,6 +45,16 @@ const BASE: &str = "/tmp";
 pub struct Root {
     fd: OwnedFd,
     openat2: std::cell::Cell<bool>,
+    /// The mode of missing parent directories the current operation
+    /// creates (0755; bubblewrap narrows it, see `Bwrap::parent_modes`).
+    parent_mode: std::cell::Cell<u32>,
+}
+
+impl Root {
+    /// Makes the missing parents of `path` (mode [`Root::parent_mode`]).
+    pub fn ensure_parent(&self, path: &Path) -> Result<OwnedFd> {
+        ensure_dir(self, path, self.parent_mode.get())
+    }
 }
 
 impl Root {
@@ -146,7 +156,7 @@ pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(SetupError::errno(format!("open {}", show(path)), Errno::ENOENT));
     };
-    let pfd = ensure_dir(root, parent, 0o755)?;
+    let pfd = ensure_dir(root, parent, root.parent_mode.get())?;
     match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => {
@@ -167,7 +177,7 @@ fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(SetupError::errno(format!("create {}", show(path)), Errno::EINVAL));
     };
-    let pfd = ensure_dir(root, parent, 0o755)?;
+    let pfd = root.ensure_parent(parent)?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
     match sys::openat(&pfd, Path::new(name), flags, 0o444) {
         Ok(_) | Err(Errno::EEXIST) => {}
@@ -235,6 +245,24 @@ impl Sources {
     }
 }
 
+/// Opens a bind source. A descriptor the caller passed (bubblewrap's
+/// `--bind-fd`, given as `/proc/self/fd/N`) belongs to the caller's mount
+/// namespace, where it cannot be bound from: its path is opened again here
+/// and must still be the same file (else "Race condition binding dirfd").
+fn open_source(src: &Path) -> nix::Result<OwnedFd> {
+    let Ok(n) = src.strip_prefix("/proc/self/fd") else {
+        return sys::open(src, libc::O_PATH);
+    };
+    let passed: i32 = n.to_str().and_then(|n| n.parse().ok()).ok_or(Errno::ENOENT)?;
+    let path = nix::fcntl::readlink(src)?;
+    let fd = sys::open(Path::new(&path), libc::O_PATH)?;
+    let (a, b) = (fstat(passed)?, fstat(fd.as_raw_fd())?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(Errno::ESTALE);
+    }
+    Ok(fd)
+}
+
 /// Opens every bind source on the host (following symlinks, as bubblewrap's
 /// realpath does) and every overlay layer, once.
 pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
@@ -251,12 +279,16 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
                 continue;
             }
         };
-        match sys::open(src, libc::O_PATH) {
+        match open_source(src) {
             Ok(fd) => binds.push(Opened::Bind(fd)),
             Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
             Err(e) => {
-                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e)
-                    .bwrap_errno(format!("Can't find source path {}", show(src)));
+                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e);
+                let err = if e == Errno::ESTALE {
+                    err.bwrap("Race condition binding dirfd")
+                } else {
+                    err.bwrap_errno(format!("Can't find source path {}", show(src)))
+                };
                 return Err(match e {
                     Errno::ENOENT => err.hint("the source must exist on the host"),
                     Errno::EACCES => err.hint("you cannot read the source on the host"),
@@ -268,16 +300,29 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
     Ok(Sources { ops: binds })
 }
 
-/// Builds the new root from `ops` and pivots into it.
-pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
+/// Where the host's root is while the new root is built.
+pub const HOST: &str = "/oldroot";
+
+/// A host path as seen while the new root is built.
+pub fn host(p: &Path) -> PathBuf {
+    Path::new(HOST).join(p.strip_prefix("/").unwrap_or(p))
+}
+
+/// Mounts the scratch tmpfs and makes it the root, with the host's root
+/// moved beneath it at [`HOST`] (bubblewrap's first pivot_root). A later
+/// recursive bind of the host's `/` or `/tmp` then copies the host's own
+/// mounts, never the scratch tmpfs. `/proc` there is a link to the host's,
+/// so `/proc/self/fd/N` keeps naming the descriptors. Returns the scratch
+/// directory.
+fn scratch(ctx: &Ctx) -> Result<OwnedFd> {
     let root_flags = MsFlags::MS_REC | MsFlags::MS_SLAVE;
     nix::mount::mount(None::<&str>, "/", None::<&str>, root_flags, None::<&str>)
         .what(|| "make / rslave".into())?;
     let base = Path::new(BASE);
-    let scratch = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     // bubblewrap mounts its root tmpfs with the defaults; findmnt shows it.
     let mode = if ctx.plan.bwrap.is_some() { None } else { Some("mode=0755") };
-    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), scratch, mode)
+    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), flags, mode)
         .what(|| format!("mount scratch tmpfs on {BASE}"))?;
     let base_fd = sys::open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;
     let mkdir = |name: &str, mode: u32| {
@@ -286,19 +331,38 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
     };
     mkdir("root", 0o755)?;
     mkdir("hidden-dir", 0o755)?;
+    mkdir(&HOST[1..], 0o755)?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
     drop(sys::openat(&base_fd, Path::new("hidden-file"), flags, 0o444).what(|| "create hidden-file".into())?);
     let root_path = base.join("root");
     nix::mount::mount(Some(&root_path), &root_path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
         .what(|| "bind the new root".into())?;
-    let root = Root {
-        fd: sys::open(&root_path, libc::O_PATH | libc::O_DIRECTORY).what(|| "open the new root".into())?,
-        openat2: std::cell::Cell::new(true),
-    };
+    nix::unistd::pivot_root(base, &base.join(&HOST[1..]))
+        .what(|| "pivot_root to the scratch tmpfs".into())?;
+    nix::unistd::chdir("/").what(|| "chdir /".into())?;
+    nix::unistd::symlinkat(&host(Path::new("/proc")), Some(base_fd.as_raw_fd()), "proc")
+        .what(|| "link /proc".into())?;
+    Ok(base_fd)
+}
 
+/// Builds the new root from `ops` and pivots into it.
+pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
+    let base_fd = scratch(ctx)?;
+    let open_root = || sys::openat(&base_fd, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
+    let mut root = Root {
+        fd: open_root().what(|| "open the new root".into())?,
+        openat2: std::cell::Cell::new(true),
+        parent_mode: std::cell::Cell::new(0o755),
+    };
+    let parent_modes = ctx.plan.bwrap.as_ref().map(|b| b.parent_modes.as_slice()).unwrap_or_default();
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.ops).enumerate() {
         ctx.log("mount", &describe(op));
+        root.parent_mode.set(parent_modes.get(n).copied().unwrap_or(0o755));
         apply_op(ctx, &root, &base_fd, n, op, src)?;
+        if op.dest() == Path::new("/") {
+            // Something now covers the root: reach the top of the stack.
+            root.fd = open_root().what(|| "open the new root".into())?;
+        }
     }
     // bubblewrap's root stays writable: callers create files in it.
     if ctx.plan.bwrap.is_none() {
@@ -365,6 +429,7 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Op
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             mount_fd(Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
                 .what(|| format!("tmpfs {}", show(dest)))
+                .map_err(|e| e.bwrap_errno(format!("Can't mount tmpfs on /newroot{}", show(dest))))
         }
         FsOp::Proc { dest } => super::special::proc(ctx, root, dest),
         FsOp::Dev { dest } => super::special::dev(ctx, root, dest),
@@ -376,7 +441,7 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Op
         }
         FsOp::Chmod { dest, mode } => super::files::chmod(root, dest, *mode),
         FsOp::RemountRo { dest } => super::files::remount_ro(root, dest),
-        FsOp::Mqueue { dest } => super::files::mqueue(root, dest),
+        FsOp::Mqueue { dest } => super::files::mqueue(root, dest, ctx.plan.bwrap.is_some()),
         FsOp::Overlay { dest, upper, .. } => match src {
             Opened::Overlay(opened) => super::overlay::mount(root, base, n, dest, &opened, upper),
             _ => Err(SetupError::new(format!("overlay {}", show(dest)), "layers were not opened")),
@@ -389,7 +454,7 @@ fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
     let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
         return Err(SetupError::new(what(), "cannot replace the root with a symlink"));
     };
-    let pfd = ensure_dir(root, parent, 0o755)?;
+    let pfd = root.ensure_parent(parent)?;
     match nix::unistd::symlinkat(target, Some(pfd.as_raw_fd()), name) {
         Ok(()) => Ok(()),
         Err(Errno::EEXIST) => match nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name) {
@@ -446,6 +511,7 @@ pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: O
     let target = ensure_dir(root, dest, 0o755)?;
     mount_fd(Some(Path::new(fstype)), &target, Some(fstype), flags, data)
         .what(|| format!("mount {fstype} on {}", show(dest)))
+        .map_err(|e| e.bwrap_errno(format!("Can't mount {fstype} on /newroot{}", show(dest))))
 }
 
 /// Makes an empty file at `dest` (for a bind of a device or tty onto it).
@@ -474,7 +540,11 @@ mod tests {
         symlink(outside.path(), r.join("host")).unwrap();
         symlink("loop", r.join("loop")).unwrap();
         let root_fd = sys::open(r, libc::O_PATH | libc::O_DIRECTORY).unwrap();
-        let root = Root { fd: root_fd.try_clone().unwrap(), openat2: std::cell::Cell::new(true) };
+        let root = Root {
+            fd: root_fd.try_clone().unwrap(),
+            openat2: std::cell::Cell::new(true),
+            parent_mode: std::cell::Cell::new(0o755),
+        };
         let land = |fd: nix::Result<OwnedFd>| fd.map(|fd| std::fs::read_link(fd_path(&fd)).unwrap());
         for (path, expect) in [
             ("/abs/marker", Some(r.join("etc/marker"))),

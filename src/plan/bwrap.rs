@@ -62,6 +62,11 @@ pub struct Bwrap {
     pub file_label: Option<String>,
     /// Prefix messages with their syslog level, `<3>bwrap: …` (`--level-prefix`).
     pub level_prefix: bool,
+    /// The mode of the missing parent directories each file-system
+    /// operation creates, one per entry of `fs`: 0755 without the group
+    /// and other bits the operation's own permissions lack (so 0700 for
+    /// mounts and links, which have none; 0755 for `--dir` and `--tmpfs`).
+    pub parent_modes: Vec<u32>,
     /// Descriptors an option consumed (`--args`, `--file`, `--bind-fd`,
     /// the status fds…): not passed on to the command. Every other
     /// descriptor the caller left open is, as with bubblewrap.
