@@ -41,6 +41,14 @@ pub fn capabilities(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// Empties the effective, permitted and inheritable sets (init in bwrap mode).
+pub fn drop_all() -> std::result::Result<(), caps::errors::CapsError> {
+    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+        caps::clear(None, set)?;
+    }
+    Ok(())
+}
+
 pub fn no_new_privs(ctx: &Ctx) -> Result<()> {
     ctx.log("no_new_privs", "on");
     nix::sys::prctl::set_no_new_privs().map_err(|e| SetupError::errno("no_new_privs", e))

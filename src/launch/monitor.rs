@@ -252,8 +252,21 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, mut 
             keep.extend(bwrap_locks.iter().map(|l| l.as_raw_fd()));
             keep.extend(bw.map(super::bwrap::init_keeps).unwrap_or_default());
             let _ = sys::close_all_except(&keep);
-            let _ = nix::sys::prctl::set_dumpable(false);
-            if bw.is_some() && exec.install_seccomp().is_err() {
+            match bw {
+                // bubblewrap's pid 1 drops every capability and is dumpable:
+                // tools outside open /proc/PID/ns/* of the child-pid it reports.
+                Some(_) => {
+                    let _ = super::confine::drop_all();
+                    let _ = nix::sys::prctl::set_dumpable(true);
+                }
+                None => {
+                    let _ = nix::sys::prctl::set_dumpable(false);
+                }
+            }
+            // Without capabilities, seccomp needs no_new_privs first.
+            if bw.is_some()
+                && (nix::sys::prctl::set_no_new_privs().is_err() || exec.install_seccomp().is_err())
+            {
                 // bubblewrap's pid 1 dies when it cannot filter itself.
                 let _ = kill(child, Signal::SIGKILL);
                 sys::exit_now(1);
