@@ -53,10 +53,13 @@ pub enum Sub {
     /// Report what this kernel and host allow: user namespaces, landlock, seccomp,
     /// overlayfs, uid ranges, user-mode networking, cgroup delegation.
     Check,
-    /// Run with bubblewrap's command line: a drop-in for bwrap 0.11 (`sandbox bwrap --help`
-    /// lists its options). Also selected when sandbox is invoked as `bwrap` (a symlink named
-    /// bwrap). bubblewrap's defaults apply: nothing is mounted that the options do not name,
-    /// the environment passes as it is, setup errors print `bwrap: …` and exit 1.
+    /// Run with bubblewrap's command line (a drop-in for bwrap 0.11).
+    ///
+    /// `sandbox bwrap --help` lists bubblewrap's options. The same front end runs when sandbox
+    /// is invoked as `bwrap` (a symlink named bwrap). bubblewrap's defaults apply: nothing is
+    /// mounted that the options do not name, the environment passes as it is, no seccomp or
+    /// landlock, setup errors print `bwrap: …` and exit 1. Unlike bubblewrap run by root,
+    /// sandbox always creates a user namespace.
     #[command(disable_help_flag = true)]
     Bwrap {
         /// bubblewrap's options and the command, exactly as bwrap takes them.

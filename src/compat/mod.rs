@@ -9,7 +9,8 @@
 //! bubblewrap's rules (not of its code):
 //!
 //! - [`args`]: `--args` data, the numeric forms (fds, octal modes, sizes, ids);
-//! - [`parse`]: options to state, in order, with bubblewrap's messages;
+//! - [`parse`]: options to state, in order, with bubblewrap's messages
+//!   (the file-system ones in `ops`);
 //! - [`check`]: the checks bubblewrap makes after parsing, then the Plan.
 //!
 //! Defaults are bubblewrap's: nothing is mounted that the arguments do not
@@ -24,6 +25,7 @@
 pub mod args;
 pub mod check;
 mod names;
+mod ops;
 pub mod parse;
 
 use std::ffi::OsString;

@@ -17,6 +17,9 @@
 //!   component-by-component walk with O_NOFOLLOW does the same.
 //! - Sources are opened on the host once, before anything is mounted, and
 //!   bound through their fd: the path is never looked up twice.
+//! - The root is built inside a scratch tmpfs that is itself the root by
+//!   then (see `scratch.rs`), so a recursive bind of the host's `/` or
+//!   `/tmp` copies the host's mounts only, never the scratch tmpfs.
 //! - Bind flags (ro, nosuid, nodev) are applied with mount_setattr(2)
 //!   recursively, so every submount of a read-only bind is read-only too
 //!   (falling back to a remount of each mount listed in mountinfo).
@@ -35,11 +38,6 @@ use super::sys::{self, fd_path};
 use super::Ctx;
 use crate::escape;
 use crate::plan::{Access, FsOp};
-
-/// Where the scratch tmpfs is mounted while the root is built. /tmp always
-/// exists; the mount is only visible in our mount namespace (bubblewrap does
-/// the same since CVE-2019-12439).
-const BASE: &str = "/tmp";
 
 /// The root being built, and whether openat2 can be used to reach into it.
 pub struct Root {
@@ -300,54 +298,9 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
     Ok(Sources { ops: binds })
 }
 
-/// Where the host's root is while the new root is built.
-pub const HOST: &str = "/oldroot";
-
-/// A host path as seen while the new root is built.
-pub fn host(p: &Path) -> PathBuf {
-    Path::new(HOST).join(p.strip_prefix("/").unwrap_or(p))
-}
-
-/// Mounts the scratch tmpfs and makes it the root, with the host's root
-/// moved beneath it at [`HOST`] (bubblewrap's first pivot_root). A later
-/// recursive bind of the host's `/` or `/tmp` then copies the host's own
-/// mounts, never the scratch tmpfs. `/proc` there is a link to the host's,
-/// so `/proc/self/fd/N` keeps naming the descriptors. Returns the scratch
-/// directory.
-fn scratch(ctx: &Ctx) -> Result<OwnedFd> {
-    let root_flags = MsFlags::MS_REC | MsFlags::MS_SLAVE;
-    nix::mount::mount(None::<&str>, "/", None::<&str>, root_flags, None::<&str>)
-        .what(|| "make / rslave".into())?;
-    let base = Path::new(BASE);
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    // bubblewrap mounts its root tmpfs with the defaults; findmnt shows it.
-    let mode = if ctx.plan.bwrap.is_some() { None } else { Some("mode=0755") };
-    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), flags, mode)
-        .what(|| format!("mount scratch tmpfs on {BASE}"))?;
-    let base_fd = sys::open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;
-    let mkdir = |name: &str, mode: u32| {
-        nix::sys::stat::mkdirat(Some(base_fd.as_raw_fd()), name, Mode::from_bits_truncate(mode))
-            .what(|| format!("mkdir {name}"))
-    };
-    mkdir("root", 0o755)?;
-    mkdir("hidden-dir", 0o755)?;
-    mkdir(&HOST[1..], 0o755)?;
-    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-    drop(sys::openat(&base_fd, Path::new("hidden-file"), flags, 0o444).what(|| "create hidden-file".into())?);
-    let root_path = base.join("root");
-    nix::mount::mount(Some(&root_path), &root_path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .what(|| "bind the new root".into())?;
-    nix::unistd::pivot_root(base, &base.join(&HOST[1..]))
-        .what(|| "pivot_root to the scratch tmpfs".into())?;
-    nix::unistd::chdir("/").what(|| "chdir /".into())?;
-    nix::unistd::symlinkat(&host(Path::new("/proc")), Some(base_fd.as_raw_fd()), "proc")
-        .what(|| "link /proc".into())?;
-    Ok(base_fd)
-}
-
 /// Builds the new root from `ops` and pivots into it.
 pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
-    let base_fd = scratch(ctx)?;
+    let base_fd = super::scratch::mount(ctx)?;
     let open_root = || sys::openat(&base_fd, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
     let mut root = Root {
         fd: open_root().what(|| "open the new root".into())?,

@@ -18,6 +18,7 @@ mod net;
 mod overlay;
 pub mod probe;
 mod remount;
+mod scratch;
 mod special;
 pub mod status;
 mod sys;

@@ -42,7 +42,7 @@ fn writable(fd: &std::os::fd::OwnedFd) -> bool {
 pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let joined_pidns = ctx.plan.bwrap.as_ref().is_some_and(|b| b.pidns_fd.is_some());
     if !ctx.plan.namespaces.pid && !joined_pidns {
-        let host = sys::open(&fs::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
+        let host = sys::open(&super::scratch::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
             .what(|| "open /proc".into())?;
         fs::ensure_dir(root, dest, 0o755)?;
         fs::bind_over(root, &host, dest, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)?;
@@ -96,7 +96,7 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let fl = flavour(ctx);
     fs::mount_new(root, dest, "tmpfs", fl.tmpfs, Some("mode=0755"))?;
     for name in DEVICES {
-        let host = fs::host(&Path::new("/dev").join(name));
+        let host = super::scratch::host(&Path::new("/dev").join(name));
         let Ok(src) = sys::open(&host, libc::O_PATH) else {
             ctx.log("mount", &format!("{} is missing on the host: skipped", host.display()));
             continue;
