@@ -88,11 +88,31 @@ pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
 }
 
 /// `FsOp::RemountRo`: only the mount at `dest`, not its submounts.
-pub fn remount_ro(root: &Root, dest: &Path) -> Result<()> {
-    fs::ensure_dir(root, dest, 0o755)
-        .map(drop)
-        .or_else(|_| root.open(dest, 0).map(drop).what(|| format!("open {}", escape::path(dest))))?;
-    fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false)
+/// In bwrap mode `dest` must already be a mount point (only its parents
+/// are made), and the failures read as bubblewrap's.
+pub fn remount_ro(root: &Root, dest: &Path, bwrap: bool) -> Result<()> {
+    let shown = escape::path(dest);
+    let prefix = format!("Can't remount readonly on /newroot{shown}");
+    if !bwrap {
+        fs::ensure_dir(root, dest, 0o755)
+            .map(drop)
+            .or_else(|_| root.open(dest, 0).map(drop).what(|| format!("open {shown}")))?;
+    } else {
+        if let Some(parent) = dest.parent() {
+            root.ensure_parent(parent)?;
+        }
+        root.open(dest, 0)
+            .what(|| format!("open {shown}"))
+            .map_err(|e| e.bwrap_errno(format!("{prefix}: realpath(destination)")))?;
+    }
+    fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false).map_err(|e| {
+        // mount_setattr refuses a path that is not a mount's root.
+        if e.cause == super::error::strerror(Errno::EINVAL) {
+            e.bwrap(format!("{prefix}: Unable to find \"/newroot{shown}\" in mount table"))
+        } else {
+            e.bwrap_errno(prefix)
+        }
+    })
 }
 
 /// `FsOp::Mqueue` (bubblewrap mounts it without nosuid, nodev, noexec).

@@ -393,7 +393,7 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Op
             super::files::file(root, base, n, dest, content, *mode, *how)
         }
         FsOp::Chmod { dest, mode } => super::files::chmod(root, dest, *mode),
-        FsOp::RemountRo { dest } => super::files::remount_ro(root, dest),
+        FsOp::RemountRo { dest } => super::files::remount_ro(root, dest, ctx.plan.bwrap.is_some()),
         FsOp::Mqueue { dest } => super::files::mqueue(root, dest, ctx.plan.bwrap.is_some()),
         FsOp::Overlay { dest, upper, .. } => match src {
             Opened::Overlay(opened) => super::overlay::mount(root, base, n, dest, &opened, upper),
