@@ -134,10 +134,14 @@ pub struct Outcome {
     pub text: String,
 }
 
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("/tmp/sbx-bwrap-diff-{}-{name}", std::process::id()))
+}
+
 /// The fixture directory of a vector: the same path for both runs, made
 /// afresh before each, owned by the test user.
 pub fn fixture(name: &str) -> PathBuf {
-    let f = PathBuf::from(format!("/tmp/sbx-bwrap-diff-{}/{name}", std::process::id()));
+    let f = fixture_path(name);
     let _ = std::fs::remove_dir_all(&f);
     for sub in ["", "data", "data/sub", "home", "cwd", "empty", "upper", "work", "app", "out"] {
         std::fs::create_dir_all(f.join(sub)).unwrap();
@@ -147,9 +151,7 @@ pub fn fixture(name: &str) -> PathBuf {
     std::fs::write(f.join("lockfile"), "").unwrap();
     std::fs::write(f.join("app/.ref"), "").unwrap();
     std::fs::write(f.join("input.png"), "not really a png\n").unwrap();
-    let mut all = vec![PathBuf::from(format!("/tmp/sbx-bwrap-diff-{}", std::process::id()))];
-    all.extend(walk(&f));
-    for p in all {
+    for p in walk(&f) {
         let _ = std::fs::set_permissions(
             &p,
             std::fs::Permissions::from_mode(if p.is_dir() { 0o755 } else { 0o644 }),
@@ -315,6 +317,7 @@ pub fn compare(vectors: &[Vector]) -> Vec<String> {
     for vec in vectors {
         let want = run(Path::new(REFERENCE), vec);
         let got = run(&ours, vec);
+        let _ = std::fs::remove_dir_all(fixture_path(vec.name));
         if std::env::var("BWRAP_DIFF_SHOW").is_ok_and(|n| n == vec.name) {
             eprintln!(
                 "=== bubblewrap (exit {})\n{}\n=== sandbox (exit {})\n{}",
