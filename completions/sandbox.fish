@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose h/help V/version
+    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= publish= allow-host-loopback share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -42,8 +42,12 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l symlink -d 'Create a sy
 complete -c sandbox -n "__fish_sandbox_needs_command" -l bind-cwd -d 'Share the current directory: `rw`, `ro`, or `none`. Never $HOME itself, `/`, or a directory above $HOME (then nothing is shared and a note says how to share it)' -r -f -a "rw\t'Share it read-write (never $HOME itself, `/`, or a directory above $HOME)'
 ro\t'Share it read-only'
 none\t'Do not share it; the command starts in $HOME (or `/`)'"
-complete -c sandbox -n "__fish_sandbox_needs_command" -l net -d 'Network: `none` (own namespace, loopback only; the default) or `host`' -r -f -a "none\t'Own network namespace with only the loopback interface up'
-host\t'Share the host\'s network namespace'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l net -d 'Network: `none` (own namespace, loopback only; the default), `host` (the host\'s network), or `user` (own namespace with a user-mode stack: a default route, DNS, and the ports given with --publish; pasta, or slirp4netns when pasta is missing; choose with `user:pasta` or `user:slirp4netns`)' -r -f -a "none\t'Own network namespace with only the loopback interface up'
+host\t'Share the host\'s network namespace'
+user\t'Own network namespace with user-mode networking: pasta, or slirp4netns when pasta is missing'
+user:pasta\t'User-mode networking with pasta'
+user:slirp4netns\t'User-mode networking with slirp4netns'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l publish -d 'With --net user: HOST_PORT on the host reaches PORT inside the sandbox (repeatable). The host address is 127.0.0.1 unless HOST_IP is written (an IPv6 one in brackets, e.g. [::1]:8080:80); the protocol is tcp unless /udp is written' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l share -d 'Share a namespace with the host instead of getting a new one (repeatable)' -r -f -a "ipc\t''
 pid\t''
 uts\t''
@@ -57,12 +61,33 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l uid -d 'User id inside 
 complete -c sandbox -n "__fish_sandbox_needs_command" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-read -d 'Landlock: allow reading (and executing) beneath PATH. Any --allow-read or --allow-write replaces the mirror of the mounts: the command may then read only beneath these paths, write only beneath --allow-write ones, and use the sandbox\'s own /dev; a path bound read-write but not listed cannot be written, /proc is not readable unless listed. PATH is inside the sandbox, relative to the current directory, and must exist' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-write -d 'Landlock: allow reading, writing, creating and removing (and executing) beneath PATH' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-exec -d 'Landlock: allow executing beneath PATH. When any is given, programs run only from beneath --allow-exec paths (reading elsewhere is unaffected)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-connect -d 'Landlock (ABI 4): allow TCP connections to PORT. Any --allow-connect or --allow-bind denies every other TCP connect and bind, also with --net host' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-bind -d 'Landlock (ABI 4): allow binding TCP PORT (0: any ephemeral port)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l mode -d '`namespaces` (the default) or `landlock`: no namespaces at all, for hosts that refuse user namespaces; read-only and read-write binds become landlock rules on the host\'s paths, tmpfs and hidden paths become inaccessible' -r -f -a "namespaces\t'Namespaces, mounts, landlock and seccomp (the default)'
+landlock\t'No namespaces: landlock, seccomp, no_new_privs, a new session and die-with-parent on the host\'s own file system (where user namespaces are refused)'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
+none\t'No built-in filter'"
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-allow -d 'Take system call NAME out of the built-in policy\'s denies' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-policy -d 'Also install the policy in FILE, in sandbox\'s JSON format (the format of seccomp/default.json: `default`, `rules` with `syscalls`, `action`, `args`)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-oci -d 'Also install the seccomp policy of an OCI runtime config in FILE (its `linux.seccomp`, or the bare object, such as Docker\'s default profile). Every filter applies: add `--seccomp none` to run under that policy alone' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-host-loopback -d 'With --net user: let the sandbox reach services listening on the host\'s loopback, at the default gateway\'s address (10.0.2.2 with slirp4netns). Off by default: a service on the host\'s 127.0.0.1 is unreachable from inside'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l no-landlock -d 'Do not confine the command with landlock (the mounts and namespaces still do)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-signals -d 'Let the command send signals to processes outside the sandbox (by default landlock ABI 6 scopes signals to the sandbox)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-abstract-unix -d 'Let the command connect to abstract unix sockets made outside the sandbox, such as X11\'s or D-Bus\'s under --net host (by default landlock ABI 6 scopes them)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l log-denials -d 'Log the command\'s landlock denials to the kernel audit log (ABI 7); read them with `ausearch -m 1423,1424` or `journalctl -k | grep -i landlock`'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
+complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_needs_command" -s V -l version -d 'Print version'
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "explain" -d 'Print the plan for a command line (mounts, namespaces, environment) and run nothing'
@@ -88,8 +113,12 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l symlink -d '
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l bind-cwd -d 'Share the current directory: `rw`, `ro`, or `none`. Never $HOME itself, `/`, or a directory above $HOME (then nothing is shared and a note says how to share it)' -r -f -a "rw\t'Share it read-write (never $HOME itself, `/`, or a directory above $HOME)'
 ro\t'Share it read-only'
 none\t'Do not share it; the command starts in $HOME (or `/`)'"
-complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l net -d 'Network: `none` (own namespace, loopback only; the default) or `host`' -r -f -a "none\t'Own network namespace with only the loopback interface up'
-host\t'Share the host\'s network namespace'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l net -d 'Network: `none` (own namespace, loopback only; the default), `host` (the host\'s network), or `user` (own namespace with a user-mode stack: a default route, DNS, and the ports given with --publish; pasta, or slirp4netns when pasta is missing; choose with `user:pasta` or `user:slirp4netns`)' -r -f -a "none\t'Own network namespace with only the loopback interface up'
+host\t'Share the host\'s network namespace'
+user\t'Own network namespace with user-mode networking: pasta, or slirp4netns when pasta is missing'
+user:pasta\t'User-mode networking with pasta'
+user:slirp4netns\t'User-mode networking with slirp4netns'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l publish -d 'With --net user: HOST_PORT on the host reaches PORT inside the sandbox (repeatable). The host address is 127.0.0.1 unless HOST_IP is written (an IPv6 one in brackets, e.g. [::1]:8080:80); the protocol is tcp unless /udp is written' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l share -d 'Share a namespace with the host instead of getting a new one (repeatable)' -r -f -a "ipc\t''
 pid\t''
 uts\t''
@@ -103,13 +132,34 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l uid -d 'User
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l gid -d 'Group id inside the sandbox (mapped to your own gid outside)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l cap-add -d 'Keep capability CAP (e.g. CAP_NET_ADMIN) for the command; needs --uid 0' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l keep-fd -d 'Pass the caller\'s file descriptor N to the command (0, 1, 2 are always passed)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-read -d 'Landlock: allow reading (and executing) beneath PATH. Any --allow-read or --allow-write replaces the mirror of the mounts: the command may then read only beneath these paths, write only beneath --allow-write ones, and use the sandbox\'s own /dev; a path bound read-write but not listed cannot be written, /proc is not readable unless listed. PATH is inside the sandbox, relative to the current directory, and must exist' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-write -d 'Landlock: allow reading, writing, creating and removing (and executing) beneath PATH' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-exec -d 'Landlock: allow executing beneath PATH. When any is given, programs run only from beneath --allow-exec paths (reading elsewhere is unaffected)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-connect -d 'Landlock (ABI 4): allow TCP connections to PORT. Any --allow-connect or --allow-bind denies every other TCP connect and bind, also with --net host' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-bind -d 'Landlock (ABI 4): allow binding TCP PORT (0: any ephemeral port)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l mode -d '`namespaces` (the default) or `landlock`: no namespaces at all, for hosts that refuse user namespaces; read-only and read-write binds become landlock rules on the host\'s paths, tmpfs and hidden paths become inaccessible' -r -f -a "namespaces\t'Namespaces, mounts, landlock and seccomp (the default)'
+landlock\t'No namespaces: landlock, seccomp, no_new_privs, a new session and die-with-parent on the host\'s own file system (where user namespaces are refused)'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp -d 'Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`' -r -f -a "default\t'The built-in deny-list (see below)'
+none\t'No built-in filter'"
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-deny -d 'Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default EPERM). Applied after the built-in policy, so its errno wins for the same call' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-allow -d 'Take system call NAME out of the built-in policy\'s denies' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-policy -d 'Also install the policy in FILE, in sandbox\'s JSON format (the format of seccomp/default.json: `default`, `rules` with `syscalls`, `action`, `args`)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-oci -d 'Also install the seccomp policy of an OCI runtime config in FILE (its `linux.seccomp`, or the bare object, such as Docker\'s default profile). Every filter applies: add `--seccomp none` to run under that policy alone' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l add-seccomp-fd -d 'Also install the raw classic-BPF program read from file descriptor FD (a `struct sock_filter` array, as bwrap\'s --add-seccomp-fd), after every other filter' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Print the plan as JSON (the same data `sandbox` would run)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-host-loopback -d 'With --net user: let the sandbox reach services listening on the host\'s loopback, at the default gateway\'s address (10.0.2.2 with slirp4netns). Off by default: a service on the host\'s 127.0.0.1 is unreachable from inside'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-die-with-parent -d 'Let the sandbox outlive the process that started it'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-new-session -d 'Keep the caller\'s session and controlling terminal (allows job control, but lets the command push input into your terminal with TIOCSTI on old kernels)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l best-effort -d 'Run even when a confinement asked for cannot be applied on this kernel; a warning lists every rule that was dropped. Without it, sandbox refuses to run'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s v -l verbose -d 'Print each setup step on stderr'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l no-landlock -d 'Do not confine the command with landlock (the mounts and namespaces still do)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-signals -d 'Let the command send signals to processes outside the sandbox (by default landlock ABI 6 scopes signals to the sandbox)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-abstract-unix -d 'Let the command connect to abstract unix sockets made outside the sandbox, such as X11\'s or D-Bus\'s under --net host (by default landlock ABI 6 scopes them)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l log-denials -d 'Log the command\'s landlock denials to the kernel audit log (ABI 7); read them with `ausearch -m 1423,1424` or `journalctl -k | grep -i landlock`'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l seccomp-log -d 'Dry run: calls any filter denies go through and are logged by the kernel (SECCOMP_RET_LOG; see the audit log or dmesg)'
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-userns -d 'Let the command create nested namespaces (unshare, setns, clone with namespace flags, clone3, mount): needed to run a sandbox or container tool inside'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sandbox -n "__fish_sandbox_using_subcommand check" -s h -l help -d 'Print help'
 complete -c sandbox -n "__fish_sandbox_using_subcommand profiles; and not __fish_seen_subcommand_from list show help" -s h -l help -d 'Print help'

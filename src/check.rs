@@ -229,16 +229,27 @@ fn uid_ranges() -> Line {
 }
 
 fn networking() -> Line {
+    let found: Vec<PathBuf> = ["pasta", "slirp4netns"].iter().filter_map(|c| probe::which(c)).collect();
+    let tun = access("/dev/net/tun", AccessFlags::R_OK | AccessFlags::W_OK);
+    networking_line(&found, tun)
+}
+
+/// The backends found in PATH (pasta first), and whether the caller may
+/// open /dev/net/tun, which both need for the sandbox's tap device.
+pub fn networking_line(found: &[PathBuf], tun: Result<(), Errno>) -> Line {
     const NAME: &str = "user-mode networking";
-    let found: Vec<String> = ["pasta", "slirp4netns"]
-        .iter()
-        .filter_map(|c| probe::which(c))
-        .map(|p| p.display().to_string())
-        .collect();
-    if found.is_empty() {
-        Line::new(Status::Missing, NAME, "neither pasta nor slirp4netns in PATH").fix("apt install passt")
-    } else {
-        Line::new(Status::Ok, NAME, found.join(", "))
+    let Some(first) = found.first() else {
+        return Line::new(Status::Missing, NAME, "neither pasta nor slirp4netns in PATH")
+            .fix("apt install passt");
+    };
+    let mut detail = format!("--net user uses {}", first.display());
+    if let Some(other) = found.get(1) {
+        detail.push_str(&format!(" (also {})", other.display()));
+    }
+    match tun {
+        Ok(()) => Line::new(Status::Ok, NAME, detail),
+        Err(e) => Line::new(Status::Missing, NAME, format!("{detail}, but /dev/net/tun: {}", e.desc()))
+            .fix("sudo chmod 0666 /dev/net/tun (what udev does on a standard install)"),
     }
 }
 
@@ -441,5 +452,22 @@ mod tests {
         assert_eq!(line.to_string(), "ok       seccomp filter: actions: kill_process errno allow");
         assert_eq!(seccomp_line(Err(Errno::EINVAL), None).status, Status::Missing);
         assert_eq!(seccomp_line(Ok(0), None).status, Status::Missing);
+    }
+
+    #[test]
+    fn networking_verdicts() {
+        let both = [PathBuf::from("/usr/bin/pasta"), PathBuf::from("/usr/bin/slirp4netns")];
+        let line = networking_line(&both, Ok(())).to_string();
+        assert_eq!(
+            line,
+            "ok       user-mode networking: --net user uses /usr/bin/pasta (also /usr/bin/slirp4netns)"
+        );
+        let line = networking_line(&both[1..], Err(Errno::EACCES)).to_string();
+        assert_eq!(
+            line,
+            "missing  user-mode networking: --net user uses /usr/bin/slirp4netns, but /dev/net/tun: \
+             Permission denied; fix: sudo chmod 0666 /dev/net/tun (what udev does on a standard install)"
+        );
+        assert_eq!(networking_line(&[], Ok(())).fix.as_deref(), Some("apt install passt"));
     }
 }

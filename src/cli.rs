@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::escape;
+
+pub mod landlock;
+pub mod seccomp;
 use crate::plan::{Access, FsOp, Plan};
 use crate::profile::{self, Host};
 use crate::settings::{self, BindCwd, Located, Net, Origin, Setting, Share};
@@ -167,9 +170,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODE", value_enum)]
     pub bind_cwd: Option<BindCwd>,
 
-    /// Network: `none` (own namespace, loopback only; the default) or `host`.
+    /// Network: `none` (own namespace, loopback only; the default), `host` (the host's
+    /// network), or `user` (own namespace with a user-mode stack: a default route, DNS, and
+    /// the ports given with --publish; pasta, or slirp4netns when pasta is missing; choose
+    /// with `user:pasta` or `user:slirp4netns`).
     #[arg(long, value_name = "MODE", value_enum)]
     pub net: Option<Net>,
+
+    #[command(flatten)]
+    pub network: network::NetworkArgs,
 
     /// Share a namespace with the host instead of getting a new one (repeatable).
     #[arg(long, value_name = "NS", value_enum, action = ArgAction::Append)]
@@ -208,7 +217,7 @@ pub struct RunArgs {
     pub cap_add: Vec<String>,
 
     /// Pass the caller's file descriptor N to the command (0, 1, 2 are always passed).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append)]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(3..), action = ArgAction::Append, allow_negative_numbers = true)]
     pub keep_fd: Vec<i32>,
 
     /// Let the sandbox outlive the process that started it.
@@ -228,6 +237,12 @@ pub struct RunArgs {
     /// Print each setup step on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+
+    #[command(flatten)]
+    pub landlock: landlock::LandlockArgs,
+
+    #[command(flatten)]
+    pub seccomp: seccomp::SeccompArgs,
 
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,
@@ -331,7 +346,10 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
             .map(|setting| Located { setting, origin: Origin::CommandLine }),
     );
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
+    run.network.apply(&mut plan)?;
     plan.command = run.command.clone();
+    run.landlock.apply(run, host, &mut plan)?;
+    run.seccomp.apply(&mut plan)?;
     crate::plan::validate(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })
 }
@@ -412,8 +430,11 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
     for (i, fd) in run.keep_fd.iter().enumerate() {
         out.push((indexed("keep_fd").get(i).copied().unwrap_or(usize::MAX), Setting::KeepFd(*fd)));
     }
-    if run.net == Some(Net::None) && run.share.contains(&Share::Net) {
-        return Err(UsageError("--net none and --share net cannot be combined".into()));
+    match run.net {
+        Some(net) if net != Net::Host && run.share.contains(&Share::Net) => {
+            return Err(UsageError(format!("--net {} and --share net cannot be combined", net.name())));
+        }
+        _ => {}
     }
     out.sort_by_key(|(at, _)| *at);
     Ok(out.into_iter().map(|(_, s)| s).collect())
@@ -423,6 +444,8 @@ fn cli_settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Settin
 pub fn normalize(p: &Path) -> PathBuf {
     values::normalize(p)
 }
+
+pub mod network;
 
 #[cfg(test)]
 mod tests;

@@ -11,5 +11,6 @@ pub mod escape;
 pub mod launch;
 pub mod plan;
 pub mod profile;
+pub mod seccomp;
 pub mod settings;
 pub mod values;

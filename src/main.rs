@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         }
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
-            ExitCode::from(launch::run(&built.plan, &launch::Options { verbose }))
+            ExitCode::from(launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }))
         }
     }
 }
@@ -88,12 +88,24 @@ fn bwrap(prog: &str, args: &[OsString], host: &Host) -> ExitCode {
         eprintln!("{w}");
     }
     match parsed.result {
-        Ok(plan) => ExitCode::from(launch::run(&plan, &launch::Options::default())),
+        Ok(plan) => {
+            ExitCode::from(launch::run(&plan, &launch::Options { verbose: false, pause_at: test_pause() }))
+        }
         Err(exit) => {
             print!("{}", exit.stdout);
             eprint!("{}", exit.stderr);
             ExitCode::from(exit.code)
         }
+    }
+}
+
+/// The robustness tests' hook (see `launch::Options::pause_at`); release
+/// builds never read it.
+fn test_pause() -> Option<String> {
+    if cfg!(debug_assertions) {
+        std::env::var("SANDBOX_TEST_PAUSE_AT").ok()
+    } else {
+        None
     }
 }
 

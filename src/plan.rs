@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub mod bwrap;
+pub mod landlock;
+pub mod network;
+pub mod seccomp;
 
 /// Everything `launch` needs to know, and nothing it has to look up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +30,9 @@ pub struct Plan {
     pub env: Vec<EnvVar>,
     /// Process options: cwd, hostname, session, fds, capabilities.
     pub process: Process,
+    /// User-mode networking and published ports (default: loopback only).
+    #[serde(default)]
+    pub network: network::Network,
     /// Run even when a confinement the plan asks for cannot be applied
     /// (a warning lists what was dropped). Off: refuse instead.
     #[serde(default)]
@@ -35,6 +41,15 @@ pub struct Plan {
     /// `None` for the native one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bwrap: Option<bwrap::Bwrap>,
+    /// How the command is isolated: namespaces (the default) or landlock only.
+    #[serde(default)]
+    pub mode: landlock::Mode,
+    /// Landlock: file and TCP port rules, scopes.
+    #[serde(default)]
+    pub landlock: landlock::Landlock,
+    /// System-call filters, installed last before execve.
+    #[serde(default)]
+    pub seccomp: seccomp::Seccomp,
     /// The command and its arguments; the first word is looked up in the
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
@@ -278,7 +293,7 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     for op in &plan.fs {
         check_dest(op.dest())?;
     }
-    Ok(())
+    network::validate(&plan.network, plan.namespaces.net)
 }
 
 /// A destination must be absolute, non-empty and free of `..` so that it
@@ -326,7 +341,7 @@ impl fmt::Display for Plan {
         if !shared.is_empty() {
             writeln!(f, "            shared with the host: {}", shared.join(" "))?;
         }
-        writeln!(f, "network:    {}", if ns.net { "none (loopback only)" } else { "host" })?;
+        writeln!(f, "network:    {}", self.network.describe(ns.net))?;
         writeln!(f, "ids:        uid {} gid {} (mapped to the caller's own)", self.ids.uid, self.ids.gid)?;
         let root = if self.bwrap.is_some() { "writable" } else { "read-only" };
         writeln!(f, "filesystem: (in order, on an empty {root} tmpfs root)")?;
@@ -407,9 +422,18 @@ impl fmt::Display for Plan {
                 writeln!(f, "{line}")?;
             }
         }
+        self.seccomp.explain(!self.namespaces.pid || self.mode == landlock::Mode::Landlock, f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
+        if self.mode == landlock::Mode::Landlock {
+            writeln!(
+                f,
+                "mode:       landlock only (no namespaces: the host's file system and processes, \
+                 confined by landlock; the namespaces above are not created)"
+            )?;
+        }
+        writeln!(f, "{}", self.landlock)?;
         let cmd: Vec<String> = self.command.iter().map(|a| os(a)).collect();
         write!(f, "command:    {}", cmd.join(" "))
     }

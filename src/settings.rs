@@ -16,6 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::escape;
+use crate::plan::landlock::{Mode, PathRule};
 use crate::plan::{Access, EnvVar, FsOp, Ids, Namespaces, Plan, Process};
 use crate::profile::Host;
 
@@ -71,6 +72,41 @@ pub enum Net {
     None,
     /// Share the host's network namespace.
     Host,
+    /// Own network namespace with user-mode networking: pasta, or slirp4netns when pasta
+    /// is missing.
+    User,
+    /// User-mode networking with pasta.
+    #[value(name = "user:pasta")]
+    #[serde(rename = "user:pasta")]
+    UserPasta,
+    /// User-mode networking with slirp4netns.
+    #[value(name = "user:slirp4netns")]
+    #[serde(rename = "user:slirp4netns")]
+    UserSlirp4netns,
+}
+
+impl Net {
+    /// The spelling of `--net` and of the profile's `mode`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::None => "none",
+            Net::Host => "host",
+            Net::User => "user",
+            Net::UserPasta => "user:pasta",
+            Net::UserSlirp4netns => "user:slirp4netns",
+        }
+    }
+
+    /// The user-mode backend this mode asks for, if any.
+    pub fn backend(self) -> Option<crate::plan::network::Backend> {
+        use crate::plan::network::Backend;
+        match self {
+            Net::None | Net::Host => None,
+            Net::User => Some(Backend::Auto),
+            Net::UserPasta => Some(Backend::Pasta),
+            Net::UserSlirp4netns => Some(Backend::Slirp4netns),
+        }
+    }
 }
 
 /// One thing a front end said.
@@ -93,6 +129,36 @@ pub enum Setting {
     DieWithParent(bool),
     NewSession(bool),
     BestEffort(bool),
+    /// `--mode`.
+    Mode(Mode),
+    /// `--no-landlock` (false) or `[landlock] enabled = true`.
+    Landlock(bool),
+    /// `--allow-read/--allow-write/--allow-exec`.
+    LandlockRule(PathRule),
+    /// `--allow-connect`, `--allow-bind`.
+    AllowConnect(u16),
+    AllowBind(u16),
+    /// `--allow-signals`, `--allow-abstract-unix`: lift a landlock scope.
+    AllowSignals,
+    AllowAbstractUnix,
+    LogDenials,
+    /// `--seccomp default|none`.
+    SeccompBase(crate::plan::seccomp::Base),
+    SeccompDeny(crate::plan::seccomp::Deny),
+    SeccompAllow(String),
+    /// A policy file (`--seccomp-policy`) or OCI config (`--seccomp-oci`),
+    /// read when the settings are folded.
+    SeccompFile {
+        path: PathBuf,
+        oci: bool,
+    },
+    SeccompLog,
+    AllowUserns,
+    /// `--publish`: attached to the user-mode network at the end of the fold
+    /// (the mode may be written after it).
+    Publish(crate::plan::network::Publish),
+    /// `--allow-host-loopback`.
+    AllowHostLoopback,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,12 +183,32 @@ pub type Notes = Vec<String>;
 
 /// Folds settings into a Plan for `host`.
 pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Notes), String> {
-    let mut b =
-        Builder { host, plan: empty(host), prov: Provenance::default(), notes: Vec::new(), cwd_op: None };
+    let mut b = Builder {
+        host,
+        plan: empty(host),
+        prov: Provenance::default(),
+        notes: Vec::new(),
+        cwd_op: None,
+        publish: Vec::new(),
+        host_loopback: false,
+    };
     for s in settings {
         b.apply(s)?;
     }
-    let Builder { mut plan, mut prov, notes, .. } = b;
+    let Builder { mut plan, mut prov, notes, publish, host_loopback, .. } = b;
+    match plan.network.user.as_mut() {
+        Some(user) => {
+            user.publish.extend(publish);
+            user.allow_host_loopback |= host_loopback;
+        }
+        None if !publish.is_empty() || host_loopback => {
+            return Err(
+                "publish and allow-host-loopback need user-mode networking ([network] mode = \"user\")"
+                    .into(),
+            )
+        }
+        None => {}
+    }
     // A profile's host name gives way to a shared UTS namespace; one given on
     // the command line is a conflict that validation reports.
     if !plan.namespaces.uts && prov.scalars.get("hostname") != Some(&Origin::CommandLine) {
@@ -132,7 +218,23 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
     if let Some(pwd) = plan.process.cwd.clone() {
         set_env(&mut plan.env, &mut prov.env, "PWD".into(), pwd.into_os_string(), Origin::CommandLine);
     }
+    resolv_conf(&mut plan, &mut prov);
     Ok((plan, prov, notes))
+}
+
+/// With user-mode networking, the sandbox's /etc/resolv.conf names the
+/// backend's DNS forwarder, last so that it covers the host's, unless a
+/// file-system setting already puts something there.
+fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
+    use crate::plan::network;
+    let dest = Path::new(network::RESOLV_CONF);
+    if plan.network.user.is_none() || plan.fs.iter().any(|op| op.dest() == dest) {
+        return;
+    }
+    let content = network::resolv_conf().into_bytes();
+    let how = crate::plan::FileHow::BindRo;
+    plan.fs.push(FsOp::File { dest: dest.to_path_buf(), content, mode: 0o644, how });
+    prov.fs.push(prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine));
 }
 
 fn empty(host: &Host) -> Plan {
@@ -149,8 +251,12 @@ fn empty(host: &Host) -> Plan {
             keep_fds: Vec::new(),
             caps: Vec::new(),
         },
+        network: Default::default(),
         best_effort: false,
         bwrap: None,
+        mode: Default::default(),
+        landlock: Default::default(),
+        seccomp: Default::default(),
         command: Vec::new(),
     }
 }
@@ -163,6 +269,10 @@ struct Builder<'a> {
     /// Index in plan.fs of the current directory's bind, which a later
     /// bind-cwd replaces (it is a scalar).
     cwd_op: Option<usize>,
+    /// Published ports and the host-loopback switch, for the user-mode
+    /// network the fold ends with.
+    publish: Vec<crate::plan::network::Publish>,
+    host_loopback: bool,
 }
 
 impl Builder<'_> {
@@ -183,7 +293,11 @@ impl Builder<'_> {
             Setting::MergedUsr => self.merged_usr(o),
             Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
             Setting::Net(net) => {
-                p.namespaces.net = *net == Net::None;
+                p.namespaces.net = *net != Net::Host;
+                p.network.user = net.backend().map(|backend| {
+                    let user = p.network.user.take().unwrap_or_default();
+                    crate::plan::network::UserNet { backend, ..user }
+                });
                 self.scalar("net", o);
             }
             Setting::Share(ns) => {
@@ -248,6 +362,34 @@ impl Builder<'_> {
                 p.best_effort = *on;
                 self.scalar("best-effort", o);
             }
+            Setting::Mode(m) => {
+                p.mode = *m;
+                self.scalar("mode", o);
+            }
+            Setting::Landlock(on) => {
+                p.landlock.enabled = *on;
+                self.scalar("landlock", o);
+            }
+            Setting::LandlockRule(r) => p.landlock.rules.push(r.clone()),
+            Setting::AllowConnect(port) => p.landlock.connect_ports.push(*port),
+            Setting::AllowBind(port) => p.landlock.bind_ports.push(*port),
+            Setting::AllowSignals => p.landlock.scope_signals = false,
+            Setting::AllowAbstractUnix => p.landlock.scope_abstract_unix = false,
+            Setting::LogDenials => p.landlock.log_denials = true,
+            Setting::SeccompBase(b) => {
+                p.seccomp.base = *b;
+                self.scalar("seccomp", o);
+            }
+            Setting::SeccompDeny(d) => p.seccomp.deny.push(d.clone()),
+            Setting::SeccompAllow(name) => p.seccomp.allow.push(name.clone()),
+            Setting::SeccompFile { path, oci } => {
+                let policy = crate::cli::seccomp::load_file(path, *oci, &p.process.caps)?;
+                p.seccomp.policies.push(policy);
+            }
+            Setting::SeccompLog => p.seccomp.log = true,
+            Setting::AllowUserns => p.seccomp.allow_userns = true,
+            Setting::Publish(pb) => self.publish.push(*pb),
+            Setting::AllowHostLoopback => self.host_loopback = true,
         }
         Ok(())
     }

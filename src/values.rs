@@ -56,6 +56,9 @@ pub fn dest_path(v: &OsStr) -> Result<PathBuf, String> {
 
 /// `SRC[:DEST]`: a relative SRC is taken from `base`; DEST defaults to SRC.
 pub fn src_dest(v: &OsStr, base: &Path) -> Result<(PathBuf, PathBuf), String> {
+    if v.as_bytes().contains(&0) {
+        return Err(format!("{}: contains a NUL byte", escape::os(v)));
+    }
     let parts = split_colon(v);
     let (src, dest) = match parts.as_slice() {
         [src] => (src.clone(), None),
@@ -75,9 +78,18 @@ pub fn src_dest(v: &OsStr, base: &Path) -> Result<(PathBuf, PathBuf), String> {
     Ok((src, dest))
 }
 
-/// A bind operation from `SRC[:DEST]`.
+/// A bind operation from `SRC[:DEST]`. A writable bind under /proc or
+/// /sys is refused: it could only be meant to reach the kernel's
+/// interfaces, which the sandbox keeps read-only.
 pub fn bind(v: &OsStr, base: &Path, access: Access, optional: bool) -> Result<FsOp, String> {
     let (src, dest) = src_dest(v, base)?;
+    let kernel = dest.starts_with("/proc") || dest.starts_with("/sys");
+    if kernel && access != Access::ReadOnly {
+        return Err(format!(
+            "{}: a writable mount under /proc or /sys is refused (use --ro to cover a file there)",
+            escape::path(&dest)
+        ));
+    }
     Ok(FsOp::Bind { src, dest, access, optional })
 }
 

@@ -51,6 +51,8 @@ fn assert_report(who: &str, output: &Output) {
 
 fn assert_ci(who: &str, out: &str) {
     assert_eq!(line(out, "user namespaces").0, "ok", "{who}:\n{out}");
+    // .ci/run installs passt and slirp4netns and opens /dev/net/tun to users.
+    assert_eq!(line(out, "user-mode networking").0, "ok", "{who}:\n{out}");
     let (_, landlock) = line(out, "landlock");
     let abi: u32 = landlock
         .strip_prefix("landlock: ABI ")

@@ -92,6 +92,26 @@ fn agent_gets_the_project_but_not_the_rest_of_home() {
 }
 
 #[test]
+fn agent_has_user_mode_networking_limited_to_web_ports() {
+    let w = world();
+    // A port that is not 80 or 443 is refused by landlock before any packet
+    // leaves (EACCES), whatever the destination; the interfaces show the
+    // user-mode network beside loopback.
+    let script = "import socket, errno\ns = socket.socket()\ns.settimeout(2)\n\
+                  try:\n    s.connect(('10.0.2.2', 22)); print('connected')\n\
+                  except OSError as e:\n    print(errno.errorcode.get(e.errno, e.errno))\n\
+                  print(sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))";
+    let out = run(&w, &["--profile", "agent", "--", "/usr/bin/python3", "-c", script]);
+    if out.code() != 0 && out.stderr().contains("pasta") && std::env::var("CI").is_err() {
+        eprintln!("skipped: user-mode networking unavailable here: {}", out.stderr());
+        return;
+    }
+    let stdout = out.ok();
+    assert!(stdout.starts_with("EACCES\n"), "{stdout}");
+    assert!(stdout.contains("'lo'") && stdout.lines().nth(1).unwrap().contains(", "), "{stdout}");
+}
+
+#[test]
 fn net_service_keeps_its_state_between_runs_and_nothing_else() {
     let w = world();
     let state = Dir::new();

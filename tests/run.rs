@@ -495,7 +495,36 @@ fn a_setuid_install_refuses_to_run() {
     let (uid, gid) = test_ids().unwrap();
     use std::os::unix::process::CommandExt;
     cmd.uid(uid).gid(gid);
-    Out(cmd.output().unwrap()).fails(125, "refusing to run setuid");
+    // A file just written can be briefly busy (ETXTBSY) while another test
+    // thread's fork still holds the write descriptor: retry.
+    let output = (0..20)
+        .find_map(|_| match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                None
+            }
+            other => Some(other.unwrap()),
+        })
+        .expect("the copy stayed busy");
+    Out(output).fails(125, "refusing to run setuid");
+}
+
+/// Started from a terminal (stdout a pty), the sandbox binds the caller's
+/// terminal as /dev/console. Regression: it used to bind the caller's fd 1,
+/// which lives in the caller's mount namespace, and every run from a
+/// terminal failed with EINVAL.
+#[test]
+fn runs_from_a_terminal() {
+    let (cwd, home) = setup();
+    let inner = format!("{} -- sh -c 'test -c /dev/console && echo console-ok'", bin().display());
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &inner, "/dev/null"]).current_dir(cwd.path()).env("HOME", home.path());
+    if let Some((uid, gid)) = test_ids() {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(uid).gid(gid);
+    }
+    let out = Out(cmd.output().unwrap());
+    assert!(out.stdout().contains("console-ok"), "stdout: {} stderr: {}", out.stdout(), out.stderr());
 }
 
 /// The scratch tmpfs the root is built in never shows through a bind of the

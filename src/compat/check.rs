@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use super::parse::{State, Unshare};
 use super::{message, names, usage, Exit, Io};
+use crate::plan::landlock::{Landlock, Mode};
+use crate::plan::seccomp::{Base, Seccomp};
 use crate::plan::{EnvVar, FsOp, Ids, Namespaces, Plan, Process};
 use crate::profile::Host;
 
@@ -155,8 +157,13 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
     if let Some(home) = st.env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)) {
         b.cwd_fallback.push(home);
     }
-    b.seccomp_fds = st.seccomp_fd.into_iter().chain(st.add_seccomp_fds).collect();
-    b.consumed_fds.extend(b.seccomp_fds.iter().copied());
+    // bubblewrap has no filter of its own: only the caller's programs.
+    let seccomp = Seccomp {
+        base: Base::None,
+        bpf_fds: st.seccomp_fd.into_iter().chain(st.add_seccomp_fds).collect(),
+        ..Seccomp::default()
+    };
+    b.consumed_fds.extend(seccomp.bpf_fds.iter().copied());
     let own = [b.info_fd, b.json_status_fd, b.block_fd, b.userns_block_fd];
     b.consumed_fds.extend(own.into_iter().flatten());
     if !b.as_pid_1 {
@@ -186,7 +193,12 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
             keep_fds: Vec::new(),
             caps: names::cap_names(st.caps),
         },
+        network: Default::default(),
         best_effort: false,
+        mode: Mode::Namespaces,
+        // No landlock: bubblewrap confines with the mounts alone.
+        landlock: Landlock { enabled: false, ..Landlock::default() },
+        seccomp,
         bwrap: Some(b),
         command: command.to_vec(),
     }

@@ -455,7 +455,9 @@ fn process_options_land_in_the_plan() {
     assert_eq!(b.argv0, Some(OsString::from("right")));
     assert_eq!(b.lock_files, vec![PathBuf::from("/l")]);
     assert_eq!((b.sync_fd, b.block_fd, b.info_fd, b.json_status_fd), (Some(3), Some(4), Some(5), Some(6)));
-    assert_eq!(b.seccomp_fds, vec![7]);
+    assert_eq!(p.seccomp.bpf_fds, vec![7]);
+    assert_eq!(p.seccomp.base, crate::plan::seccomp::Base::None, "no filter of sandbox's own");
+    assert!(!p.landlock.enabled, "no landlock");
     assert_eq!(b.consumed_fds, vec![3, 4, 5, 6, 7, 8], "every fd an option used, none other");
     assert!(p.process.new_session && p.process.die_with_parent);
     assert_eq!(

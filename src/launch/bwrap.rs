@@ -230,18 +230,30 @@ pub fn before_command(ctx: &Ctx, b: &Bwrap) -> Result<()> {
 pub fn choose_cwd(ctx: &Ctx, b: &Bwrap) -> Result<OsString> {
     if let Some(dir) = &ctx.plan.process.cwd {
         let shown = escape::path(dir);
-        nix::unistd::chdir(dir.as_path()).map_err(|e| {
+        enter(dir).map_err(|e| {
             SetupError::errno(format!("cwd {shown}"), e).bwrap_errno(format!("Can't chdir to {shown}"))
         })?;
         return Ok(dir.clone().into_os_string());
     }
     for dir in &b.cwd_fallback {
-        if nix::unistd::chdir(dir.as_path()).is_ok() {
+        if enter(dir).is_ok() {
             ctx.log("cwd", &escape::path(dir));
             return Ok(dir.clone().into_os_string());
         }
     }
     Ok(OsString::from("/"))
+}
+
+/// chdir, resolved inside the sandbox's root: an inherited descriptor
+/// (`--chdir /proc/self/fd/N`) never becomes a working directory outside
+/// it (the cwd escape class of CVE-2024-21626), as in the native `cwd` step.
+fn enter(dir: &Path) -> nix::Result<()> {
+    let fd = super::fs::open_dir_in_current_root(dir)?;
+    nix::unistd::fchdir(fd.as_raw_fd())?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Errno::EXDEV),
+    }
 }
 
 /// SELinux's exec context for the command, where SELinux is on (a no-op
@@ -264,6 +276,20 @@ pub fn consumed_fds(b: &Bwrap) {
         // SAFETY: F_SETFD only changes the flags of a descriptor number;
         // EBADF for one already closed is ignored.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+/// init once the command is forked: like bubblewrap's pid 1 it drops
+/// every capability and stays dumpable (tools outside open
+/// /proc/PID/ns/* of the child pid it reports), and runs under the caller's
+/// seccomp programs too (no_new_privs first: without capabilities,
+/// seccomp needs it). If it cannot filter itself, the sandbox ends.
+pub fn become_init(ctx: &Ctx, command: nix::unistd::Pid) {
+    let _ = super::confine::drop_all();
+    let _ = nix::sys::prctl::set_dumpable(true);
+    if nix::sys::prctl::set_no_new_privs().is_err() || super::seccomp::install(ctx).is_err() {
+        let _ = nix::sys::signal::kill(command, nix::sys::signal::Signal::SIGKILL);
+        sys::exit_now(1);
     }
 }
 

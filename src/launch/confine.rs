@@ -5,8 +5,8 @@
 //! uid 0 inside): the bounding set is emptied first (dropping from it needs
 //! CAP_SETPCAP, which is then still held), then the inheritable, ambient,
 //! permitted and effective sets. PR_SET_NO_NEW_PRIVS makes sure no setuid
-//! or file-capability binary can give any back. Landlock and seccomp will
-//! join here, in that order, seccomp last (it may forbid what came before).
+//! or file-capability binary can give any back. Landlock (landlock.rs) and
+//! seccomp follow, in that order, seccomp last (it may forbid what came before).
 
 use std::collections::HashSet;
 
@@ -19,6 +19,14 @@ use super::Ctx;
 pub fn capabilities(ctx: &Ctx) -> Result<()> {
     let keep: CapsHashSet =
         ctx.plan.process.caps.iter().filter_map(|c| c.parse::<Capability>().ok()).collect();
+    // Landlock-only mode as an ordinary user: nothing is held, and the
+    // bounding set cannot be changed without CAP_SETPCAP (no_new_privs
+    // makes it moot).
+    let held = caps::read(None, CapSet::Permitted).unwrap_or_default();
+    if held.is_empty() && keep.is_empty() {
+        ctx.log("capabilities", "none held");
+        return Ok(());
+    }
     ctx.log("capabilities", &if keep.is_empty() { "drop all".to_string() } else { format!("keep {keep:?}") });
     let err = |what: &str, e: caps::errors::CapsError| {
         SetupError::new(format!("capabilities: {what}"), e.to_string())

@@ -2,8 +2,7 @@
 //! clone, so that a bad argument is an error with nothing started.
 //!
 //! In bwrap mode argv[0] may differ from the file executed (`--argv0`), a
-//! `PWD` is added once the working directory is known, the caller's seccomp
-//! programs are installed as the very last step, and failures read as
+//! `PWD` is added once the working directory is known, and failures read as
 //! bubblewrap's (`execvp foo: No such file or directory`).
 
 use std::ffi::{CString, OsStr};
@@ -11,7 +10,6 @@ use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 
-use super::bpf;
 use super::error::{strerror, Result, SetupError, NOT_EXECUTABLE, NOT_FOUND};
 use super::Ctx;
 use crate::escape;
@@ -23,8 +21,6 @@ pub struct Exec {
     argv: Vec<CString>,
     envp: Vec<CString>,
     path: Vec<u8>,
-    /// Caller-supplied seccomp programs (bwrap mode), installed last.
-    seccomp: Vec<bpf::Program>,
     bwrap: bool,
 }
 
@@ -60,11 +56,7 @@ impl Exec {
             }
             envp.push(pair(v.name.as_bytes(), v.value.as_bytes())?);
         }
-        let seccomp = match bwrap {
-            Some(b) => bpf::read(&b.seccomp_fds)?,
-            None => Vec::new(),
-        };
-        Ok(Exec { file, argv, envp, path, seccomp, bwrap: bwrap.is_some() })
+        Ok(Exec { file, argv, envp, path, bwrap: bwrap.is_some() })
     }
 
     /// Sets `name` in the command's environment: replaced in place, or
@@ -78,18 +70,9 @@ impl Exec {
         }
     }
 
-    /// Installs the caller's seccomp programs on this process.
-    pub fn install_seccomp(&self) -> Result<()> {
-        bpf::install(&self.seccomp)
-    }
-
-    /// The seccomp programs, then execve, searching PATH like execvp when
-    /// the command has no `/`. Returns only on failure.
+    /// execve, searching PATH like execvp when the command has no `/`.
+    /// Returns only on failure.
     pub fn run(&self) -> SetupError {
-        // Last of all: a filter may forbid anything that would follow it.
-        if let Err(e) = self.install_seccomp() {
-            return e;
-        }
         let cmd = self.file.as_bytes();
         if cmd.contains(&b'/') {
             let e = self.execve(&self.file);

@@ -4,7 +4,8 @@
 //!
 //! A data file that is bound (not copied) is written to the scratch tmpfs,
 //! which is detached with the old root after pivot_root: the bind keeps the
-//! file alive and nothing of it is reachable by name.
+//! file alive and nothing of it is reachable by name. A dangling symlink at
+//! its destination is covered rather than an error (see [`bind_target`]).
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -58,13 +59,54 @@ pub fn file(
             let fd = sys::openat(base, Path::new(&name), flags, mode).what(what)?;
             write_all(fd, content, &what)?;
             let src = sys::openat(base, Path::new(&name), libc::O_PATH, 0).what(what)?;
-            fs::mount_point_file(root, dest)?;
+            let target = bind_target(root, dest)?;
+            match nix::mount::mount(
+                Some(&sys::fd_path(&src)),
+                &sys::fd_path(&target),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            ) {
+                // The object was just opened, yet mounting on it says ENOENT:
+                // it is a mount of a file deleted since (as a container's
+                // resolv.conf is once the host replaces its own).
+                Err(Errno::ENOENT) => {
+                    return Err(SetupError::errno(what(), Errno::ENOENT).hint(format!(
+                        "{} is a mount of a file deleted on the host since; nothing can be mounted over it",
+                        escape::path(dest)
+                    )))
+                }
+                other => other.what(what)?,
+            }
             let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
             if how == FileHow::BindRo {
                 attrs |= sys::MOUNT_ATTR_RDONLY;
             }
-            fs::bind_over(root, &src, dest, attrs)
+            fs::restrict(root, dest, attrs, false)
         }
+    }
+}
+
+/// Where a bound data file goes: the object at `dest`, a symlink followed
+/// within the root as bwrap does; a new empty file when nothing is there;
+/// or, when `dest` is a symlink that leads nowhere inside, the link itself
+/// (reached through `O_PATH | O_NOFOLLOW`; a later lookup of the path stops
+/// at the mount before it could follow the link). That last case is
+/// systemd-resolved's /etc/resolv.conf -> ../run/systemd/resolve/... where
+/// /run is not shared.
+fn bind_target(root: &Root, dest: &Path) -> Result<OwnedFd> {
+    let open = || format!("open {}", escape::path(dest));
+    match root.open(dest, 0) {
+        Err(Errno::ENOENT) => {}
+        other => return other.what(open),
+    }
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(SetupError::errno(open(), Errno::EINVAL));
+    };
+    let dir = root.ensure_parent(parent)?;
+    match sys::openat(&dir, Path::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        Err(Errno::ENOENT) => fs::mount_point_file(root, dest),
+        other => other.what(open),
     }
 }
 

@@ -49,6 +49,10 @@ pub struct Root {
 }
 
 impl Root {
+    fn new(fd: OwnedFd, openat2: bool) -> Root {
+        Root { fd, openat2: std::cell::Cell::new(openat2), parent_mode: std::cell::Cell::new(0o755) }
+    }
+
     /// Makes the missing parents of `path` (mode [`Root::parent_mode`]).
     pub fn ensure_parent(&self, path: &Path) -> Result<OwnedFd> {
         ensure_dir(self, path, self.parent_mode.get())
@@ -61,18 +65,38 @@ impl Root {
     pub fn open(&self, path: &Path, flags: i32) -> nix::Result<OwnedFd> {
         let rel = relative(path);
         if self.openat2.get() {
-            match sys::openat2(
-                &self.fd,
-                &rel,
-                libc::O_PATH | flags,
-                sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
-            ) {
-                Err(Errno::ENOSYS) | Err(Errno::EPERM) => self.openat2.set(false),
-                other => return other,
+            let resolve = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
+            // EAGAIN: a `..` raced with a rename or mount somewhere on the
+            // system and the kernel could not prove it stayed inside; it
+            // asks to retry (openat2(2)). The walk below is the last resort.
+            for _ in 0..32 {
+                match sys::openat2(&self.fd, &rel, libc::O_PATH | flags, resolve) {
+                    Err(Errno::EAGAIN) => continue,
+                    Err(Errno::ENOSYS) | Err(Errno::EPERM) => {
+                        self.openat2.set(false);
+                        break;
+                    }
+                    other => return other,
+                }
             }
         }
         walk_in_root(&self.fd, &rel, flags)
     }
+}
+
+/// Opens the directory `path` of the current root the way destinations are
+/// resolved: symlinks stay inside, magic links (/proc/self/fd/N) are refused.
+pub fn open_dir_in_current_root(path: &Path) -> nix::Result<OwnedFd> {
+    let fd = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
+    Root::new(fd, true).open(path, libc::O_DIRECTORY)
+}
+
+/// See [`super::resolve_in_root`].
+pub fn resolve_for_test(root: &Path, path: &Path, fallback: bool) -> nix::Result<PathBuf> {
+    let fd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY)?;
+    let root = Root::new(fd, !fallback);
+    let got = root.open(path, 0)?;
+    std::fs::read_link(fd_path(&got)).map_err(|_| Errno::EBADF)
 }
 
 fn relative(path: &Path) -> PathBuf {
@@ -302,11 +326,7 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
 pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
     let base_fd = super::scratch::mount(ctx)?;
     let open_root = || sys::openat(&base_fd, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
-    let mut root = Root {
-        fd: open_root().what(|| "open the new root".into())?,
-        openat2: std::cell::Cell::new(true),
-        parent_mode: std::cell::Cell::new(0o755),
-    };
+    let mut root = Root::new(open_root().what(|| "open the new root".into())?, true);
     let parent_modes = ctx.plan.bwrap.as_ref().map(|b| b.parent_modes.as_slice()).unwrap_or_default();
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.ops).enumerate() {
         ctx.log("mount", &describe(op));
@@ -315,6 +335,9 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
         if op.dest() == Path::new("/") {
             // Something now covers the root: reach the top of the stack.
             root.fd = open_root().what(|| "open the new root".into())?;
+        }
+        if n == 0 {
+            ctx.pause("mounts");
         }
     }
     // bubblewrap's root stays writable: callers create files in it.
@@ -493,11 +516,7 @@ mod tests {
         symlink(outside.path(), r.join("host")).unwrap();
         symlink("loop", r.join("loop")).unwrap();
         let root_fd = sys::open(r, libc::O_PATH | libc::O_DIRECTORY).unwrap();
-        let root = Root {
-            fd: root_fd.try_clone().unwrap(),
-            openat2: std::cell::Cell::new(true),
-            parent_mode: std::cell::Cell::new(0o755),
-        };
+        let root = Root::new(root_fd.try_clone().unwrap(), true);
         let land = |fd: nix::Result<OwnedFd>| fd.map(|fd| std::fs::read_link(fd_path(&fd)).unwrap());
         for (path, expect) in [
             ("/abs/marker", Some(r.join("etc/marker"))),

@@ -68,17 +68,23 @@ pub fn userns_hint() -> Option<String> {
     None
 }
 
+/// Said with every refusal: the way to run without user namespaces.
+const LANDLOCK_ONLY: &str =
+    "; or run without namespaces, confined by landlock: --mode landlock (or --best-effort)";
+
 /// The error for a clone(CLONE_NEWUSER | ...) that failed.
 pub fn clone_error(e: Errno) -> SetupError {
     let err = SetupError::errno("create namespaces", e);
-    match (userns_hint(), e) {
-        (Some(h), _) => err.hint(h),
-        (None, Errno::EINVAL) => err.hint("this kernel lacks user namespaces (CONFIG_USER_NS)"),
-        (None, Errno::ENOSPC) => err.hint("too many nested user namespaces (user.max_user_namespaces)"),
-        (None, Errno::EPERM) => err.hint(
+    let hint = match (userns_hint(), e) {
+        (Some(h), _) => h,
+        (None, Errno::EINVAL) => "this kernel lacks user namespaces (CONFIG_USER_NS)".into(),
+        (None, Errno::ENOSPC) => "too many nested user namespaces (user.max_user_namespaces)".into(),
+        (None, Errno::EPERM) => {
             "user namespaces are refused here; inside a container, a seccomp profile or a \
-             security module may forbid them",
-        ),
-        _ => err,
-    }
+             security module may forbid them"
+                .into()
+        }
+        _ => return err,
+    };
+    err.hint(format!("{hint}{LANDLOCK_ONLY}"))
 }

@@ -1,27 +1,32 @@
 //! Executes a Plan: the only code that calls clone, mount, pivot_root, prctl.
 //!
-//! The order of the steps is fixed and stated once, below. Landlock (once it
-//! lands) forbids mount changes, so it follows the file system; seccomp may
-//! forbid anything, so it comes last, just before execve. clone with
+//! The order of the steps is fixed and stated once, below. Landlock forbids
+//! mount changes, so it follows the file system; seccomp may forbid
+//! anything, so it comes last, just before execve. clone with
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
-mod bpf;
 mod bwrap;
 mod confine;
+mod direct;
 mod error;
 mod exec;
 mod files;
 mod fs;
 mod ids;
+mod landlock;
 mod monitor;
 mod net;
+mod netargs;
 mod overlay;
 pub mod probe;
 mod remount;
 mod scratch;
+mod seccomp;
+mod slirpapi;
 mod special;
 pub mod status;
 mod sys;
+mod usernet;
 
 use nix::sys::stat::Mode;
 
@@ -29,20 +34,51 @@ pub use error::SetupError;
 
 use crate::plan::Plan;
 
+/// Resolves `path` inside the directory `root` the way every mount
+/// destination is resolved (openat2 RESOLVE_IN_ROOT, or the fallback walk
+/// when `fallback`), and returns where it landed. For tests and fuzzing.
+pub fn resolve_in_root(
+    root: &std::path::Path,
+    path: &std::path::Path,
+    fallback: bool,
+) -> std::io::Result<std::path::PathBuf> {
+    fs::resolve_for_test(root, path, fallback).map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+}
+
 /// How to run, beyond what the Plan says.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Print each setup step on stderr.
     pub verbose: bool,
+    /// Test hook, honoured by debug builds only: wait forever at this setup
+    /// stage (`before-maps` in the monitor, `mounts` in init after the first
+    /// mount), renamed `sbx-paused`, so a test can kill the monitor there.
+    pub pause_at: Option<String>,
 }
 
 /// What every step sees.
 pub struct Ctx<'a> {
     pub plan: &'a Plan,
     pub verbose: bool,
+    /// Seccomp programs, built before clone.
+    pub filters: &'a seccomp::Filters,
+    /// See [`Options::pause_at`].
+    pub pause_at: Option<&'a str>,
 }
 
 impl Ctx<'_> {
+    /// The test hook of [`Options::pause_at`].
+    pub fn pause(&self, stage: &str) {
+        // Not SIGSTOP: pid 1 of a pid namespace ignores even a stop signal
+        // it sends itself.
+        if cfg!(debug_assertions) && self.pause_at == Some(stage) {
+            let _ = nix::sys::prctl::set_name(c"sbx-paused");
+            loop {
+                nix::unistd::pause();
+            }
+        }
+    }
+
     pub fn log(&self, step: &str, detail: &str) {
         if self.verbose {
             eprintln!("sandbox: {step}: {detail}");
@@ -55,13 +91,21 @@ type Step = fn(&Ctx) -> error::Result<()>;
 /// Steps of init (pid 1) after the file system is built, in order.
 const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback", net::loopback)];
 
-/// Steps of the command's process before execve, in order.
-const COMMAND_STEPS: [(&str, Step); 5] = [
+/// Steps of the command's process before execve, in order. They run in
+/// landlock-only mode too (without namespaces, see `direct.rs`).
+///
+/// Order: landlock needs no_new_privs before it and the finished file system
+/// (it forbids mounts); its rules are opened inside the new root. seccomp
+/// comes after landlock (a filter may forbid the landlock syscalls) and
+/// stays the very last entry: a filter may forbid what any earlier step needs.
+const COMMAND_STEPS: [(&str, Step); 7] = [
     ("session", session),
     ("cwd", cwd),
     ("capabilities", confine::capabilities),
     ("no_new_privs", confine::no_new_privs),
     ("fds", confine::fds),
+    ("landlock", landlock::restrict),
+    ("seccomp", seccomp::install),
 ];
 
 /// Runs `plan` and returns the exit status: the command's own, 128+N when it
@@ -71,19 +115,29 @@ const COMMAND_STEPS: [(&str, Step); 5] = [
 /// A Plan from the bwrap front end reports a setup failure as bubblewrap
 /// does: one `bwrap: …` line in its words, exit status 1.
 pub fn run(plan: &Plan, opts: &Options) -> u8 {
-    let ctx = Ctx { plan, verbose: opts.verbose };
+    // Built before clone: a bad policy is an error with nothing started.
+    let filters = match seccomp::prepare(plan) {
+        Ok(f) => f,
+        Err(e) => return failed(plan, &e),
+    };
+    let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref() };
     match monitor::start(&ctx) {
         Ok(code) => code,
-        Err(e) => match &plan.bwrap {
-            Some(b) => {
-                eprintln!("{}", crate::compat::message(b.level_prefix, 3, &e.bwrap_line()));
-                1
-            }
-            None => {
-                eprintln!("sandbox: {e}");
-                e.code
-            }
-        },
+        Err(e) => failed(plan, &e),
+    }
+}
+
+/// Prints a setup failure and returns the exit status for it.
+fn failed(plan: &Plan, e: &SetupError) -> u8 {
+    match &plan.bwrap {
+        Some(b) => {
+            eprintln!("{}", crate::compat::message(b.level_prefix, 3, &e.bwrap_line()));
+            1
+        }
+        None => {
+            eprintln!("sandbox: {e}");
+            e.code
+        }
     }
 }
 
@@ -127,6 +181,16 @@ fn cwd(ctx: &Ctx) -> error::Result<()> {
         return Ok(());
     }
     let dir = ctx.plan.process.cwd.as_deref().unwrap_or(std::path::Path::new("/"));
-    ctx.log("cwd", &crate::escape::path(dir));
-    nix::unistd::chdir(dir).map_err(|e| SetupError::errno(format!("cwd {}", crate::escape::path(dir)), e))
+    let shown = crate::escape::path(dir);
+    ctx.log("cwd", &shown);
+    // Resolved inside the root with magic links refused, then checked: an
+    // inherited fd must never become a working directory outside the
+    // sandbox (`--cwd /proc/self/fd/N`, CVE-2024-21626 in runc).
+    let err = |e| SetupError::errno(format!("cwd {shown}"), e);
+    let fd = fs::open_dir_in_current_root(dir).map_err(err)?;
+    nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(err)?;
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(SetupError::new(format!("cwd {shown}"), "it is not reachable from the sandbox's root")),
+    }
 }

@@ -2,15 +2,19 @@
 //!
 //! ```text
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
-//!   writes uid/gid maps, then releases init (one byte on `release`)
+//!   writes uid/gid maps, starts the user-mode network (pasta, slirp4netns)
+//!   and waits until it is ready, then releases init (one byte on `release`)
 //!   reads `report` until EOF: empty = the command was exec'd
 //!   forwards INT TERM HUP QUIT USR1 USR2 WINCH to init, which passes them on
 //!   exits with init's status, which is the command's
 //! init: PDEATHSIG, waits for release, builds the file system, hostname,
 //!   loopback, forks the command, then reaps everything and exits with the
 //!   command's status (the kernel then kills whatever the command left)
-//! command: setsid, cwd, capabilities, no_new_privs, fds, execve
+//! command: setsid, cwd, capabilities, no_new_privs, fds, landlock, execve
 //! ```
+//!
+//! In landlock-only mode (`--mode landlock`, or `--best-effort` where user
+//! namespaces are refused) there is no clone and no init: see `direct.rs`.
 //!
 //! Both pipes are close-on-exec: a setup failure anywhere inside travels to
 //! the monitor as one [`SetupError`]; a successful execve closes the last
@@ -25,14 +29,15 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
-use nix::sys::stat::Mode;
+use nix::sys::stat::Mode as Umask;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
 use super::error::{Result, SetupError, SETUP};
-use super::exec::Exec;
+pub(super) use super::exec::Exec;
 use super::{sys, Ctx};
 use crate::escape;
+use crate::plan::landlock::Mode;
 
 /// Signals passed on to the command.
 const FORWARDED: [Signal; 7] = [
@@ -84,6 +89,13 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         super::bwrap::before_clone(b)?;
     }
     let exec = Exec::prepare(ctx)?;
+    // Fail closed before anything starts: a landlock rule this kernel lacks
+    // is refused here, or listed in the best-effort warning.
+    let mut warnings = super::landlock::precheck(ctx)?;
+    if ctx.plan.mode == Mode::Landlock {
+        warnings.extend(super::direct::check(ctx)?);
+    }
+    super::direct::warn(&warnings);
     let (release_r, release_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))?;
     let (report_r, report_w) =
@@ -98,8 +110,17 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     let outside_uid = nix::unistd::getuid().as_raw();
     let outside_gid = nix::unistd::getgid().as_raw();
 
+    if ctx.plan.mode == Mode::Landlock {
+        return super::direct::start(ctx, exec, old_mask);
+    }
     ctx.log("clone", &format!("namespaces {:#x}", clone_flags(ctx)));
-    let pid = sys::clone_fork(clone_flags(ctx)).map_err(super::ids::clone_error)?;
+    let pid = match sys::clone_fork(clone_flags(ctx)) {
+        Ok(pid) => pid,
+        Err(e) if ctx.plan.best_effort && ctx.plan.landlock.enabled && super::direct::refused(e) => {
+            return super::direct::fallback(ctx, exec, old_mask, e);
+        }
+        Err(e) => return Err(super::ids::clone_error(e)),
+    };
     if pid == 0 {
         drop(release_w);
         drop(report_r);
@@ -113,6 +134,7 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         "uid map",
         &format!("uid {} -> {outside_uid}, gid {} -> {outside_gid}", ctx.plan.ids.uid, ctx.plan.ids.gid),
     );
+    ctx.pause("before-maps");
     // A joined user namespace has its maps; with --userns-block-fd a
     // helper outside writes them.
     let helper_maps = bw.is_some_and(|b| b.userns_block_fd.is_some());
@@ -122,6 +144,16 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
             return Err(kill_with(child, e));
         }
     }
+    // The user-mode network (if any) is up before the command starts, and
+    // stops when `_net` is dropped, whichever way this function returns.
+    let _net = match super::usernet::start(ctx, pid) {
+        Ok(net) => net,
+        Err(e) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(e);
+        }
+    };
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
     if let Some(b) = bw {
@@ -131,7 +163,9 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     if release.write_all(b"1").is_err() {
         return Err(finish_with(child, SetupError::new("start the sandbox", "it ended before setup")));
     }
-    drop(release);
+    // Kept open until the monitor ends: init takes the pipe's hang-up as
+    // the sign that the monitor is gone (see `init`).
+    let _alive = release;
 
     let mut report = Vec::new();
     let _ = std::fs::File::from(report_r).read_to_end(&mut report);
@@ -139,7 +173,7 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         let err = SetupError::decode(&report).unwrap_or_else(|| SetupError::new("setup", "garbled report"));
         return Err(finish_with(child, err));
     }
-    let code = wait_forwarding(child, &monitor_signals(ctx));
+    let code = wait_on(child, &monitor_signals(ctx));
     if let Some(b) = bw {
         super::bwrap::ended(b, true, code);
     }
@@ -180,8 +214,14 @@ fn status_code(s: WaitStatus) -> Option<u8> {
     }
 }
 
-/// The monitor's loop: pass signals on to init until it exits.
-fn wait_forwarding(child: Pid, set: &SigSet) -> u8 {
+/// The monitor's loop: pass signals on to init (or, in landlock-only mode,
+/// the command) until it exits.
+pub(super) fn wait_forwarding(child: Pid) -> u8 {
+    wait_on(child, &handled())
+}
+
+/// Waits for `child`, passing the other signals of `set` on to it.
+fn wait_on(child: Pid, set: &SigSet) -> u8 {
     loop {
         match set.wait() {
             Ok(Signal::SIGCHLD) => match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
@@ -201,7 +241,7 @@ fn wait_forwarding(child: Pid, set: &SigSet) -> u8 {
     }
 }
 
-fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
+pub(super) fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
     let _ = nix::unistd::write(report_w, &err.encode());
     sys::exit_now(err.code as i32)
 }
@@ -211,12 +251,18 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, mut 
     // In bwrap mode the monitor left these unblocked; init never dies of them.
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled()), None);
     if ctx.plan.process.die_with_parent {
-        // Checked after set: if the monitor died before this point, the
-        // release pipe reads EOF below and init gives up.
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     }
     let mut byte = [0u8; 1];
     if !matches!(nix::unistd::read(release_r.as_raw_fd(), &mut byte), Ok(1)) {
+        sys::exit_now(SETUP as i32);
+    }
+    // Checked after set: if the monitor died before PR_SET_PDEATHSIG took
+    // (even after it wrote the byte), no signal will ever come. getppid()
+    // cannot tell (pid 1 of a new pid namespace sees 0), but the monitor
+    // holds the pipe's write end for its whole life: a hang-up means it is
+    // gone.
+    if ctx.plan.process.die_with_parent && sys::hung_up(&release_r) {
         sys::exit_now(SETUP as i32);
     }
     drop(release_r);
@@ -252,24 +298,10 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, mut 
             keep.extend(bwrap_locks.iter().map(|l| l.as_raw_fd()));
             keep.extend(bw.map(super::bwrap::init_keeps).unwrap_or_default());
             let _ = sys::close_all_except(&keep);
-            match bw {
-                // bubblewrap's pid 1 drops every capability and is dumpable:
-                // tools outside open /proc/PID/ns/* of the child-pid it reports.
-                Some(_) => {
-                    let _ = super::confine::drop_all();
-                    let _ = nix::sys::prctl::set_dumpable(true);
-                }
-                None => {
-                    let _ = nix::sys::prctl::set_dumpable(false);
-                }
-            }
-            // Without capabilities, seccomp needs no_new_privs first.
-            if bw.is_some()
-                && (nix::sys::prctl::set_no_new_privs().is_err() || exec.install_seccomp().is_err())
-            {
-                // bubblewrap's pid 1 dies when it cannot filter itself.
-                let _ = kill(child, Signal::SIGKILL);
-                sys::exit_now(1);
+            if bw.is_some() {
+                super::bwrap::become_init(ctx, child);
+            } else {
+                let _ = nix::sys::prctl::set_dumpable(false);
             }
             reap(child, bw.is_none())
         }
@@ -277,7 +309,7 @@ fn init(ctx: &Ctx, release_r: OwnedFd, report_w: OwnedFd, old_mask: SigSet, mut 
 }
 
 /// The command's process: its own setup, then execve.
-fn command(ctx: &Ctx, report_w: &OwnedFd, old_mask: &SigSet, old_umask: Mode, exec: &mut Exec) -> ! {
+fn command(ctx: &Ctx, report_w: &OwnedFd, old_mask: &SigSet, old_umask: Umask, exec: &mut Exec) -> ! {
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None);
     if let Err(e) = prepare(ctx, old_umask, exec) {
         report(report_w, &e);
@@ -286,19 +318,20 @@ fn command(ctx: &Ctx, report_w: &OwnedFd, old_mask: &SigSet, old_umask: Mode, ex
     report(report_w, &exec.run())
 }
 
-fn prepare(ctx: &Ctx, old_umask: Mode, exec: &mut Exec) -> Result<()> {
+/// The generic steps, with bubblewrap's own around them in bwrap mode
+/// (the seccomp step stays the last of all).
+fn prepare(ctx: &Ctx, old_umask: Umask, exec: &mut Exec) -> Result<()> {
     let Some(b) = &ctx.plan.bwrap else {
         return super::prepare_command(ctx, old_umask);
     };
     super::bwrap::before_command(ctx, b)?;
     let pwd = super::bwrap::choose_cwd(ctx, b)?;
-    super::prepare_command(ctx, old_umask)?;
+    exec.set_env("PWD", &pwd);
     super::bwrap::exec_label(b)?;
     if ctx.plan.process.die_with_parent {
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     }
-    exec.set_env("PWD", &pwd);
-    Ok(())
+    super::prepare_command(ctx, old_umask)
 }
 
 /// init's loop: reap every child; when the command ends, exit with its

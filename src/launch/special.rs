@@ -92,6 +92,19 @@ fn flavour(ctx: &Ctx) -> DevFlavour {
     }
 }
 
+/// The caller's terminal (fd 1), opened through the host's /dev.
+fn host_tty() -> Option<std::os::fd::OwnedFd> {
+    let name = nix::fcntl::readlink("/proc/self/fd/1").ok()?;
+    let tty = sys::open(&super::scratch::host(Path::new(&name)), libc::O_PATH).ok()?;
+    let same = |a: nix::sys::stat::FileStat, b: nix::sys::stat::FileStat| {
+        a.st_rdev == b.st_rdev && a.st_ino == b.st_ino
+    };
+    match (nix::sys::stat::fstat(1), nix::sys::stat::fstat(tty.as_raw_fd())) {
+        (Ok(a), Ok(b)) if same(a, b) => Some(tty),
+        _ => None,
+    }
+}
+
 pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let fl = flavour(ctx);
     fs::mount_new(root, dest, "tmpfs", fl.tmpfs, Some("mode=0755"))?;
@@ -115,9 +128,13 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     fs::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
     // The caller's terminal as /dev/console, as bubblewrap does, so programs
-    // that write to the console reach the terminal the sandbox runs in.
+    // that write to the console reach the terminal the sandbox runs in. It
+    // is opened by name: the caller's fd 1 lives on a mount of the caller's
+    // mount namespace, which cannot be bound into this one (EINVAL).
     if nix::unistd::isatty(1).unwrap_or(false) {
-        if let Ok(tty) = sys::open(Path::new("/proc/self/fd/1"), libc::O_PATH) {
+        // ttyname(3) would look the name up in the scratch root; the link
+        // names the host's device, which is beneath it now.
+        if let Some(tty) = host_tty() {
             let console = dest.join("console");
             fs::mount_point_file(root, &console)?;
             fs::bind_over(root, &tty, &console, fl.devices)?;

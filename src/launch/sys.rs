@@ -189,3 +189,13 @@ pub fn close_all_except(keep: &[RawFd]) -> nix::Result<()> {
     }
     Ok(())
 }
+
+/// Whether the other end of the pipe `fd` is closed, without blocking.
+pub fn hung_up(fd: &OwnedFd) -> bool {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+        Ok(_) => fds[0].revents().is_some_and(|r| r.contains(nix::poll::PollFlags::POLLHUP)),
+        Err(_) => false,
+    }
+}

@@ -4,7 +4,9 @@
 //! does": a writable root tmpfs, bubblewrap's /dev and /proc details, the
 //! caller's file descriptors passed on (except those an option consumed),
 //! bubblewrap's cwd fallback and `PWD`, its error wording and exit status 1
-//! for setup failures. The fields are bubblewrap's process options, as data.
+//! for setup failures. The fields are bubblewrap's process options, as data;
+//! its `--seccomp`/`--add-seccomp-fd` programs are `Plan::seccomp::bpf_fds`
+//! (with no policy of sandbox's own), and landlock is off.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -50,10 +52,6 @@ pub struct Bwrap {
     /// Refuse to run unless user namespaces cannot be created inside
     /// (`--assert-userns-disabled`).
     pub assert_userns_disabled: bool,
-    /// Descriptors holding raw classic-BPF seccomp programs, installed in
-    /// this order as the very last step before execve (`--seccomp`,
-    /// `--add-seccomp-fd`).
-    pub seccomp_fds: Vec<i32>,
     /// SELinux exec context for the command (`--exec-label`); ignored
     /// where SELinux is off, as bubblewrap does.
     pub exec_label: Option<String>,
@@ -111,10 +109,6 @@ impl Bwrap {
             if on {
                 out.push(what.to_string());
             }
-        }
-        if !self.seccomp_fds.is_empty() {
-            let fds: Vec<String> = self.seccomp_fds.iter().map(|n| n.to_string()).collect();
-            out.push(format!("seccomp:    BPF programs from fds {}", fds.join(" ")));
         }
         out
     }

@@ -74,8 +74,7 @@ impl Host {
         self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_os_str())
     }
 
-    /// A host for unit tests.
-    #[cfg(test)]
+    /// A made-up host, for tests and fuzzing.
     pub fn fake(cwd: &str) -> Host {
         Host {
             cwd: cwd.into(),

@@ -140,6 +140,14 @@ pub fn load(name: &str, host: &Host) -> Result<Loaded, String> {
     Ok(Loaded { label: src.label, description, settings })
 }
 
+/// Loads a profile whose text is already at hand (includes are still read
+/// from the search path).
+pub fn load_source(src: &Source, host: &Host) -> Result<Loaded, String> {
+    let mut settings = Vec::new();
+    let description = load_into(src, host, &mut Vec::new(), &mut settings)?;
+    Ok(Loaded { label: src.label.clone(), description, settings })
+}
+
 fn load_into(
     src: &Source,
     host: &Host,

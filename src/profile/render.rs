@@ -8,6 +8,7 @@
 use std::fmt::Write;
 
 use crate::escape;
+use crate::plan::landlock::RuleAccess;
 use crate::plan::{Access, FsOp, Upper};
 use crate::settings::{Located, Setting};
 
@@ -79,6 +80,11 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     let mut fs_scalars = Vec::new();
     let (mut env_clear, mut keep, mut set) = (false, Vec::new(), Vec::new());
     let mut net = Vec::new();
+    let (mut landlock, mut connect, mut bind) = (Vec::new(), Vec::new(), Vec::new());
+    let mut rules: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut seccomp = Vec::new();
+    let mut sc_lists: [Vec<String>; 4] = Default::default();
+    let mut publish = Vec::new();
     let mut process = Vec::new();
     let mut shares = Vec::new();
     let mut caps = Vec::new();
@@ -105,7 +111,7 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
                 order.push(format!("bind-cwd {v}"));
                 upsert(&mut fs_scalars, "bind-cwd", v);
             }
-            Setting::Net(n) => upsert(&mut net, "mode", q(&format!("{n:?}").to_lowercase())),
+            Setting::Net(n) => upsert(&mut net, "mode", q(n.name())),
             Setting::Share(s) => shares.push(q(&format!("{s:?}").to_lowercase())),
             Setting::Env(k, v) => upsert(&mut set, &q(&escape::os(k)), q(&escape::os(v))),
             Setting::KeepEnv(k) => keep.push(q(&escape::os(k))),
@@ -120,6 +126,32 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::DieWithParent(on) => upsert(&mut process, "die-with-parent", on.to_string()),
             Setting::NewSession(on) => upsert(&mut process, "new-session", on.to_string()),
             Setting::BestEffort(on) => upsert(&mut top, "best-effort", on.to_string()),
+            Setting::Mode(m) => upsert(&mut top, "mode", q(&format!("{m:?}").to_lowercase())),
+            Setting::Landlock(on) => upsert(&mut landlock, "enabled", on.to_string()),
+            Setting::LandlockRule(r) => {
+                let key = match r.access {
+                    RuleAccess::Read => "allow-read",
+                    RuleAccess::Write => "allow-write",
+                    RuleAccess::Exec => "allow-exec",
+                };
+                match rules.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => v.push(p(&r.path)),
+                    None => rules.push((key, vec![p(&r.path)])),
+                }
+            }
+            Setting::AllowConnect(port) => connect.push(port.to_string()),
+            Setting::AllowBind(port) => bind.push(port.to_string()),
+            Setting::AllowSignals => upsert(&mut landlock, "allow-signals", "true".into()),
+            Setting::AllowAbstractUnix => upsert(&mut landlock, "allow-abstract-unix", "true".into()),
+            Setting::LogDenials => upsert(&mut landlock, "log-denials", "true".into()),
+            Setting::SeccompBase(b) => upsert(&mut seccomp, "base", q(&format!("{b:?}").to_lowercase())),
+            Setting::SeccompDeny(d) => sc_lists[0].push(q(&format!("{}:{}", d.syscall, d.errno))),
+            Setting::SeccompAllow(n) => sc_lists[1].push(q(n)),
+            Setting::SeccompFile { path, oci } => sc_lists[if *oci { 3 } else { 2 }].push(p(path)),
+            Setting::SeccompLog => upsert(&mut seccomp, "log", "true".into()),
+            Setting::AllowUserns => upsert(&mut seccomp, "allow-userns", "true".into()),
+            Setting::Publish(pb) => publish.push(q(&pb.to_string())),
+            Setting::AllowHostLoopback => upsert(&mut net, "allow-host-loopback", "true".into()),
         }
     }
     let mut out = joined(&top);
@@ -147,6 +179,26 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     }
     out.push_str("\n[network]\n");
     out.push_str(&joined(&net));
+    if !publish.is_empty() {
+        let _ = writeln!(out, "publish = [{}]", publish.join(", "));
+    }
+    for (key, ports) in [("allow-connect", connect), ("allow-bind", bind)] {
+        if !ports.is_empty() {
+            let _ = writeln!(out, "{key} = [{}]", ports.join(", "));
+        }
+    }
+    out.push_str("\n[landlock]\n");
+    out.push_str(&joined(&landlock));
+    for (key, paths) in rules {
+        let _ = writeln!(out, "{key} = [{}]", paths.join(", "));
+    }
+    out.push_str("\n[seccomp]\n");
+    out.push_str(&joined(&seccomp));
+    for (key, vs) in ["deny", "allow", "policy", "oci"].iter().zip(&sc_lists) {
+        if !vs.is_empty() {
+            let _ = writeln!(out, "{key} = [{}]", vs.join(", "));
+        }
+    }
     out.push_str("\n[process]\n");
     out.push_str(&joined(&process));
     for (key, vs) in [("share", shares), ("cap-add", caps), ("keep-fd", fds)] {

@@ -12,6 +12,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::plan::landlock::{Mode, PathRule, RuleAccess};
 use crate::plan::{Access, FsOp};
 use crate::settings::{BindCwd, Net, Setting, Share};
 use crate::values;
@@ -29,6 +30,8 @@ pub struct Doc {
     pub include: Vec<S<String>>,
     /// Run even when a confinement cannot be applied (`--best-effort`).
     pub best_effort: Option<S<bool>>,
+    /// `--mode`: "namespaces" (the default) or "landlock".
+    pub mode: Option<S<Mode>>,
     #[serde(default)]
     pub filesystem: Filesystem,
     #[serde(default)]
@@ -37,10 +40,10 @@ pub struct Doc {
     pub network: Network,
     #[serde(default)]
     pub process: Process,
-    /// Filled by the landlock issue; parsed, then refused until it lands.
-    pub landlock: Option<S<toml::Value>>,
-    /// Filled by the seccomp issue; parsed, then refused until it lands.
-    pub seccomp: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub landlock: Landlock,
+    #[serde(default)]
+    pub seccomp: Seccomp,
     /// Filled by the limits issue; parsed, then refused until it lands.
     pub limits: Option<S<toml::Value>>,
 }
@@ -94,14 +97,56 @@ pub struct Environment {
     pub clear: Option<S<bool>>,
 }
 
-/// `[network]`: `mode` (`--net`).
+/// `[network]`: `mode` (`--net`), `allow-connect`, `allow-bind` (TCP
+/// ports, enforced by landlock).
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Network {
     pub mode: Option<S<Net>>,
-    pub publish: Option<S<toml::Value>>,
-    pub allow_connect: Option<S<toml::Value>>,
-    pub allow_bind: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub publish: Vec<S<String>>,
+    pub allow_host_loopback: Option<S<bool>>,
+    #[serde(default)]
+    pub allow_connect: Vec<S<u16>>,
+    #[serde(default)]
+    pub allow_bind: Vec<S<u16>>,
+}
+
+/// `[seccomp]`: `base` (`--seccomp default|none`), `deny`
+/// (`--seccomp-deny NAME[:ERRNO]`), `allow` (`--seccomp-allow`), `policy`
+/// (`--seccomp-policy FILE`), `oci` (`--seccomp-oci FILE`), `log`
+/// (`--seccomp-log`), `allow-userns` (`--allow-userns`).
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Seccomp {
+    pub base: Option<S<crate::plan::seccomp::Base>>,
+    #[serde(default)]
+    pub deny: Vec<S<String>>,
+    #[serde(default)]
+    pub allow: Vec<S<String>>,
+    #[serde(default)]
+    pub policy: Vec<S<String>>,
+    #[serde(default)]
+    pub oci: Vec<S<String>>,
+    pub log: Option<S<bool>>,
+    pub allow_userns: Option<S<bool>>,
+}
+
+/// `[landlock]`: each key is the native option of the same name;
+/// `enabled = false` is `--no-landlock`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Landlock {
+    pub enabled: Option<S<bool>>,
+    #[serde(default)]
+    pub allow_read: Vec<S<String>>,
+    #[serde(default)]
+    pub allow_write: Vec<S<String>>,
+    #[serde(default)]
+    pub allow_exec: Vec<S<String>>,
+    pub allow_signals: Option<S<bool>>,
+    pub allow_abstract_unix: Option<S<bool>>,
+    pub log_denials: Option<S<bool>>,
 }
 
 /// `[process]`: each key is the native option of the same name.
@@ -127,6 +172,7 @@ pub const KEYS: &[&str] = &[
     "description",
     "include",
     "best-effort",
+    "mode",
     "filesystem.ro",
     "filesystem.rw",
     "filesystem.ro-try",
@@ -142,11 +188,13 @@ pub const KEYS: &[&str] = &[
     "filesystem.bind-cwd",
     "filesystem.overlay",
     "filesystem.persist",
+    "filesystem.ro-overlay",
     "environment.set",
     "environment.keep",
     "environment.clear",
     "network.mode",
     "network.publish",
+    "network.allow-host-loopback",
     "network.allow-connect",
     "network.allow-bind",
     "process.cwd",
@@ -158,8 +206,20 @@ pub const KEYS: &[&str] = &[
     "process.share",
     "process.cap-add",
     "process.keep-fd",
-    "landlock",
-    "seccomp",
+    "landlock.enabled",
+    "landlock.allow-read",
+    "landlock.allow-write",
+    "landlock.allow-exec",
+    "landlock.allow-signals",
+    "landlock.allow-abstract-unix",
+    "landlock.log-denials",
+    "seccomp.base",
+    "seccomp.deny",
+    "seccomp.allow",
+    "seccomp.policy",
+    "seccomp.oci",
+    "seccomp.log",
+    "seccomp.allow-userns",
     "limits",
 ];
 
@@ -178,8 +238,6 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
         out.push((s.span().start, setting));
         Ok::<(), (usize, String)>(())
     };
-    not_yet(&doc.landlock, "[landlock]")?;
-    not_yet(&doc.seccomp, "[seccomp]")?;
     not_yet(&doc.limits, "[limits]")?;
     let fs = &doc.filesystem;
     let fsop = |op: FsOp| Setting::Fs(op);
@@ -231,6 +289,11 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     if let Some(m) = &fs.bind_cwd {
         out.push((m.span().start, Setting::BindCwd(*m.get_ref())));
     }
+    landlock(&doc.landlock, &val, base, &mut out)?;
+    seccomp(&doc.seccomp, &val, base, &mut out)?;
+    if let Some(m) = &doc.mode {
+        out.push((m.span().start, Setting::Mode(*m.get_ref())));
+    }
     environment(&doc.environment, &val, &mut out)?;
     network(&doc.network, &mut out)?;
     process(&doc.process, &val, &mut out)?;
@@ -276,10 +339,72 @@ fn environment(env: &Environment, val: Val, out: &mut Vec<Positioned>) -> Result
     Ok(())
 }
 
+fn landlock(ll: &Landlock, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    flag(out, &ll.enabled, |on| Some(Setting::Landlock(on)));
+    let rules = [
+        (&ll.allow_read, RuleAccess::Read),
+        (&ll.allow_write, RuleAccess::Write),
+        (&ll.allow_exec, RuleAccess::Exec),
+    ];
+    for (paths, access) in rules {
+        for s in paths {
+            let v = val(s)?;
+            if v.is_empty() {
+                return Err((s.span().start, "the path is empty".into()));
+            }
+            let path = values::normalize(&base.join(&v));
+            out.push((s.span().start, Setting::LandlockRule(PathRule { path, access })));
+        }
+    }
+    flag(out, &ll.allow_signals, |on| on.then_some(Setting::AllowSignals));
+    flag(out, &ll.allow_abstract_unix, |on| on.then_some(Setting::AllowAbstractUnix));
+    flag(out, &ll.log_denials, |on| on.then_some(Setting::LogDenials));
+    Ok(())
+}
+
+fn seccomp(sc: &Seccomp, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    if let Some(b) = &sc.base {
+        out.push((b.span().start, Setting::SeccompBase(*b.get_ref())));
+    }
+    for s in &sc.deny {
+        let d = crate::cli::seccomp::parse_deny(&val(s)?).map_err(|e| (s.span().start, e))?;
+        out.push((s.span().start, Setting::SeccompDeny(d)));
+    }
+    for s in &sc.allow {
+        let name = crate::cli::seccomp::check_allow(&val(s)?).map_err(|e| (s.span().start, e))?;
+        out.push((s.span().start, Setting::SeccompAllow(name)));
+    }
+    for (files, oci) in [(&sc.policy, false), (&sc.oci, true)] {
+        for s in files {
+            let path = values::normalize(&base.join(val(s)?));
+            out.push((s.span().start, Setting::SeccompFile { path, oci }));
+        }
+    }
+    flag(out, &sc.log, |on| on.then_some(Setting::SeccompLog));
+    flag(out, &sc.allow_userns, |on| on.then_some(Setting::AllowUserns));
+    Ok(())
+}
+
+fn port(s: &S<u16>, f: fn(u16) -> Setting, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    if *s.get_ref() == 0 {
+        return Err((s.span().start, "a port is a number from 1 to 65535".into()));
+    }
+    out.push((s.span().start, f(*s.get_ref())));
+    Ok(())
+}
+
 fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
-    not_yet(&net.publish, "publish")?;
-    not_yet(&net.allow_connect, "allow-connect")?;
-    not_yet(&net.allow_bind, "allow-bind")?;
+    for s in &net.publish {
+        let pb = s.get_ref().parse().map_err(|e: String| (s.span().start, e))?;
+        out.push((s.span().start, Setting::Publish(pb)));
+    }
+    flag(out, &net.allow_host_loopback, |on| on.then_some(Setting::AllowHostLoopback));
+    for s in &net.allow_connect {
+        port(s, Setting::AllowConnect, out)?;
+    }
+    for s in &net.allow_bind {
+        port(s, Setting::AllowBind, out)?;
+    }
     if let Some(m) = &net.mode {
         out.push((m.span().start, Setting::Net(*m.get_ref())));
     }

@@ -1,0 +1,211 @@
+//! Landlock-only mode: the Plan without namespaces.
+//!
+//! Where unprivileged user namespaces are refused, `--mode landlock` (or
+//! `--best-effort`) runs the command on the host's own file system, confined
+//! by landlock (files, TCP ports, scopes), seccomp, no_new_privs, a new
+//! session and die-with-parent. Each file-system operation becomes:
+//!
+//! | operation | in landlock-only mode |
+//! |---|---|
+//! | `--ro P`, `--rw P`, `--dev P` | read+exec / read-write / +ioctl beneath P |
+//! | a bind to a different destination | lost: needs a mount namespace |
+//! | `--tmpfs P`, `--hide P` | P made inaccessible instead (no empty directory) |
+//! | proc | the host's /proc, read-only |
+//! | dev | the host's null, zero, full, random, urandom and tty |
+//! | mkdir, symlink | kept when the host already has them, else lost |
+//! | overlay, file, chmod, remount-ro, mqueue | lost: they need a mount namespace |
+//!
+//! and the hostname, capabilities and ids other than the caller's are lost.
+//! "Inaccessible" beneath a granted directory is done by granting each of
+//! the directory's entries but the excluded one ([`split`]): landlock rights
+//! only ever add up along a path.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::{dev_grants_only, narrow_exec, Grant, Rights};
+use crate::escape::path as show;
+use crate::plan::{Access, FsOp, Plan};
+
+/// Host devices the command gets in landlock-only mode, and whether it may
+/// ioctl them.
+pub const DEVICES: [(&str, bool); 6] =
+    [("null", false), ("zero", false), ("full", false), ("random", false), ("urandom", false), ("tty", true)];
+
+/// What the host can tell about itself, for the parts of a Plan that exist
+/// there already.
+pub trait HostView {
+    /// The caller's uid and gid.
+    fn ids(&self) -> (u32, u32);
+    /// Whether the host already has what a mkdir or symlink operation makes.
+    fn has(&self, op: &FsOp) -> bool;
+}
+
+/// A Plan run without namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Adapted {
+    /// File-system grants on host paths.
+    pub grants: Vec<Grant>,
+    /// Done differently than the Plan says; fine in landlock-only mode.
+    pub approximated: Vec<String>,
+    /// Not possible without namespaces: refused unless best effort.
+    pub lost: Vec<String>,
+}
+
+fn kind(access: Access) -> &'static str {
+    match access {
+        Access::ReadOnly => "--ro",
+        Access::ReadWrite => "--rw",
+        Access::Device => "--dev",
+    }
+}
+
+/// Converts `plan` for landlock-only mode.
+pub fn adapt(plan: &Plan, host: &dyn HostView) -> Adapted {
+    let mut a = Adapted::default();
+    let mut excluded: Vec<PathBuf> = Vec::new();
+    let mut dev = Vec::new();
+    for op in &plan.fs {
+        match op {
+            FsOp::Bind { src, dest, access, .. } if src == dest => {
+                let rights = match access {
+                    Access::ReadOnly => Rights::READ | Rights::EXEC,
+                    Access::ReadWrite => Rights::READ_WRITE,
+                    Access::Device => Rights::READ_WRITE | Rights::IOCTL_DEV,
+                };
+                excluded.retain(|e| !e.starts_with(dest));
+                super::cover(&mut a.grants, Grant::new(dest, rights));
+            }
+            FsOp::Bind { src, dest, access, .. } => a.lost.push(format!(
+                "{} {}:{} (a different destination needs a mount namespace)",
+                kind(*access),
+                show(src),
+                show(dest)
+            )),
+            FsOp::Tmpfs { dest, .. } | FsOp::Hide { dest } => {
+                let what = if matches!(op, FsOp::Hide { .. }) { "hide" } else { "tmpfs" };
+                a.approximated.push(format!("{what} {}: inaccessible instead of empty", show(dest)));
+                a.grants.retain(|g| !g.path.starts_with(dest));
+                for g in a.grants.iter_mut().filter(|g| dest.starts_with(&g.path)) {
+                    g.except.push(dest.clone());
+                }
+                excluded.retain(|e| !e.starts_with(dest));
+                excluded.push(dest.clone());
+            }
+            FsOp::Proc { dest } if dest == Path::new("/proc") => {
+                a.approximated.push("proc: the host's /proc, read-only".into());
+                super::cover(&mut a.grants, Grant::new(dest, Rights::READ));
+            }
+            FsOp::Dev { dest } if dest == Path::new("/dev") => {
+                a.approximated.push("dev: the host's /dev/null zero full random urandom tty only".into());
+                dev = dev_grants_only(dest);
+                a.grants.retain(|g| !g.path.starts_with(dest));
+                a.grants.extend(dev.iter().cloned());
+            }
+            FsOp::Proc { dest } => a.lost.push(format!("proc at {} (needs a mount namespace)", show(dest))),
+            FsOp::Dev { dest } => a.lost.push(format!("dev at {} (needs a mount namespace)", show(dest))),
+            FsOp::File { dest, .. }
+            | FsOp::Chmod { dest, .. }
+            | FsOp::RemountRo { dest }
+            | FsOp::Mqueue { dest }
+            | FsOp::Overlay { dest, .. } => {
+                a.lost.push(format!("{} (needs a mount namespace)", describe(op, dest)));
+            }
+            FsOp::Dir { dest, .. } | FsOp::Symlink { dest, .. } => {
+                if !host.has(op) {
+                    let what = if matches!(op, FsOp::Dir { .. }) { "--mkdir" } else { "--symlink" };
+                    a.lost.push(format!("{what} {} (not on the host; needs a mount namespace)", show(dest)));
+                }
+            }
+        }
+    }
+    let ll = &plan.landlock;
+    if ll.explicit() {
+        a.grants = dev;
+        for r in ll.rules.iter().filter(|r| r.access != super::RuleAccess::Exec) {
+            let rights = match r.access {
+                super::RuleAccess::Write => Rights::READ_WRITE | Rights::IOCTL_DEV,
+                _ => Rights::READ | Rights::EXEC,
+            };
+            a.grants.push(Grant { must_exist: true, ..Grant::new(&r.path, rights) });
+        }
+        for g in &mut a.grants {
+            g.except = excluded.iter().filter(|e| e.starts_with(&g.path) && **e != g.path).cloned().collect();
+        }
+    }
+    narrow_exec(ll, &mut a.grants);
+    lost_process(plan, host, &mut a);
+    a
+}
+
+/// How a file-system operation that only a mount namespace can do is named.
+fn describe(op: &FsOp, dest: &Path) -> String {
+    let what = match op {
+        FsOp::File { .. } => "file",
+        FsOp::Chmod { .. } => "chmod",
+        FsOp::RemountRo { .. } => "remount-ro",
+        FsOp::Mqueue { .. } => "mqueue",
+        _ => "overlay",
+    };
+    format!("{what} {}", show(dest))
+}
+
+/// Process options that need namespaces, and what the missing namespaces mean.
+fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
+    if let Some(h) = &plan.process.hostname {
+        a.lost.push(format!("--hostname {} (needs a UTS namespace)", crate::escape::str(h)));
+    }
+    if !plan.process.caps.is_empty() {
+        a.lost.push("--cap-add (needs a user namespace)".into());
+    }
+    let (uid, gid) = host.ids();
+    if (plan.ids.uid, plan.ids.gid) != (uid, gid) {
+        a.lost.push(format!(
+            "--uid {} --gid {} (only the caller's own {uid}:{gid} without a user namespace)",
+            plan.ids.uid, plan.ids.gid
+        ));
+    }
+    if plan.network.user.is_some() {
+        a.lost.push("--net user (needs a network namespace)".into());
+    }
+    let ns = &plan.namespaces;
+    if ns.net {
+        a.approximated.push(
+            "no network namespace: TCP connect and bind denied by landlock, UDP and other protocols open"
+                .into(),
+        );
+    }
+    let shared: Vec<&str> = [("pid", ns.pid), ("ipc", ns.ipc), ("uts", ns.uts), ("cgroup", ns.cgroup)]
+        .iter()
+        .filter(|(_, own)| *own)
+        .map(|(n, _)| *n)
+        .collect();
+    if !shared.is_empty() {
+        a.approximated.push(format!("no mount, {} namespaces: the host's are visible", shared.join(", ")));
+    }
+}
+
+/// Splits a grant around the paths in `except` beneath it: each entry of a
+/// directory on the way gets the grant, the excluded ones nothing, and the
+/// directories on the way nothing themselves (a right on a directory would
+/// reach the excluded entry too). `list` names a directory's entries; a
+/// directory that cannot be listed gets nothing (fail closed).
+pub fn split(
+    path: &Path,
+    rights: Rights,
+    except: &[PathBuf],
+    list: &dyn Fn(&Path) -> Option<Vec<OsString>>,
+) -> Vec<(PathBuf, Rights)> {
+    let beneath: Vec<PathBuf> = except.iter().filter(|e| e.starts_with(path)).cloned().collect();
+    if beneath.is_empty() {
+        return vec![(path.to_path_buf(), rights)];
+    }
+    if beneath.iter().any(|e| e == path) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for name in list(path).unwrap_or_default() {
+        out.extend(split(&path.join(name), rights, &beneath, list));
+    }
+    out
+}

@@ -1,0 +1,289 @@
+//! The seccomp part of the Plan: which system-call filters the command runs
+//! under. Plain data: files named on the command line are already read and
+//! checked (every syscall name is known) by the front end; `launch` only
+//! compiles these rules to BPF, before it starts anything.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The system-call filters of the command, installed last, just before execve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seccomp {
+    /// The built-in policy: `default` (seccomp/default.json) or `none`.
+    pub base: Base,
+    /// Let the command make nested namespaces: lifts the denies of unshare,
+    /// setns, clone with namespace flags, clone3 and the mount calls.
+    #[serde(default)]
+    pub allow_userns: bool,
+    /// Dry run: every deny of every filter becomes SECCOMP_RET_LOG (the call
+    /// goes through and the kernel logs it).
+    #[serde(default)]
+    pub log: bool,
+    /// System calls taken out of the built-in policy's denies.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// The user's own deny rules, installed after the built-in policy (so
+    /// their errno wins over its for the same call).
+    #[serde(default)]
+    pub deny: Vec<Deny>,
+    /// Policies read from files (`--seccomp-policy`, `--seccomp-oci`),
+    /// installed in this order after the user's rules; every filter applies,
+    /// the strictest answer wins.
+    #[serde(default)]
+    pub policies: Vec<Policy>,
+    /// Raw classic-BPF programs read from these caller fds (`--add-seccomp-fd`),
+    /// installed in order after everything else. bwrap's `--seccomp FD` is
+    /// `base: none` with this one fd (bwrap has no filter of its own).
+    #[serde(default)]
+    pub bpf_fds: Vec<i32>,
+}
+
+impl Default for Seccomp {
+    /// The default policy, no extra rules.
+    fn default() -> Self {
+        Seccomp {
+            base: Base::Default,
+            allow_userns: false,
+            log: false,
+            allow: Vec::new(),
+            deny: Vec::new(),
+            policies: Vec::new(),
+            bpf_fds: Vec::new(),
+        }
+    }
+}
+
+/// The built-in policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Base {
+    /// seccomp/default.json: a deny-list of kernel attack surface.
+    Default,
+    /// No built-in filter (user rules and policy files still apply).
+    None,
+}
+
+/// One `--seccomp-deny NAME[:ERRNO]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deny {
+    pub syscall: String,
+    /// The errno the call fails with (1 = EPERM).
+    pub errno: u32,
+}
+
+/// A policy: rules plus what every other call gets. This is also the format
+/// of seccomp/default.json and of `--seccomp-policy FILE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Where it came from (a file name); set by the loader.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// What a call that no rule matches gets: `allow` makes the policy a
+    /// deny-list, an errno such as `EPERM` an allow-list.
+    #[serde(default = "allow")]
+    pub default: Action,
+    pub rules: Vec<Rule>,
+    /// Names the loader skipped because they exist only on another
+    /// architecture (an OCI profile lists i386's `socketcall`, for example).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+fn allow() -> Action {
+    Action::Allow
+}
+
+/// Calls by name that get `action` when every argument test holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub syscalls: Vec<String>,
+    pub action: Action,
+    /// Argument tests, all of which must hold (none: every call matches).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<Arg>,
+    /// The rule applies only when this holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
+    /// The rule does not apply when this holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unless: Option<Condition>,
+    /// One line: why the rule is there.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// What the kernel does with a matching call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Action {
+    /// Run it.
+    Allow,
+    /// Run it and log it (SECCOMP_RET_LOG).
+    Log,
+    /// Fail with this errno, written by name (`EPERM`, `ENOSYS`) or number.
+    Errno(u32),
+    /// Send SIGSYS.
+    Trap,
+    /// Kill the whole process.
+    Kill,
+}
+
+impl TryFrom<String> for Action {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        match s.as_str() {
+            "allow" => Ok(Action::Allow),
+            "log" => Ok(Action::Log),
+            "trap" => Ok(Action::Trap),
+            "kill" => Ok(Action::Kill),
+            _ => errno_from_name(&s).map(Action::Errno).ok_or_else(|| {
+                format!("unknown action `{s}`: expected allow, log, trap, kill or an errno like EPERM")
+            }),
+        }
+    }
+}
+
+impl From<Action> for String {
+    fn from(a: Action) -> String {
+        a.to_string()
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Allow => f.write_str("allow"),
+            Action::Log => f.write_str("log"),
+            Action::Trap => f.write_str("trap"),
+            Action::Kill => f.write_str("kill"),
+            Action::Errno(n) => f.write_str(&errno_name(*n)),
+        }
+    }
+}
+
+/// `EPERM` → 1; a plain number from 1 to 4095 is taken as is.
+pub fn errno_from_name(s: &str) -> Option<u32> {
+    if let Ok(n) = s.parse::<u32>() {
+        return (1..=4095).contains(&n).then_some(n);
+    }
+    let s = match s {
+        "ENOTSUP" => "EOPNOTSUPP",
+        "EWOULDBLOCK" => "EAGAIN",
+        "EDEADLOCK" => "EDEADLK",
+        s => s,
+    };
+    (1..=133).find(|&n| errno_name(n) == s)
+}
+
+/// 1 → `EPERM`; a number without a name stays a number.
+pub fn errno_name(n: u32) -> String {
+    let name = format!("{:?}", nix::errno::Errno::from_raw(n as i32));
+    if name.starts_with('E') {
+        name
+    } else {
+        n.to_string()
+    }
+}
+
+/// A test of one argument register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arg {
+    /// Argument index, 0 to 5.
+    pub index: u8,
+    pub op: Op,
+    pub value: u64,
+    /// For `masked-eq`: `(arg & mask) == value`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<u64>,
+    /// Compare the low 32 bits only (for `int` arguments and ioctl requests,
+    /// which the kernel truncates), or all 64.
+    #[serde(default = "bits64")]
+    pub bits: u8,
+}
+
+fn bits64() -> u8 {
+    64
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// `(arg & mask) == value`.
+    MaskedEq,
+    /// Any bit of `value` set: `(arg & value) != 0`.
+    AnyBits,
+}
+
+/// Facts about the sandbox a rule can depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    /// The pid namespace is shared with the host (`--share pid`).
+    SharePid,
+    /// `--allow-userns` was given.
+    AllowUserns,
+}
+
+impl Seccomp {
+    /// The lines `sandbox explain` prints; `share_pid`: the pid namespace
+    /// is the host's.
+    pub fn explain(&self, share_pid: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.base {
+            Base::Default => {
+                writeln!(f, "seccomp:    default policy (reasons: sandbox --help, under --seccomp)")?
+            }
+            Base::None => writeln!(f, "seccomp:    no built-in policy (--seccomp none)")?,
+        }
+        for r in crate::seccomp::policy::base_rules(self, share_pid) {
+            let args = match r.args.is_empty() {
+                true => String::new(),
+                false => format!(" when {}", crate::seccomp::policy::describe_args(&r.args)),
+            };
+            writeln!(f, "  {:<12} {}{args}", r.action.to_string(), r.syscalls.join(" "))?;
+        }
+        if self.base == Base::Default || !self.deny.is_empty() || !self.policies.is_empty() {
+            writeln!(f, "  {:<12} x32 and i386 system calls", "ENOSYS")?;
+        }
+        if self.log {
+            writeln!(f, "            log only: denied calls go through and are logged (--seccomp-log)")?;
+        }
+        if self.allow_userns {
+            writeln!(f, "            nested namespaces allowed (--allow-userns)")?;
+        }
+        if !self.allow.is_empty() {
+            writeln!(f, "            allowed: {}", self.allow.join(" "))?;
+        }
+        for d in &self.deny {
+            writeln!(f, "            deny {} -> {}", d.syscall, errno_name(d.errno))?;
+        }
+        for p in &self.policies {
+            let n: usize = p.rules.iter().map(|r| r.syscalls.len()).sum();
+            writeln!(
+                f,
+                "            policy {}: {} rules over {n} calls, default {}",
+                crate::escape::str(&p.source),
+                p.rules.len(),
+                p.default
+            )?;
+            if !p.skipped.is_empty() {
+                writeln!(f, "              skipped (other architectures): {}", p.skipped.len())?;
+            }
+        }
+        for fd in &self.bpf_fds {
+            writeln!(f, "            raw BPF program from fd {fd}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! Seccomp: policies as data, OCI JSON import, BPF build and guards.
+//!
+//! - [`syscalls`]: names to numbers, with "did you mean" for typos;
+//! - [`policy`]: the built-in default (seccomp/default.json) and our JSON
+//!   format for `--seccomp-policy`;
+//! - [`oci`]: `--seccomp-oci`, an OCI runtime's `linux.seccomp` or Docker's
+//!   profile;
+//! - [`compile`]: the Plan's rules to BPF programs with seccompiler, each
+//!   behind the hand-written x32/i386 guard of `guard`.
+//!
+//! Everything here is pure; installing the programs is `launch`'s last
+//! step before execve.
+
+pub mod compile;
+mod guard;
+#[cfg(test)]
+mod interp;
+pub mod oci;
+pub mod policy;
+pub mod syscalls;

@@ -1,0 +1,197 @@
+//! Policies as data: the built-in default (seccomp/default.json, embedded
+//! at build time) and `--seccomp-policy FILE`, which share one JSON format
+//! (the serde form of [`Policy`]):
+//!
+//! ```json
+//! {"default": "allow",
+//!  "rules": [{"syscalls": ["keyctl"], "action": "EPERM", "reason": "…"},
+//!            {"syscalls": ["ioctl"], "action": "EPERM",
+//!             "args": [{"index": 1, "op": "eq", "value": 21522, "bits": 32}]}]}
+//! ```
+//!
+//! Loading checks everything a kernel would otherwise only see at run time:
+//! every name is a system call of this architecture, argument indices and
+//! widths are valid. Pure: no system calls.
+
+use crate::plan::seccomp::{Action, Arg, Condition, Op, Policy, Rule, Seccomp};
+
+use super::syscalls;
+
+/// seccomp/default.json, as built into the binary.
+pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
+
+/// The built-in default policy.
+pub fn default_policy() -> Policy {
+    // The file is part of the source tree; a unit test loads it.
+    load(DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+}
+
+/// Parses and checks a policy in our JSON format.
+pub fn load(text: &str, source: &str) -> Result<Policy, String> {
+    let mut p: Policy = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    p.source = source.to_string();
+    check(&p)?;
+    Ok(p)
+}
+
+/// Checks names, argument indices, widths and masks.
+pub fn check(p: &Policy) -> Result<(), String> {
+    for (i, r) in p.rules.iter().enumerate() {
+        let at = |e: String| format!("rule {}: {e}", i + 1);
+        if r.syscalls.is_empty() {
+            return Err(at("no system calls named".into()));
+        }
+        for name in &r.syscalls {
+            syscalls::check(name).map_err(at)?;
+        }
+        for a in &r.args {
+            check_arg(a).map_err(at)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_arg(a: &Arg) -> Result<(), String> {
+    if a.index > 5 {
+        return Err(format!("argument index {} (0 to 5)", a.index));
+    }
+    if a.bits != 32 && a.bits != 64 {
+        return Err(format!("bits {} (32 or 64)", a.bits));
+    }
+    if a.bits == 32 && (a.value > u64::from(u32::MAX) || a.mask.unwrap_or(0) > u64::from(u32::MAX)) {
+        return Err(format!("value {:#x} does not fit the 32 bits compared", a.value));
+    }
+    match (a.op, a.mask) {
+        (Op::MaskedEq, None) => Err("masked-eq needs a mask".into()),
+        (Op::MaskedEq, Some(_)) => Ok(()),
+        (_, Some(_)) => Err("only masked-eq takes a mask".into()),
+        (Op::AnyBits, None) if a.value == 0 => Err("any-bits needs a non-zero value".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `rule` applies to a sandbox with these facts.
+pub fn applies(rule: &Rule, share_pid: bool, allow_userns: bool) -> bool {
+    let holds = |c: Condition| match c {
+        Condition::SharePid => share_pid,
+        Condition::AllowUserns => allow_userns,
+    };
+    rule.when.map_or(true, holds) && !rule.unless.is_some_and(holds)
+}
+
+/// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
+pub fn base_rules(s: &Seccomp, share_pid: bool) -> Vec<Rule> {
+    if s.base == crate::plan::seccomp::Base::None {
+        return Vec::new();
+    }
+    default_policy()
+        .rules
+        .into_iter()
+        .filter(|r| applies(r, share_pid, s.allow_userns))
+        .filter_map(|mut r| {
+            r.syscalls.retain(|n| !s.allow.contains(n));
+            (!r.syscalls.is_empty()).then_some(r)
+        })
+        .collect()
+}
+
+/// Whether the built-in policy denies `name` in some configuration.
+pub fn default_denies(name: &str) -> bool {
+    default_policy().rules.iter().any(|r| r.action != Action::Allow && r.syscalls.iter().any(|n| n == name))
+}
+
+/// The default policy as text for `--help` and the man page: one entry per
+/// rule with its calls, answer and reason.
+pub fn help_text() -> String {
+    let mut out =
+        String::from("Built-in policy: `default` or `none`.\n\n`default` denies (calls, answer, why):\n");
+    for r in default_policy().rules {
+        let mut names = r.syscalls.join(", ");
+        if !r.args.is_empty() {
+            names.push_str(&format!(" ({})", describe_args(&r.args)));
+        }
+        let cond = match (r.when, r.unless) {
+            (Some(Condition::SharePid), _) => ", only with --share pid",
+            (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
+            _ => "",
+        };
+        out.push_str(&format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason));
+    }
+    out.push_str(
+        "\nOn x86_64 every filter also answers ENOSYS to x32 calls (number bit 0x40000000) and to \
+         i386 calls (int 0x80), which would otherwise slip past rules written for 64-bit numbers.\n\n\
+         `none` installs no built-in filter; --seccomp-deny, --seccomp-policy, --seccomp-oci and \
+         --add-seccomp-fd still apply.",
+    );
+    out
+}
+
+pub fn describe_args(args: &[Arg]) -> String {
+    let parts: Vec<String> = args
+        .iter()
+        .map(|a| {
+            let op = match a.op {
+                Op::Eq => "==",
+                Op::Ne => "!=",
+                Op::Lt => "<",
+                Op::Le => "<=",
+                Op::Gt => ">",
+                Op::Ge => ">=",
+                Op::MaskedEq => "& mask ==",
+                Op::AnyBits => "has any bit of",
+            };
+            format!("arg{} {op} {:#x}", a.index, a.value)
+        })
+        .collect();
+    parts.join(" and ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::seccomp::Base;
+
+    #[test]
+    fn the_default_policy_loads_and_every_rule_has_a_reason() {
+        let p = default_policy();
+        assert_eq!(p.default, Action::Allow);
+        assert!(p.rules.len() > 20);
+        for r in &p.rules {
+            assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
+        }
+        assert!(help_text().contains("keyctl") && help_text().contains("CVE-2019-10063"));
+    }
+
+    #[test]
+    fn conditions_and_allow_shape_the_base_rules() {
+        let names = |s: &Seccomp, share_pid| -> Vec<String> {
+            base_rules(s, share_pid).into_iter().flat_map(|r| r.syscalls).collect()
+        };
+        let mut s = Seccomp::default();
+        assert!(!names(&s, false).contains(&"ptrace".to_string()));
+        assert!(names(&s, true).contains(&"ptrace".to_string()));
+        assert!(names(&s, false).contains(&"unshare".to_string()));
+        s.allow_userns = true;
+        let lifted = names(&s, false);
+        assert!(!lifted.contains(&"unshare".to_string()) && !lifted.contains(&"clone3".to_string()));
+        s.allow = vec!["keyctl".into()];
+        assert!(!names(&s, false).contains(&"keyctl".to_string()));
+        assert!(names(&s, false).contains(&"add_key".to_string()));
+        s.base = Base::None;
+        assert!(names(&s, true).is_empty());
+    }
+
+    #[test]
+    fn bad_policies_are_refused_with_the_reason() {
+        let bad = |text: &str| load(text, "t").unwrap_err();
+        assert!(bad(r#"{"rules": [{"syscalls": ["keyctll"], "action": "EPERM"}]}"#)
+            .contains("did you mean `keyctl`"));
+        assert!(bad(r#"{"rules": [{"syscalls": ["read"], "action": "EPRM"}]}"#).contains("unknown action"));
+        assert!(bad(r#"{"rules": [{"syscalls": ["read"], "action": "EPERM", "args": [{"index": 6, "op": "eq", "value": 1}]}]}"#).contains("index 6"));
+        assert!(bad(r#"{"rules": [{"syscalls": ["read"], "action": "EPERM", "args": [{"index": 0, "op": "masked-eq", "value": 1}]}]}"#).contains("mask"));
+        assert!(bad(r#"{"rules": [], "extra": 1}"#).contains("unknown field"));
+        let ok = load(r#"{"default": "EPERM", "rules": [{"syscalls": ["read"], "action": "allow"}]}"#, "t")
+            .unwrap();
+        assert_eq!(ok.default, Action::Errno(1));
+    }
+}
