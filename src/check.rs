@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::unistd::{access, AccessFlags, Uid, User};
 
+use crate::cgroup as cg;
 use crate::launch::probe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,168 +255,114 @@ pub fn networking_line(found: &[PathBuf], tun: Result<(), Errno>) -> Line {
 }
 
 const CGROUP: &str = "cgroup v2 delegation";
-const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "io"];
-const DELEGATE_FIX: &str =
-    "run under a systemd user session with Delegate=yes, e.g. systemd-run --user --scope -p Delegate=yes";
-const V2_FIX: &str = "boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)";
 
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(field: &str) -> String {
-    let mut out = Vec::new();
-    let mut bytes = field.bytes();
-    while let Some(b) = bytes.next() {
-        let oct: Vec<u8> = if b == b'\\' { bytes.clone().take(3).collect() } else { Vec::new() };
-        match std::str::from_utf8(&oct).ok().and_then(|s| u8::from_str_radix(s, 8).ok()) {
-            Some(c) if oct.len() == 3 => {
-                out.push(c);
-                bytes.nth(2);
+/// The verdict on cgroup limits: what the caller's cgroup offers (or why
+/// there is none), else whether the systemd user manager can make scopes.
+pub fn cgroup_line(
+    facts: Result<cg::Facts, cg::Refusal>,
+    systemd: impl FnOnce() -> Result<(), String>,
+) -> Line {
+    let refusal = match facts {
+        Err(r) => r,
+        Ok(f) => {
+            let given = cg::given(&f, &cg::CONTROLLERS);
+            let lacking: Vec<&str> = cg::CONTROLLERS.iter().copied().filter(|c| !given.contains(c)).collect();
+            let want = if given.is_empty() { &cg::CONTROLLERS[..] } else { &given[..] };
+            match cg::assess(&f, want) {
+                Ok(_) if lacking.is_empty() => {
+                    return Line::new(Status::Ok, CGROUP, format!("{}: {}", f.dir.display(), given.join(" ")))
+                }
+                Ok(_) => {
+                    let detail = format!(
+                        "{}: {}; not {} (available: {})",
+                        f.dir.display(),
+                        given.join(" "),
+                        lacking.join(" "),
+                        f.controllers.join(" ")
+                    );
+                    return Line::new(Status::Limited, CGROUP, detail).fix(cg::DELEGATE_FIX);
+                }
+                Err(r) => r,
             }
-            _ => out.push(b),
         }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The caller's cgroup v2 directory, from /proc/self/cgroup and mountinfo
-/// (`sys_fs_cgroup_v2`: /sys/fs/cgroup itself is a cgroup2 mount), or why none.
-pub fn cgroup_dir(proc_cgroup: &str, mountinfo: &str, sys_fs_cgroup_v2: bool) -> Result<PathBuf, Line> {
-    let missing = |why: &str| Line::new(Status::Missing, CGROUP, why).fix(V2_FIX);
-    let Some(path) = proc_cgroup.lines().find_map(|l| l.strip_prefix("0::")) else {
-        return Err(missing("no cgroup v2 hierarchy in /proc/self/cgroup (cgroup v1 only)"));
     };
-    let mounts = mountinfo.lines().filter_map(|l| {
-        let (left, right) = l.split_once(" - ")?;
-        let f: Vec<&str> = left.split(' ').collect();
-        (right.split(' ').next() == Some("cgroup2") && f.len() > 4).then(|| (unescape(f[3]), unescape(f[4])))
-    });
-    let mut mounts: Vec<(String, String)> = mounts.collect();
-    if sys_fs_cgroup_v2 {
-        mounts.insert(0, ("/".into(), "/sys/fs/cgroup".into()));
-    }
-    let Some((root, at)) = mounts.into_iter().next() else {
-        return Err(missing("cgroup v2 is not mounted here (no cgroup2 in /proc/self/mountinfo)"));
-    };
-    let rel = Path::new(path).strip_prefix(&root).unwrap_or(Path::new(path.trim_start_matches('/')));
-    Ok(Path::new(&at).join(rel).components().collect())
-}
-
-/// The verdict on a cgroup v2 directory: its `cgroup.controllers`, and
-/// whether the caller may write the directory and its `cgroup.subtree_control`.
-pub fn cgroup_line(dir: &Path, controllers: &str, writable: bool) -> Line {
-    let have: Vec<&str> = controllers.split_whitespace().collect();
-    let available = if have.is_empty() { "none".to_string() } else { have.join(" ") };
-    let (given, lacking): (Vec<&str>, Vec<&str>) = CONTROLLERS.iter().partition(|c| have.contains(c));
-    let line = |status, detail: String| Line::new(status, CGROUP, detail);
-    if !writable {
-        let detail = format!("{} is not writable by you (available: {available})", dir.display());
-        return line(Status::Missing, detail).fix(DELEGATE_FIX);
-    }
-    match (given.is_empty(), lacking.is_empty()) {
-        (true, _) => line(
-            Status::Missing,
-            format!(
-                "cgroup v2 controllers delegated to you: none of {} (available: {available})",
-                lacking.join(" ")
-            ),
-        )
-        .fix(DELEGATE_FIX),
-        (false, true) => line(Status::Ok, format!("{}: {}", dir.display(), given.join(" "))),
-        (false, false) => line(
-            Status::Limited,
-            format!(
-                "{}: {}; not {} (available: {available})",
-                dir.display(),
-                given.join(" "),
-                lacking.join(" ")
-            ),
-        )
-        .fix(DELEGATE_FIX),
+    match systemd() {
+        Ok(()) => Line::new(
+            Status::Ok,
+            CGROUP,
+            format!("through the systemd user manager, a scope per run ({})", refusal.why),
+        ),
+        Err(e) => {
+            let detail = format!("{}; no systemd user manager to ask either ({e})", refusal.why);
+            Line::new(Status::Missing, CGROUP, detail).fix(refusal.fix)
+        }
     }
 }
 
 fn cgroup() -> Line {
-    let proc_cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
-    let dir = match cgroup_dir(&proc_cgroup, &mountinfo, v2) {
-        Ok(dir) => dir,
-        Err(line) => return line,
-    };
-    let controllers = match std::fs::read_to_string(dir.join("cgroup.controllers")) {
-        Ok(text) => text,
-        Err(e) => {
-            let why = format!("cannot read {}/cgroup.controllers: {e}", dir.display());
-            return Line::new(Status::Missing, CGROUP, why).fix(DELEGATE_FIX);
-        }
-    };
-    let writable = [dir.clone(), dir.join("cgroup.subtree_control")]
-        .iter()
-        .all(|p| access(p, AccessFlags::W_OK).is_ok());
-    cgroup_line(&dir, &controllers, writable)
+    let facts = cg::own_dir().and_then(|dir| cg::Facts::read(&cg::RealFs, &dir, std::process::id()));
+    cgroup_line(facts, probe::systemd_user_manager)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
-        35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
-        41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+    fn facts(controllers: &str, others: usize, writable: bool) -> cg::Facts {
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect();
+        cg::Facts { dir: "/cg/u".into(), controllers: words(controllers), enabled: vec![], writable, others }
+    }
+
+    fn no_manager() -> Result<(), String> {
+        Err("busctl --user: Failed to connect to bus: No medium found".into())
+    }
 
     #[test]
-    fn cgroup_pure_v2_delegated() {
-        let mi = "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
-        let pc = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope\n";
-        let dir = cgroup_dir(pc, mi, true).unwrap();
-        assert_eq!(
-            dir,
-            Path::new("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/run-1.scope")
-        );
-        let line = cgroup_line(&dir, "cpuset cpu io memory pids\n", true);
-        assert_eq!(line.status, Status::Ok, "{line}");
-        assert!(line.to_string().contains("memory pids cpu io"), "{line}");
-        assert_eq!(cgroup_dir(pc, mi, false).unwrap(), dir, "found through mountinfo too");
+    fn cgroup_delegated() {
+        let line = cgroup_line(Ok(facts("cpuset cpu io memory pids", 0, true)), no_manager);
+        assert_eq!(line.to_string(), "ok       cgroup v2 delegation: /cg/u: memory pids cpu io");
+        let line = cgroup_line(Ok(facts("memory pids", 0, true)), no_manager);
+        assert_eq!(line.status, Status::Limited);
+        assert!(line.detail.contains("memory pids; not cpu io (available: memory pids)"), "{line}");
     }
 
     #[test]
     fn cgroup_hybrid_hugetlb_only() {
-        let pc = "9:name=systemd:/\n4:memory:/x\n0::/\n";
-        let dir = cgroup_dir(pc, HYBRID, false).unwrap();
-        assert_eq!(dir, Path::new("/sys/fs/cgroup/unified"));
-        let line = cgroup_line(&dir, "hugetlb\n", true).to_string();
+        let line = cgroup_line(Ok(facts("hugetlb", 0, true)), no_manager).to_string();
         assert!(line.starts_with("missing  cgroup v2 delegation: "), "{line}");
         assert!(line.contains("none of memory pids cpu io (available: hugetlb)"), "{line}");
-        assert!(line.contains("fix: run under a systemd user session with Delegate=yes"), "{line}");
+        assert!(line.contains("no systemd user manager to ask either (busctl --user: Failed"), "{line}");
+        assert!(
+            line.contains("fix: run it in a systemd user session on cgroup v2, e.g. systemd-run"),
+            "{line}"
+        );
+        let unified = cg::Facts { dir: "/sys/fs/cgroup/unified".into(), ..facts("hugetlb", 0, false) };
+        let line = cgroup_line(Ok(unified), no_manager).to_string();
+        assert!(line.contains("none of memory pids cpu io (available: hugetlb)"), "{line}");
+        assert!(line.contains("fix: boot with cgroup v2 only"), "{line}");
     }
 
     #[test]
-    fn cgroup_v1_only() {
-        let pc = "4:memory:/x\n1:cpu:/\n";
-        let err = cgroup_dir(pc, HYBRID, false).unwrap_err();
-        assert_eq!(err.status, Status::Missing);
-        assert!(err.detail.contains("cgroup v1 only"), "{err}");
-        let mi_v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
-        let err = cgroup_dir("0::/\n", mi_v1, false).unwrap_err();
-        assert!(err.detail.contains("not mounted"), "{err}");
-    }
-
-    #[test]
-    fn cgroup_not_writable_and_partial() {
-        let dir = Path::new("/sys/fs/cgroup/user.slice");
-        let line = cgroup_line(dir, "cpu io memory pids", false);
+    fn cgroup_shared_or_unwritable_or_v1() {
+        let line = cgroup_line(Ok(facts("cpu io memory pids", 3, true)), no_manager);
         assert_eq!(line.status, Status::Missing);
+        assert!(line.detail.contains("also holds 3 other processes"), "{line}");
+        assert!(line.fix.as_deref().unwrap().contains("scope of its own"), "{line}");
+        let line = cgroup_line(Ok(facts("cpu io memory pids", 0, false)), no_manager);
         assert!(line.detail.contains("not writable by you (available: cpu io memory pids)"), "{line}");
-        let line = cgroup_line(dir, "memory pids", true);
-        assert_eq!(line.status, Status::Limited);
-        assert!(line.detail.contains("memory pids; not cpu io"), "{line}");
+        let v1 = cg::cgroup_dir("4:memory:/x\n", "", false);
+        let line = cgroup_line(v1.map(|_| facts("", 0, true)), no_manager);
+        assert!(line.detail.contains("cgroup v1 only"), "{line}");
     }
 
     #[test]
-    fn cgroup_mount_root_and_escapes() {
-        let mi = "41 31 0:38 /ctr /sys/fs/cg\\040two rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(cgroup_dir("0::/ctr/job\n", mi, false).unwrap(), Path::new("/sys/fs/cg two/job"));
-        assert_eq!(cgroup_dir("0::/ctrl/job\n", mi, false).unwrap(), Path::new("/sys/fs/cg two/ctrl/job"));
+    fn cgroup_through_systemd() {
+        let line = cgroup_line(Ok(facts("hugetlb", 0, true)), || Ok(()));
+        assert_eq!(line.status, Status::Ok);
+        assert!(
+            line.detail.starts_with("through the systemd user manager, a scope per run (cgroup v2"),
+            "{line}"
+        );
     }
 
     #[test]

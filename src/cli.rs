@@ -14,6 +14,7 @@ use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, 
 use crate::escape;
 
 pub mod landlock;
+pub mod limits;
 pub mod seccomp;
 use crate::plan::{Access, FsOp, Plan};
 use crate::profile::{self, Host};
@@ -30,8 +31,9 @@ use crate::values;
     long_about = "Run one command isolated in a rootless sandbox: its own user, mount, pid, ipc, \
 uts, net and cgroup namespaces, a root built from read-only pieces of the host, an empty \
 $HOME, the current directory writable, no network, and a filtered environment.\n\n\
-Exit status: the command's own; 128+N when it was killed by signal N; 125 when the sandbox \
-could not be set up; 126 when the command cannot be executed; 127 when it was not found.",
+Exit status: the command's own; 128+N when it was killed by signal N; 124 when --timeout \
+expired; 125 when the sandbox could not be set up; 126 when the command cannot be executed; \
+127 when it was not found.",
     after_help = "Examples:\n  sandbox -- sh -c 'id; hostname; ls /'\n  sandbox --ro ~/data:/data --net host -- python3 app.py\n  sandbox explain -- make",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
@@ -234,6 +236,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub best_effort: bool,
 
+    #[command(flatten)]
+    pub limits: limits::LimitsArgs,
+
     /// Print each setup step on stderr.
     #[arg(short, long)]
     pub verbose: bool,
@@ -348,6 +353,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     run.network.apply(&mut plan)?;
     plan.command = run.command.clone();
+    run.limits.apply(&mut plan)?;
     run.landlock.apply(run, host, &mut plan)?;
     run.seccomp.apply(&mut plan)?;
     crate::plan::validate(&plan).map_err(UsageError)?;

@@ -4,6 +4,7 @@
 //! [`plan::Plan`]; [`launch::run`] executes it. `sandbox explain` prints the
 //! Plan instead of running it.
 
+pub mod cgroup;
 pub mod check;
 pub mod cli;
 pub mod compat;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod bwrap;
 pub mod landlock;
+pub mod limits;
 pub mod network;
 pub mod seccomp;
 
@@ -41,6 +42,9 @@ pub struct Plan {
     /// `None` for the native one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bwrap: Option<bwrap::Bwrap>,
+    /// Time-out, rlimits, cgroup limits, status reporting.
+    #[serde(default)]
+    pub limits: limits::Limits,
     /// How the command is isolated: namespaces (the default) or landlock only.
     #[serde(default)]
     pub mode: landlock::Mode,
@@ -426,6 +430,7 @@ impl fmt::Display for Plan {
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
+        write!(f, "{}", self.limits)?;
         if self.mode == landlock::Mode::Landlock {
             writeln!(
                 f,

@@ -195,6 +195,8 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
         },
         network: Default::default(),
         best_effort: false,
+        // bubblewrap has no time-out, limits or native status fd.
+        limits: Default::default(),
         mode: Mode::Namespaces,
         // No landlock: bubblewrap confines with the mounts alone.
         landlock: Landlock { enabled: false, ..Landlock::default() },

@@ -7,7 +7,8 @@
 //!   `--pidns` joined with setns (children are then created inside them);
 //! - monitor, after clone and the id maps: `--die-with-parent` for the
 //!   monitor itself, the `--info-fd` object and the first
-//!   `--json-status-fd` line, then a wait on `--userns-block-fd`, and only
+//!   `--json-status-fd` line (written by status.rs, which writes the
+//!   native status fd too), then a wait on `--userns-block-fd`, and only
 //!   then the sandbox is released; when the command was executed and has
 //!   ended, `{ "exit-code": N }`;
 //! - init, after the file system: `--userns2`, the nested user namespace
@@ -64,24 +65,13 @@ pub fn before_clone(b: &Bwrap) -> Result<()> {
 }
 
 /// The monitor's part once the child exists and its maps are written:
-/// report it, and wait for the outside helper if one writes the maps.
-pub fn started(ctx: &Ctx, b: &Bwrap, pid: i32) -> Result<()> {
+/// report it (`--info-fd`, `--json-status-fd`: the status writer), and wait
+/// for the outside helper if one writes the maps.
+pub fn started(ctx: &Ctx, b: &Bwrap, pid: i32, reporter: &mut status::Reporter) -> Result<()> {
     if ctx.plan.process.die_with_parent {
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     }
-    let ids = status::namespace_ids(pid, &ctx.plan.namespaces);
-    let dump = |fd: i32, text: &str| {
-        status::write_all(fd, text).map_err(|e| {
-            SetupError::errno(format!("write status fd {fd}"), e).bwrap_errno("Write to info_fd")
-        })
-    };
-    if let Some(fd) = b.info_fd {
-        dump(fd, &status::info_object(pid, &ids))?;
-        let _ = nix::unistd::close(fd);
-    }
-    if let Some(fd) = b.json_status_fd {
-        dump(fd, &status::start_line(pid, &ids))?;
-    }
+    reporter.created(pid as u32)?;
     // Only pid 1 keeps the sync fd: the caller sees it close when the
     // sandbox is gone.
     if let Some(fd) = b.sync_fd.filter(|_| !b.as_pid_1) {
@@ -93,17 +83,6 @@ pub fn started(ctx: &Ctx, b: &Bwrap, pid: i32) -> Result<()> {
         let _ = nix::unistd::close(fd);
     }
     Ok(())
-}
-
-/// The monitor's last word: the exit code line, only if the command was
-/// executed.
-pub fn ended(b: &Bwrap, executed: bool, code: u8) {
-    if let Some(fd) = b.json_status_fd {
-        if executed {
-            let _ = status::write_all(fd, &status::exit_line(code as i32));
-        }
-        let _ = nix::unistd::close(fd);
-    }
 }
 
 /// The ids the monitor maps at the first level. bubblewrap's `--dev`

@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! monitor (caller's namespaces) ── fork ──► command
-//!   reads `report` until EOF           PDEATHSIG (checked after set), then the
-//!   forwards signals to the command    command steps: setsid, cwd, capabilities
-//!   exits with its status              (only if held), no_new_privs, fds,
-//!                                      landlock, seccomp, execve
+//!   moves the command into the         PDEATHSIG, waits for release, opens
+//!   sandbox's cgroup (if any), then    the pty (if any), then the command
+//!   releases it; then the loop of      steps: setsid, pty, cwd, capabilities
+//!   supervise.rs, as with namespaces   (only if held), no_new_privs, fds,
+//!   (signals go to the command)        landlock, limits, seccomp, execve
 //! ```
 //!
 //! There is no init and no file system to build: the command runs on the
@@ -14,21 +15,31 @@
 //! says how each operation of the Plan is carried over). Setup steps that
 //! need namespaces (INIT_STEPS: host name, loopback) do not run.
 //!
+//! The limits work as with namespaces (rlimits, cgroup, time-out, status
+//! fd, pid file, the pty), with two differences, since there is no init and
+//! no pid namespace to end with it: SIGTSTP/SIGCONT (without a cgroup to
+//! freeze) and the time-out's SIGKILL reach the command's process group
+//! (its own, with a new session), not every process it started; and what
+//! the command leaves running when it ends is not killed, unless cgroup
+//! limits put it in a cgroup of its own (emptied at the end).
+//!
 //! Used with `--mode landlock`, and with `--best-effort` when the kernel
 //! refuses to create a user namespace (the sysctls, AppArmor's restriction
 //! on Ubuntu 23.10+, a parent namespace whose max_user_namespaces is 0).
 
-use std::io::Read;
+use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
-use nix::unistd::ForkResult;
+use nix::unistd::{ForkResult, Pid};
 
-use super::error::{Result, SetupError, SETUP};
+use super::error::{Result, SetupError};
+use super::exec::{report, Exec};
+use super::init::{command_signals, wait_for_release};
 use super::landlock::RealHost;
-use super::monitor::{report, wait_forwarding, Exec};
-use super::{sys, Ctx};
+use super::monitor::{handled, pipe, Launch};
+use super::{supervise, tty, Ctx};
 use crate::plan::landlock::{only, Mode};
 
 /// Whether a failed clone means "user namespaces are refused here".
@@ -65,7 +76,7 @@ pub fn warn(items: &[String]) {
 
 /// The clone into namespaces failed with `e` and the plan is best effort:
 /// run in landlock-only mode instead, saying so.
-pub fn fallback(ctx: &Ctx, exec: Exec, old_mask: SigSet, e: Errno) -> Result<u8> {
+pub fn fallback(ctx: &Ctx, launch: Launch, old_mask: SigSet, e: Errno) -> Result<u8> {
     let mut plan = ctx.plan.clone();
     plan.mode = Mode::Landlock;
     plan.process.hostname = None;
@@ -78,50 +89,88 @@ pub fn fallback(ctx: &Ctx, exec: Exec, old_mask: SigSet, e: Errno) -> Result<u8>
     items.extend(super::landlock::precheck(&ctx)?);
     items.extend(check(&ctx)?);
     warn(&items);
-    start(&ctx, exec, old_mask)
+    start(&ctx, launch, old_mask)
 }
 
 /// Forks and runs the command; returns its exit status. The caller has
-/// blocked the forwarded signals (`old_mask` is the mask to restore).
-pub fn start(ctx: &Ctx, exec: Exec, old_mask: SigSet) -> Result<u8> {
-    let (report_r, report_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))?;
-    let monitor = nix::unistd::getpid();
+/// blocked the handled signals (`old_mask` is the mask to restore).
+pub fn start(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
+    let ((release_r, release_w), (report_r, report_w)) = (pipe()?, pipe()?);
     let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     nix::sys::stat::umask(umask);
+    let Launch { exec, reporter, cgroup, tty, timeout } = launch;
     ctx.log("fork", "landlock-only mode: no namespaces");
     // SAFETY: the monitor is single-threaded, so fork cannot leave a lock held.
     match unsafe { nix::unistd::fork() } {
         Err(e) => Err(SetupError::errno("fork the command", e)),
         Ok(ForkResult::Child) => {
-            drop(report_r);
-            let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-            if ctx.plan.process.die_with_parent {
-                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-                // Checked after set: the monitor may have died in between.
-                if nix::unistd::getppid() != monitor {
-                    sys::exit_now(SETUP as i32);
-                }
-            }
-            if let Err(e) = super::prepare_command(ctx, umask) {
-                report(&report_w, &e);
-            }
-            ctx.log("exec", &crate::escape::os(&ctx.plan.command[0]));
-            report(&report_w, &exec.run())
+            drop((release_w, report_r));
+            // Removing the cgroup and the pid file is the monitor's job.
+            std::mem::forget((cgroup, reporter));
+            command(ctx, release_r, report_w, tty, exec, &old_mask, umask)
         }
         Ok(ForkResult::Parent { child }) => {
-            drop(report_w);
-            let mut buf = Vec::new();
-            let _ = std::fs::File::from(report_r).read_to_end(&mut buf);
-            if !buf.is_empty() {
-                let err =
-                    SetupError::decode(&buf).unwrap_or_else(|| SetupError::new("setup", "garbled report"));
-                let _ = kill(child, Signal::SIGKILL);
-                let _ = waitpid(child, None);
-                return Err(err);
+            drop((release_r, report_w));
+            if let Some(cg) = &cgroup {
+                if let Err(e) = cg.attach(ctx, child.as_raw() as u32) {
+                    let _ = kill(child, Signal::SIGKILL);
+                    let _ = waitpid(child, None);
+                    return Err(e);
+                }
             }
             let _ = nix::sys::prctl::set_dumpable(false);
-            Ok(wait_forwarding(child))
+            if nix::unistd::write(&release_w, b"1") != Ok(1) {
+                let _ = waitpid(child, None);
+                return Err(SetupError::new("start the command", "it ended before setup"));
+            }
+            let run = supervise::Run {
+                ctx,
+                init: child,
+                direct: true,
+                _alive: release_w,
+                _net: None,
+                report: Some(report_r),
+                ended: None,
+                tty: tty.map(tty::Outside::monitor_side),
+                cgroup,
+                reporter,
+                timeout,
+            };
+            supervise::supervise(run, &handled())
         }
+    }
+}
+
+/// The forked command: waits until the monitor has put it in the cgroup,
+/// then its pty, its steps and execve.
+fn command(
+    ctx: &Ctx,
+    release_r: OwnedFd,
+    report_w: OwnedFd,
+    tty: Option<tty::Outside>,
+    exec: Exec,
+    old_mask: &SigSet,
+    umask: nix::sys::stat::Mode,
+) -> ! {
+    command_signals(old_mask);
+    wait_for_release(ctx, release_r);
+    if let Some(tty) = tty {
+        tty.open_inside(ctx);
+    }
+    if let Err(e) = super::prepare_command(ctx, umask) {
+        report(&report_w, &e);
+    }
+    ctx.log("exec", &crate::escape::os(&ctx.plan.command[0]));
+    report(&report_w, &exec.run())
+}
+
+/// The process group to stop, continue or kill in place of "everything
+/// inside": the command's own when it has a session of its own (its pgid
+/// is its pid after setsid), else the command alone.
+pub fn group(ctx: &Ctx, command: Pid) -> Pid {
+    if ctx.plan.process.new_session {
+        Pid::from_raw(-command.as_raw())
+    } else {
+        command
     }
 }

@@ -4,14 +4,18 @@
 //! In bwrap mode argv[0] may differ from the file executed (`--argv0`), a
 //! `PWD` is added once the working directory is known, and failures read as
 //! bubblewrap's (`execvp foo: No such file or directory`).
+//!
+//! A failure, here or in any step before, travels to the monitor over the
+//! report pipe ([`report`]).
 
 use std::ffi::{CString, OsStr};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 
 use super::error::{strerror, Result, SetupError, NOT_EXECUTABLE, NOT_FOUND};
-use super::Ctx;
+use super::{sys, Ctx};
 use crate::escape;
 
 /// Everything execve needs.
@@ -29,7 +33,7 @@ fn nul(what: &str) -> SetupError {
 }
 
 impl Exec {
-    pub fn prepare(ctx: &Ctx) -> Result<Exec> {
+    pub(super) fn prepare(ctx: &Ctx) -> Result<Exec> {
         let mut argv = ctx
             .plan
             .command
@@ -61,7 +65,7 @@ impl Exec {
 
     /// Sets `name` in the command's environment: replaced in place, or
     /// added at the end (as setenv(3) does).
-    pub fn set_env(&mut self, name: &str, value: &OsStr) {
+    pub(super) fn set_env(&mut self, name: &str, value: &OsStr) {
         let Ok(kv) = pair(name.as_bytes(), value.as_bytes()) else { return };
         let prefix = format!("{name}=");
         match self.envp.iter_mut().find(|e| e.as_bytes().starts_with(prefix.as_bytes())) {
@@ -72,7 +76,7 @@ impl Exec {
 
     /// execve, searching PATH like execvp when the command has no `/`.
     /// Returns only on failure.
-    pub fn run(&self) -> SetupError {
+    pub(super) fn run(&self) -> SetupError {
         let cmd = self.file.as_bytes();
         if cmd.contains(&b'/') {
             let e = self.execve(&self.file);
@@ -126,4 +130,10 @@ fn pair(name: &[u8], value: &[u8]) -> Result<CString> {
     kv.push(b'=');
     kv.extend(value);
     CString::new(kv).map_err(|_| nul("environment variable"))
+}
+
+/// Sends `err` to the monitor over the report pipe and exits with its code.
+pub(super) fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
+    let _ = nix::unistd::write(report_w, &err.encode());
+    sys::exit_now(err.code as i32)
 }

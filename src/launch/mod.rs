@@ -6,6 +6,7 @@
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
 mod bwrap;
+mod cgroup;
 mod confine;
 mod direct;
 mod error;
@@ -13,6 +14,7 @@ mod exec;
 mod files;
 mod fs;
 mod ids;
+mod init;
 mod landlock;
 mod monitor;
 mod net;
@@ -20,12 +22,17 @@ mod netargs;
 mod overlay;
 pub mod probe;
 mod remount;
+mod rlimit;
 mod scratch;
 mod seccomp;
 mod slirpapi;
 mod special;
-pub mod status;
+mod status;
+mod supervise;
 mod sys;
+mod systemd;
+mod timeout;
+mod tty;
 mod usernet;
 
 use nix::sys::stat::Mode;
@@ -94,17 +101,24 @@ const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback",
 /// Steps of the command's process before execve, in order. They run in
 /// landlock-only mode too (without namespaces, see `direct.rs`).
 ///
-/// Order: landlock needs no_new_privs before it and the finished file system
-/// (it forbids mounts); its rules are opened inside the new root. seccomp
+/// Order: the terminal needs the new session (setsid) before it and is in
+/// place before anything that may restrict ioctls. landlock needs
+/// no_new_privs before it and the finished file system (it forbids mounts);
+/// its rules are opened inside the new root, in this process. The rlimits
+/// come after landlock, so a tight `nofile` or `as` limit meant for the
+/// command cannot break the opening of the rules (landlock has no say over
+/// setrlimit), and before seccomp (a filter may forbid setrlimit). seccomp
 /// comes after landlock (a filter may forbid the landlock syscalls) and
 /// stays the very last entry: a filter may forbid what any earlier step needs.
-const COMMAND_STEPS: [(&str, Step); 7] = [
+const COMMAND_STEPS: [(&str, Step); 9] = [
     ("session", session),
+    ("terminal", tty::attach),
     ("cwd", cwd),
     ("capabilities", confine::capabilities),
     ("no_new_privs", confine::no_new_privs),
     ("fds", confine::fds),
     ("landlock", landlock::restrict),
+    ("limits", rlimit::apply),
     ("seccomp", seccomp::install),
 ];
 

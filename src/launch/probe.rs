@@ -175,3 +175,9 @@ fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
     mount(Some("overlay"), "merged", Some("overlay"), MsFlags::empty(), Some(opts))
         .map_err(step("mount overlay"))
 }
+
+/// Whether the caller's systemd user manager answers on D-Bus (it can then
+/// put a sandbox in a scope with limits); why not otherwise.
+pub fn systemd_user_manager() -> Result<(), String> {
+    super::systemd::ping()
+}

@@ -1,26 +1,66 @@
-//! bubblewrap's status reports, byte for byte: `--info-fd` (one
-//! pretty-printed JSON object) and `--json-status-fd` (JSON lines: the same
-//! object on one line, then `{ "exit-code": N }`).
+//! What the monitor tells a supervisor: JSON on a status fd, and the
+//! command's pid in `--pid-file`. One writer, in bubblewrap's formats (same
+//! keys, same spacing; readers ignore keys they do not know), for both
+//! front ends.
 //!
-//! Namespace ids are the inode numbers of `/proc/<pid>/ns/<name>`. Only the
-//! namespaces the sandbox got of its own are listed, always in the order
-//! cgroup, ipc, mnt, net, pid, uts; the mount namespace is always its own
-//! and always listed; the user namespace never is (bubblewrap reads the ids
-//! before its child may have moved into a nested one).
+//! Native (`--status-fd`), two lines:
 //!
-//! The formatting functions are pure, so any front end can write the same
-//! format; [`write_all`] does the writing.
+//! ```text
+//! { "child-pid": 4242, "command-pid": 4243, "cgroup-namespace": 4026532…, … "uts-namespace": 4026532… }
+//! { "exit-code": 143, "signal": 15 }
+//! ```
+//!
+//! - the first once the command has been exec'd: `child-pid` is init (pid 1
+//!   inside; a signal to it is passed on to the command), `command-pid` the
+//!   command, both as the host sees them; then the inode of each namespace
+//!   the sandbox has of its own (mnt always), in bubblewrap's order;
+//! - the second when the sandbox has ended: `exit-code` is sandbox's own exit
+//!   status; `signal` is there when the command was killed by a signal, and
+//!   `"timed-out": true` when `--timeout` ended it.
+//!
+//! bwrap front end (`--info-fd`, `--json-status-fd`), byte for byte as
+//! bubblewrap writes them and when: once the sandbox exists, before it is
+//! released, the `--info-fd` object (pretty-printed) and the first
+//! `--json-status-fd` line, both without `command-pid`; at the end
+//! `{ "exit-code": N }`, only if the command was executed.
+//!
+//! Namespace ids are the inode numbers of `/proc/<pid>/ns/<name>`, always in
+//! the order cgroup, ipc, mnt, net, pid, uts; the user namespace is never
+//! listed (bubblewrap reads the ids before its child may have moved into a
+//! nested one).
+//!
+//! A setup failure writes no exit line (the error goes to stderr). The pid
+//! file is made (empty) before anything starts, holds the command's pid
+//! while it runs (written before the native first line), and is removed at
+//! the end.
 
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 
+use nix::errno::Errno;
+
+use super::error::{Result, SetupError};
+use super::{sys, Ctx};
+use crate::escape;
 use crate::plan::Namespaces;
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// sandbox's exit status.
+    pub code: u8,
+    /// The signal that killed the command, if one did.
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+}
 
 /// `(name, inode)` of each namespace to report, in bubblewrap's order.
 pub type NsIds = Vec<(&'static str, u64)>;
 
 /// The ids of `pid`'s namespaces that `ns` says are the sandbox's own.
 /// A namespace whose id cannot be read is left out, as bubblewrap does.
-pub fn namespace_ids(pid: i32, ns: &Namespaces) -> NsIds {
+pub fn namespace_ids(pid: u32, ns: &Namespaces) -> NsIds {
     [("cgroup", ns.cgroup), ("ipc", ns.ipc), ("mnt", true), ("net", ns.net), ("pid", ns.pid), ("uts", ns.uts)]
         .into_iter()
         .filter(|(_, own)| *own)
@@ -31,48 +71,189 @@ pub fn namespace_ids(pid: i32, ns: &Namespaces) -> NsIds {
         .collect()
 }
 
-/// The `--info-fd` object: `{\n    "child-pid": N,\n    "<ns>-namespace": ID…\n}\n`.
-pub fn info_object(child_pid: i32, ids: &[(&str, u64)]) -> String {
-    let mut out = format!("{{\n    \"child-pid\": {child_pid}");
-    for (name, id) in ids {
-        out.push_str(&format!(",\n    \"{name}-namespace\": {id}"));
+/// A flat JSON object of already-encoded values, spaced as bubblewrap
+/// spaces it: `{ "k": v, … }\n` on one line, or one key per line indented
+/// by four (`--info-fd`).
+fn object(pairs: &[(String, String)], pretty: bool) -> String {
+    let (open, sep, close) = if pretty { ("{\n    ", ",\n    ", "\n}\n") } else { ("{ ", ", ", " }\n") };
+    let body: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+    format!("{open}{}{close}", body.join(sep))
+}
+
+/// The keys of the first report: child pid, command pid (native only),
+/// namespace ids.
+fn start_pairs(child: u32, command: Option<u32>, ns: &[(&str, u64)]) -> Vec<(String, String)> {
+    let mut pairs = vec![("child-pid".to_string(), child.to_string())];
+    pairs.extend(command.map(|c| ("command-pid".to_string(), c.to_string())));
+    pairs.extend(ns.iter().map(|(name, id)| (format!("{name}-namespace"), id.to_string())));
+    pairs
+}
+
+/// The first status line.
+pub fn start_line(child: u32, command: Option<u32>, ns: &[(&str, u64)]) -> String {
+    object(&start_pairs(child, command, ns), false)
+}
+
+/// The `--info-fd` object: the first line's keys, pretty-printed.
+pub fn info_object(child: u32, ns: &[(&str, u64)]) -> String {
+    object(&start_pairs(child, None, ns), true)
+}
+
+/// The last status line. bubblewrap's is `{ "exit-code": N }` (an
+/// [`Outcome`] without signal or time-out).
+pub fn end_line(o: &Outcome) -> String {
+    let mut pairs = vec![("exit-code".to_string(), o.code.to_string())];
+    pairs.extend(o.signal.map(|s| ("signal".to_string(), s.to_string())));
+    if o.timed_out {
+        pairs.push(("timed-out".to_string(), "true".to_string()));
     }
-    out.push_str("\n}\n");
-    out
+    object(&pairs, false)
 }
 
-/// The first `--json-status-fd` line: `{ "child-pid": N, "<ns>-namespace": ID… }\n`.
-pub fn start_line(child_pid: i32, ids: &[(&str, u64)]) -> String {
-    let mut out = format!("{{ \"child-pid\": {child_pid}");
-    for (name, id) in ids {
-        out.push_str(&format!(", \"{name}-namespace\": {id}"));
-    }
-    out.push_str(" }\n");
-    out
-}
-
-/// The last `--json-status-fd` line, written only when the command was
-/// executed: `{ "exit-code": N }\n` (N is the shell's encoding: the
-/// status, or 128+signal).
-pub fn exit_line(code: i32) -> String {
-    format!("{{ \"exit-code\": {code} }}\n")
-}
-
-/// Writes all of `text` to the caller's descriptor `fd` (retrying short
-/// writes and EINTR).
+/// Writes all of `text` to the descriptor `fd` (retrying short writes and
+/// EINTR).
 pub fn write_all(fd: i32, text: &str) -> nix::Result<()> {
+    // SAFETY: `fd` is a descriptor the caller handed over for this purpose
+    // and keeps open for the duration of this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
     let mut rest = text.as_bytes();
     while !rest.is_empty() {
-        // SAFETY: `fd` is a descriptor the caller handed over for this
-        // purpose; borrowing it for the duration of one write is sound.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        match nix::unistd::write(borrowed, rest) {
+        match nix::unistd::write(fd, rest) {
             Ok(n) => rest = &rest[n..],
-            Err(nix::errno::Errno::EINTR) => {}
+            Err(Errno::EINTR) => {}
             Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// The status fds and pid file of one run.
+pub struct Reporter {
+    /// `--status-fd`, or bwrap's `--json-status-fd`.
+    fd: Option<i32>,
+    /// bwrap's `--info-fd`.
+    info_fd: Option<i32>,
+    /// bubblewrap's keys and moments.
+    bwrap: bool,
+    pid_file: Option<PathBuf>,
+    ns: NsIds,
+    started: bool,
+    written: Option<String>,
+}
+
+impl Reporter {
+    /// Checks that the native status fd is open and makes the pid file
+    /// (empty), so that a mistake in either stops the run before anything
+    /// is started.
+    pub fn new(ctx: &Ctx) -> Result<Reporter> {
+        let l = &ctx.plan.limits;
+        let bwrap = ctx.plan.bwrap.as_ref();
+        if let Some(fd) = l.status_fd.filter(|_| bwrap.is_none()) {
+            if !sys::fd_is_open(fd) {
+                return Err(SetupError::errno(format!("--status-fd {fd}"), Errno::EBADF));
+            }
+        }
+        let mut written = None;
+        if let Some(path) = &l.pid_file {
+            std::fs::write(path, "").map_err(|e| {
+                let what = format!("--pid-file {}", escape::path(path));
+                SetupError::errno(what, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            })?;
+            written = Some(String::new());
+        }
+        Ok(Reporter {
+            fd: match bwrap {
+                Some(b) => b.json_status_fd,
+                None => l.status_fd,
+            },
+            info_fd: bwrap.and_then(|b| b.info_fd),
+            bwrap: bwrap.is_some(),
+            pid_file: l.pid_file.clone(),
+            ns: Vec::new(),
+            started: false,
+            written,
+        })
+    }
+
+    /// Reads init's namespace ids, while init may still be inspected.
+    pub fn namespaces(&mut self, ctx: &Ctx, init: u32) {
+        if self.fd.is_some() || self.info_fd.is_some() {
+            self.ns = namespace_ids(init, &ctx.plan.namespaces);
+        }
+    }
+
+    /// The sandbox exists and is not yet released: bubblewrap's moment for
+    /// `--info-fd` (then closed) and the first `--json-status-fd` line. A
+    /// failed write stops the run, as in bubblewrap. Nothing for the native
+    /// front end.
+    pub fn created(&mut self, init: u32) -> Result<()> {
+        if !self.bwrap {
+            return Ok(());
+        }
+        let dump = |fd: i32, text: &str| {
+            write_all(fd, text).map_err(|e| {
+                SetupError::errno(format!("write status fd {fd}"), e).bwrap_errno("Write to info_fd")
+            })
+        };
+        if let Some(fd) = self.info_fd.take() {
+            dump(fd, &info_object(init, &self.ns))?;
+            let _ = nix::unistd::close(fd);
+        }
+        if let Some(fd) = self.fd {
+            dump(fd, &start_line(init, None, &self.ns))?;
+        }
+        Ok(())
+    }
+
+    /// The command has been exec'd: the pid file first, so that it is in
+    /// place when a supervisor reads the status line.
+    pub fn started(&mut self, init: u32, command: Option<u32>) {
+        self.started = true;
+        if let Some(path) = &self.pid_file {
+            let text = format!("{}\n", command.unwrap_or(init));
+            match std::fs::write(path, &text) {
+                Ok(()) => self.written = Some(text),
+                Err(e) => {
+                    let cause =
+                        super::error::strerror(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+                    eprintln!("sandbox: warning: --pid-file {}: {cause}", escape::path(path));
+                }
+            }
+        }
+        if !self.bwrap {
+            self.write(&start_line(init, command, &self.ns));
+        }
+    }
+
+    /// The sandbox has ended; nothing is written if the command never
+    /// started. bubblewrap's status fd is closed after its last line.
+    pub fn ended(&mut self, o: &Outcome) {
+        if self.started {
+            let o = if self.bwrap { Outcome { code: o.code, signal: None, timed_out: false } } else { *o };
+            self.write(&end_line(&o));
+        }
+        if let Some(fd) = self.fd.take().filter(|_| self.bwrap) {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+
+    /// A supervisor that closed its end does not stop the run.
+    fn write(&self, line: &str) {
+        if let Some(fd) = self.fd {
+            let _ = write_all(fd, line);
+        }
+    }
+}
+
+impl Drop for Reporter {
+    /// Removes the pid file if it still holds what was written.
+    fn drop(&mut self) {
+        if let (Some(path), Some(text)) = (&self.pid_file, &self.written) {
+            if std::fs::read_to_string(path).ok().as_ref() == Some(text) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,7 +261,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_match_bubblewrap_to_the_byte() {
+    fn native_lines_in_bubblewraps_format() {
+        let line = start_line(42, Some(43), &[("mnt", 4026531841), ("pid", 4026531836)]);
+        assert_eq!(
+            line,
+            "{ \"child-pid\": 42, \"command-pid\": 43, \"mnt-namespace\": 4026531841, \"pid-namespace\": 4026531836 }\n"
+        );
+        assert_eq!(start_line(7, None, &[]), "{ \"child-pid\": 7 }\n");
+        let ok = Outcome { code: 0, signal: None, timed_out: false };
+        assert_eq!(end_line(&ok), "{ \"exit-code\": 0 }\n");
+        let killed = Outcome { code: 124, signal: Some(9), timed_out: true };
+        assert_eq!(end_line(&killed), "{ \"exit-code\": 124, \"signal\": 9, \"timed-out\": true }\n");
+        for l in [line, end_line(&killed)] {
+            serde_json::from_str::<serde_json::Value>(&l).expect("valid JSON");
+        }
+    }
+
+    #[test]
+    fn bwrap_formats_match_bubblewrap_to_the_byte() {
         let ids = [("ipc", 4026532181u64), ("mnt", 4026532180), ("pid", 4026532182)];
         assert_eq!(
             info_object(12345, &ids),
@@ -88,17 +286,18 @@ mod tests {
              \"mnt-namespace\": 4026532180,\n    \"pid-namespace\": 4026532182\n}\n"
         );
         assert_eq!(
-            start_line(12345, &ids),
+            start_line(12345, None, &ids),
             "{ \"child-pid\": 12345, \"ipc-namespace\": 4026532181, \"mnt-namespace\": 4026532180, \
              \"pid-namespace\": 4026532182 }\n"
         );
         assert_eq!(info_object(7, &[]), "{\n    \"child-pid\": 7\n}\n");
-        assert_eq!(exit_line(42), "{ \"exit-code\": 42 }\n");
+        let exit = Outcome { code: 42, signal: None, timed_out: false };
+        assert_eq!(end_line(&exit), "{ \"exit-code\": 42 }\n");
     }
 
     #[test]
     fn ids_are_listed_in_bubblewraps_order_and_mnt_always() {
-        let me = std::process::id() as i32;
+        let me = std::process::id();
         let ns = Namespaces { user: true, pid: true, ipc: false, uts: true, net: false, cgroup: true };
         let names: Vec<&str> = namespace_ids(me, &ns).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["cgroup", "mnt", "pid", "uts"]);
