@@ -58,6 +58,20 @@ pub enum Sub {
     /// Report what this kernel and host allow: user namespaces, landlock, seccomp,
     /// overlayfs, uid ranges, user-mode networking, cgroup delegation.
     Check,
+    /// Run with bubblewrap's command line (a drop-in for bwrap 0.11).
+    ///
+    /// `sandbox bwrap --help` lists bubblewrap's options. The same front end runs when sandbox
+    /// is invoked as `bwrap` (a symlink named bwrap). bubblewrap's defaults apply: nothing is
+    /// mounted that the options do not name, the environment passes as it is, no seccomp or
+    /// landlock, setup errors print `bwrap: …` and exit 1. Unlike bubblewrap run by root,
+    /// sandbox always creates a user namespace.
+    #[command(disable_help_flag = true)]
+    Bwrap {
+        /// bubblewrap's options and the command, exactly as bwrap takes them.
+        #[arg(value_name = "BWRAP-ARGS", trailing_var_arg = true, allow_hyphen_values = true,
+              value_parser = clap::value_parser!(OsString))]
+        args: Vec<OsString>,
+    },
     /// List the profiles on the search path, or show one merged and expanded.
     Profiles {
         #[command(subcommand)]
@@ -263,6 +277,8 @@ pub enum Command {
     ProfilesShow(String),
     /// Help or version text, printed on stdout with exit 0.
     Print(String),
+    /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
+    Bwrap(Vec<OsString>),
 }
 
 /// A command-line mistake: one line, exit 125.
@@ -277,6 +293,12 @@ impl std::fmt::Display for UsageError {
 
 /// Parses argv (including argv[0]) against the caller's `host` view.
 pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
+    // bubblewrap's words go to the compat parser untouched: clap would take
+    // `--` and `--help` for itself. The `bwrap` subcommand above only
+    // documents this.
+    if args.get(1).is_some_and(|a| a == "bwrap") {
+        return Ok(Command::Bwrap(args[2..].to_vec()));
+    }
     let matches = match Cli::command().try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => return clap_error(e),
@@ -284,6 +306,7 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e)))?;
     match cli.sub {
         Some(Sub::Check) => Ok(Command::Check),
+        Some(Sub::Bwrap { args }) => Ok(Command::Bwrap(args)),
         Some(Sub::Profiles { action: ProfilesAction::List }) => Ok(Command::ProfilesList),
         Some(Sub::Profiles { action: ProfilesAction::Show { name } }) => Ok(Command::ProfilesShow(name)),
         Some(Sub::Explain { json, run }) => {

@@ -7,6 +7,7 @@
 pub mod cgroup;
 pub mod check;
 pub mod cli;
+pub mod compat;
 pub mod escape;
 pub mod launch;
 pub mod plan;

@@ -1,6 +1,8 @@
 //! `sandbox`: parse → plan → launch; errors to exit codes.
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use sandbox::cli::{self, Command};
@@ -21,7 +23,12 @@ fn main() -> ExitCode {
         return ExitCode::from(SETUP_FAILED);
     }
     let host = Host::current();
-    let command = match cli::parse(std::env::args_os().collect(), &host) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    // Installed as `bwrap` (a symlink): bubblewrap's command line.
+    if let Some(prog) = argv.first().filter(|a| Path::new(a).file_name().is_some_and(|n| n == "bwrap")) {
+        return bwrap(&prog.to_string_lossy(), &argv[1..], &host);
+    }
+    let command = match cli::parse(argv, &host) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sandbox: {e}");
@@ -34,6 +41,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check => ExitCode::from(check::run()),
+        Command::Bwrap(args) => bwrap("bwrap", &args, &host),
         Command::ProfilesList => profiles_list(&host),
         Command::ProfilesShow(name) => match sandbox::profile::load(&name, &host) {
             Ok(p) => {
@@ -68,6 +76,25 @@ fn main() -> ExitCode {
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
             ExitCode::from(launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }))
+        }
+    }
+}
+
+/// The bwrap front end: bubblewrap's messages, its exit status 1 for a
+/// mistake, then the same launch as the native front end.
+fn bwrap(prog: &str, args: &[OsString], host: &Host) -> ExitCode {
+    let parsed = sandbox::compat::parse(prog, args, host, &mut sandbox::compat::RealIo);
+    for w in &parsed.warnings {
+        eprintln!("{w}");
+    }
+    match parsed.result {
+        Ok(plan) => {
+            ExitCode::from(launch::run(&plan, &launch::Options { verbose: false, pause_at: test_pause() }))
+        }
+        Err(exit) => {
+            print!("{}", exit.stdout);
+            eprint!("{}", exit.stderr);
+            ExitCode::from(exit.code)
         }
     }
 }

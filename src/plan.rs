@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub mod bwrap;
 pub mod landlock;
 pub mod limits;
 pub mod network;
@@ -37,6 +38,10 @@ pub struct Plan {
     /// (a warning lists what was dropped). Off: refuse instead.
     #[serde(default)]
     pub best_effort: bool,
+    /// bubblewrap's behaviour and process options (the `bwrap` front end);
+    /// `None` for the native one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bwrap: Option<bwrap::Bwrap>,
     /// Time-out, rlimits, cgroup limits, status reporting.
     #[serde(default)]
     pub limits: limits::Limits,
@@ -281,10 +286,12 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     if plan.process.hostname.is_some() && !plan.namespaces.uts {
         return Err("--hostname needs the sandbox's own UTS namespace (drop --share uts)".into());
     }
-    if !plan.process.caps.is_empty() && plan.ids.uid != 0 {
+    // bwrap keeps capabilities for any uid as ambient ones.
+    if !plan.process.caps.is_empty() && plan.ids.uid != 0 && plan.bwrap.is_none() {
         return Err("--cap-add needs --uid 0: capabilities are dropped on exec for any other uid".into());
     }
-    if !plan.namespaces.user {
+    let joins_userns = plan.bwrap.as_ref().is_some_and(|b| b.userns_fd.is_some());
+    if !plan.namespaces.user && !joins_userns {
         return Err("a user namespace is required: sandbox never runs privileged".into());
     }
     for op in &plan.fs {
@@ -340,7 +347,8 @@ impl fmt::Display for Plan {
         }
         writeln!(f, "network:    {}", self.network.describe(ns.net))?;
         writeln!(f, "ids:        uid {} gid {} (mapped to the caller's own)", self.ids.uid, self.ids.gid)?;
-        writeln!(f, "filesystem: (in order, on an empty read-only tmpfs root)")?;
+        let root = if self.bwrap.is_some() { "writable" } else { "read-only" };
+        writeln!(f, "filesystem: (in order, on an empty {root} tmpfs root)")?;
         for op in &self.fs {
             match op {
                 FsOp::Bind { src, dest, access, optional } => {
@@ -412,6 +420,11 @@ impl fmt::Display for Plan {
             writeln!(f, "caps:       {}", p.caps.join(" "))?;
         } else {
             writeln!(f, "caps:       none")?;
+        }
+        if let Some(b) = &self.bwrap {
+            for line in b.describe() {
+                writeln!(f, "{line}")?;
+            }
         }
         self.seccomp.explain(!self.namespaces.pid || self.mode == landlock::Mode::Landlock, f)?;
         if self.best_effort {
@@ -485,6 +498,19 @@ mod os_bytes {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         os_str::Repr::deserialize(d).map(|r| os_str::from_repr(r).into_vec())
+    }
+}
+
+mod opt_os_str {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<OsString>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(|p| os_str::to_repr(p)).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OsString>, D::Error> {
+        Option::<os_str::Repr>::deserialize(d).map(|o| o.map(os_str::from_repr))
     }
 }
 

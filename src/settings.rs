@@ -253,6 +253,7 @@ fn empty(host: &Host) -> Plan {
         },
         network: Default::default(),
         best_effort: false,
+        bwrap: None,
         limits: Default::default(),
         mode: Default::default(),
         landlock: Default::default(),

@@ -526,3 +526,17 @@ fn runs_from_a_terminal() {
     let out = Out(cmd.output().unwrap());
     assert!(out.stdout().contains("console-ok"), "stdout: {} stderr: {}", out.stdout(), out.stderr());
 }
+
+/// The scratch tmpfs the root is built in never shows through a bind of the
+/// host's /tmp: the sandbox sees the host's files there (found by the bwrap
+/// differential suite, where `--bind /tmp /tmp` is common).
+#[test]
+fn a_bind_of_the_hosts_tmp_shows_the_hosts_files() {
+    let (cwd, home) = setup();
+    let d = Dir::new();
+    let seen = d.file("seen", "host file\n");
+    let script = format!("cat {}; ls -A /tmp", seen.display());
+    let out = sbx(cwd.path(), home.path(), ["--ro", "/tmp", "--", "sh", "-c", &script]).output().ok();
+    assert!(out.starts_with("host file\n"), "{out}");
+    assert!(!out.lines().any(|l| l == "hidden-dir" || l == "root"), "the scratch tmpfs shows:\n{out}");
+}

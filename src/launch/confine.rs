@@ -49,13 +49,27 @@ pub fn capabilities(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// Empties the effective, permitted and inheritable sets (init in bwrap mode).
+pub fn drop_all() -> std::result::Result<(), caps::errors::CapsError> {
+    for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+        caps::clear(None, set)?;
+    }
+    Ok(())
+}
+
 pub fn no_new_privs(ctx: &Ctx) -> Result<()> {
     ctx.log("no_new_privs", "on");
     nix::sys::prctl::set_no_new_privs().map_err(|e| SetupError::errno("no_new_privs", e))
 }
 
-/// Only 0, 1, 2 and the fds named by `--keep-fd` reach the command.
+/// Only 0, 1, 2 and the fds named by `--keep-fd` reach the command (in
+/// bwrap mode: all but those bubblewrap's options consumed).
 pub fn fds(ctx: &Ctx) -> Result<()> {
+    if let Some(b) = &ctx.plan.bwrap {
+        // bubblewrap passes on every descriptor but those its options used.
+        super::bwrap::consumed_fds(b);
+        return Ok(());
+    }
     let keep: HashSet<i32> = ctx.plan.process.keep_fds.iter().copied().collect();
     ctx.log("fds", &format!("close all but 0 1 2 {keep:?}"));
     sys::cloexec_from(3).map_err(|e| SetupError::errno("close inherited fds", e))?;

@@ -36,8 +36,9 @@ use nix::unistd::{ForkResult, Pid};
 
 use super::error::{Result, SetupError};
 use super::exec::{report, Exec};
+use super::init::{command_signals, wait_for_release};
 use super::landlock::RealHost;
-use super::monitor::{command_signals, handled, pipe, wait_for_release, Launch};
+use super::monitor::{handled, pipe, Launch};
 use super::{supervise, tty, Ctx};
 use crate::plan::landlock::{only, Mode};
 

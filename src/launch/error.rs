@@ -22,11 +22,14 @@ pub struct SetupError {
     pub what: String,
     pub cause: String,
     pub hint: Option<String>,
+    /// The same failure in bubblewrap's words (`Can't find source path /x:
+    /// No such file or directory`), printed in bwrap mode.
+    pub bwrap: Option<String>,
 }
 
 impl SetupError {
     pub fn new(what: impl Into<String>, cause: impl Into<String>) -> Self {
-        SetupError { code: SETUP, what: what.into(), cause: cause.into(), hint: None }
+        SetupError { code: SETUP, what: what.into(), cause: cause.into(), hint: None, bwrap: None }
     }
 
     pub fn errno(what: impl Into<String>, e: Errno) -> Self {
@@ -43,7 +46,26 @@ impl SetupError {
         self
     }
 
-    /// Wire format: code byte, then `what`, `cause`, `hint` separated by NUL.
+    /// bubblewrap's wording of this failure, for bwrap mode.
+    pub fn bwrap(mut self, msg: impl Into<String>) -> Self {
+        self.bwrap = Some(msg.into());
+        self
+    }
+
+    /// bubblewrap's wording with `: <cause>` appended, as its
+    /// `die_with_error` does.
+    pub fn bwrap_errno(self, msg: impl std::fmt::Display) -> Self {
+        let line = format!("{msg}: {}", self.cause);
+        self.bwrap(line)
+    }
+
+    /// The message bwrap mode prints after `bwrap: `.
+    pub fn bwrap_line(&self) -> String {
+        self.bwrap.clone().unwrap_or_else(|| format!("{}: {}", self.what, self.cause))
+    }
+
+    /// Wire format: code byte, then `what`, `cause`, `hint`, `bwrap`
+    /// separated by NUL.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![self.code];
         out.extend(self.what.as_bytes());
@@ -51,6 +73,8 @@ impl SetupError {
         out.extend(self.cause.as_bytes());
         out.push(0);
         out.extend(self.hint.as_deref().unwrap_or("").as_bytes());
+        out.push(0);
+        out.extend(self.bwrap.as_deref().unwrap_or("").as_bytes());
         out
     }
 
@@ -60,7 +84,8 @@ impl SetupError {
         let what = parts.next()?;
         let cause = parts.next()?;
         let hint = parts.next().filter(|h| !h.is_empty());
-        Some(SetupError { code, what, cause, hint })
+        let bwrap = parts.next().filter(|h| !h.is_empty());
+        Some(SetupError { code, what, cause, hint, bwrap })
     }
 }
 
@@ -107,6 +132,10 @@ mod tests {
         assert_eq!(SetupError::decode(&e.encode()), Some(e.clone()));
         assert_eq!(e.to_string(), "bind /a -> /b: No such file or directory\nhint: the source must exist");
         let plain = SetupError::new("exec foo", "not found").code(NOT_FOUND);
-        assert_eq!(SetupError::decode(&plain.encode()), Some(plain));
+        assert_eq!(SetupError::decode(&plain.encode()), Some(plain.clone()));
+        assert_eq!(plain.bwrap_line(), "exec foo: not found");
+        let b = SetupError::errno("bind /x -> /y", Errno::ENOENT).bwrap_errno("Can't find source path /x");
+        assert_eq!(SetupError::decode(&b.encode()), Some(b.clone()));
+        assert_eq!(b.bwrap_line(), "Can't find source path /x: No such file or directory");
     }
 }

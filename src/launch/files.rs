@@ -43,9 +43,11 @@ pub fn file(
             let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
                 return Err(SetupError::errno(what(), Errno::EINVAL));
             };
-            let pfd = fs::ensure_dir(root, parent, 0o755)?;
+            let pfd = root.ensure_parent(parent)?;
             let flags = libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_NOFOLLOW;
-            let fd = sys::openat(&pfd, Path::new(name), flags, mode).what(what)?;
+            let fd = sys::openat(&pfd, Path::new(name), flags, mode)
+                .what(what)
+                .map_err(|e| e.bwrap_errno(format!("Can't create file {}", escape::path(dest))))?;
             // The mode given at creation is masked by the umask (0 here) and
             // ignored for an existing file: set it explicitly.
             nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)).what(what)?;
@@ -101,7 +103,7 @@ fn bind_target(root: &Root, dest: &Path) -> Result<OwnedFd> {
     let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
         return Err(SetupError::errno(open(), Errno::EINVAL));
     };
-    let dir = fs::ensure_dir(root, parent, 0o755)?;
+    let dir = root.ensure_parent(parent)?;
     match sys::openat(&dir, Path::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0) {
         Err(Errno::ENOENT) => fs::mount_point_file(root, dest),
         other => other.what(open),
@@ -111,9 +113,12 @@ fn bind_target(root: &Root, dest: &Path) -> Result<OwnedFd> {
 /// `FsOp::Chmod`: the path must exist; no parent is created.
 pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
     let what = || format!("chmod {mode:04o} {}", escape::path(dest));
+    // C's "%#o": a 0 in front, except for 0 itself.
+    let c_octal = if mode == 0 { "0".to_string() } else { format!("0{mode:o}") };
+    let bwrap = |e: SetupError| e.bwrap_errno(format!("Can't chmod {c_octal} {}", escape::path(dest)));
     // chmod through an O_PATH fd: fchmod refuses O_PATH, /proc/self/fd/N
     // (a magic link, followed once) reaches exactly the resolved inode.
-    let fd = root.open(dest, 0).what(what)?;
+    let fd = root.open(dest, 0).what(what).map_err(bwrap)?;
     nix::sys::stat::fchmodat(
         None,
         &sys::fd_path(&fd),
@@ -121,17 +126,40 @@ pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .what(what)
+    .map_err(bwrap)
 }
 
 /// `FsOp::RemountRo`: only the mount at `dest`, not its submounts.
-pub fn remount_ro(root: &Root, dest: &Path) -> Result<()> {
-    fs::ensure_dir(root, dest, 0o755)
-        .map(drop)
-        .or_else(|_| root.open(dest, 0).map(drop).what(|| format!("open {}", escape::path(dest))))?;
-    fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false)
+/// In bwrap mode `dest` must already be a mount point (only its parents
+/// are made), and the failures read as bubblewrap's.
+pub fn remount_ro(root: &Root, dest: &Path, bwrap: bool) -> Result<()> {
+    let shown = escape::path(dest);
+    let prefix = format!("Can't remount readonly on /newroot{shown}");
+    if !bwrap {
+        fs::ensure_dir(root, dest, 0o755)
+            .map(drop)
+            .or_else(|_| root.open(dest, 0).map(drop).what(|| format!("open {shown}")))?;
+    } else {
+        if let Some(parent) = dest.parent() {
+            root.ensure_parent(parent)?;
+        }
+        root.open(dest, 0)
+            .what(|| format!("open {shown}"))
+            .map_err(|e| e.bwrap_errno(format!("{prefix}: realpath(destination)")))?;
+    }
+    fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false).map_err(|e| {
+        // mount_setattr refuses a path that is not a mount's root.
+        if e.cause == super::error::strerror(Errno::EINVAL) {
+            e.bwrap(format!("{prefix}: Unable to find \"/newroot{shown}\" in mount table"))
+        } else {
+            e.bwrap_errno(prefix)
+        }
+    })
 }
 
-/// `FsOp::Mqueue`.
-pub fn mqueue(root: &Root, dest: &Path) -> Result<()> {
-    fs::mount_new(root, dest, "mqueue", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None)
+/// `FsOp::Mqueue` (bubblewrap mounts it without nosuid, nodev, noexec).
+pub fn mqueue(root: &Root, dest: &Path, bwrap: bool) -> Result<()> {
+    let flags =
+        if bwrap { MsFlags::empty() } else { MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC };
+    fs::mount_new(root, dest, "mqueue", flags, None)
 }

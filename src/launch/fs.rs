@@ -17,6 +17,9 @@
 //!   component-by-component walk with O_NOFOLLOW does the same.
 //! - Sources are opened on the host once, before anything is mounted, and
 //!   bound through their fd: the path is never looked up twice.
+//! - The root is built inside a scratch tmpfs that is itself the root by
+//!   then (see `scratch.rs`), so a recursive bind of the host's `/` or
+//!   `/tmp` copies the host's mounts only, never the scratch tmpfs.
 //! - Bind flags (ro, nosuid, nodev) are applied with mount_setattr(2)
 //!   recursively, so every submount of a read-only bind is read-only too
 //!   (falling back to a remount of each mount listed in mountinfo).
@@ -36,15 +39,24 @@ use super::Ctx;
 use crate::escape;
 use crate::plan::{Access, FsOp};
 
-/// Where the scratch tmpfs is mounted while the root is built. /tmp always
-/// exists; the mount is only visible in our mount namespace (bubblewrap does
-/// the same since CVE-2019-12439).
-const BASE: &str = "/tmp";
-
 /// The root being built, and whether openat2 can be used to reach into it.
 pub struct Root {
     fd: OwnedFd,
     openat2: std::cell::Cell<bool>,
+    /// The mode of missing parent directories the current operation
+    /// creates (0755; bubblewrap narrows it, see `Bwrap::parent_modes`).
+    parent_mode: std::cell::Cell<u32>,
+}
+
+impl Root {
+    fn new(fd: OwnedFd, openat2: bool) -> Root {
+        Root { fd, openat2: std::cell::Cell::new(openat2), parent_mode: std::cell::Cell::new(0o755) }
+    }
+
+    /// Makes the missing parents of `path` (mode [`Root::parent_mode`]).
+    pub fn ensure_parent(&self, path: &Path) -> Result<OwnedFd> {
+        ensure_dir(self, path, self.parent_mode.get())
+    }
 }
 
 impl Root {
@@ -76,14 +88,13 @@ impl Root {
 /// resolved: symlinks stay inside, magic links (/proc/self/fd/N) are refused.
 pub fn open_dir_in_current_root(path: &Path) -> nix::Result<OwnedFd> {
     let fd = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
-    let root = Root { fd, openat2: std::cell::Cell::new(true) };
-    root.open(path, libc::O_DIRECTORY)
+    Root::new(fd, true).open(path, libc::O_DIRECTORY)
 }
 
 /// See [`super::resolve_in_root`].
 pub fn resolve_for_test(root: &Path, path: &Path, fallback: bool) -> nix::Result<PathBuf> {
     let fd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY)?;
-    let root = Root { fd, openat2: std::cell::Cell::new(!fallback) };
+    let root = Root::new(fd, !fallback);
     let got = root.open(path, 0)?;
     std::fs::read_link(fd_path(&got)).map_err(|_| Errno::EBADF)
 }
@@ -167,11 +178,12 @@ pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(SetupError::errno(format!("open {}", show(path)), Errno::ENOENT));
     };
-    let pfd = ensure_dir(root, parent, 0o755)?;
+    let pfd = ensure_dir(root, parent, root.parent_mode.get())?;
     match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => {
-            let err = SetupError::errno(format!("mkdir {}", show(path)), e);
+            let err = SetupError::errno(format!("mkdir {}", show(path)), e)
+                .bwrap_errno(format!("Can't mkdir {}", show(path)));
             return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
         }
     }
@@ -187,12 +199,13 @@ fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(SetupError::errno(format!("create {}", show(path)), Errno::EINVAL));
     };
-    let pfd = ensure_dir(root, parent, 0o755)?;
+    let pfd = root.ensure_parent(parent)?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
     match sys::openat(&pfd, Path::new(name), flags, 0o444) {
         Ok(_) | Err(Errno::EEXIST) => {}
         Err(e) => {
-            let err = SetupError::errno(format!("create {}", show(path)), e);
+            let err = SetupError::errno(format!("create {}", show(path)), e)
+                .bwrap_errno(format!("Can't create file at {}", show(path)));
             return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
         }
     }
@@ -254,6 +267,24 @@ impl Sources {
     }
 }
 
+/// Opens a bind source. A descriptor the caller passed (bubblewrap's
+/// `--bind-fd`, given as `/proc/self/fd/N`) belongs to the caller's mount
+/// namespace, where it cannot be bound from: its path is opened again here
+/// and must still be the same file (else "Race condition binding dirfd").
+fn open_source(src: &Path) -> nix::Result<OwnedFd> {
+    let Ok(n) = src.strip_prefix("/proc/self/fd") else {
+        return sys::open(src, libc::O_PATH);
+    };
+    let passed: i32 = n.to_str().and_then(|n| n.parse().ok()).ok_or(Errno::ENOENT)?;
+    let path = nix::fcntl::readlink(src)?;
+    let fd = sys::open(Path::new(&path), libc::O_PATH)?;
+    let (a, b) = (fstat(passed)?, fstat(fd.as_raw_fd())?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(Errno::ESTALE);
+    }
+    Ok(fd)
+}
+
 /// Opens every bind source on the host (following symlinks, as bubblewrap's
 /// realpath does) and every overlay layer, once.
 pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
@@ -270,11 +301,16 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
                 continue;
             }
         };
-        match sys::open(src, libc::O_PATH) {
+        match open_source(src) {
             Ok(fd) => binds.push(Opened::Bind(fd)),
             Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
             Err(e) => {
                 let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e);
+                let err = if e == Errno::ESTALE {
+                    err.bwrap("Race condition binding dirfd")
+                } else {
+                    err.bwrap_errno(format!("Can't find source path {}", show(src)))
+                };
                 return Err(match e {
                     Errno::ENOENT => err.hint("the source must exist on the host"),
                     Errno::EACCES => err.hint("you cannot read the source on the host"),
@@ -288,41 +324,32 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
 
 /// Builds the new root from `ops` and pivots into it.
 pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
-    let root_flags = MsFlags::MS_REC | MsFlags::MS_SLAVE;
-    nix::mount::mount(None::<&str>, "/", None::<&str>, root_flags, None::<&str>)
-        .what(|| "make / rslave".into())?;
-    let base = Path::new(BASE);
-    let scratch = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), scratch, Some("mode=0755"))
-        .what(|| format!("mount scratch tmpfs on {BASE}"))?;
-    let base_fd = sys::open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;
-    let mkdir = |name: &str, mode: u32| {
-        nix::sys::stat::mkdirat(Some(base_fd.as_raw_fd()), name, Mode::from_bits_truncate(mode))
-            .what(|| format!("mkdir {name}"))
-    };
-    mkdir("root", 0o755)?;
-    mkdir("hidden-dir", 0o755)?;
-    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-    drop(sys::openat(&base_fd, Path::new("hidden-file"), flags, 0o444).what(|| "create hidden-file".into())?);
-    let root_path = base.join("root");
-    nix::mount::mount(Some(&root_path), &root_path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-        .what(|| "bind the new root".into())?;
-    let root = Root {
-        fd: sys::open(&root_path, libc::O_PATH | libc::O_DIRECTORY).what(|| "open the new root".into())?,
-        openat2: std::cell::Cell::new(true),
-    };
-
+    let base_fd = super::scratch::mount(ctx)?;
+    let open_root = || sys::openat(&base_fd, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
+    let mut root = Root::new(open_root().what(|| "open the new root".into())?, true);
+    let parent_modes = ctx.plan.bwrap.as_ref().map(|b| b.parent_modes.as_slice()).unwrap_or_default();
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.ops).enumerate() {
         ctx.log("mount", &describe(op));
+        root.parent_mode.set(parent_modes.get(n).copied().unwrap_or(0o755));
         apply_op(ctx, &root, &base_fd, n, op, src)?;
+        if op.dest() == Path::new("/") {
+            // Something now covers the root: reach the top of the stack.
+            root.fd = open_root().what(|| "open the new root".into())?;
+        }
         if n == 0 {
             ctx.pause("mounts");
         }
     }
-    ctx.log("mount", "/ read-only, pivot_root");
-    let ro =
-        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount_fd(None, &root.fd, None, ro, None).what(|| "remount / read-only".into())?;
+    // bubblewrap's root stays writable: callers create files in it.
+    if ctx.plan.bwrap.is_none() {
+        ctx.log("mount", "/ read-only, pivot_root");
+        let ro = MsFlags::MS_REMOUNT
+            | MsFlags::MS_BIND
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV;
+        mount_fd(None, &root.fd, None, ro, None).what(|| "remount / read-only".into())?;
+    }
     pivot(&root.fd)
 }
 
@@ -378,6 +405,7 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Op
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             mount_fd(Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
                 .what(|| format!("tmpfs {}", show(dest)))
+                .map_err(|e| e.bwrap_errno(format!("Can't mount tmpfs on /newroot{}", show(dest))))
         }
         FsOp::Proc { dest } => super::special::proc(ctx, root, dest),
         FsOp::Dev { dest } => super::special::dev(ctx, root, dest),
@@ -388,8 +416,8 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Op
             super::files::file(root, base, n, dest, content, *mode, *how)
         }
         FsOp::Chmod { dest, mode } => super::files::chmod(root, dest, *mode),
-        FsOp::RemountRo { dest } => super::files::remount_ro(root, dest),
-        FsOp::Mqueue { dest } => super::files::mqueue(root, dest),
+        FsOp::RemountRo { dest } => super::files::remount_ro(root, dest, ctx.plan.bwrap.is_some()),
+        FsOp::Mqueue { dest } => super::files::mqueue(root, dest, ctx.plan.bwrap.is_some()),
         FsOp::Overlay { dest, upper, .. } => match src {
             Opened::Overlay(opened) => super::overlay::mount(root, base, n, dest, &opened, upper),
             _ => Err(SetupError::new(format!("overlay {}", show(dest)), "layers were not opened")),
@@ -402,19 +430,26 @@ fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
     let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
         return Err(SetupError::new(what(), "cannot replace the root with a symlink"));
     };
-    let pfd = ensure_dir(root, parent, 0o755)?;
+    let pfd = root.ensure_parent(parent)?;
     match nix::unistd::symlinkat(target, Some(pfd.as_raw_fd()), name) {
         Ok(()) => Ok(()),
         Err(Errno::EEXIST) => match nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name) {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
-            Ok(existing) => Err(SetupError::new(
-                what(),
-                format!("it exists and points at {}", show(Path::new(&existing))),
-            )),
-            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink")),
+            Ok(existing) => {
+                let existing = show(Path::new(&existing));
+                Err(SetupError::new(what(), format!("it exists and points at {existing}")).bwrap(format!(
+                    "Can't make symlink at {}: existing destination is {existing}",
+                    show(dest)
+                )))
+            }
+            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink").bwrap(format!(
+                "Can't make symlink at {}: destination exists and is not a symlink",
+                show(dest)
+            ))),
         },
         Err(e) => {
-            let err = SetupError::errno(what(), e);
+            let err =
+                SetupError::errno(what(), e).bwrap_errno(format!("Can't make symlink at {}", show(dest)));
             Err(if e == Errno::EROFS { err.hint(ro_parent_hint(dest)) } else { err })
         }
     }
@@ -452,6 +487,7 @@ pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: O
     let target = ensure_dir(root, dest, 0o755)?;
     mount_fd(Some(Path::new(fstype)), &target, Some(fstype), flags, data)
         .what(|| format!("mount {fstype} on {}", show(dest)))
+        .map_err(|e| e.bwrap_errno(format!("Can't mount {fstype} on /newroot{}", show(dest))))
 }
 
 /// Makes an empty file at `dest` (for a bind of a device or tty onto it).
@@ -480,7 +516,7 @@ mod tests {
         symlink(outside.path(), r.join("host")).unwrap();
         symlink("loop", r.join("loop")).unwrap();
         let root_fd = sys::open(r, libc::O_PATH | libc::O_DIRECTORY).unwrap();
-        let root = Root { fd: root_fd.try_clone().unwrap(), openat2: std::cell::Cell::new(true) };
+        let root = Root::new(root_fd.try_clone().unwrap(), true);
         let land = |fd: nix::Result<OwnedFd>| fd.map(|fd| std::fs::read_link(fd_path(&fd)).unwrap());
         for (path, expect) in [
             ("/abs/marker", Some(r.join("etc/marker"))),

@@ -5,6 +5,7 @@
 //! anything, so it comes last, just before execve. clone with
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
+mod bwrap;
 mod cgroup;
 mod confine;
 mod direct;
@@ -13,6 +14,7 @@ mod exec;
 mod files;
 mod fs;
 mod ids;
+mod init;
 mod landlock;
 mod monitor;
 mod net;
@@ -21,6 +23,7 @@ mod overlay;
 pub mod probe;
 mod remount;
 mod rlimit;
+mod scratch;
 mod seccomp;
 mod slirpapi;
 mod special;
@@ -122,19 +125,30 @@ const COMMAND_STEPS: [(&str, Step); 9] = [
 /// Runs `plan` and returns the exit status: the command's own, 128+N when it
 /// was killed by signal N, 125 when setup failed, 126/127 when the command
 /// cannot be executed / was not found.
+///
+/// A Plan from the bwrap front end reports a setup failure as bubblewrap
+/// does: one `bwrap: …` line in its words, exit status 1.
 pub fn run(plan: &Plan, opts: &Options) -> u8 {
     // Built before clone: a bad policy is an error with nothing started.
     let filters = match seccomp::prepare(plan) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("sandbox: {e}");
-            return e.code;
-        }
+        Err(e) => return failed(plan, &e),
     };
     let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref() };
     match monitor::start(&ctx) {
         Ok(code) => code,
-        Err(e) => {
+        Err(e) => failed(plan, &e),
+    }
+}
+
+/// Prints a setup failure and returns the exit status for it.
+fn failed(plan: &Plan, e: &SetupError) -> u8 {
+    match &plan.bwrap {
+        Some(b) => {
+            eprintln!("{}", crate::compat::message(b.level_prefix, 3, &e.bwrap_line()));
+            1
+        }
+        None => {
             eprintln!("sandbox: {e}");
             e.code
         }
@@ -176,6 +190,10 @@ fn session(ctx: &Ctx) -> error::Result<()> {
 }
 
 fn cwd(ctx: &Ctx) -> error::Result<()> {
+    if ctx.plan.bwrap.is_some() {
+        // Already chosen by bubblewrap's fallback rule (bwrap::choose_cwd).
+        return Ok(());
+    }
     let dir = ctx.plan.process.cwd.as_deref().unwrap_or(std::path::Path::new("/"));
     let shown = crate::escape::path(dir);
     ctx.log("cwd", &shown);

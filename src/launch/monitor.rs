@@ -32,26 +32,36 @@
 //! it has no handler for. init passes INT TERM HUP QUIT USR1 USR2 WINCH ALRM
 //! on to the command; SIGTSTP and SIGCONT stop and continue every process
 //! inside.
+//!
+//! A Plan from the bwrap front end runs the same way, with bubblewrap's
+//! process options at their moments (see `bwrap.rs`): user and pid
+//! namespaces may be joined before clone, the id maps may be left to a
+//! helper outside (`--userns-block-fd`), `--info-fd` and the first
+//! `--json-status-fd` line come before the release, and, as bubblewrap's
+//! monitor and pid 1 pass no signal on, the monitor takes only SIGCHLD
+//! (any other signal has its default effect on it) and init forwards
+//! nothing. It gets no pty: bubblewrap gives the command the caller's
+//! terminal. init's side of all this is in `init.rs`.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{ForkResult, Pid};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
 
 use super::cgroup::Cgroup;
-use super::error::{Result, SetupError, SETUP};
-use super::exec::{report, Exec};
+use super::error::{Result, SetupError};
+use super::exec::Exec;
+use super::init::{init, InitSide};
 use super::supervise;
 use super::timeout::Timeout;
 use super::usernet::UserNet;
 use super::{status, sys, tty, Ctx};
-use crate::escape;
 use crate::plan::landlock::Mode;
 
-/// Signals passed on to the command.
+/// Signals passed on to the command (not in bwrap mode).
 const FORWARDED: [Signal; 8] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -71,6 +81,19 @@ pub(super) fn handled() -> SigSet {
         set.add(s);
     }
     set
+}
+
+/// The signals the monitor takes from its signalfd: bubblewrap's monitor
+/// passes nothing on, so in bwrap mode only SIGCHLD (a signal to it has its
+/// default effect: the sandbox lives on unless --die-with-parent).
+fn monitor_signals(ctx: &Ctx) -> SigSet {
+    if ctx.plan.bwrap.is_some() {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGCHLD);
+        set
+    } else {
+        handled()
+    }
 }
 
 fn clone_flags(ctx: &Ctx) -> libc::c_int {
@@ -100,16 +123,6 @@ pub(super) struct Launch {
     pub timeout: Timeout,
 }
 
-/// The ends of the pipes init keeps, and what it does with them.
-struct InitSide {
-    release_r: OwnedFd,
-    report_w: OwnedFd,
-    ended_w: OwnedFd,
-    tty: Option<tty::Outside>,
-    /// Its own cgroup namespace, made once init is in the sandbox's cgroup.
-    unshare_cgroup: bool,
-}
-
 pub(super) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SetupError::errno("pipe", e))
 }
@@ -122,6 +135,9 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
             return Err(SetupError::errno(format!("--keep-fd {fd}"), Errno::EBADF));
         }
     }
+    if let Some(b) = &ctx.plan.bwrap {
+        super::bwrap::before_clone(b)?;
+    }
     let exec = Exec::prepare(ctx)?;
     // Fail closed before anything starts: a landlock rule this kernel lacks
     // is refused here, or listed in the best-effort warning.
@@ -132,13 +148,17 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     super::direct::warn(&warnings);
     let reporter = status::Reporter::new(ctx)?;
     let cgroup = super::cgroup::prepare(ctx)?;
-    let tty = tty::prepare(ctx)?;
+    let tty = if ctx.plan.bwrap.is_some() { None } else { tty::prepare(ctx)? };
     let limits = &ctx.plan.limits;
     let timeout = Timeout::new(started, limits.timeout_ms, limits.kill_after_ms);
     let launch = Launch { exec, reporter, cgroup, tty, timeout };
     let mut old_mask = SigSet::empty();
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled()), Some(&mut old_mask))
-        .map_err(|e| SetupError::errno("block signals", e))?;
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&monitor_signals(ctx)),
+        Some(&mut old_mask),
+    )
+    .map_err(|e| SetupError::errno("block signals", e))?;
     if ctx.plan.mode == Mode::Landlock {
         return super::direct::start(ctx, launch, old_mask);
     }
@@ -186,12 +206,12 @@ fn namespaced(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
         reporter,
         timeout,
     };
-    supervise::supervise(run, &handled())
+    supervise::supervise(run, &monitor_signals(ctx))
 }
 
 /// After clone: the id maps, the cgroup, the user-mode network (returned:
 /// it stops when dropped), what the status fd needs of init while it can
-/// still be inspected; then init may go on.
+/// still be inspected, bubblewrap's reports and waits; then init may go on.
 fn release(
     ctx: &Ctx,
     child: Pid,
@@ -205,10 +225,16 @@ fn release(
         e
     };
     let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-    let ids = ctx.plan.ids;
+    let bw = ctx.plan.bwrap.as_ref();
+    let ids = bw.map(|b| super::bwrap::first_level_ids(ctx, b)).unwrap_or(ctx.plan.ids);
     ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
     ctx.pause("before-maps");
-    super::ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
+    // A joined user namespace has its maps; with --userns-block-fd a
+    // helper outside writes them.
+    let helper_maps = bw.is_some_and(|b| b.userns_block_fd.is_some());
+    if ctx.plan.namespaces.user && !helper_maps {
+        super::ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
+    }
     if let Some(cg) = cgroup {
         cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
     }
@@ -217,123 +243,12 @@ fn release(
     reporter.namespaces(ctx, child.as_raw() as u32);
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
+    if let Some(b) = bw {
+        super::bwrap::started(ctx, b, child.as_raw(), reporter).map_err(abort)?;
+    }
     if nix::unistd::write(release_w, b"1") != Ok(1) {
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
     Ok(net)
-}
-
-/// In the released process (init, or the command in landlock-only mode),
-/// first: PDEATHSIG, then the wait for the release byte; exits if the
-/// monitor has gone.
-///
-/// A PDEATHSIG set after the monitor died never fires, and the monitor may
-/// write the byte and be killed before this process has run at all, so the
-/// byte alone proves nothing: the monitor holds the write end open for as
-/// long as it lives (`supervise::Run::_alive`), and a hang-up after the
-/// byte means it is gone. Its files are closed before its children are
-/// told of its death, so no moment escapes both checks.
-pub(super) fn wait_for_release(ctx: &Ctx, release_r: OwnedFd) {
-    let die = ctx.plan.process.die_with_parent;
-    if die {
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    }
-    let mut byte = [0u8; 1];
-    if !matches!(nix::unistd::read(release_r.as_raw_fd(), &mut byte), Ok(1)) {
-        sys::exit_now(SETUP as i32);
-    }
-    if die && sys::hung_up(&release_r) {
-        sys::exit_now(SETUP as i32);
-    }
-}
-
-/// In the command's process, first: the signal mask and dispositions the
-/// command starts with.
-pub(super) fn command_signals(old_mask: &SigSet) {
-    let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old_mask), None);
-    // Rust's runtime ignores SIGPIPE in sandbox (a status fd or terminal
-    // whose reader has gone must not kill the monitor); the command gets the
-    // default back, or `yes | head` would complain.
-    // SAFETY: SIG_DFL installs no handler code.
-    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
-}
-
-/// pid 1 inside: set up, fork the command, reap, exit with its status.
-fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, exec: Exec) -> ! {
-    let InitSide { release_r, report_w, ended_w, tty, unshare_cgroup } = side;
-    wait_for_release(ctx, release_r);
-    if unshare_cgroup {
-        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-            report(&report_w, &SetupError::errno("cgroup namespace", e));
-        }
-    }
-    let old_umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let held = match super::setup(ctx) {
-        Ok(held) => held,
-        Err(e) => report(&report_w, &e),
-    };
-    if let Some(tty) = tty {
-        tty.open_inside(ctx);
-    }
-    if !ctx.plan.namespaces.pid {
-        // Without a pid namespace, orphans of the command come back to init.
-        let _ = nix::sys::prctl::set_child_subreaper(true);
-    }
-    // SAFETY: the process is single-threaded (it is a clone of the
-    // single-threaded monitor), so fork cannot leave a lock held.
-    match unsafe { nix::unistd::fork() } {
-        Err(e) => report(&report_w, &SetupError::errno("fork the command", e)),
-        Ok(ForkResult::Child) => {
-            command_signals(&old_mask);
-            if let Err(e) = super::prepare_command(ctx, old_umask) {
-                report(&report_w, &e);
-            }
-            ctx.log("exec", &escape::os(&ctx.plan.command[0]));
-            report(&report_w, &exec.run())
-        }
-        Ok(ForkResult::Parent { child }) => {
-            drop(report_w);
-            // Everything but the persist-state locks and `ended` is closed.
-            let mut keep: Vec<i32> = held.locks.iter().map(|l| l.as_raw_fd()).collect();
-            keep.push(ended_w.as_raw_fd());
-            let _ = sys::close_all_except(&keep);
-            let _ = nix::sys::prctl::set_dumpable(false);
-            reap(ctx, child, &ended_w)
-        }
-    }
-}
-
-/// Every process inside gets `sig` (SIGSTOP, SIGCONT): with a pid namespace
-/// of its own that is kill(-1), which spares init; without one, the command.
-fn all_inside(ctx: &Ctx, command: Pid, sig: Signal) {
-    let target = if ctx.plan.namespaces.pid { Pid::from_raw(-1) } else { command };
-    let _ = kill(target, sig);
-}
-
-/// init's loop: reap every child; when the command ends, write how on
-/// `ended` and exit with its status.
-fn reap(ctx: &Ctx, command: Pid, ended: &OwnedFd) -> ! {
-    let set = handled();
-    loop {
-        match set.wait() {
-            Ok(Signal::SIGCHLD) => loop {
-                let last = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) | Err(_) => break,
-                    Ok(WaitStatus::Exited(pid, code)) if pid == command => [b'e', code as u8],
-                    Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => [b's', sig as u8],
-                    Ok(_) => continue,
-                };
-                let _ = nix::unistd::write(ended, &last);
-                let code = if last[0] == b's' { 128u8.wrapping_add(last[1]) } else { last[1] };
-                sys::exit_now(code as i32);
-            },
-            Ok(Signal::SIGTSTP) => all_inside(ctx, command, Signal::SIGSTOP),
-            Ok(Signal::SIGCONT) => all_inside(ctx, command, Signal::SIGCONT),
-            Ok(sig) => {
-                let _ = kill(command, sig);
-            }
-            Err(_) => {}
-        }
-    }
 }

@@ -15,7 +15,10 @@ use super::Ctx;
 pub fn hostname(ctx: &Ctx) -> Result<()> {
     if let Some(name) = &ctx.plan.process.hostname {
         ctx.log("hostname", name);
-        nix::unistd::sethostname(name).what(|| format!("sethostname {}", crate::escape::str(name)))?;
+        let shown = crate::escape::str(name);
+        nix::unistd::sethostname(name)
+            .what(|| format!("sethostname {shown}"))
+            .map_err(|e| e.bwrap_errno(format!("Can't set hostname to {shown}")))?;
     }
     Ok(())
 }

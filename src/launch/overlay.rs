@@ -44,7 +44,8 @@ fn show(p: &Path) -> String {
 
 fn open_dir(path: &Path, role: &str) -> Result<OwnedFd> {
     let fd = sys::open(path, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| {
-        let err = SetupError::errno(format!("overlay {role} {}", show(path)), e);
+        let err = SetupError::errno(format!("overlay {role} {}", show(path)), e)
+            .bwrap_errno(format!("Can't find source path {}", show(path)));
         if e == Errno::ENOENT {
             err.hint("it must exist on the host")
         } else {
@@ -77,6 +78,17 @@ fn check_upper(fd: &OwnedFd, path: &Path) -> Result<()> {
     }
 }
 
+/// overlayfs needs the work directory on the upper directory's file system.
+fn same_file_system(u: &OwnedFd, upper: &Path, w: &OwnedFd, work: &Path) -> Result<()> {
+    let dev = |fd: &OwnedFd| nix::sys::stat::fstat(fd.as_raw_fd()).map(|st| st.st_dev);
+    if dev(u).ok() != dev(w).ok() {
+        let msg = format!("it is not on the same file system as the upper directory {}", show(upper));
+        return Err(SetupError::new(format!("overlay work {}", show(work)), msg.clone())
+            .bwrap(format!("Can't make overlay mount with work directory {}: {msg}", show(work))));
+    }
+    Ok(())
+}
+
 /// Opens (and for a state directory creates and locks) the host side.
 pub fn open(lowers: &[std::path::PathBuf], upper: &Upper) -> Result<Opened> {
     let lowers = lowers.iter().map(|l| open_dir(l, "lower")).collect::<Result<Vec<_>>>()?;
@@ -85,7 +97,9 @@ pub fn open(lowers: &[std::path::PathBuf], upper: &Upper) -> Result<Opened> {
         Upper::Dir { upper, work } => {
             let u = open_dir(upper, "upper")?;
             check_upper(&u, upper)?;
-            (Some((u, open_dir(work, "work")?)), None)
+            let w = open_dir(work, "work")?;
+            same_file_system(&u, upper, &w, work)?;
+            (Some((u, w)), None)
         }
         Upper::State { dir } => {
             let (u, w, lock) = state(dir)?;
@@ -166,6 +180,14 @@ pub fn mount(
     nix::mount::mount(Some("overlay"), &fd_path(&target), Some("overlay"), flags, Some(data.as_str()))
         .map_err(|e| {
             let err = SetupError::errno(what(), e);
+            let err = if e == Errno::ELOOP {
+                err.bwrap(format!(
+                    "Can't make overlay mount on {}: Overlay directories may not overlap",
+                    show(dest)
+                ))
+            } else {
+                err.bwrap_errno(format!("Can't make overlay mount on {}", show(dest)))
+            };
             match e {
             Errno::EINVAL => err.hint(
                 "overlayfs refused these layers: a layer may be on a file system it cannot use (nfs, fuse, \

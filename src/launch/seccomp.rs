@@ -43,7 +43,8 @@ fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
 /// Builds every program of the plan (in the monitor, before clone).
 pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
     let policy = compile(plan)?;
-    let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd)).collect::<Result<Vec<_>>>()?;
+    let bwrap = plan.bwrap.is_some();
+    let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd, bwrap)).collect::<Result<Vec<_>>>()?;
     if policy.is_empty() && raw.is_empty() {
         return Ok(Filters::default());
     }
@@ -92,10 +93,30 @@ fn supported(s: &Seccomp) -> Result<()> {
 }
 
 /// A raw program from `fd`: `struct sock_filter` records of 8 bytes, as
-/// bwrap reads them. The fd is read to its end and closed.
-fn read_program(fd: i32) -> Result<BpfProgram> {
+/// bwrap reads them. The fd is read to its end and closed. From the bwrap
+/// front end (`bwrap`), any fd is taken, and errors read as bubblewrap's.
+fn read_program(fd: i32, bwrap: bool) -> Result<BpfProgram> {
+    read_program_checked(fd, bwrap).map_err(|e| if bwrap { bwrap_words(e) } else { e })
+}
+
+/// bubblewrap's messages for a program it cannot use.
+fn bwrap_words(e: SetupError) -> SetupError {
+    let msg = if e.cause.contains("multiple of 8") {
+        "Invalid seccomp data, must be multiple of 8".to_string()
+    } else if e.cause.contains("no seccomp program") {
+        // bubblewrap hands the kernel an empty program, which refuses it.
+        "Unable to set up system call filtering as requested: prctl(PR_SET_SECCOMP) reported EINVAL. \
+         (Hint: this requires a kernel configured with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER.)"
+            .to_string()
+    } else {
+        format!("Can't read seccomp data: {}", e.cause)
+    };
+    e.bwrap(msg)
+}
+
+fn read_program_checked(fd: i32, bwrap: bool) -> Result<BpfProgram> {
     let what = || format!("--add-seccomp-fd {fd}");
-    if fd <= 2 {
+    if fd <= 2 && !bwrap {
         return Err(SetupError::new(what(), "0, 1 and 2 are the command's standard streams"));
     }
     if !sys::fd_is_open(fd) {
@@ -149,6 +170,7 @@ pub fn install(ctx: &Ctx) -> Result<()> {
                 _ => Errno::EINVAL,
             };
             SetupError::errno(format!("seccomp: install filter {} of {}", i + 1, filters.len()), errno)
+                .bwrap_errno("prctl(PR_SET_SECCOMP)")
         })?;
     }
     Ok(())

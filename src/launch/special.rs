@@ -35,10 +35,15 @@ const DEV_LINKS: [(&str, &str); 6] = [
     ("ptmx", "pts/ptmx"),
 ];
 
+fn writable(fd: &std::os::fd::OwnedFd) -> bool {
+    nix::unistd::access(&sys::fd_path(fd), nix::unistd::AccessFlags::W_OK).is_ok()
+}
+
 pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
-    if !ctx.plan.namespaces.pid {
-        let host =
-            sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY).what(|| "open /proc".into())?;
+    let joined_pidns = ctx.plan.bwrap.as_ref().is_some_and(|b| b.pidns_fd.is_some());
+    if !ctx.plan.namespaces.pid && !joined_pidns {
+        let host = sys::open(&super::scratch::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
+            .what(|| "open /proc".into())?;
         fs::ensure_dir(root, dest, 0o755)?;
         fs::bind_over(root, &host, dest, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)?;
     } else {
@@ -52,30 +57,73 @@ pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
         let Ok(fd) = root.open(&path, 0) else {
             continue;
         };
+        // bubblewrap covers only those the sandbox could write to (in a
+        // user namespace, none of them: they belong to the host's root).
+        if ctx.plan.bwrap.is_some() && !writable(&fd) {
+            continue;
+        }
         ctx.log("mount", &format!("{} read-only", escape::path(&path)));
         fs::bind_over(root, &fd, &path, attrs)?;
     }
     Ok(())
 }
 
+/// The flags of /dev: ours adds noexec; bubblewrap's tmpfs is nosuid,nodev
+/// (the device binds carry no nodev), its /dev/shm a plain 0755 directory.
+struct DevFlavour {
+    tmpfs: MsFlags,
+    devices: u64,
+    shm_mode: u32,
+}
+
+fn flavour(ctx: &Ctx) -> DevFlavour {
+    if ctx.plan.bwrap.is_some() {
+        DevFlavour {
+            tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            devices: sys::MOUNT_ATTR_NOSUID,
+            shm_mode: 0o755,
+        }
+    } else {
+        DevFlavour {
+            tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            devices: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+            shm_mode: 0o1777,
+        }
+    }
+}
+
+/// The caller's terminal (fd 1), opened through the host's /dev.
+fn host_tty() -> Option<std::os::fd::OwnedFd> {
+    let name = nix::fcntl::readlink("/proc/self/fd/1").ok()?;
+    let tty = sys::open(&super::scratch::host(Path::new(&name)), libc::O_PATH).ok()?;
+    let same = |a: nix::sys::stat::FileStat, b: nix::sys::stat::FileStat| {
+        a.st_rdev == b.st_rdev && a.st_ino == b.st_ino
+    };
+    match (nix::sys::stat::fstat(1), nix::sys::stat::fstat(tty.as_raw_fd())) {
+        (Ok(a), Ok(b)) if same(a, b) => Some(tty),
+        _ => None,
+    }
+}
+
 pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
-    fs::mount_new(root, dest, "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("mode=0755"))?;
+    let fl = flavour(ctx);
+    fs::mount_new(root, dest, "tmpfs", fl.tmpfs, Some("mode=0755"))?;
     for name in DEVICES {
-        let host = Path::new("/dev").join(name);
+        let host = super::scratch::host(&Path::new("/dev").join(name));
         let Ok(src) = sys::open(&host, libc::O_PATH) else {
             ctx.log("mount", &format!("{} is missing on the host: skipped", host.display()));
             continue;
         };
         let path = dest.join(name);
         fs::mount_point_file(root, &path)?;
-        fs::bind_over(root, &src, &path, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
+        fs::bind_over(root, &src, &path, fl.devices)?;
     }
     for (name, target) in DEV_LINKS {
         let dir = root.open(dest, libc::O_DIRECTORY).what(|| format!("open {}", escape::path(dest)))?;
         nix::unistd::symlinkat(target, Some(dir.as_raw_fd()), name)
             .what(|| format!("symlink {}", escape::path(&dest.join(name))))?;
     }
-    fs::ensure_dir(root, &dest.join("shm"), 0o1777)?;
+    fs::ensure_dir(root, &dest.join("shm"), fl.shm_mode)?;
     let pts = dest.join("pts");
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     fs::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
@@ -84,12 +132,12 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     // is opened by name: the caller's fd 1 lives on a mount of the caller's
     // mount namespace, which cannot be bound into this one (EINVAL).
     if nix::unistd::isatty(1).unwrap_or(false) {
-        if let Ok(name) = nix::unistd::ttyname(std::io::stdout()) {
-            if let Ok(tty) = sys::open(&name, libc::O_PATH) {
-                let console = dest.join("console");
-                fs::mount_point_file(root, &console)?;
-                fs::bind_over(root, &tty, &console, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC)?;
-            }
+        // ttyname(3) would look the name up in the scratch root; the link
+        // names the host's device, which is beneath it now.
+        if let Some(tty) = host_tty() {
+            let console = dest.join("console");
+            fs::mount_point_file(root, &console)?;
+            fs::bind_over(root, &tty, &console, fl.devices)?;
         }
     }
     Ok(())

@@ -1,9 +1,9 @@
-//! What the monitor tells a supervisor: JSON lines on `--status-fd` and the
-//! command's pid in `--pid-file`.
+//! What the monitor tells a supervisor: JSON on a status fd, and the
+//! command's pid in `--pid-file`. One writer, in bubblewrap's formats (same
+//! keys, same spacing; readers ignore keys they do not know), for both
+//! front ends.
 //!
-//! The status fd gets two lines, in the format of bubblewrap's
-//! `--json-status-fd` (same keys, same spacing; readers ignore keys they do
-//! not know):
+//! Native (`--status-fd`), two lines:
 //!
 //! ```text
 //! { "child-pid": 4242, "command-pid": 4243, "cgroup-namespace": 4026532…, … "uts-namespace": 4026532… }
@@ -18,10 +18,21 @@
 //!   status; `signal` is there when the command was killed by a signal, and
 //!   `"timed-out": true` when `--timeout` ended it.
 //!
-//! A setup failure writes no line (the error goes to stderr, status 125).
-//! The pid file is made (empty) before anything starts, holds the command's
-//! pid while it runs (written before the first status line), and is removed
-//! at the end.
+//! bwrap front end (`--info-fd`, `--json-status-fd`), byte for byte as
+//! bubblewrap writes them and when: once the sandbox exists, before it is
+//! released, the `--info-fd` object (pretty-printed) and the first
+//! `--json-status-fd` line, both without `command-pid`; at the end
+//! `{ "exit-code": N }`, only if the command was executed.
+//!
+//! Namespace ids are the inode numbers of `/proc/<pid>/ns/<name>`, always in
+//! the order cgroup, ipc, mnt, net, pid, uts; the user namespace is never
+//! listed (bubblewrap reads the ids before its child may have moved into a
+//! nested one).
+//!
+//! A setup failure writes no exit line (the error goes to stderr). The pid
+//! file is made (empty) before anything starts, holds the command's pid
+//! while it runs (written before the native first line), and is removed at
+//! the end.
 
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
@@ -32,6 +43,7 @@ use nix::errno::Errno;
 use super::error::{Result, SetupError};
 use super::{sys, Ctx};
 use crate::escape;
+use crate::plan::Namespaces;
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,47 +55,100 @@ pub struct Outcome {
     pub timed_out: bool,
 }
 
-/// The first line.
+/// `(name, inode)` of each namespace to report, in bubblewrap's order.
+pub type NsIds = Vec<(&'static str, u64)>;
+
+/// The ids of `pid`'s namespaces that `ns` says are the sandbox's own.
+/// A namespace whose id cannot be read is left out, as bubblewrap does.
+pub fn namespace_ids(pid: u32, ns: &Namespaces) -> NsIds {
+    [("cgroup", ns.cgroup), ("ipc", ns.ipc), ("mnt", true), ("net", ns.net), ("pid", ns.pid), ("uts", ns.uts)]
+        .into_iter()
+        .filter(|(_, own)| *own)
+        .filter_map(|(name, _)| {
+            let meta = std::fs::metadata(format!("/proc/{pid}/ns/{name}")).ok()?;
+            Some((name, meta.ino()))
+        })
+        .collect()
+}
+
+/// A flat JSON object of already-encoded values, spaced as bubblewrap
+/// spaces it: `{ "k": v, … }\n` on one line, or one key per line indented
+/// by four (`--info-fd`).
+fn object(pairs: &[(String, String)], pretty: bool) -> String {
+    let (open, sep, close) = if pretty { ("{\n    ", ",\n    ", "\n}\n") } else { ("{ ", ", ", " }\n") };
+    let body: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+    format!("{open}{}{close}", body.join(sep))
+}
+
+/// The keys of the first report: child pid, command pid (native only),
+/// namespace ids.
+fn start_pairs(child: u32, command: Option<u32>, ns: &[(&str, u64)]) -> Vec<(String, String)> {
+    let mut pairs = vec![("child-pid".to_string(), child.to_string())];
+    pairs.extend(command.map(|c| ("command-pid".to_string(), c.to_string())));
+    pairs.extend(ns.iter().map(|(name, id)| (format!("{name}-namespace"), id.to_string())));
+    pairs
+}
+
+/// The first status line.
 pub fn start_line(child: u32, command: Option<u32>, ns: &[(&str, u64)]) -> String {
-    let mut s = format!("{{ \"child-pid\": {child}");
-    if let Some(c) = command {
-        s.push_str(&format!(", \"command-pid\": {c}"));
-    }
-    for (name, id) in ns {
-        s.push_str(&format!(", \"{name}-namespace\": {id}"));
-    }
-    s.push_str(" }\n");
-    s
+    object(&start_pairs(child, command, ns), false)
 }
 
-/// The last line.
+/// The `--info-fd` object: the first line's keys, pretty-printed.
+pub fn info_object(child: u32, ns: &[(&str, u64)]) -> String {
+    object(&start_pairs(child, None, ns), true)
+}
+
+/// The last status line. bubblewrap's is `{ "exit-code": N }` (an
+/// [`Outcome`] without signal or time-out).
 pub fn end_line(o: &Outcome) -> String {
-    let mut s = format!("{{ \"exit-code\": {}", o.code);
-    if let Some(sig) = o.signal {
-        s.push_str(&format!(", \"signal\": {sig}"));
-    }
+    let mut pairs = vec![("exit-code".to_string(), o.code.to_string())];
+    pairs.extend(o.signal.map(|s| ("signal".to_string(), s.to_string())));
     if o.timed_out {
-        s.push_str(", \"timed-out\": true");
+        pairs.push(("timed-out".to_string(), "true".to_string()));
     }
-    s.push_str(" }\n");
-    s
+    object(&pairs, false)
 }
 
-/// The status fd and pid file of one run.
+/// Writes all of `text` to the descriptor `fd` (retrying short writes and
+/// EINTR).
+pub fn write_all(fd: i32, text: &str) -> nix::Result<()> {
+    // SAFETY: `fd` is a descriptor the caller handed over for this purpose
+    // and keeps open for the duration of this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match nix::unistd::write(fd, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The status fds and pid file of one run.
 pub struct Reporter {
+    /// `--status-fd`, or bwrap's `--json-status-fd`.
     fd: Option<i32>,
+    /// bwrap's `--info-fd`.
+    info_fd: Option<i32>,
+    /// bubblewrap's keys and moments.
+    bwrap: bool,
     pid_file: Option<PathBuf>,
-    ns: Vec<(&'static str, u64)>,
+    ns: NsIds,
     started: bool,
     written: Option<String>,
 }
 
 impl Reporter {
-    /// Checks that the status fd is open and makes the pid file (empty), so
-    /// that a mistake in either stops the run before anything is started.
+    /// Checks that the native status fd is open and makes the pid file
+    /// (empty), so that a mistake in either stops the run before anything
+    /// is started.
     pub fn new(ctx: &Ctx) -> Result<Reporter> {
         let l = &ctx.plan.limits;
-        if let Some(fd) = l.status_fd {
+        let bwrap = ctx.plan.bwrap.as_ref();
+        if let Some(fd) = l.status_fd.filter(|_| bwrap.is_none()) {
             if !sys::fd_is_open(fd) {
                 return Err(SetupError::errno(format!("--status-fd {fd}"), Errno::EBADF));
             }
@@ -97,7 +162,12 @@ impl Reporter {
             written = Some(String::new());
         }
         Ok(Reporter {
-            fd: l.status_fd,
+            fd: match bwrap {
+                Some(b) => b.json_status_fd,
+                None => l.status_fd,
+            },
+            info_fd: bwrap.and_then(|b| b.info_fd),
+            bwrap: bwrap.is_some(),
             pid_file: l.pid_file.clone(),
             ns: Vec::new(),
             started: false,
@@ -107,22 +177,32 @@ impl Reporter {
 
     /// Reads init's namespace ids, while init may still be inspected.
     pub fn namespaces(&mut self, ctx: &Ctx, init: u32) {
-        if self.fd.is_none() {
-            return;
+        if self.fd.is_some() || self.info_fd.is_some() {
+            self.ns = namespace_ids(init, &ctx.plan.namespaces);
         }
-        let ns = &ctx.plan.namespaces;
-        for (name, own) in [
-            ("cgroup", ns.cgroup),
-            ("ipc", ns.ipc),
-            ("mnt", true),
-            ("net", ns.net),
-            ("pid", ns.pid),
-            ("uts", ns.uts),
-        ] {
-            if let (true, Ok(m)) = (own, std::fs::metadata(format!("/proc/{init}/ns/{name}"))) {
-                self.ns.push((name, m.ino()));
-            }
+    }
+
+    /// The sandbox exists and is not yet released: bubblewrap's moment for
+    /// `--info-fd` (then closed) and the first `--json-status-fd` line. A
+    /// failed write stops the run, as in bubblewrap. Nothing for the native
+    /// front end.
+    pub fn created(&mut self, init: u32) -> Result<()> {
+        if !self.bwrap {
+            return Ok(());
         }
+        let dump = |fd: i32, text: &str| {
+            write_all(fd, text).map_err(|e| {
+                SetupError::errno(format!("write status fd {fd}"), e).bwrap_errno("Write to info_fd")
+            })
+        };
+        if let Some(fd) = self.info_fd.take() {
+            dump(fd, &info_object(init, &self.ns))?;
+            let _ = nix::unistd::close(fd);
+        }
+        if let Some(fd) = self.fd {
+            dump(fd, &start_line(init, None, &self.ns))?;
+        }
+        Ok(())
     }
 
     /// The command has been exec'd: the pid file first, so that it is in
@@ -140,29 +220,27 @@ impl Reporter {
                 }
             }
         }
-        self.write(&start_line(init, command, &self.ns));
-    }
-
-    /// The sandbox has ended; nothing is written if the command never started.
-    pub fn ended(&mut self, o: &Outcome) {
-        if self.started {
-            self.write(&end_line(o));
+        if !self.bwrap {
+            self.write(&start_line(init, command, &self.ns));
         }
     }
 
+    /// The sandbox has ended; nothing is written if the command never
+    /// started. bubblewrap's status fd is closed after its last line.
+    pub fn ended(&mut self, o: &Outcome) {
+        if self.started {
+            let o = if self.bwrap { Outcome { code: o.code, signal: None, timed_out: false } } else { *o };
+            self.write(&end_line(&o));
+        }
+        if let Some(fd) = self.fd.take().filter(|_| self.bwrap) {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+
+    /// A supervisor that closed its end does not stop the run.
     fn write(&self, line: &str) {
-        let Some(fd) = self.fd else { return };
-        // SAFETY: the caller's fd, checked open in `new`; the monitor never
-        // closes it, so it outlives this borrow.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let mut rest = line.as_bytes();
-        while !rest.is_empty() {
-            match nix::unistd::write(fd, rest) {
-                Ok(n) => rest = &rest[n..],
-                Err(Errno::EINTR) => {}
-                // A supervisor that closed its end does not stop the run.
-                Err(_) => return,
-            }
+        if let Some(fd) = self.fd {
+            let _ = write_all(fd, line);
         }
     }
 }
@@ -183,7 +261,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lines_in_bubblewraps_format() {
+    fn native_lines_in_bubblewraps_format() {
         let line = start_line(42, Some(43), &[("mnt", 4026531841), ("pid", 4026531836)]);
         assert_eq!(
             line,
@@ -197,5 +275,35 @@ mod tests {
         for l in [line, end_line(&killed)] {
             serde_json::from_str::<serde_json::Value>(&l).expect("valid JSON");
         }
+    }
+
+    #[test]
+    fn bwrap_formats_match_bubblewrap_to_the_byte() {
+        let ids = [("ipc", 4026532181u64), ("mnt", 4026532180), ("pid", 4026532182)];
+        assert_eq!(
+            info_object(12345, &ids),
+            "{\n    \"child-pid\": 12345,\n    \"ipc-namespace\": 4026532181,\n    \
+             \"mnt-namespace\": 4026532180,\n    \"pid-namespace\": 4026532182\n}\n"
+        );
+        assert_eq!(
+            start_line(12345, None, &ids),
+            "{ \"child-pid\": 12345, \"ipc-namespace\": 4026532181, \"mnt-namespace\": 4026532180, \
+             \"pid-namespace\": 4026532182 }\n"
+        );
+        assert_eq!(info_object(7, &[]), "{\n    \"child-pid\": 7\n}\n");
+        let exit = Outcome { code: 42, signal: None, timed_out: false };
+        assert_eq!(end_line(&exit), "{ \"exit-code\": 42 }\n");
+    }
+
+    #[test]
+    fn ids_are_listed_in_bubblewraps_order_and_mnt_always() {
+        let me = std::process::id();
+        let ns = Namespaces { user: true, pid: true, ipc: false, uts: true, net: false, cgroup: true };
+        let names: Vec<&str> = namespace_ids(me, &ns).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["cgroup", "mnt", "pid", "uts"]);
+        let none = Namespaces { user: false, pid: false, ipc: false, uts: false, net: false, cgroup: false };
+        let ids = namespace_ids(me, &none);
+        assert_eq!(ids.len(), 1);
+        assert_eq!(ids[0].1, std::fs::metadata("/proc/self/ns/mnt").unwrap().ino());
     }
 }

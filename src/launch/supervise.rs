@@ -49,7 +49,7 @@ pub struct Run<'a> {
     pub direct: bool,
     /// The write end of the release pipe, open for as long as the monitor
     /// lives: a hang-up tells the released process the monitor is gone
-    /// (`monitor::wait_for_release`).
+    /// (`init::wait_for_release`).
     pub _alive: OwnedFd,
     /// The user-mode network helper, stopped when this is dropped; declared
     /// before `cgroup` so it is gone before the cgroup's leaf, where it
