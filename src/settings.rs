@@ -159,6 +159,16 @@ pub enum Setting {
     Publish(crate::plan::network::Publish),
     /// `--allow-host-loopback`.
     AllowHostLoopback,
+    /// `--timeout`, `--kill-after` (milliseconds).
+    Timeout(u64),
+    KillAfter(u64),
+    /// `--limit NAME=VALUE`.
+    Rlimit(crate::plan::limits::Rlimit),
+    /// `--memory` (bytes), `--pids`, `--cpus` (thousandths of a CPU), `--io-weight`.
+    Memory(u64),
+    Pids(u64),
+    Cpus(u64),
+    IoWeight(u16),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -391,6 +401,19 @@ impl Builder<'_> {
             Setting::AllowUserns => p.seccomp.allow_userns = true,
             Setting::Publish(pb) => self.publish.push(*pb),
             Setting::AllowHostLoopback => self.host_loopback = true,
+            Setting::Timeout(ms) => {
+                p.limits.timeout_ms = Some(*ms);
+                self.scalar("timeout", o);
+            }
+            Setting::KillAfter(ms) => {
+                p.limits.kill_after_ms = *ms;
+                self.scalar("kill-after", o);
+            }
+            Setting::Rlimit(r) => p.limits.set_rlimit(*r),
+            Setting::Memory(b) => p.limits.cgroup.memory = Some(*b),
+            Setting::Pids(n) => p.limits.cgroup.pids = Some(*n),
+            Setting::Cpus(m) => p.limits.cgroup.millicpus = Some(*m),
+            Setting::IoWeight(w) => p.limits.cgroup.io_weight = Some(*w),
         }
         Ok(())
     }

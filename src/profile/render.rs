@@ -85,6 +85,7 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
     let mut seccomp = Vec::new();
     let mut sc_lists: [Vec<String>; 4] = Default::default();
     let mut publish = Vec::new();
+    let (mut lim, mut rlimits) = (Vec::new(), Vec::new());
     let mut process = Vec::new();
     let mut shares = Vec::new();
     let mut caps = Vec::new();
@@ -152,6 +153,13 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::AllowUserns => upsert(&mut seccomp, "allow-userns", "true".into()),
             Setting::Publish(pb) => publish.push(q(&pb.to_string())),
             Setting::AllowHostLoopback => upsert(&mut net, "allow-host-loopback", "true".into()),
+            Setting::Timeout(ms) => upsert(&mut lim, "timeout", q(&format!("{ms}ms"))),
+            Setting::KillAfter(ms) => upsert(&mut lim, "kill-after", q(&format!("{ms}ms"))),
+            Setting::Rlimit(r) => rlimits.push(q(&r.to_string())),
+            Setting::Memory(b) => upsert(&mut lim, "memory", q(&b.to_string())),
+            Setting::Pids(n) => upsert(&mut lim, "pids", n.to_string()),
+            Setting::Cpus(m) => upsert(&mut lim, "cpus", q(&format!("{}", *m as f64 / 1000.0))),
+            Setting::IoWeight(w) => upsert(&mut lim, "io-weight", w.to_string()),
         }
     }
     let mut out = joined(&top);
@@ -198,6 +206,11 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
         if !vs.is_empty() {
             let _ = writeln!(out, "{key} = [{}]", vs.join(", "));
         }
+    }
+    out.push_str("\n[limits]\n");
+    out.push_str(&joined(&lim));
+    if !rlimits.is_empty() {
+        let _ = writeln!(out, "limit = [{}]", rlimits.join(", "));
     }
     out.push_str("\n[process]\n");
     out.push_str(&joined(&process));

@@ -44,8 +44,8 @@ pub struct Doc {
     pub landlock: Landlock,
     #[serde(default)]
     pub seccomp: Seccomp,
-    /// Filled by the limits issue; parsed, then refused until it lands.
-    pub limits: Option<S<toml::Value>>,
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// `[filesystem]`: each key is the native option of the same name.
@@ -110,6 +110,22 @@ pub struct Network {
     pub allow_connect: Vec<S<u16>>,
     #[serde(default)]
     pub allow_bind: Vec<S<u16>>,
+}
+
+/// `[limits]`: `timeout`, `kill-after` (durations: "30s", "5m"), `limit`
+/// (["nofile=1024", ...], `--limit`), `memory` ("512M"), `pids`, `cpus`
+/// ("0.5"), `io-weight`. Each is the native option of the same name.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    pub timeout: Option<S<String>>,
+    pub kill_after: Option<S<String>>,
+    #[serde(default)]
+    pub limit: Vec<S<String>>,
+    pub memory: Option<S<String>>,
+    pub pids: Option<S<u64>>,
+    pub cpus: Option<S<String>>,
+    pub io_weight: Option<S<u16>>,
 }
 
 /// `[seccomp]`: `base` (`--seccomp default|none`), `deny`
@@ -220,7 +236,13 @@ pub const KEYS: &[&str] = &[
     "seccomp.oci",
     "seccomp.log",
     "seccomp.allow-userns",
-    "limits",
+    "limits.timeout",
+    "limits.kill-after",
+    "limits.limit",
+    "limits.memory",
+    "limits.pids",
+    "limits.cpus",
+    "limits.io-weight",
 ];
 
 /// A setting with the byte offset it was written at; `Err` is (offset, message).
@@ -238,7 +260,6 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
         out.push((s.span().start, setting));
         Ok::<(), (usize, String)>(())
     };
-    not_yet(&doc.limits, "[limits]")?;
     let fs = &doc.filesystem;
     let fsop = |op: FsOp| Setting::Fs(op);
     for s in &fs.ro {
@@ -291,6 +312,7 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     }
     landlock(&doc.landlock, &val, base, &mut out)?;
     seccomp(&doc.seccomp, &val, base, &mut out)?;
+    limits(&doc.limits, &val, &mut out)?;
     if let Some(m) = &doc.mode {
         out.push((m.span().start, Setting::Mode(*m.get_ref())));
     }
@@ -300,13 +322,6 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     flag(&mut out, &doc.best_effort, |on| Some(Setting::BestEffort(on)));
     out.sort_by_key(|(at, _)| *at);
     Ok(out)
-}
-
-fn not_yet(v: &Option<S<toml::Value>>, what: &str) -> Result<(), (usize, String)> {
-    match v {
-        Some(s) => Err((s.span().start, format!("{what} is not supported yet by this version of sandbox"))),
-        None => Ok(()),
-    }
 }
 
 fn flag(out: &mut Vec<Positioned>, v: &Option<S<bool>>, f: impl Fn(bool) -> Option<Setting>) {
@@ -382,6 +397,38 @@ fn seccomp(sc: &Seccomp, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
     }
     flag(out, &sc.log, |on| on.then_some(Setting::SeccompLog));
     flag(out, &sc.allow_userns, |on| on.then_some(Setting::AllowUserns));
+    Ok(())
+}
+
+fn limits(l: &Limits, val: Val, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    use crate::plan::limits::{parse_cpus, parse_duration, parse_rlimit, parse_size};
+    let mut one = |v: &Option<S<String>>, parse: fn(&str) -> Result<u64, String>, f: fn(u64) -> Setting| {
+        if let Some(s) = v {
+            let n = parse(&val(s)?).map_err(|e| (s.span().start, e))?;
+            out.push((s.span().start, f(n)));
+        }
+        Ok::<(), (usize, String)>(())
+    };
+    one(&l.timeout, parse_duration, Setting::Timeout)?;
+    one(&l.kill_after, parse_duration, Setting::KillAfter)?;
+    one(&l.memory, parse_size, Setting::Memory)?;
+    one(&l.cpus, parse_cpus, Setting::Cpus)?;
+    for s in &l.limit {
+        let r = parse_rlimit(&val(s)?).map_err(|e| (s.span().start, e))?;
+        out.push((s.span().start, Setting::Rlimit(r)));
+    }
+    if let Some(s) = &l.pids {
+        if *s.get_ref() == 0 {
+            return Err((s.span().start, "pids must be at least 1".into()));
+        }
+        out.push((s.span().start, Setting::Pids(*s.get_ref())));
+    }
+    if let Some(s) = &l.io_weight {
+        if !(1..=10000).contains(s.get_ref()) {
+            return Err((s.span().start, "io-weight is from 1 to 10000".into()));
+        }
+        out.push((s.span().start, Setting::IoWeight(*s.get_ref())));
+    }
     Ok(())
 }
 

@@ -52,11 +52,51 @@ fn wrong_types_and_bad_values_are_located() {
 }
 
 #[test]
-fn sections_of_later_issues_are_refused_not_ignored() {
-    for (text, what) in [("[limits]\nnofile = 10\n", "[limits]"), ("[limits]\n", "[limits]")] {
-        let e = err(&[("sandbox/profiles/p.toml", text)], "p");
-        assert!(e.contains(what) && e.contains("not supported yet"), "{text}: {e}");
-    }
+fn limits_keys_match_the_limits_options() {
+    let files = [(
+        "sandbox/profiles/l.toml",
+        "[limits]\ntimeout = \"5m\"\nkill-after = \"2s\"\nlimit = [\"nofile=64\", \"fsize=1M\"]\nmemory = \"512M\"\n\
+         pids = 100\ncpus = \"0.5\"\nio-weight = 200\n",
+    )];
+    let (h, _d) = host_with(&files);
+    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
+        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+        other => panic!("{other:?}"),
+    };
+    let from_profile = parse(&["sandbox", "--profile", "l", "--", "true"]);
+    let from_cli = parse(&[
+        "sandbox",
+        "--profile",
+        "none",
+        "--timeout",
+        "5m",
+        "--kill-after",
+        "2s",
+        "--limit",
+        "nofile=64",
+        "--limit",
+        "fsize=1M",
+        "--memory",
+        "512M",
+        "--pids",
+        "100",
+        "--cpus",
+        "0.5",
+        "--io-weight",
+        "200",
+        "--",
+        "true",
+    ]);
+    assert_eq!(from_profile.limits, from_cli.limits);
+    let loaded = load("l", &h).unwrap();
+    let shown = render(None, &loaded.settings);
+    let (h2, _d2) = host_with(&[("sandbox/profiles/r.toml", shown.as_str())]);
+    let again =
+        crate::cli::parse(["sandbox", "--profile", "r", "--", "true"].iter().map(Into::into).collect(), &h2);
+    let Ok(crate::cli::Command::Run { built, .. }) = again else { panic!("{shown}") };
+    assert_eq!(built.plan.limits, from_cli.limits, "profiles show round-trips:\n{shown}");
+    let e = err(&[("sandbox/profiles/q.toml", "[limits]\nmemory = \"lots\"\n")], "q");
+    assert!(e.contains("q.toml:2:10"), "{e}");
 }
 
 #[test]
@@ -400,8 +440,7 @@ fn the_man_page_documents_every_key() {
 /// accepts: serde's "expected one of" list is the parser's own word.
 #[test]
 fn keys_list_every_field_of_the_schema() {
-    for section in ["", "filesystem", "environment", "network", "process", "landlock", "seccomp"] {
-        // (limits is refused as a whole until it lands)
+    for section in ["", "filesystem", "environment", "network", "process", "landlock", "seccomp", "limits"] {
         let text =
             if section.is_empty() { "zzz = 1\n".to_string() } else { format!("[{section}]\nzzz = 1\n") };
         let msg = toml::from_str::<schema::Doc>(&text).unwrap_err().message().to_string();
