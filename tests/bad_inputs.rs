@@ -201,3 +201,64 @@ fn odd_but_valid_inputs_run() {
         .ok();
     assert!(out.contains("Permission denied"), "{out}");
 }
+
+/// The rows of the table that only bwrap's command line can say (8, 17, 18,
+/// 24, 26, plus bad sources and unknown options), through `sandbox bwrap`.
+/// bwrap mode keeps bubblewrap's status and wording (exit 1, `bwrap: …`)
+/// because scripts match them; everything else is as above: one line, no
+/// panic, nothing created on the host.
+#[test]
+fn bad_bwrap_inputs_are_refused_like_bubblewrap_and_change_nothing() {
+    let (cwd, home, files) = (Dir::new(), Dir::new(), Dir::new());
+    let huge = files.path().join("huge-args");
+    let mut data = b"--setenv\0X\0".to_vec();
+    data.extend(vec![b'y'; 2 << 20]);
+    data.push(0);
+    std::fs::write(&huge, &data).unwrap();
+    files.own(&huge);
+    let rows: Vec<(&str, &str, &str)> = vec![
+        ("24 --args fd not open", "--args 99", "Can't read --args data: Bad file descriptor"),
+        ("24 --seccomp fd not open", "--seccomp 98", "Can't read seccomp data"),
+        ("24 negative fd", "--bind-fd -1 /x", "Invalid fd: -1"),
+        ("26 perms out of range", "--perms 9999 --dir /x", "--perms takes an octal argument"),
+        ("26 negative size", "--size -1 --tmpfs /x", "--size takes a non-zero number of bytes"),
+        ("26 size in exponent form", "--size 1e99 --tmpfs /x", "--size takes a non-zero number of bytes"),
+        ("17 seccomp twice over", "--seccomp 3 --add-seccomp-fd 3", "cannot be combined"),
+        ("18 disable-userns alone", "--disable-userns", "--disable-userns requires --unshare-user"),
+        ("1 missing source", "--bind /nonexistent-src /x", "Can't find source path /nonexistent-src"),
+        ("25 uid out of range", "--unshare-user --uid 4294967295", "Invalid uid"),
+        ("14 unknown option", "--frobnicate", "Unknown option --frobnicate"),
+        (
+            "8 a 2 MiB argument through --args",
+            "--args 5 --bind /nonexistent-big /x",
+            "Can't find source path",
+        ),
+    ];
+    for (name, args, needle) in rows {
+        let before = host_snapshot(&[cwd.path(), home.path(), files.path()]);
+        let script = format!(
+            "exec 3</dev/null 5<\"{}\"; exec \"$0\" bwrap --ro-bind /usr /usr {args} true",
+            huge.display()
+        );
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", &script, bin().to_str().unwrap()]).current_dir(cwd.path()).env("HOME", home.path());
+        if let Some((uid, gid)) = test_ids() {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(gid);
+        }
+        let out = Out(cmd.output().unwrap());
+        let err = out.stderr();
+        assert_eq!(out.code(), 1, "row {name}: {err}");
+        assert!(!err.contains("panicked"), "row {name}: panic text:\n{err}");
+        assert_eq!(err.lines().count(), 1, "row {name}: one line:\n{err}");
+        assert!(
+            err.starts_with("bwrap: ") && err.contains(needle),
+            "row {name}: expected {needle:?} in:\n{err}"
+        );
+        assert_eq!(
+            host_snapshot(&[cwd.path(), home.path(), files.path()]),
+            before,
+            "row {name}: the host changed"
+        );
+    }
+}
