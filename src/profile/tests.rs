@@ -18,6 +18,14 @@ fn host_with(files: &[(&str, &str)]) -> (Host, tempfile::TempDir) {
     (h, dir)
 }
 
+/// The Plan of a `sandbox ARGS -- …` command line on host `h`.
+fn plan_of(h: &Host, args: &[&str]) -> crate::plan::Plan {
+    match crate::cli::parse(args.iter().map(Into::into).collect(), h) {
+        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
 fn err(files: &[(&str, &str)], name: &str) -> String {
     let (h, _d) = host_with(files);
     load(name, &h).unwrap_err()
@@ -59,10 +67,7 @@ fn limits_keys_match_the_limits_options() {
          pids = 100\ncpus = \"0.5\"\nio-weight = 200\n",
     )];
     let (h, _d) = host_with(&files);
-    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
-        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
-        other => panic!("{other:?}"),
-    };
+    let parse = |args: &[&str]| plan_of(&h, args);
     let from_profile = parse(&["sandbox", "--profile", "l", "--", "true"]);
     let from_cli = parse(&[
         "sandbox",
@@ -234,10 +239,7 @@ fn network_keys_match_the_network_options() {
         "[network]\nmode = \"user:slirp4netns\"\npublish = [\"8080:80\", \"127.0.0.1:5353:53/udp\"]\nallow-host-loopback = true\n",
     )];
     let (h, _d) = host_with(&files);
-    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
-        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
-        other => panic!("{other:?}"),
-    };
+    let parse = |args: &[&str]| plan_of(&h, args);
     let from_profile = parse(&["sandbox", "--profile", "n", "--", "true"]);
     let from_cli = parse(&[
         "sandbox",
@@ -276,10 +278,7 @@ fn seccomp_keys_match_the_seccomp_options() {
         policy.display()
     );
     std::fs::write(d.path().join("sandbox/profiles/s.toml"), text).unwrap();
-    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
-        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
-        other => panic!("{other:?}"),
-    };
+    let parse = |args: &[&str]| plan_of(&h, args);
     let from_profile = parse(&["sandbox", "--profile", "s", "--", "true"]);
     let pol = policy.to_str().unwrap();
     let from_cli = parse(&[
@@ -310,10 +309,7 @@ fn landlock_keys_match_the_landlock_options() {
          allow-signals = true\nlog-denials = true\n[network]\nallow-connect = [443]\nallow-bind = [8080]\n",
     )];
     let (h, _d) = host_with(&files);
-    let parse = |args: &[&str]| match crate::cli::parse(args.iter().map(Into::into).collect(), &h) {
-        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
-        other => panic!("{other:?}"),
-    };
+    let parse = |args: &[&str]| plan_of(&h, args);
     let from_profile = parse(&["sandbox", "--profile", "p", "--", "true"]);
     let from_cli = parse(&[
         "sandbox",
