@@ -247,14 +247,7 @@ fn sigtstp_and_sigcont_of_the_monitor_stop_and_continue_the_sandbox() {
     assert!(wait_for(5.0, || host_pids_with(&format!("sleep {tok}")).len() == 1));
     let sleeper = host_pids_with(&format!("sleep {tok}"))[0];
     let monitor = Pid::from_raw(child.id() as i32);
-    kill(monitor, Signal::SIGTSTP).unwrap();
-    for pid in [child.id(), shell, sleeper] {
-        assert!(wait_for(3.0, || state(pid) == Some('T')), "{pid} is not stopped: {:?}", state(pid));
-    }
-    kill(monitor, Signal::SIGCONT).unwrap();
-    for pid in [child.id(), shell, sleeper] {
-        assert!(wait_for(3.0, || state(pid) == Some('S')), "{pid} did not continue: {:?}", state(pid));
-    }
+    stop_and_continue(monitor, &[child.id(), shell, sleeper]);
     kill(monitor, Signal::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(143));
     assert!(host_pids_with(&format!("sleep {tok}")).is_empty());
@@ -351,17 +344,22 @@ fn status_fd_pid_file_and_signals_in_landlock_only_mode() {
     assert!(wait_for(5.0, || host_pids_with(&format!("sleep {tok}")).len() == 1));
     let sleeper = host_pids_with(&format!("sleep {tok}"))[0];
     let monitor = Pid::from_raw(child.id() as i32);
-    kill(monitor, Signal::SIGTSTP).unwrap();
-    for pid in [child.id(), shell, sleeper] {
-        assert!(wait_for(3.0, || state(pid) == Some('T')), "{pid} is not stopped: {:?}", state(pid));
-    }
-    kill(monitor, Signal::SIGCONT).unwrap();
-    for pid in [child.id(), shell, sleeper] {
-        assert!(wait_for(3.0, || state(pid) == Some('S')), "{pid} did not continue: {:?}", state(pid));
-    }
+    stop_and_continue(monitor, &[child.id(), shell, sleeper]);
     kill(monitor, Signal::SIGTERM).unwrap();
     let end = json(&lines.next().unwrap().unwrap());
     assert_eq!(end, serde_json::json!({ "exit-code": 143, "signal": 15 }));
     assert_eq!(child.wait().unwrap().code(), Some(143), "SIGTERM reaches the command");
     assert!(!pid_file.exists(), "the pid file is removed at the end");
+}
+
+/// SIGTSTP to the monitor stops every one of `pids`; SIGCONT continues them.
+fn stop_and_continue(monitor: Pid, pids: &[u32]) {
+    kill(monitor, Signal::SIGTSTP).unwrap();
+    for &pid in pids {
+        assert!(wait_for(3.0, || state(pid) == Some('T')), "{pid} is not stopped: {:?}", state(pid));
+    }
+    kill(monitor, Signal::SIGCONT).unwrap();
+    for &pid in pids {
+        assert!(wait_for(3.0, || state(pid) == Some('S')), "{pid} did not continue: {:?}", state(pid));
+    }
 }
