@@ -105,6 +105,19 @@ fn socket_families_outside_the_allowlist_get_eafnosupport() {
     assert_ne!(try_in(&["--seccomp", "none"], "socket-vsock"), Some(libc::EAFNOSUPPORT));
 }
 
+/// socketpair creates its sockets with the family's own code before it
+/// asks for a pair, so it gets the same family allowlist as socket.
+#[test]
+fn socketpair_families_outside_the_allowlist_get_eafnosupport() {
+    let Some(code) = try_in(&[], "socketpair-vsock") else { return };
+    assert_eq!(code, libc::EAFNOSUPPORT, "AF_VSOCK");
+    assert_eq!(try_in(&[], "socketpair-packet"), Some(libc::EAFNOSUPPORT), "AF_PACKET");
+    assert_eq!(try_in(&[], "socketpair-xdp"), Some(libc::EAFNOSUPPORT), "AF_XDP");
+    assert_eq!(try_in(&[], "socketpair-unix"), Some(0));
+    let unfiltered = try_in(&["--seccomp", "none"], "socketpair-vsock");
+    assert_ne!(unfiltered, Some(libc::EAFNOSUPPORT), "control: this kernel has AF_VSOCK ({unfiltered:?})");
+}
+
 #[test]
 fn ptrace_is_denied_only_when_the_pid_namespace_is_the_hosts() {
     let Some(code) = try_in(&[], "ptrace") else { return };

@@ -155,6 +155,17 @@ mod tests {
     }
 
     #[test]
+    fn socketpair_has_the_family_allowlist_of_socket() {
+        let p = default(false);
+        for family in [1, 2, 10, 16] {
+            assert_eq!(call(&p, "socketpair", &[family, 1, 0]), ALLOW, "family {family}");
+        }
+        for family in [17, 21, 30, 40, 43, 44] {
+            assert_eq!(call(&p, "socketpair", &[family, 1, 0]), errno(libc::EAFNOSUPPORT), "family {family}");
+        }
+    }
+
+    #[test]
     fn x32_and_i386_calls_are_refused_whatever_the_number() {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut imported = Seccomp { base: Base::None, ..Seccomp::default() };
