@@ -13,17 +13,29 @@
 //! every name is a system call of this architecture, argument indices and
 //! widths are valid. Pure: no system calls.
 
-use crate::plan::seccomp::{Action, Arg, Condition, Op, Policy, Rule, Seccomp};
+use crate::plan::seccomp::{Action, Arg, Condition, Facts, Op, Policy, Rule, Seccomp};
 
 use super::syscalls;
 
 /// seccomp/default.json, as built into the binary.
 pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
 
+/// seccomp/landlock.json: what landlock's port rules do not see, closed
+/// by the filter. Part of landlock, not of the policy the
+/// user chooses: `--seccomp none`, `--seccomp-allow` and `--seccomp-log`
+/// leave it as it is.
+pub const LANDLOCK_JSON: &str = include_str!("../../seccomp/landlock.json");
+
 /// The built-in default policy.
 pub fn default_policy() -> Policy {
     // The file is part of the source tree; a unit test loads it.
     load(DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+}
+
+/// The rules that complete landlock (seccomp/landlock.json).
+pub fn landlock_policy() -> Policy {
+    // The file is part of the source tree; a unit test loads it.
+    load(LANDLOCK_JSON, "landlock's companion").unwrap_or_else(|e| panic!("seccomp/landlock.json: {e}"))
 }
 
 /// Parses and checks a policy in our JSON format.
@@ -71,23 +83,26 @@ fn check_arg(a: &Arg) -> Result<(), String> {
 }
 
 /// Whether `rule` applies to a sandbox with these facts.
-pub fn applies(rule: &Rule, share_pid: bool, allow_userns: bool) -> bool {
-    let holds = |c: Condition| match c {
-        Condition::SharePid => share_pid,
-        Condition::AllowUserns => allow_userns,
-    };
+pub fn applies(rule: &Rule, facts: &Facts, allow_userns: bool) -> bool {
+    let holds = |c: Condition| facts.holds(c, allow_userns);
     rule.when.map_or(true, holds) && !rule.unless.is_some_and(holds)
 }
 
+/// The rules of seccomp/landlock.json that apply (every one of them needs
+/// a condition: none applies to a sandbox without port rules).
+pub fn landlock_rules(facts: &Facts) -> Vec<Rule> {
+    landlock_policy().rules.into_iter().filter(|r| applies(r, facts, false)).collect()
+}
+
 /// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
-pub fn base_rules(s: &Seccomp, share_pid: bool) -> Vec<Rule> {
+pub fn base_rules(s: &Seccomp, facts: &Facts) -> Vec<Rule> {
     if s.base == crate::plan::seccomp::Base::None {
         return Vec::new();
     }
     default_policy()
         .rules
         .into_iter()
-        .filter(|r| applies(r, share_pid, s.allow_userns))
+        .filter(|r| applies(r, facts, s.allow_userns))
         .filter_map(|mut r| {
             r.syscalls.retain(|n| !s.allow.contains(n));
             (!r.syscalls.is_empty()).then_some(r)
@@ -106,24 +121,37 @@ pub fn help_text() -> String {
     let mut out =
         String::from("Built-in policy: `default` or `none`.\n\n`default` denies (calls, answer, why):\n");
     for r in default_policy().rules {
-        let mut names = r.syscalls.join(", ");
-        if !r.args.is_empty() {
-            names.push_str(&format!(" ({})", describe_args(&r.args)));
-        }
-        let cond = match (r.when, r.unless) {
-            (Some(Condition::SharePid), _) => ", only with --share pid",
-            (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
-            _ => "",
-        };
-        out.push_str(&format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason));
+        out.push_str(&help_entry(&r));
     }
     out.push_str(
         "\nOn x86_64 every filter also answers ENOSYS to x32 calls (number bit 0x40000000) and to \
          i386 calls (int 0x80), which would otherwise slip past rules written for 64-bit numbers.\n\n\
          `none` installs no built-in filter; --seccomp-deny, --seccomp-policy, --seccomp-oci and \
-         --add-seccomp-fd still apply.",
+         --add-seccomp-fd still apply.\n\n\
+         Whatever --seccomp says, landlock's port rules come with a filter of their own \
+         (seccomp/landlock.json) for what landlock does not see:\n",
     );
+    for r in landlock_policy().rules {
+        out.push_str(&help_entry(&r));
+    }
     out
+}
+
+/// One rule in the help: calls, arguments, answer, when, why.
+fn help_entry(r: &Rule) -> String {
+    let mut names = r.syscalls.join(", ");
+    if !r.args.is_empty() {
+        names.push_str(&format!(" ({})", describe_args(&r.args)));
+    }
+    let cond = match (r.when, r.unless) {
+        (Some(Condition::SharePid), _) => ", only with --share pid or --mode landlock",
+        (Some(Condition::PortRules), _) => {
+            ", with port rules: --allow-connect, --allow-bind, --mode landlock"
+        }
+        (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
+        _ => "",
+    };
+    format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason)
 }
 
 pub fn describe_args(args: &[Arg]) -> String {
@@ -131,14 +159,14 @@ pub fn describe_args(args: &[Arg]) -> String {
         .iter()
         .map(|a| {
             let op = match a.op {
-                Op::Eq => "==",
-                Op::Ne => "!=",
-                Op::Lt => "<",
-                Op::Le => "<=",
-                Op::Gt => ">",
-                Op::Ge => ">=",
-                Op::MaskedEq => "& mask ==",
-                Op::AnyBits => "has any bit of",
+                Op::Eq => "==".to_string(),
+                Op::Ne => "!=".to_string(),
+                Op::Lt => "<".to_string(),
+                Op::Le => "<=".to_string(),
+                Op::Gt => ">".to_string(),
+                Op::Ge => ">=".to_string(),
+                Op::MaskedEq => format!("& {:#x} ==", a.mask.unwrap_or(u64::MAX)),
+                Op::AnyBits => "has any bit of".to_string(),
             };
             format!("arg{} {op} {:#x}", a.index, a.value)
         })
@@ -160,12 +188,35 @@ mod tests {
             assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
         }
         assert!(help_text().contains("keyctl") && help_text().contains("CVE-2019-10063"));
+        let companion = landlock_policy();
+        assert_eq!(companion.default, Action::Allow);
+        for r in &companion.rules {
+            assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
+            assert!(
+                r.when.is_some() && r.action != Action::Allow,
+                "{:?} applies only with a condition",
+                r.syscalls
+            );
+        }
+        assert!(help_text().contains("MPTCP"));
+    }
+
+    #[test]
+    fn the_companion_rules_follow_the_port_rules() {
+        let names = |facts: Facts| -> Vec<String> {
+            landlock_rules(&facts).into_iter().flat_map(|r| r.syscalls).collect()
+        };
+        assert!(names(Facts::default()).is_empty());
+        assert!(names(Facts { host_pid: true, ..Facts::default() }).is_empty());
+        let ports = names(Facts { port_rules: true, ..Facts::default() });
+        assert!(ports.contains(&"socket".into()) && ports.contains(&"sendmsg".into()));
     }
 
     #[test]
     fn conditions_and_allow_shape_the_base_rules() {
-        let names = |s: &Seccomp, share_pid| -> Vec<String> {
-            base_rules(s, share_pid).into_iter().flat_map(|r| r.syscalls).collect()
+        let names = |s: &Seccomp, host_pid| -> Vec<String> {
+            let facts = Facts { host_pid, ..Facts::default() };
+            base_rules(s, &facts).into_iter().flat_map(|r| r.syscalls).collect()
         };
         let mut s = Seccomp::default();
         assert!(!names(&s, false).contains(&"ptrace".to_string()));

@@ -216,3 +216,22 @@ fn plans_without_landlock_fields_get_the_secure_default() {
     assert!(back.landlock.enabled && back.landlock.scope_signals);
     assert_eq!(back.mode, Mode::Namespaces);
 }
+
+#[test]
+fn the_filter_facts_follow_port_rules_and_the_mode() {
+    use crate::plan::seccomp::Facts;
+    assert_eq!(Facts::of(&plan("default")), Facts { host_pid: false, port_rules: false });
+    assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
+    let mut only = plan("default");
+    only.mode = Mode::Landlock;
+    let f = Facts::of(&only);
+    assert!(f.host_pid && f.port_rules, "landlock-only mode: host pids, no TCP");
+    only.namespaces.net = false;
+    assert!(!Facts::of(&only).port_rules, "landlock-only mode with --net host");
+    let mut shared = plan("default");
+    shared.namespaces.pid = false;
+    assert!(Facts::of(&shared).host_pid, "--share pid");
+    shared.landlock.enabled = false;
+    shared.landlock.connect_ports = vec![443];
+    assert!(!Facts::of(&shared).port_rules, "--no-landlock: no port rules apply");
+}
