@@ -304,6 +304,7 @@ fn explain_lists_the_policy() {
     assert!(text.contains("EPERM        add_key keyctl request_key"), "{text}");
     assert!(text.contains("ptrace"), "--share pid denies ptrace: {text}");
     assert!(text.contains("deny uname -> EACCES"), "{text}");
+    assert!(text.contains("EPERM        prlimit64 when arg0 != 0x0"), "--share pid: host processes: {text}");
     assert!(!text.contains("sendmmsg"), "no port rules: {text}");
     let out = sbx(
         cwd.path(),
@@ -311,7 +312,7 @@ fn explain_lists_the_policy() {
         ["explain", "--allow-connect", "443", "--seccomp", "none", "--", "true"],
     );
     let text = out.output().ok();
-    assert!(text.contains("port rules (whatever --seccomp says)"), "{text}");
+    assert!(text.contains("port rules and signal scope (whatever --seccomp says)"), "{text}");
     assert!(text.contains("EOPNOTSUPP   sendto sendmmsg when arg3 has any bit of 0x20000000"), "{text}");
     assert!(text.contains("socket when arg0 == 0x2 and arg1 & 0xf == 0x1"), "{text}");
     let out = sbx(cwd.path(), home.path(), ["explain", "--seccomp", "none", "--", "true"]).output().ok();

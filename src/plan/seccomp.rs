@@ -248,6 +248,9 @@ pub enum Condition {
     /// `--allow-bind`, a profile's list), or landlock-only mode standing in
     /// for "no network".
     PortRules,
+    /// The host's processes are visible (as for `share-pid`) and landlock's
+    /// signal scope is meant to keep them out of reach (no `--allow-signals`).
+    ScopedHostPids,
 }
 
 /// What the conditions of the rules are decided on, taken from the whole
@@ -258,13 +261,20 @@ pub struct Facts {
     pub host_pid: bool,
     /// Landlock restricts TCP ports.
     pub port_rules: bool,
+    /// Landlock scopes signals to the sandbox.
+    pub signal_scope: bool,
 }
 
 impl Facts {
     /// The facts of `plan`, in the mode it runs in.
     pub fn of(plan: &super::Plan) -> Facts {
+        let ll = &plan.landlock;
         let only = plan.mode == super::landlock::Mode::Landlock;
-        Facts { host_pid: !plan.namespaces.pid || only, port_rules: super::landlock::restricts_tcp(plan) }
+        Facts {
+            host_pid: !plan.namespaces.pid || only,
+            port_rules: super::landlock::restricts_tcp(plan),
+            signal_scope: ll.enabled && ll.scope_signals,
+        }
     }
 
     /// Whether `c` holds; `allow_userns` comes from the Seccomp part.
@@ -273,6 +283,7 @@ impl Facts {
             Condition::SharePid => self.host_pid,
             Condition::AllowUserns => allow_userns,
             Condition::PortRules => self.port_rules,
+            Condition::ScopedHostPids => self.host_pid && self.signal_scope,
         }
     }
 }
@@ -291,7 +302,7 @@ impl Seccomp {
         }
         let companion = crate::seccomp::policy::landlock_rules(facts);
         if !companion.is_empty() {
-            writeln!(f, "  for landlock's port rules (whatever --seccomp says):")?;
+            writeln!(f, "  for landlock's port rules and signal scope (whatever --seccomp says):")?;
         }
         for r in &companion {
             explain_rule(r, f)?;

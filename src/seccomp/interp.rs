@@ -227,6 +227,35 @@ mod tests {
     }
 
     #[test]
+    fn with_host_pids_only_the_caller_itself_is_changed() {
+        let s = Seccomp { base: Base::None, ..Seccomp::default() };
+        let facts = Facts { host_pid: true, signal_scope: true, ..Facts::default() };
+        let p = compile(&s, &facts).unwrap();
+        let eperm = errno(libc::EPERM);
+        let ptr = 0x7fff_0000u64;
+        assert_eq!(call(&p, "prlimit64", &[1234, 0, ptr, 0]), eperm);
+        assert_eq!(call(&p, "prlimit64", &[1234, 0, 0, ptr]), ALLOW, "reading is fine");
+        assert_eq!(call(&p, "prlimit64", &[0, 0, ptr, ptr]), ALLOW);
+        assert_eq!(call(&p, "prlimit64", &[1 << 32, 0, ptr, 0]), ALLOW, "pid_t: the kernel reads 0");
+        assert_eq!(call(&p, "setpriority", &[0, 1234, 19]), eperm);
+        assert_eq!(call(&p, "setpriority", &[0, 0, 19]), ALLOW);
+        assert_eq!(call(&p, "setpriority", &[1, 0, 19]), eperm, "PRIO_PGRP");
+        assert_eq!(call(&p, "setpriority", &[2, 0, 19]), eperm, "PRIO_USER with who 0: every process");
+        assert_eq!(call(&p, "ioprio_set", &[1, 0, 0x6000]), ALLOW);
+        assert_eq!(call(&p, "ioprio_set", &[1, 1234, 0x6000]), eperm);
+        assert_eq!(call(&p, "ioprio_set", &[3, 0, 0x6000]), eperm, "IOPRIO_WHO_USER");
+        for name in ["sched_setaffinity", "sched_setparam", "sched_setscheduler", "sched_setattr"] {
+            assert_eq!(call(&p, name, &[1234, 0, 0]), eperm, "{name}");
+            assert_eq!(call(&p, name, &[0, 0, 0]), ALLOW, "{name}");
+        }
+        for lifted in [Facts { signal_scope: false, ..facts }, Facts { host_pid: false, ..facts }] {
+            let p = compile(&s, &lifted).unwrap();
+            assert_eq!(call(&p, "prlimit64", &[1234, 0, ptr, 0]), ALLOW, "{lifted:?}");
+            assert_eq!(call(&p, "setpriority", &[2, 0, 19]), ALLOW, "{lifted:?}");
+        }
+    }
+
+    #[test]
     fn x32_and_i386_calls_are_refused_whatever_the_number() {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut imported = Seccomp { base: Base::None, ..Seccomp::default() };

@@ -20,8 +20,8 @@ use super::syscalls;
 /// seccomp/default.json, as built into the binary.
 pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
 
-/// seccomp/landlock.json: what landlock's port rules do not see, closed
-/// by the filter. Part of landlock, not of the policy the
+/// seccomp/landlock.json: what landlock's port rules and signal scope do
+/// not see, closed by the filter. Part of landlock, not of the policy the
 /// user chooses: `--seccomp none`, `--seccomp-allow` and `--seccomp-log`
 /// leave it as it is.
 pub const LANDLOCK_JSON: &str = include_str!("../../seccomp/landlock.json");
@@ -89,7 +89,7 @@ pub fn applies(rule: &Rule, facts: &Facts, allow_userns: bool) -> bool {
 }
 
 /// The rules of seccomp/landlock.json that apply (every one of them needs
-/// a condition: none applies to a sandbox without port rules).
+/// a condition: none applies to a sandbox without port rules or host pids).
 pub fn landlock_rules(facts: &Facts) -> Vec<Rule> {
     landlock_policy().rules.into_iter().filter(|r| applies(r, facts, false)).collect()
 }
@@ -128,8 +128,8 @@ pub fn help_text() -> String {
          i386 calls (int 0x80), which would otherwise slip past rules written for 64-bit numbers.\n\n\
          `none` installs no built-in filter; --seccomp-deny, --seccomp-policy, --seccomp-oci and \
          --add-seccomp-fd still apply.\n\n\
-         Whatever --seccomp says, landlock's port rules come with a filter of their own \
-         (seccomp/landlock.json) for what landlock does not see:\n",
+         Whatever --seccomp says, landlock's port rules and signal scope come with a filter of their \
+         own (seccomp/landlock.json) for what landlock does not see:\n",
     );
     for r in landlock_policy().rules {
         out.push_str(&help_entry(&r));
@@ -147,6 +147,9 @@ fn help_entry(r: &Rule) -> String {
         (Some(Condition::SharePid), _) => ", only with --share pid or --mode landlock",
         (Some(Condition::PortRules), _) => {
             ", with port rules: --allow-connect, --allow-bind, --mode landlock"
+        }
+        (Some(Condition::ScopedHostPids), _) => {
+            ", with --share pid or --mode landlock, lifted by --allow-signals"
         }
         (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
         _ => "",
@@ -198,18 +201,22 @@ mod tests {
                 r.syscalls
             );
         }
-        assert!(help_text().contains("MPTCP"));
+        assert!(help_text().contains("MPTCP") && help_text().contains("prlimit64"));
     }
 
     #[test]
-    fn the_companion_rules_follow_the_port_rules() {
+    fn the_companion_rules_follow_port_rules_and_the_signal_scope() {
         let names = |facts: Facts| -> Vec<String> {
             landlock_rules(&facts).into_iter().flat_map(|r| r.syscalls).collect()
         };
         assert!(names(Facts::default()).is_empty());
-        assert!(names(Facts { host_pid: true, ..Facts::default() }).is_empty());
         let ports = names(Facts { port_rules: true, ..Facts::default() });
         assert!(ports.contains(&"socket".into()) && ports.contains(&"sendmsg".into()));
+        assert!(!ports.contains(&"prlimit64".into()));
+        let host = Facts { host_pid: true, signal_scope: true, ..Facts::default() };
+        assert!(names(host).contains(&"prlimit64".into()) && !names(host).contains(&"socket".into()));
+        assert!(names(Facts { signal_scope: false, ..host }).is_empty(), "--allow-signals lifts them");
+        assert!(names(Facts { host_pid: false, ..host }).is_empty(), "the sandbox's own pid namespace");
     }
 
     #[test]

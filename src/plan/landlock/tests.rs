@@ -218,9 +218,9 @@ fn plans_without_landlock_fields_get_the_secure_default() {
 }
 
 #[test]
-fn the_filter_facts_follow_port_rules_and_the_mode() {
+fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
     use crate::plan::seccomp::Facts;
-    assert_eq!(Facts::of(&plan("default")), Facts { host_pid: false, port_rules: false });
+    assert_eq!(Facts::of(&plan("default")), Facts { host_pid: false, port_rules: false, signal_scope: true });
     assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
     let mut only = plan("default");
     only.mode = Mode::Landlock;
@@ -231,6 +231,8 @@ fn the_filter_facts_follow_port_rules_and_the_mode() {
     let mut shared = plan("default");
     shared.namespaces.pid = false;
     assert!(Facts::of(&shared).host_pid, "--share pid");
+    shared.landlock.scope_signals = false;
+    assert!(!Facts::of(&shared).signal_scope, "--allow-signals");
     shared.landlock.enabled = false;
     shared.landlock.connect_ports = vec![443];
     assert!(!Facts::of(&shared).port_rules, "--no-landlock: no port rules apply");
