@@ -167,8 +167,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub merged_usr: bool,
 
-    /// Share the current directory: `rw`, `ro`, or `none`. Never $HOME itself, `/`, or a
-    /// directory above $HOME (then nothing is shared and a note says how to share it).
+    /// Share the current directory: `rw`, `ro`, or `none`. Never $HOME, /tmp, /var/tmp,
+    /// /dev/shm, /run, $XDG_RUNTIME_DIR, /run/user/*, or a directory above one of them,
+    /// compared with symlinks resolved (then nothing is shared and a note says how to share
+    /// it on purpose); a subdirectory such as /tmp/build is shared.
     #[arg(long, value_name = "MODE", value_enum)]
     pub bind_cwd: Option<BindCwd>,
 

@@ -1,0 +1,90 @@
+//! Host-side escapes (issue 14, items 1-4): what the sandbox shares as the
+//! current directory, and every file it opens or creates on the host at a
+//! path the command can reach (persist state, the pid file). Each test runs
+//! the real binary rootless and checks the host side.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{sbx, Dir, Out};
+
+/// The one-line note that says the current directory is not shared.
+const NOT_SHARED: &str = "sandbox: note: not sharing the current directory";
+
+/// Runs `script` in the default profile from `cwd` with `$HOME` = `home`,
+/// after checking that `cwd` is not shared: a file written there stays
+/// inside, the command starts in `$HOME`, and the note says why and how.
+fn assert_not_shared(cwd: &Path, home: &Path, env: &[(&str, &str)], why: &str) -> Out {
+    let made = format!("sandbox-made-{}", common::token());
+    let script = format!("pwd; touch {made} 2>/dev/null; true");
+    let mut run = sbx(cwd, home, ["--", "sh", "-c", script.as_str()]);
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    let out = run.output();
+    let shown = cwd.display();
+    assert!(!cwd.join(&made).exists(), "{shown} was shared: the file reached the host");
+    assert_eq!(out.ok().trim(), home.to_str().unwrap(), "{shown}: the command starts in $HOME");
+    let err = out.stderr();
+    let note = format!("{NOT_SHARED} {shown} ({why}); share it on purpose with --rw {shown}");
+    assert!(err.contains(&note), "{shown}: expected {note:?} in:\n{err}");
+    assert_eq!(err.lines().count(), 1, "one line:\n{err}");
+    out
+}
+
+#[test]
+fn a_home_reached_through_a_symlink_is_never_shared() {
+    // ostree's /home -> var/home: $HOME names the link, getcwd the real path.
+    let d = Dir::new();
+    let real = d.mkdir("var/home/u");
+    std::os::unix::fs::symlink("var/home", d.path().join("home")).unwrap();
+    d.own(&d.path().join("home"));
+    let home = d.path().join("home/u");
+    assert_not_shared(&real, &home, &[], "your home directory");
+    // A directory above the home, which the written $HOME does not start with.
+    let above = d.path().join("var/home");
+    assert_not_shared(&above, &home, &[], "it contains your home directory");
+    // A project in the home is still shared.
+    let proj = d.mkdir("var/home/u/proj");
+    let out = sbx(&proj, &home, ["--", "sh", "-c", "touch made"]).output();
+    out.ok();
+    assert!(proj.join("made").exists(), "a project under a symlinked $HOME is shared");
+}
+
+#[test]
+fn shared_scratch_and_runtime_dirs_are_never_shared() {
+    let d = Dir::new();
+    // Not under /tmp, which would already keep /tmp from being shared.
+    let home = Path::new("/nonexistent-sandbox-test-home");
+    // A socket of another program (tmux, ssh-agent) and a file in /tmp.
+    let sock = d.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let marker = d.file("marker", "host");
+    let probe = format!("test -e {} || test -e {} && echo visible; true", sock.display(), marker.display());
+    let seen = sbx(Path::new("/tmp"), home, ["--", "sh", "-c", probe.as_str()]).output();
+    assert_eq!(seen.ok().trim(), "", "host /tmp (its sockets) visible inside");
+    assert_not_shared(Path::new("/tmp"), home, &[], "shared by every user, sockets included");
+    for dir in ["/var/tmp", "/dev/shm", "/run"] {
+        assert_not_shared(Path::new(dir), home, &[], "shared by every user, sockets included");
+    }
+    assert_not_shared(Path::new("/var"), home, &[], "it contains /var/tmp");
+    // $XDG_RUNTIME_DIR, wherever it is, and what is in it.
+    let runtime = d.mkdir("run/user/1000");
+    let rt = runtime.to_str().unwrap();
+    d.file("run/user/1000/bus", "session bus");
+    let why = "your runtime directory, with your session's sockets";
+    assert_not_shared(&runtime, home, &[("XDG_RUNTIME_DIR", rt)], why);
+    let probe = sbx(&runtime, home, ["--", "sh", "-c", "test -e bus && echo visible; true"])
+        .env("XDG_RUNTIME_DIR", rt)
+        .output();
+    assert_eq!(probe.ok().trim(), "", "the runtime dir's sockets visible inside");
+    let above = d.path().join("run/user");
+    assert_not_shared(&above, home, &[("XDG_RUNTIME_DIR", rt)], &format!("it contains {rt}"));
+    // A subdirectory of /tmp stays shared read-write.
+    let build = d.mkdir("build");
+    sbx(&build, home, ["--", "sh", "-c", "touch made"]).output().ok();
+    assert!(build.join("made").exists(), "/tmp/build is shared");
+}
