@@ -135,9 +135,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub overlay: Vec<OsString>,
 
-    /// Like --overlay, but the writes persist in STATEDIR (created if absent; its upper/ and
-    /// work/ hold them), so the next run sees them; PATH on the host never changes. A state
-    /// directory in use by another running sandbox is refused.
+    /// Like --overlay, but the writes persist in STATEDIR (created if absent, mode 0700; its
+    /// upper/ and work/ hold them, its lock file is 0600), so the next run sees them; PATH on
+    /// the host never changes. A state directory in use by another running sandbox is refused,
+    /// and so is one that is, or holds an upper, work or lock that is, a symlink or not yours.
     #[arg(long, value_name = "PATH:STATEDIR[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub persist: Vec<OsString>,
 

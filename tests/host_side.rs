@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::{sbx, Dir, Out};
@@ -87,4 +87,93 @@ fn shared_scratch_and_runtime_dirs_are_never_shared() {
     let build = d.mkdir("build");
     sbx(&build, home, ["--", "sh", "-c", "touch made"]).output().ok();
     assert!(build.join("made").exists(), "/tmp/build is shared");
+}
+
+/// Runs sandbox like [`sbx`], under umask 0 (as a careless caller might).
+fn sbx_umask0(cwd: &Path, home: &Path, args: &[&str]) -> Out {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "umask 0; exec \"$0\" \"$@\""])
+        .arg(common::bin())
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8")
+        .stdin(std::process::Stdio::null());
+    if let Some((uid, gid)) = common::test_ids() {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(uid).gid(gid);
+    }
+    Out(cmd.output().expect("run sandbox"))
+}
+
+/// The permission bits of `p` (not followed), in octal.
+fn mode(p: &Path) -> String {
+    format!("{:o}", std::fs::symlink_metadata(p).unwrap().mode() & 0o7777)
+}
+
+/// A victim of the caller's: its entries, contents and mode.
+fn snapshot(dir: &Path) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), text, mode(&e.path()))
+        })
+        .collect();
+    v.push((".".into(), String::new(), mode(dir)));
+    v.sort();
+    v
+}
+
+#[test]
+fn persist_state_never_follows_a_symlink_the_command_planted() {
+    // The state directory sits in the shared project, as it often does.
+    for (planted, expect) in [
+        ("upper", "upper is a symlink"),
+        ("work", "work is a symlink"),
+        ("lock", "lock is a symlink"),
+        ("", "it is a symlink"),
+    ] {
+        let d = Dir::new();
+        let proj = d.mkdir("proj");
+        let lower = d.file("lower/f", "lower");
+        let lower = lower.parent().unwrap().to_str().unwrap();
+        let home = d.file("home/.bashrc", "original");
+        let home = home.parent().unwrap();
+        let persist = format!("{lower}:{}/state:/data", proj.display());
+        sbx(&proj, home, ["--persist", persist.as_str(), "--", "sh", "-c", "echo kept > /data/f"])
+            .output()
+            .ok();
+        let before = snapshot(home);
+        // The command swaps STATEDIR/NAME (or STATEDIR) for a symlink to
+        // $HOME (or, for the lock, a file that does not exist there).
+        let name = if planted.is_empty() { "state".to_string() } else { format!("state/{planted}") };
+        let target = if planted == "lock" { home.join("made") } else { home.to_path_buf() };
+        let plant = format!("mv {name} {name}.old && ln -s {} {name}", target.display());
+        sbx(&proj, home, ["--", "sh", "-c", plant.as_str()]).output().ok();
+        assert!(std::fs::symlink_metadata(proj.join(&name)).unwrap().file_type().is_symlink());
+        let attack = "cat /data/.bashrc; echo pwned > /data/.bashrc; touch /data/new";
+        let out = sbx(&proj, home, ["--persist", persist.as_str(), "--", "sh", "-c", attack]).output();
+        assert_eq!(snapshot(home), before, "{planted:?}: the next run changed the host's $HOME");
+        assert!(!home.join("made").exists(), "{planted:?}: a file was created at the link's target");
+        out.fails(125, expect);
+        assert!(out.stdout().is_empty(), "{planted:?}: the command ran: {}", out.stdout());
+    }
+}
+
+#[test]
+fn persist_state_is_created_private_whatever_the_umask() {
+    let d = Dir::new();
+    let proj = d.mkdir("proj");
+    let lower = d.mkdir("lower");
+    let state = proj.join("a/b/state");
+    let persist = format!("{}:{}:/data", lower.display(), state.display());
+    sbx_umask0(&proj, &d.mkdir("home"), &["--persist", persist.as_str(), "--", "true"]).ok();
+    for dir in [proj.join("a"), proj.join("a/b"), state.clone(), state.join("upper"), state.join("work")] {
+        assert_eq!(mode(&dir), "700", "{}", dir.display());
+    }
+    assert_eq!(mode(&state.join("lock")), "600", "the lock file");
 }
