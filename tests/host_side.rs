@@ -177,3 +177,48 @@ fn persist_state_is_created_private_whatever_the_umask() {
     }
     assert_eq!(mode(&state.join("lock")), "600", "the lock file");
 }
+
+/// Runs `run` and waits at most 30 s for it: a hang is a failure.
+fn output_within_30s(run: common::Sbx) -> Out {
+    let mut child = run.spawn();
+    if !common::wait_for(30.0, || child.try_wait().unwrap().is_some()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("sandbox hung (more than 30 s)");
+    }
+    Out(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn the_pid_file_is_never_written_through_what_the_command_planted() {
+    // The README's own example puts job.pid in the shared current directory:
+    // the command swaps it for a link to ~/.bashrc, a dangling link, a FIFO.
+    for (plant, why) in [
+        ("ln -s $HOST_HOME/.bashrc", "it is a symlink"),
+        ("ln -s $HOST_HOME/made", "it is a symlink"),
+        ("mkfifo", "it is not a regular file"),
+    ] {
+        let d = Dir::new();
+        let proj = d.mkdir("proj");
+        let home = d.file("home/.bashrc", "original");
+        let home = home.parent().unwrap();
+        let script = format!("rm job.pid; {} job.pid", plant.replace("$HOST_HOME", home.to_str().unwrap()));
+        sbx(&proj, home, ["--pid-file", "job.pid", "--", "sh", "-c", script.as_str()]).output().ok();
+        let before = snapshot(home);
+        let out = output_within_30s(sbx(&proj, home, ["--pid-file", "job.pid", "--", "echo", "ran"]));
+        assert_eq!(snapshot(home), before, "{plant}: the next run changed the host's $HOME");
+        assert!(!home.join("made").exists(), "{plant}: a file was created at the link's target");
+        out.fails(125, &format!("--pid-file job.pid: {why}"));
+        assert!(out.stdout().is_empty(), "{plant}: the command ran");
+    }
+}
+
+#[test]
+fn the_pid_file_is_created_private_and_removed_at_the_end() {
+    let d = Dir::new();
+    let proj = d.mkdir("proj");
+    let out =
+        sbx_umask0(&proj, &d.mkdir("home"), &["--pid-file", "job.pid", "--", "stat", "-c", "%a", "job.pid"]);
+    assert_eq!(out.ok().trim(), "600", "the pid file's mode under umask 0");
+    assert!(!proj.join("job.pid").exists(), "removed at the end");
+}

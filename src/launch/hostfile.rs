@@ -18,8 +18,9 @@
 //! symlink is common. Each function returns the cause of a refusal in one
 //! line, to follow the object's name.
 
+use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -137,6 +138,33 @@ pub fn file_beneath(dir: &OwnedFd, name: &str) -> Result<std::fs::File, String> 
     let fd = open_beneath(dir, p, flags, 0o600).map_err(|e| open_error(Some(dir), p, name, Kind::File, e))?;
     check(&fd, name, Kind::File)?;
     Ok(fd.into())
+}
+
+/// Opens the regular file `path` read-write (its last component never
+/// followed), creating it (0600) if absent, and checks that it is the
+/// caller's. Nothing is truncated: the caller does that through the fd.
+pub fn open_file(path: &Path) -> Result<std::fs::File, String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+            open_error(None, path, "it", Kind::File, errno)
+        })?;
+    check(&file, "it", Kind::File)?;
+    Ok(file)
+}
+
+/// Whether the name `path` (not followed) still is the file `fd` holds.
+pub fn is_same(path: &Path, fd: &impl AsRawFd) -> bool {
+    let named = fstatat(None, path, AtFlags::AT_SYMLINK_NOFOLLOW);
+    let held = fstat(fd.as_raw_fd());
+    matches!((named, held), (Ok(a), Ok(b)) if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino))
 }
 
 #[cfg(test)]

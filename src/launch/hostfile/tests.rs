@@ -42,5 +42,26 @@ fn what_is_created_is_private_and_what_is_opened_is_checked() {
     // A FIFO does not block the open, a file is not a directory.
     nix::unistd::mkfifo(&state.join("work"), Mode::from_bits_truncate(0o600)).unwrap();
     assert_eq!(dir_beneath(&fd, "work").unwrap_err(), "work is not a directory");
+    assert_eq!(open_file(&state.join("work")).unwrap_err(), "it is not a regular file");
     assert_eq!(dir_beneath(&fd, "lock").unwrap_err(), "lock is not a directory");
+}
+
+#[test]
+fn a_pid_file_is_never_written_through_a_link() {
+    let t = tempfile::tempdir().unwrap();
+    let victim = t.path().join("bashrc");
+    std::fs::write(&victim, "original").unwrap();
+    let pid = t.path().join("job.pid");
+    std::os::unix::fs::symlink(&victim, &pid).unwrap();
+    assert_eq!(open_file(&pid).unwrap_err(), "it is a symlink; sandbox never follows one there");
+    std::fs::remove_file(&pid).unwrap();
+    std::fs::hard_link(&victim, &pid).unwrap();
+    assert_eq!(open_file(&pid).unwrap_err(), "it has other hard links; sandbox never writes through one");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "original");
+    std::fs::remove_file(&pid).unwrap();
+    let f = open_file(&pid).unwrap();
+    assert_eq!(f.metadata().unwrap().mode() & 0o7777, 0o600);
+    assert!(is_same(&pid, &f));
+    std::fs::rename(&victim, &pid).unwrap();
+    assert!(!is_same(&pid, &f), "another file at the name");
 }
