@@ -13,6 +13,7 @@ mod error;
 mod exec;
 mod files;
 mod fs;
+mod hostfile;
 mod ids;
 mod init;
 mod landlock;

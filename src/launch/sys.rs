@@ -28,12 +28,25 @@ struct OpenHow {
 }
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): opens `path` relative to `dirfd` with `resolve` restrictions.
 pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
+    openat2_mode(dirfd, path, flags, 0, resolve)
+}
+
+/// openat2(2) with the `mode` a file created by O_CREAT gets.
+pub fn openat2_mode(
+    dirfd: &impl AsRawFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> nix::Result<OwnedFd> {
     let c = cstring(path)?;
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode.into(), resolve };
     // SAFETY: `c` is a valid NUL-terminated string and `how` a valid
     // open_how of the size passed; the kernel does not keep either pointer.
     let r = unsafe {
