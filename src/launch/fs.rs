@@ -340,6 +340,8 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
             ctx.pause("mounts");
         }
     }
+    // Read-only outside the write rules, noexec outside the exec rules.
+    super::narrow::apply(ctx, &root)?;
     // bubblewrap's root stays writable: callers create files in it.
     if ctx.plan.bwrap.is_none() {
         ctx.log("mount", "/ read-only, pivot_root");

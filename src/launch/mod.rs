@@ -17,6 +17,7 @@ mod ids;
 mod init;
 mod landlock;
 mod monitor;
+mod narrow;
 mod net;
 mod netargs;
 mod overlay;
