@@ -1,7 +1,9 @@
-//! The mounts back the explicit landlock rules (issue 14): landlock has no
-//! right for metadata, so with explicit rules every mount is read-only
-//! outside the write rules. Each test runs the real binary rootless, checks
-//! the host side, and has a control where the same probe succeeds.
+//! The mounts back the explicit landlock rules (issue 14, items 7 and 11):
+//! landlock has no right for metadata and does not check mmap(PROT_EXEC),
+//! so with explicit rules every mount is read-only outside the write rules,
+//! and with exec rules noexec outside the exec rules. Each test runs the
+//! real binary rootless, checks the host side, and has a control run where
+//! the same probe succeeds.
 
 mod common;
 
@@ -83,4 +85,52 @@ fn read_rules_on_a_writable_bind_stop_metadata_writes_too() {
     assert_eq!(mode, 0o777);
     assert_eq!(mtime, SystemTime::UNIX_EPOCH);
     assert!(xattrs.starts_with(b"user.sandbox"), "{xattrs:?}");
+}
+
+/// The dynamic loader of /usr/bin/touch (its PT_INTERP), e.g.
+/// /lib64/ld-linux-x86-64.so.2.
+fn loader() -> String {
+    let elf = std::fs::read("/usr/bin/touch").unwrap();
+    let word = |at: usize, n: usize| elf[at..at + n].iter().rev().fold(0usize, |a, b| a << 8 | *b as usize);
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "a 64-bit ELF");
+    let (phoff, phentsize, phnum) = (word(0x20, 8), word(0x36, 2), word(0x38, 2));
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        if word(ph, 4) == 3 {
+            let (off, size) = (word(ph + 8, 8), word(ph + 32, 8));
+            return String::from_utf8(elf[off..off + size - 1].to_vec()).unwrap();
+        }
+    }
+    panic!("/usr/bin/touch has no PT_INTERP");
+}
+
+/// Copies touch to the shared cwd, /tmp and /dev/shm, runs each copy
+/// through the loader and touch from /usr both ways; prints each status.
+fn loader_script() -> String {
+    let ld = loader();
+    format!(
+        "for d in . /tmp /dev/shm; do cp /usr/bin/touch $d/t; done; \
+         {ld} ./t ran-cwd; echo cwd $?; {ld} /tmp/t ran-tmp; echo tmp $?; \
+         {ld} /dev/shm/t ran-shm; echo shm $?; \
+         touch usr-direct; echo usr $?; {ld} /usr/bin/touch usr-loader; echo usr-loader $?"
+    )
+}
+
+#[test]
+fn allow_exec_cannot_be_bypassed_through_the_dynamic_loader() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let script = loader_script();
+    let out = sbx(cwd.path(), home.path(), ["--allow-exec", "/usr", "--", "sh", "-c", &script]).output();
+    let text = out.ok();
+    assert_eq!(text.lines().collect::<Vec<_>>(), ["cwd 127", "tmp 127", "shm 127", "usr 0", "usr-loader 0"]);
+    assert!(out.stderr().contains("failed to map segment"), "{}", out.stderr());
+    for name in ["ran-cwd", "ran-tmp", "ran-shm"] {
+        assert!(!cwd.path().join(name).exists(), "{name}: the copy ran");
+    }
+    assert!(cwd.path().join("usr-direct").exists() && cwd.path().join("usr-loader").exists());
+    // Control: without exec rules the loader runs the copies (the
+    // sandbox's /dev is always noexec).
+    let out = sbx(cwd.path(), home.path(), ["--", "sh", "-c", &script]).output().ok();
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["cwd 0", "tmp 0", "shm 127", "usr 0", "usr-loader 0"]);
+    assert!(cwd.path().join("ran-cwd").exists(), "the control ran the copy");
 }

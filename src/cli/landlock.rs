@@ -44,7 +44,10 @@ pub struct LandlockArgs {
     pub allow_write: Vec<OsString>,
 
     /// Landlock: allow executing beneath PATH. When any is given, programs run only
-    /// from beneath --allow-exec paths (reading elsewhere is unaffected).
+    /// from beneath --allow-exec paths (reading elsewhere is unaffected), and every
+    /// mount elsewhere is noexec, so the dynamic loader cannot map a program from there
+    /// either; the loader and the libraries must be beneath an --allow-exec path (/usr
+    /// on merged-usr systems).
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub allow_exec: Vec<OsString>,
 

@@ -1,6 +1,6 @@
 //! Mount flags that back the explicit landlock rules: read-only outside the
-//! write rules (why: the Plan's `plan::landlock::mounts`, which also
-//! decides the paths).
+//! write rules, noexec outside the exec rules (why: the Plan's
+//! `plan::landlock::mounts`, which also decides the paths).
 //!
 //! Kernel rules this relies on:
 //! - open_tree(OPEN_TREE_CLONE | AT_RECURSIVE) copies the mount tree beneath
@@ -12,7 +12,7 @@
 //! - Restrictions are only ever added (mount_setattr's attr_set), so a flag
 //!   the host locked is never in the way.
 //! - Mount points need no write access to their parent: the copies go back
-//!   onto a root that is read-only by then.
+//!   onto a root that is read-only (noexec) by then.
 //! - This runs after every operation of the plan, so the paths resolve
 //!   inside the root the way the command's landlock rules will see them
 //!   (symlinks followed within the root), and before the root itself is
@@ -29,11 +29,15 @@ use super::{sys, Ctx};
 use crate::escape;
 use crate::plan::landlock::mounts::mount_rules;
 
-/// The step: read-only outside the write rules.
+/// The step: read-only outside the write rules, then noexec outside the
+/// exec rules (the second copies carry the first's flags).
 pub fn apply(ctx: &Ctx, root: &Root) -> Result<()> {
     let rules = mount_rules(ctx.plan);
     if let Some(keep) = &rules.writable {
         narrow(ctx, root, keep, sys::MOUNT_ATTR_RDONLY, "read-only", "written")?;
+    }
+    if let Some(keep) = &rules.exec {
+        narrow(ctx, root, keep, sys::MOUNT_ATTR_NOEXEC, "noexec", "executed")?;
     }
     Ok(())
 }

@@ -356,6 +356,9 @@ impl fmt::Display for Landlock {
                 "            with namespaces, every mount is read-only but beneath the write rules and /dev"
             )?;
         }
+        if self.exec_narrowed() {
+            writeln!(f, "            with namespaces, every mount is noexec but beneath the exec rules")?;
+        }
         for (kind, ports) in [("connect", &self.connect_ports), ("bind", &self.bind_ports)] {
             for p in ports {
                 writeln!(f, "  {kind:<8} tcp port {p}")?;
