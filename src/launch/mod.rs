@@ -23,6 +23,7 @@ mod netargs;
 mod overlay;
 pub mod probe;
 mod remount;
+mod resolve;
 mod rlimit;
 mod scratch;
 mod seccomp;
