@@ -242,11 +242,7 @@ fn bad_bwrap_inputs_are_refused_like_bubblewrap_and_change_nothing() {
         );
         let mut cmd = std::process::Command::new("/bin/sh");
         cmd.args(["-c", &script, bin().to_str().unwrap()]).current_dir(cwd.path()).env("HOME", home.path());
-        if let Some((uid, gid)) = test_ids() {
-            use std::os::unix::process::CommandExt;
-            cmd.uid(uid).gid(gid);
-        }
-        let out = Out(cmd.output().unwrap());
+        let out = out(as_caller(&mut cmd));
         let err = out.stderr();
         assert_eq!(out.code(), 1, "row {name}: {err}");
         assert!(!err.contains("panicked"), "row {name}: panic text:\n{err}");

@@ -2,7 +2,9 @@
 //! the limits are read back from the host while the sandbox runs and its
 //! cgroup is gone afterwards. Where they cannot (CI: a hybrid hierarchy whose
 //! v2 part has only hugetlb), the run is refused with the reason, or runs
-//! after one warning with --best-effort; the rest is skipped with the reason.
+//! after one warning with --best-effort; the rest is skipped with the reason
+//! (a failure under CI=true, except on CI's known hybrid hierarchy, where
+//! no test can move a controller to v2 and the log says it is not tested).
 
 mod common;
 
@@ -21,10 +23,6 @@ fn check_line(cwd: &Dir, home: &Dir) -> (String, String) {
     (line.split_whitespace().next().unwrap().to_string(), line)
 }
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
 #[test]
 fn cgroup_limits_apply_or_fail_closed() {
     let (cwd, home) = (Dir::new(), Dir::new());
@@ -40,7 +38,14 @@ fn cgroup_limits_apply_or_fail_closed() {
         limits_are_applied_and_removed(&cwd, &home);
     } else {
         refused_unless_best_effort(&cwd, &home, &line);
-        eprintln!("skipped: applying cgroup limits: `sandbox check` says: {line}");
+        let why = format!("applying cgroup limits: `sandbox check` says: {line}");
+        if ci() && hugetlb_only {
+            // CI's machines (tests/check.rs asserts this shape): cgroup v1
+            // holds every controller the limits need, in use by the host.
+            note(&format!("NOT TESTED on this host: {why}"));
+        } else {
+            skip(&why);
+        }
     }
 }
 
@@ -77,6 +82,6 @@ fn limits_are_applied_and_removed(cwd: &Dir, home: &Dir) {
     assert!(read("cgroup.procs").lines().any(|p| p == pid.to_string()));
     // SIGTERM, not SIGKILL: the monitor removes the cgroup on its way out.
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGTERM).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert_eq!(child.wait().code(), Some(143));
     assert!(wait_for(5.0, || !dir.exists()), "{} is left behind", dir.display());
 }

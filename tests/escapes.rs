@@ -10,7 +10,6 @@ mod common;
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use common::*;
@@ -24,10 +23,8 @@ fn via_shell(cwd: &Dir, home: &Dir, prelude: &str, args: &str) -> Out {
     let script = format!("{prelude}; exec \"$0\" {args}");
     let mut cmd = Command::new("/bin/sh");
     cmd.args(["-c", &script, bin().to_str().unwrap()]).current_dir(cwd.path()).env("HOME", home.path());
-    if let Some((uid, gid)) = test_ids() {
-        cmd.uid(uid).gid(gid);
-    }
-    Out(cmd.output().unwrap())
+    as_caller(&mut cmd);
+    out(&mut cmd)
 }
 
 /// 1.3 (CVE-2024-21626): an inherited directory fd can never become the
@@ -250,8 +247,8 @@ fn pdeathsig_has_no_fork_window() {
     for i in 0..150u64 {
         let mut child = sbx(cwd.path(), home.path(), ["--", "sleep", &tok]).spawn();
         std::thread::sleep(std::time::Duration::from_micros((i * 37) % 3000));
-        let _ = child.kill();
-        let _ = child.wait();
+        child.kill();
+        child.wait();
     }
     assert!(
         wait_for(3.0, || host_pids_with(&format!("sleep {tok}")).is_empty()),
@@ -266,17 +263,15 @@ fn host_processes_cannot_be_signalled() {
     let tok = token();
     let mut sleeper = Command::new("sleep");
     sleeper.arg(&tok);
-    if let Some((uid, gid)) = test_ids() {
-        sleeper.uid(uid).gid(gid);
-    }
-    let mut sleeper = sleeper.spawn().unwrap();
+    as_caller(&mut sleeper);
+    let mut sleeper = spawn(&mut sleeper);
     let pid = sleeper.id().to_string();
     let script = format!("kill -0 {pid} 2>/dev/null && echo SEEN; kill -TERM {pid} 2>/dev/null && echo KILLED; kill -TERM -1 2>/dev/null; echo done");
     let out = sbx(cwd.path(), home.path(), ["--", "sh", "-c", &script]).output();
     assert_eq!(out.stdout(), "done\n");
-    assert!(sleeper.try_wait().unwrap().is_none(), "the host process was killed");
-    sleeper.kill().unwrap();
-    let _ = sleeper.wait();
+    assert!(sleeper.try_wait().is_none(), "the host process was killed");
+    sleeper.kill();
+    sleeper.wait();
 }
 
 /// 1.21: no hard link or rename across bind mounts.
