@@ -4,7 +4,10 @@
 //! host side, and a control run shows the same probe succeeding when the
 //! rule allows it (so no assertion passes for an unrelated reason).
 
+mod audit;
 mod common;
+
+use std::time::Duration;
 
 use common::*;
 
@@ -199,15 +202,38 @@ for sig in (0, signal.SIGTERM):
     sleeper.wait();
 }
 
+/// `--log-denials` sets landlock's log flags: the command's denial reaches
+/// the kernel's audit log as a LANDLOCK_ACCESS record naming the path;
+/// without the flag the same denial leaves no record.
 #[test]
-fn log_denials_runs_where_the_kernel_has_it() {
-    if !landlock_abi(7) {
+fn log_denials_puts_the_commands_denials_in_the_audit_log() {
+    if !landlock_abi(7) || !root_or_skip("reading the kernel's audit log") {
         return;
     }
-    let (cwd, home) = (Dir::new(), Dir::new());
-    let out = sbx(cwd.path(), home.path(), ["-v", "--log-denials", "--", "true"]).output();
-    out.ok();
+    let audit = audit::AuditLog::open();
+    let (cwd, home, d) = (Dir::new(), Dir::new(), Dir::new());
+    let denied = d.file(&format!("denied-{}", token()), "secret\n");
+    let (d_p, denied_p) = (d.path().to_str().unwrap(), denied.to_str().unwrap());
+    let run = |log: &[&str]| {
+        let mut args = vec!["--ro", d_p, "--allow-read", "/usr", "--allow-read", "/etc"];
+        args.extend(log);
+        args.extend(["--", "cat", denied_p]);
+        audit.enable(true);
+        let out = sbx(cwd.path(), home.path(), &args).output();
+        assert_eq!(out.code(), 1, "{}", out.stderr());
+        assert!(out.stderr().contains("Permission denied"), "{}", out.stderr());
+        out
+    };
+    let mentions = |r: &audit::Record| r.kind == 1423 && r.text.contains(&format!("path=\"{denied_p}\""));
+    run(&[]);
+    let quiet = audit.records_until(Duration::from_secs(1), |_| false);
+    assert!(!quiet.iter().any(mentions), "logged without --log-denials: {quiet:?}");
+    let out = run(&["-v", "--log-denials"]);
     assert!(out.stderr().contains("log denials: true"), "{}", out.stderr());
+    let logged = audit.records_until(Duration::from_secs(10), |r| r.iter().any(mentions));
+    let record = logged.iter().find(|r| mentions(r));
+    let record = record.unwrap_or_else(|| panic!("no LANDLOCK_ACCESS record for {denied_p}: {logged:?}"));
+    assert!(record.text.contains("blockers=fs.read_file"), "{record:?}");
 }
 
 /// Runs the sandbox inside a user namespace whose max_user_namespaces is 0,
