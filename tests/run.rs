@@ -41,7 +41,9 @@ fn write_to_a_read_only_bind_fails_and_the_host_file_is_unchanged() {
     let out =
         sbx(cwd.path(), home.path(), ["--ro", data.path().to_str().unwrap(), "--", "sh", "-c", &script])
             .output();
-    assert_ne!(out.code(), 0);
+    // The shell's failed redirection (2), not a setup failure (125).
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(out.stderr().starts_with("sh: 1: cannot create "), "{}", out.stderr());
     assert!(out.stderr().contains("Read-only file system"), "{}", out.stderr());
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "original\n");
 }
@@ -308,7 +310,8 @@ fn root_mode_works_too() {
     let out = sbx(cwd.path(), home.path(), ["--", "sh", "-c", "echo x > /etc/passwd-sandbox-test"])
         .run_as_root()
         .output();
-    assert_ne!(out.code(), 0);
+    assert_eq!(out.code(), 2, "the shell's failed redirection, not a setup failure: {}", out.stderr());
+    assert!(out.stderr().contains("Read-only file system"), "{}", out.stderr());
     assert!(!std::path::Path::new("/etc/passwd-sandbox-test").exists());
     assert_eq!(sbx(cwd.path(), home.path(), ["--", "sh", "-c", "exit 7"]).run_as_root().output().code(), 7);
 }
