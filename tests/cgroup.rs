@@ -10,42 +10,19 @@ mod common;
 
 use common::*;
 
-/// The status word and the text of `sandbox check`'s cgroup line, as the
-/// test user sees it.
-fn check_line(cwd: &Dir, home: &Dir) -> (String, String) {
-    let out = sbx(cwd.path(), home.path(), ["check"]).output();
-    let text = out.stdout();
-    let line = text
-        .lines()
-        .find(|l| l.contains("cgroup v2 delegation: "))
-        .unwrap_or_else(|| panic!("no cgroup line in:\n{text}"))
-        .to_string();
-    (line.split_whitespace().next().unwrap().to_string(), line)
-}
-
 #[test]
 fn cgroup_limits_apply_or_fail_closed() {
     let (cwd, home) = (Dir::new(), Dir::new());
-    let (status, line) = check_line(&cwd, &home);
-    let hugetlb_only = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
-        .is_ok_and(|c| c.trim() == "hugetlb");
-    if ci() && hugetlb_only {
+    let (status, line) = cgroup_check(&cwd, &home);
+    if ci() && cgroup_v2_has_only_hugetlb() {
         assert_eq!(status, "missing", "{line}");
         assert!(line.contains("(available: hugetlb)"), "{line}");
     }
-    // `limited` with memory and pids given: those two work.
-    if status == "ok" || (status == "limited" && line.contains(": memory pids")) {
+    if cgroup_limits_work(&status, &line) {
         limits_are_applied_and_removed(&cwd, &home);
     } else {
         refused_unless_best_effort(&cwd, &home, &line);
-        let why = format!("applying cgroup limits: `sandbox check` says: {line}");
-        if ci() && hugetlb_only {
-            // CI's machines (tests/check.rs asserts this shape): cgroup v1
-            // holds every controller the limits need, in use by the host.
-            note(&format!("NOT TESTED on this host: {why}"));
-        } else {
-            skip(&why);
-        }
+        without_cgroup_limits(&format!("applying cgroup limits: `sandbox check` says: {line}"));
     }
 }
 

@@ -50,6 +50,35 @@ fn gone(pid: u32) -> bool {
     matches!(state_of(pid), None | Some('Z') | Some('X'))
 }
 
+/// `pid` and every process below it, parents first.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// The setup stages of a run where the monitor is killed (see
+/// `launch::Options::pause_at`), the process that pauses there (0 the
+/// monitor, 1 init, 2 the command's process), and the options that make
+/// the stage happen; `after-exec` is the command running.
+const STAGES: [(&str, usize, &[&str]); 8] = [
+    ("before-maps", 0, &[]),
+    ("cgroup", 0, &["--memory", "64M", "--pids", "32"]),
+    ("user-net", 0, &["--net", "user"]),
+    ("persist-lock", 1, &[]),
+    ("mounts", 1, &[]),
+    ("landlock", 2, &[]),
+    ("seccomp", 2, &[]),
+    ("after-exec", 2, &[]),
+];
+
+/// SIGKILL of the monitor at each setup stage: nothing it started lives
+/// on (init, the command, a network backend), nothing is left mounted or
+/// created on the host, and the state directory's lock is free again.
 #[test]
 fn sigkill_of_the_monitor_at_each_stage_leaves_nothing() {
     if !cfg!(debug_assertions) {
@@ -59,38 +88,65 @@ fn sigkill_of_the_monitor_at_each_stage_leaves_nothing() {
     let (cwd, home, low, state) = (Dir::new(), Dir::new(), Dir::new(), Dir::new());
     low.file("f", "lower\n");
     let persist = format!("{}:{}:/data", low.path().display(), state.path().join("st").display());
-    for stage in ["before-maps", "mounts", "after-exec"] {
-        let before = host_state();
-        let tok = token();
-        let mut s = sbx(cwd.path(), home.path(), ["--persist", &persist, "--", "sleep", &tok]);
-        if stage != "after-exec" {
-            s = s.env("SANDBOX_TEST_PAUSE_AT", stage);
+    let (status, line) = cgroup_check(&cwd, &home);
+    for (stage, depth, extra) in STAGES {
+        if stage == "cgroup" && !cgroup_limits_work(&status, &line) {
+            without_cgroup_limits(&format!("killing the monitor at the cgroup stage: {line}"));
+            continue;
         }
-        let mut monitor = s.spawn();
-        let m = monitor.id();
-        // The process that reaches the stage: the monitor before the maps
-        // are written, init (its child) during the mounts, the command after.
-        let reached = match stage {
-            "before-maps" => wait_for(5.0, || comm(m) == "sbx-paused"),
-            "mounts" => wait_for(5.0, || children(m).iter().any(|&c| comm(c) == "sbx-paused")),
-            _ => wait_for(5.0, || !host_pids_with(&format!("sleep {tok}")).is_empty()),
-        };
-        assert!(reached, "{stage}: the sandbox never reached the stage");
-        let init = children(m);
-        kill(Pid::from_raw(m as i32), Signal::SIGKILL).unwrap();
-        monitor.wait();
-        assert!(wait_for(3.0, || init.iter().all(|&p| gone(p))), "{stage}: init outlived the monitor");
-        assert!(
-            host_pids_with(&format!("sleep {tok}")).is_empty(),
-            "{stage}: the command outlived the monitor"
-        );
-        assert_eq!(host_state(), before, "{stage}: a mount or a file was left on the host");
-        assert!(listing(cwd.path()).is_empty() && listing(home.path()).is_empty(), "{stage}: files left");
+        kill_at(stage, depth, extra, &persist, &cwd, &home);
         let st = listing(&state.path().join("st"));
         assert!(st.iter().all(|n| ["lock", "upper", "work"].contains(&n.as_str())), "{stage}: {st:?}");
         let out = sbx(cwd.path(), home.path(), ["--persist", &persist, "--", "cat", "/data/f"]).output();
         assert_eq!(out.ok(), "lower\n", "{stage}: the state directory is usable afterwards");
     }
+}
+
+/// Runs a sandbox that pauses at `stage`, kills its monitor there and
+/// checks the host.
+fn kill_at(stage: &str, depth: usize, extra: &[&str], persist: &str, cwd: &Dir, home: &Dir) {
+    let before = host_state();
+    let tok = token();
+    let mut args = vec!["--persist", persist];
+    args.extend(extra);
+    args.extend(["--", "sleep", &tok]);
+    let mut s = sbx(cwd.path(), home.path(), &args);
+    if stage != "after-exec" {
+        s = s.env("SANDBOX_TEST_PAUSE_AT", stage);
+    }
+    let mut monitor = s.spawn();
+    let m = monitor.id();
+    // The process at the stage, `depth` generations below the monitor.
+    let at_depth = || {
+        let mut level = vec![m];
+        for _ in 0..depth {
+            level = level.iter().flat_map(|&p| children(p)).collect();
+        }
+        level
+    };
+    let reached = match stage {
+        "after-exec" => wait_for(10.0, || host_pids_with(&format!("sleep {tok}")) == at_depth()),
+        _ => wait_for(10.0, || at_depth().iter().any(|&p| comm(p) == "sbx-paused")),
+    };
+    assert!(reached, "{stage}: the sandbox never reached the stage: {:?}", tree(m));
+    let started = tree(m);
+    if stage == "user-net" {
+        let backend = |p: &u32| ["pasta", "passt", "slirp4netns"].iter().any(|b| comm(*p).starts_with(b));
+        assert!(started.iter().any(backend), "{stage}: no network backend among {started:?}");
+    }
+    kill(Pid::from_raw(m as i32), Signal::SIGKILL).unwrap();
+    monitor.wait();
+    let left = || started.iter().copied().filter(|&p| !gone(p)).collect::<Vec<_>>();
+    if !wait_for(3.0, || left().is_empty()) {
+        let left = left();
+        for &p in &left {
+            let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+        }
+        panic!("{stage}: {left:?} outlived the monitor");
+    }
+    assert!(host_pids_with(&format!("sleep {tok}")).is_empty(), "{stage}: the command outlived the monitor");
+    assert_eq!(host_state(), before, "{stage}: a mount or a file was left on the host");
+    assert!(listing(cwd.path()).is_empty() && listing(home.path()).is_empty(), "{stage}: files left");
 }
 
 #[test]
