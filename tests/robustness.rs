@@ -149,6 +149,44 @@ fn kill_at(stage: &str, depth: usize, extra: &[&str], persist: &str, cwd: &Dir, 
     assert!(listing(cwd.path()).is_empty() && listing(home.path()).is_empty(), "{stage}: files left");
 }
 
+/// pid 1 inside reaps orphans: a double-forked child that exits is gone
+/// from /proc within seconds, never left a zombie.
+#[test]
+fn pid_1_reaps_orphaned_zombies() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let script = r#"
+import os, time
+r, w = os.pipe()
+child = os.fork()
+if child == 0:
+    if os.fork() == 0:
+        os.close(r)
+        os.write(w, b"%d\n" % os.getpid())
+        time.sleep(0.3)
+        os._exit(0)
+    os._exit(0)
+os.close(w)
+os.waitpid(child, 0)
+orphan = int(os.read(r, 32))
+def state():
+    try:
+        stat = open("/proc/%d/stat" % orphan).read()
+    except FileNotFoundError:
+        return "gone"
+    fields = stat.rsplit(")", 1)[1].split()
+    return "Z" if fields[0] == "Z" else "ppid=" + fields[1]
+print("orphan", state())
+end = time.time() + 10
+while state() != "gone" and time.time() < end:
+    time.sleep(0.05)
+print("orphan", state())
+zombies = [p for p in os.listdir("/proc") if p.isdigit() and open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()[0] == "Z"]
+print("zombies", zombies)
+"#;
+    let out = sbx(cwd.path(), home.path(), ["--", "python3", "-c", script]).output().ok();
+    assert_eq!(out, "orphan ppid=1\norphan gone\nzombies []\n", "the orphan was not reaped");
+}
+
 #[test]
 fn fifty_sandboxes_at_once_stay_apart() {
     let (cwd, home) = (Dir::new(), Dir::new());
