@@ -51,8 +51,11 @@ impl CgroupFs for RealFs {
         // One write(2) per value: cgroup files take one value per write.
         std::fs::OpenOptions::new().write(true).open(path)?.write_all(data.as_bytes())
     }
+    /// The sandbox's cgroups are the caller's alone: 0700, whatever the umask.
+    /// (cgroupfs has no symlinks, so paths under the cgroup are never redirected.)
     fn mkdir(&self, path: &Path) -> io::Result<()> {
-        std::fs::create_dir(path)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(path)
     }
     fn rmdir(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_dir(path)
@@ -232,6 +235,15 @@ pub fn given<'a>(f: &Facts, want: &[&'a str]) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_cgroups_are_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("sandbox-1");
+        RealFs.mkdir(&dir).unwrap();
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o700);
+    }
 
     const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
         35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\

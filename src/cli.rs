@@ -135,9 +135,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub overlay: Vec<OsString>,
 
-    /// Like --overlay, but the writes persist in STATEDIR (created if absent; its upper/ and
-    /// work/ hold them), so the next run sees them; PATH on the host never changes. A state
-    /// directory in use by another running sandbox is refused.
+    /// Like --overlay, but the writes persist in STATEDIR (created if absent, mode 0700; its
+    /// upper/ and work/ hold them, its lock file is 0600), so the next run sees them; PATH on
+    /// the host never changes. A state directory in use by another running sandbox is refused,
+    /// and so is one that is, or holds an upper, work or lock that is, a symlink or not yours.
     #[arg(long, value_name = "PATH:STATEDIR[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub persist: Vec<OsString>,
 
@@ -167,8 +168,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub merged_usr: bool,
 
-    /// Share the current directory: `rw`, `ro`, or `none`. Never $HOME itself, `/`, or a
-    /// directory above $HOME (then nothing is shared and a note says how to share it).
+    /// Share the current directory: `rw`, `ro`, or `none`. Never $HOME, /tmp, /var/tmp,
+    /// /dev/shm, /run, $XDG_RUNTIME_DIR, /run/user/*, or a directory above one of them,
+    /// compared with symlinks resolved (then nothing is shared and a note says how to share
+    /// it on purpose); a subdirectory such as /tmp/build is shared.
     #[arg(long, value_name = "MODE", value_enum)]
     pub bind_cwd: Option<BindCwd>,
 

@@ -56,7 +56,7 @@ pub enum Share {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum BindCwd {
-    /// Share it read-write (never $HOME itself, `/`, or a directory above $HOME).
+    /// Share it read-write (never $HOME, /tmp, /run and the like, or a directory above them).
     Rw,
     /// Share it read-only.
     Ro,
@@ -433,8 +433,10 @@ impl Builder<'_> {
         }
     }
 
-    /// Shares the current directory, except $HOME itself, `/` or a
-    /// directory above $HOME (then one note says how to share it).
+    /// Shares the current directory, except $HOME, the scratch and runtime
+    /// directories every user shares (`/tmp`, `/run`, …) and any directory
+    /// above one of them, compared resolved (then one note says how to share
+    /// it on purpose).
     fn bind_cwd(&mut self, mode: BindCwd, o: &Origin) {
         if let Some(i) = self.cwd_op.take() {
             self.plan.fs.remove(i);
@@ -448,13 +450,12 @@ impl Builder<'_> {
             self.plan.process.cwd = Some(home);
             return;
         }
-        if cwd == Path::new("/") || home.starts_with(&cwd) {
-            let what = if cwd == home { "your home directory" } else { "it contains your home directory" };
+        if let Some(what) = self.host.why_private(&cwd) {
             let flag = if mode == BindCwd::Rw { "--rw" } else { "--ro" };
+            let shown = escape::path(&cwd);
             self.notes.push(format!(
-                "not sharing the current directory {} ({what}); share it with {flag} {}",
-                escape::path(&cwd),
-                escape::path(&cwd)
+                "not sharing the current directory {shown} ({what}); share it on purpose with {flag} {shown}, \
+                 or run from a subdirectory"
             ));
             self.plan.process.cwd = Some(home);
             return;

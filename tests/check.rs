@@ -5,6 +5,8 @@
 //! namespaces, landlock ABI 7 or later, and, where cgroup v2 is mounted beside
 //! v1 with only hugetlb, a cgroup line that says so.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -73,12 +75,15 @@ fn bin() -> &'static str {
 
 #[test]
 fn check_as_caller() {
-    let output = Command::new(bin()).arg("check").output().expect("run sandbox check");
-    assert_report("caller", &output);
+    let mut check = Command::new(bin());
+    check.arg("check");
+    assert_report("caller", &common::out(&mut check).0);
 }
 
 fn run(cmd: &str, args: &[&str]) -> Option<Output> {
-    Command::new(cmd).args(args).output().ok()
+    let mut c = Command::new(cmd);
+    c.args(args);
+    Some(common::out(&mut c).0)
 }
 
 /// The uid and gid of `sandbox-test`, created when missing (another test
@@ -111,13 +116,12 @@ fn check_as_unprivileged_user() {
     let copy = dir.path().join("sandbox");
     std::fs::copy(bin(), &copy).expect("copy the binary");
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod binary");
-    let output = Command::new("setpriv")
+    let mut setpriv = Command::new("setpriv");
+    setpriv
         .args([&format!("--reuid={uid}"), &format!("--regid={gid}"), "--clear-groups"])
         .arg(&copy)
         .arg("check")
         .current_dir(Path::new("/"))
-        .env("TMPDIR", "/tmp")
-        .output()
-        .expect("run setpriv");
-    assert_report("sandbox-test", &output);
+        .env("TMPDIR", "/tmp");
+    assert_report("sandbox-test", &common::out(&mut setpriv).0);
 }

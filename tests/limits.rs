@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -38,7 +36,7 @@ fn state(pid: u32) -> Option<char> {
 
 /// `sandbox ARGS` with the status fd 3 on its stdout (and the command's
 /// stdout on /dev/null), as the test user.
-fn with_status_fd(cwd: &Dir, home: &Dir, args: &[&str]) -> Child {
+fn with_status_fd(cwd: &Dir, home: &Dir, args: &[&str]) -> Proc {
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg("exec \"$0\" \"$@\" 3>&1 >/dev/null")
@@ -51,36 +49,8 @@ fn with_status_fd(cwd: &Dir, home: &Dir, args: &[&str]) -> Child {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some((uid, gid)) = test_ids() {
-        cmd.uid(uid).gid(gid);
-    }
-    cmd.spawn().expect("spawn sandbox")
-}
-
-/// A running sandbox that is killed (and with it, by die-with-parent,
-/// everything inside) if a failed assertion ends the test first.
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    as_caller(&mut cmd);
+    spawn(&mut cmd)
 }
 
 fn json(line: &str) -> serde_json::Value {
@@ -167,16 +137,16 @@ fn nproc_stops_a_fork_bomb_and_the_host_is_fine() {
     assert_eq!(fail, 42, "{out}");
     assert!(procs <= 20, "{out}");
     assert!(wait_for(3.0, || host_pids_containing(&tok).is_empty()), "processes left on the host");
-    assert!(Command::new("true").status().unwrap().success(), "the host can still fork");
+    assert!(status(&mut Command::new("true")).success(), "the host can still fork");
 }
 
 #[test]
 fn status_fd_json_holds_the_pids_and_the_exit_code() {
     let (cwd, home) = setup();
     let tok = token();
-    let mut child = Running(with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sleep", &tok]));
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let start = json(&lines.next().unwrap().unwrap());
+    let mut child = with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sleep", &tok]);
+    let mut lines = child.lines();
+    let start = json(&lines.line());
     let init = start["child-pid"].as_u64().unwrap() as u32;
     let command = start["command-pid"].as_u64().unwrap() as u32;
     let cmdline = std::fs::read(format!("/proc/{command}/cmdline")).unwrap();
@@ -187,32 +157,31 @@ fn status_fd_json_holds_the_pids_and_the_exit_code() {
         std::fs::metadata(format!("/proc/{init}/ns/pid")).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
     assert_eq!(start["pid-namespace"].as_u64(), pidns.ok());
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    let end = json(&lines.next().unwrap().unwrap());
+    let end = json(&lines.line());
     assert_eq!(end, serde_json::json!({ "exit-code": 143, "signal": 15 }));
-    assert!(lines.next().is_none());
-    assert_eq!(child.wait().unwrap().code(), Some(143), "SIGTERM to the monitor ends the command with 143");
+    assert!(lines.next_line().is_none());
+    assert_eq!(child.wait().code(), Some(143), "SIGTERM to the monitor ends the command with 143");
 
     let child = with_status_fd(&cwd, &home, &["--json-status-fd", "3", "--", "sh", "-c", "exit 42"]);
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = child.output();
+    let text = out.stdout();
     let lines: Vec<serde_json::Value> = text.lines().map(json).collect();
     assert_eq!(lines.len(), 2, "{text}");
     assert_eq!(lines[1], serde_json::json!({ "exit-code": 42 }));
-    assert_eq!(out.status.code(), Some(42));
+    assert_eq!(out.code(), 42);
 }
 
 #[test]
 fn status_fd_reports_a_timeout_and_nothing_for_a_setup_failure() {
     let (cwd, home) = setup();
     let child = with_status_fd(&cwd, &home, &["--status-fd", "3", "--timeout", "0.2s", "--", "sleep", "9"]);
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = child.output().stdout();
     let last = json(text.lines().last().unwrap());
     assert_eq!(last, serde_json::json!({ "exit-code": 124, "signal": 15, "timed-out": true }));
     let child = with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "/nonexistent"]);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(127));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "no line without an exec");
+    let out = child.output();
+    assert_eq!(out.code(), 127);
+    assert_eq!(out.stdout(), "", "no line without an exec");
     let out = sbx(cwd.path(), home.path(), ["--status-fd", "9", "--", "true"]).output();
     out.fails(125, "sandbox: --status-fd 9: Bad file descriptor");
 }
@@ -223,13 +192,13 @@ fn pid_file_holds_the_command_pid_while_it_runs() {
     let tok = token();
     let pid_file = cwd.path().join("x.pid");
     let args = ["--pid-file", pid_file.to_str().unwrap(), "--", "sleep", &tok];
-    let mut child = Running(sbx(cwd.path(), home.path(), args).spawn());
+    let mut child = sbx(cwd.path(), home.path(), args).spawn();
     let text = || std::fs::read_to_string(&pid_file).unwrap_or_default();
     assert!(wait_for(5.0, || text().ends_with('\n')), "no pid in {}", pid_file.display());
     let pid: u32 = text().trim().parse().unwrap();
     assert_eq!(host_pids_with(&format!("sleep {tok}")), [pid]);
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert_eq!(child.wait().code(), Some(143));
     assert!(!pid_file.exists(), "the pid file is removed at the end");
     let out = sbx(cwd.path(), home.path(), ["--pid-file", "/nonexistent/x.pid", "--", "true"]).output();
     out.fails(125, "sandbox: --pid-file /nonexistent/x.pid: No such file or directory");
@@ -240,16 +209,16 @@ fn sigtstp_and_sigcont_of_the_monitor_stop_and_continue_the_sandbox() {
     let (cwd, home) = setup();
     let tok = token();
     let script = format!("sleep {tok}");
-    let mut child = Running(with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sh", "-c", &script]));
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let start = json(&lines.next().unwrap().unwrap());
+    let mut child = with_status_fd(&cwd, &home, &["--status-fd", "3", "--", "sh", "-c", &script]);
+    let mut lines = child.lines();
+    let start = json(&lines.line());
     let shell = start["command-pid"].as_u64().unwrap() as u32;
     assert!(wait_for(5.0, || host_pids_with(&format!("sleep {tok}")).len() == 1));
     let sleeper = host_pids_with(&format!("sleep {tok}"))[0];
     let monitor = Pid::from_raw(child.id() as i32);
     stop_and_continue(monitor, &[child.id(), shell, sleeper]);
     kill(monitor, Signal::SIGTERM).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert_eq!(child.wait().code(), Some(143));
     assert!(host_pids_with(&format!("sleep {tok}")).is_empty());
 }
 
@@ -277,9 +246,7 @@ fn landlock_only_mode_works_here() -> bool {
     if abi >= 6 {
         return true;
     }
-    let why = format!("landlock-only mode needs landlock ABI 6, this kernel has {abi}");
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipped: {why}");
+    skip(&format!("landlock-only mode needs landlock ABI 6, this kernel has {abi}"));
     false
 }
 
@@ -334,9 +301,9 @@ fn status_fd_pid_file_and_signals_in_landlock_only_mode() {
     let script = format!("sleep {tok}; true");
     let args = ["--mode", "landlock", "--status-fd", "3", "--pid-file", pid_file.to_str().unwrap()];
     let args: Vec<&str> = args.into_iter().chain(["--", "sh", "-c", &script]).collect();
-    let mut child = Running(with_status_fd(&cwd, &home, &args));
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let start = json(&lines.next().unwrap().unwrap());
+    let mut child = with_status_fd(&cwd, &home, &args);
+    let mut lines = child.lines();
+    let start = json(&lines.line());
     // No init: the monitor's child is the command, with no namespaces of its own.
     let shell = start["command-pid"].as_u64().unwrap() as u32;
     assert_eq!(start, serde_json::json!({ "child-pid": shell, "command-pid": shell }));
@@ -346,9 +313,9 @@ fn status_fd_pid_file_and_signals_in_landlock_only_mode() {
     let monitor = Pid::from_raw(child.id() as i32);
     stop_and_continue(monitor, &[child.id(), shell, sleeper]);
     kill(monitor, Signal::SIGTERM).unwrap();
-    let end = json(&lines.next().unwrap().unwrap());
+    let end = json(&lines.line());
     assert_eq!(end, serde_json::json!({ "exit-code": 143, "signal": 15 }));
-    assert_eq!(child.wait().unwrap().code(), Some(143), "SIGTERM reaches the command");
+    assert_eq!(child.wait().code(), Some(143), "SIGTERM reaches the command");
     assert!(!pid_file.exists(), "the pid file is removed at the end");
 }
 

@@ -8,8 +8,6 @@
 mod common;
 mod netutil;
 
-use std::io::BufRead;
-
 use common::*;
 use netutil::*;
 
@@ -37,13 +35,13 @@ macro_rules! both_backends {
     ($body:ident: $pasta:ident, $slirp:ident) => {
         #[test]
         fn $pasta() {
-            if available(stringify!($pasta)) {
+            if available() {
                 island(|| $body("pasta"));
             }
         }
         #[test]
         fn $slirp() {
-            if available(stringify!($slirp)) {
+            if available() {
                 island(|| $body("slirp4netns"));
             }
         }
@@ -52,7 +50,7 @@ macro_rules! both_backends {
 
 #[test]
 fn net_none_reaches_nothing_on_the_host() {
-    if !available("net_none_reaches_nothing_on_the_host") {
+    if !available() {
         return;
     }
     island(|| {
@@ -94,9 +92,8 @@ fn publish(backend: &'static str) {
     let (cwd, home) = (Dir::new(), Dir::new());
     let net = format!("user:{backend}");
     let args = ["--net", &net, "--publish", "18080:8080", "--", "perl", "-e", SERVER];
-    let mut child = Running(Some(sbx(cwd.path(), home.path(), args).spawn()));
-    let mut lines = std::io::BufReader::new(child.child().stdout.take().unwrap()).lines();
-    let first = lines.next().map(|l| l.unwrap_or_default());
+    let mut child = sbx(cwd.path(), home.path(), args).spawn();
+    let first = child.lines().next_line();
     assert_eq!(first.as_deref(), Some("listening"), "the server inside did not start");
     // slirp4netns's API socket is gone from the host once the command runs.
     let api_dirs = std::fs::read_dir("/tmp")
@@ -107,8 +104,7 @@ fn publish(backend: &'static str) {
     assert_eq!(api_dirs, 0);
     assert_eq!(fetch(&format!("{HOST_ADDR}:18080")), None, "published beyond the loopback address");
     assert_eq!(fetch("127.0.0.1:18080").as_deref(), Some("hello from inside\n"));
-    let out = child.take().wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    child.output().ok();
 }
 both_backends!(publish: pasta_published_port_reached_on_loopback_only, slirp4netns_published_port_reached_on_loopback_only);
 
@@ -142,18 +138,15 @@ fn backend_pids(monitor: u32) -> Vec<u32> {
 fn lifecycle(backend: &'static str) {
     let (cwd, home) = (Dir::new(), Dir::new());
     let net = format!("user:{backend}");
-    let child = Running(Some(sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "1"]).spawn()));
+    let child = sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "1"]).spawn();
     let pids = backend_pids(child.id());
-    let out = child.take().wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    child.output().ok();
     assert!(pids.iter().all(|&p| !running(p)), "left running after the run: {pids:?}");
 
-    let mut child =
-        Running(Some(sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "600"]).spawn()));
+    let mut child = sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "600"]).spawn();
     let pids = backend_pids(child.id());
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL)
-        .unwrap();
-    child.child().wait().unwrap();
+    child.kill();
+    child.wait();
     assert!(wait_for(5.0, || pids.iter().all(|&p| !running(p))), "left running after kill -9: {pids:?}");
 }
 both_backends!(lifecycle: pasta_is_gone_after_the_run_and_after_kill_9, slirp4netns_is_gone_after_the_run_and_after_kill_9);
@@ -199,7 +192,7 @@ fn a_missing_backend_is_one_error_with_a_hint() {
 /// leads nowhere inside: the sandbox's file covers the link itself.
 #[test]
 fn the_resolv_conf_covers_a_symlink_that_leads_nowhere_inside() {
-    if !available("the_resolv_conf_covers_a_symlink_that_leads_nowhere_inside") {
+    if !available() {
         return;
     }
     island(|| {
@@ -221,7 +214,7 @@ fn the_resolv_conf_covers_a_symlink_that_leads_nowhere_inside() {
 /// they confine the command, not the backend.
 #[test]
 fn port_rules_apply_under_user_mode_networking() {
-    if !available("port_rules_apply_under_user_mode_networking") {
+    if !available() {
         return;
     }
     island(|| {

@@ -16,26 +16,28 @@ const EPERM: i32 = libc::EPERM;
 const ENOSYS: i32 = libc::ENOSYS;
 const DOCKER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/docker-default-seccomp.json");
 
-/// The helper, built once into a world-readable directory; `None` (with a
-/// printed reason) when gcc is missing outside CI.
+/// The helper, built once into a world-readable directory; `None` after a
+/// [`skip`] (a failure under CI=true) when gcc cannot build it.
 fn helper() -> Option<&'static Path> {
-    static HELPER: OnceLock<Option<PathBuf>> = OnceLock::new();
-    HELPER
-        .get_or_init(|| {
-            let dir = tempfile::Builder::new().prefix("sandbox-helper-").tempdir_in("/tmp").unwrap().keep();
-            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-            let out = dir.join("try-syscall");
-            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/try-syscall.c");
-            match Command::new("gcc").args(["-O2", "-Wall", "-o"]).arg(&out).arg(src).status() {
-                Ok(s) if s.success() => Some(out),
-                other => {
-                    assert!(std::env::var("CI").is_err(), "gcc could not build the helper: {other:?}");
-                    eprintln!("skipped: gcc could not build tests/helpers/try-syscall.c: {other:?}");
-                    None
-                }
-            }
-        })
-        .as_deref()
+    static HELPER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = HELPER.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("sandbox-helper-").tempdir_in("/tmp").unwrap().keep();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let out = dir.join("try-syscall");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/helpers/try-syscall.c");
+        let gcc = try_spawn(Command::new("gcc").args(["-O2", "-Wall", "-o"]).arg(&out).arg(src));
+        match gcc.map(|mut gcc| gcc.wait()) {
+            Ok(s) if s.success() => Ok(out),
+            other => Err(format!("gcc could not build tests/helpers/try-syscall.c: {other:?}")),
+        }
+    });
+    match built {
+        Ok(p) => Some(p),
+        Err(why) => {
+            skip(why);
+            None
+        }
+    }
 }
 
 /// Runs `try-syscall CASE` in a sandbox with `args`; returns its exit code.
@@ -54,11 +56,7 @@ fn try_in(args: &[&str], case: &str) -> Option<i32> {
 /// Runs the helper on the host as the sandbox's caller (the control).
 fn try_outside(case: &str) -> i32 {
     let mut cmd = Command::new(helper().unwrap());
-    if let Some((uid, gid)) = test_ids() {
-        std::os::unix::process::CommandExt::uid(&mut cmd, uid);
-        std::os::unix::process::CommandExt::gid(&mut cmd, gid);
-    }
-    cmd.arg(case).status().unwrap().code().unwrap()
+    status(as_caller(&mut cmd).arg(case)).code().unwrap()
 }
 
 #[test]
@@ -157,8 +155,7 @@ fn x32_and_i386_calls_are_blocked() {
 /// `--seccomp-log` the kernel logs what the guard matched (root reads it).
 #[test]
 fn the_guard_sees_x32_calls_even_where_the_kernel_has_no_x32() {
-    if nix::unistd::geteuid().as_raw() != 0 {
-        eprintln!("skipped: reading the kernel log needs root");
+    if !root_or_skip("reading the kernel log") {
         return;
     }
     let Some(h) = helper() else { return };
@@ -170,8 +167,8 @@ fn the_guard_sees_x32_calls_even_where_the_kernel_has_no_x32() {
     assert_eq!(out.code(), ENOSYS, "{}", out.stderr());
     let needle = format!("exe=\"{tag}\"");
     let logged = wait_for(5.0, || {
-        let log = Command::new("dmesg").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        log.unwrap_or_default().lines().any(|l| l.contains(&needle) && l.contains("syscall=1073741863"))
+        let log = common::out(&mut Command::new("dmesg")).stdout();
+        log.lines().any(|l| l.contains(&needle) && l.contains("syscall=1073741863"))
     });
     assert!(logged, "no SECCOMP_RET_LOG record of x32 getpid (nr 0x40000027) from {tag} in dmesg");
 }
@@ -187,15 +184,13 @@ fn tiocsti_on_the_controlling_tty_is_denied() {
         // setsid -c: a new session whose controlling terminal is the pty.
         cmd.args(["-w", "-c"]).arg(bin()).args(["--no-new-session", "--ro", &bind]);
         cmd.args(extra).args(["--", "/try-syscall", case]).current_dir(cwd.path()).env("HOME", home.path());
-        if let Some((uid, gid)) = test_ids() {
-            std::os::unix::process::CommandExt::uid(&mut cmd, uid);
-            std::os::unix::process::CommandExt::gid(&mut cmd, gid);
-        }
+        as_caller(&mut cmd);
         // Only stdin is the terminal: with stdout on a terminal the core
         // binds it over /dev/console, which fails from a test's fresh pty.
-        let out = cmd.stdin(Stdio::from(pty.slave)).output().unwrap();
-        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-        out.status.code().unwrap()
+        cmd.stdin(Stdio::from(pty.slave)).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = spawn(&mut cmd).output();
+        assert!(out.stderr().is_empty(), "{}", out.stderr());
+        out.code()
     };
     assert_eq!(run(&[], "tiocsti"), EPERM);
     assert_eq!(run(&[], "tiocsti-high"), EPERM, "TIOCSTI | 1 << 32 (CVE-2019-10063)");
@@ -259,12 +254,8 @@ fn raw_bpf_programs_from_fds_are_installed_after_ours() {
     let run = |file: &str| {
         let line = format!("exec {} --add-seccomp-fd 3 -- uname 3<{file}", bin().display());
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", &line]).current_dir(cwd.path()).env("HOME", home.path()).stdin(Stdio::null());
-        if let Some((uid, gid)) = test_ids() {
-            std::os::unix::process::CommandExt::uid(&mut cmd, uid);
-            std::os::unix::process::CommandExt::gid(&mut cmd, gid);
-        }
-        Out(cmd.output().unwrap())
+        cmd.args(["-c", &line]).current_dir(cwd.path()).env("HOME", home.path());
+        out(as_caller(&mut cmd))
     };
     let out = run("prog.bpf");
     assert!(out.stderr().contains("Permission denied"), "{}", out.stderr());

@@ -6,10 +6,9 @@ mod common;
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use nix::sys::termios::tcgetattr;
@@ -41,12 +40,12 @@ impl Terminal {
 
     /// `sandbox ARGS` as the test user, in a session of its own with this
     /// terminal as its controlling terminal (util-linux `setsid --ctty`).
-    fn spawn(&self, cwd: &Dir, home: &Dir, args: &[&str]) -> Child {
+    fn spawn(&self, cwd: &Dir, home: &Dir, args: &[&str]) -> Proc {
         self.spawn_to(cwd, home, args, Stdio::from(self.slave.try_clone().unwrap()))
     }
 
     /// The same with stdout going to `stdout`.
-    fn spawn_to(&self, cwd: &Dir, home: &Dir, args: &[&str], stdout: Stdio) -> Child {
+    fn spawn_to(&self, cwd: &Dir, home: &Dir, args: &[&str], stdout: Stdio) -> Proc {
         let io = || Stdio::from(self.slave.try_clone().unwrap());
         let mut cmd = Command::new("setsid");
         cmd.arg("--ctty")
@@ -60,10 +59,7 @@ impl Terminal {
             .stdin(io())
             .stdout(stdout)
             .stderr(io());
-        if let Some((uid, gid)) = test_ids() {
-            cmd.uid(uid).gid(gid);
-        }
-        cmd.spawn().expect("spawn setsid sandbox")
+        spawn(as_caller(&mut cmd))
     }
 
     fn text(&self) -> String {
@@ -80,29 +76,13 @@ impl Terminal {
     }
 }
 
-/// A running sandbox that is killed (and with it, by die-with-parent,
-/// everything inside) if a failed assertion ends the test first.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
+/// The exit code within `secs`, or `None` (and the sandbox killed).
+fn wait_exit(child: &mut Proc, secs: u64) -> Option<i32> {
+    let code = child.wait_up_to(Duration::from_secs(secs)).map(|st| st.code());
+    if code.is_none() {
+        child.kill();
     }
-}
-
-fn wait_exit(child: &mut Child, secs: u64) -> Option<i32> {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < end {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s.code();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    None
+    code.flatten()
 }
 
 #[test]
@@ -110,7 +90,7 @@ fn an_interactive_bash_under_a_pty_has_job_control() {
     let (cwd, home) = (Dir::new(), Dir::new());
     let mut term = Terminal::new();
     let modes = tcgetattr(term.slave.as_fd()).unwrap();
-    let mut child = Running(term.spawn(&cwd, &home, &["--", "bash", "--norc", "-i"]));
+    let mut child = term.spawn(&cwd, &home, &["--", "bash", "--norc", "-i"]);
 
     term.send("tty; set -o | grep -c 'monitor.*on'; echo ready-$((6*7))\n");
     term.expect("ready-42");
@@ -137,7 +117,7 @@ fn an_interactive_bash_under_a_pty_has_job_control() {
     term.send("perl -e 'ioctl(STDIN, 0x5412, $_) for split //, \": pushed\\n\"'; echo h\"\"i\n");
     term.expect("\r\nhi\r\n");
     term.send("exit\n");
-    assert_eq!(wait_exit(&mut child.0, 10), Some(0), "{}", term.text());
+    assert_eq!(wait_exit(&mut child, 10), Some(0), "{}", term.text());
 
     let after = tcgetattr(term.slave.as_fd()).unwrap();
     assert_eq!(format!("{:?}", after), format!("{:?}", modes), "the caller's terminal modes are restored");
@@ -154,12 +134,12 @@ fn a_redirected_stdout_stays_redirected_and_the_window_size_comes_along() {
     let term = Terminal::new();
     let mut stty = Command::new("stty");
     stty.args(["rows", "33", "cols", "101"]).stdin(term.slave.try_clone().unwrap());
-    assert!(stty.status().unwrap().success());
+    assert!(status(&mut stty).success());
     let out = cwd.file("out", "");
     let file = std::fs::OpenOptions::new().write(true).open(&out).unwrap();
     let script = "echo to-file; tty >&2; stty size >&2; echo done-$((2+3)) >&2";
-    let mut child = Running(term.spawn_to(&cwd, &home, &["--", "sh", "-c", script], Stdio::from(file)));
-    assert_eq!(wait_exit(&mut child.0, 10), Some(0), "{}", term.text());
+    let mut child = term.spawn_to(&cwd, &home, &["--", "sh", "-c", script], Stdio::from(file));
+    assert_eq!(wait_exit(&mut child, 10), Some(0), "{}", term.text());
     term.expect("done-5");
     let shown = term.text();
     assert!(shown.contains("/dev/pts/0"), "stderr is the sandbox's pty: {shown}");

@@ -32,8 +32,10 @@ pub struct LandlockArgs {
     /// --allow-write replaces the mirror of the mounts: the command may then read only
     /// beneath these paths, write only beneath --allow-write ones, and use the sandbox's
     /// own /dev; a path bound read-write but not listed cannot be written, /proc is not
-    /// readable unless listed. PATH is inside the sandbox, relative to the current
-    /// directory, and must exist.
+    /// readable unless listed. Every mount is then also made read-only except beneath the
+    /// --allow-write paths and /dev, so that metadata (chmod, utime, xattrs) cannot change
+    /// elsewhere either. PATH is inside the sandbox, relative to the current directory,
+    /// and must exist.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub allow_read: Vec<OsString>,
 
@@ -42,7 +44,10 @@ pub struct LandlockArgs {
     pub allow_write: Vec<OsString>,
 
     /// Landlock: allow executing beneath PATH. When any is given, programs run only
-    /// from beneath --allow-exec paths (reading elsewhere is unaffected).
+    /// from beneath --allow-exec paths (reading elsewhere is unaffected), and every
+    /// mount elsewhere is noexec, so the dynamic loader cannot map a program from there
+    /// either; the loader and the libraries must be beneath an --allow-exec path (/usr
+    /// on merged-usr systems).
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub allow_exec: Vec<OsString>,
 

@@ -62,7 +62,9 @@ pub struct LimitsArgs {
     pub status_fd: Option<i32>,
 
     /// Write the command's pid (as the host sees it) to PATH once it has started;
-    /// the file is removed when the sandbox ends.
+    /// the file is removed when the sandbox ends. PATH is opened once, before anything
+    /// starts, never through a symlink: it must be a regular file of yours with no other
+    /// hard link, or absent (then it is created 0600).
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString))]
     pub pid_file: Option<OsString>,
 }

@@ -13,15 +13,18 @@ mod error;
 mod exec;
 mod files;
 mod fs;
+mod hostfile;
 mod ids;
 mod init;
 mod landlock;
 mod monitor;
+mod narrow;
 mod net;
 mod netargs;
 mod overlay;
 pub mod probe;
 mod remount;
+mod resolve;
 mod rlimit;
 mod scratch;
 mod seccomp;
@@ -58,8 +61,12 @@ pub struct Options {
     /// Print each setup step on stderr.
     pub verbose: bool,
     /// Test hook, honoured by debug builds only: wait forever at this setup
-    /// stage (`before-maps` in the monitor, `mounts` in init after the first
-    /// mount), renamed `sbx-paused`, so a test can kill the monitor there.
+    /// stage, renamed `sbx-paused`, so a test can kill the monitor there.
+    /// In the monitor: `before-maps`, `cgroup` (init in the sandbox's
+    /// cgroup), `user-net` (the backend ready); in init: `persist-lock`
+    /// (state directories locked), `mounts` (after the first mount); in the
+    /// command's process: after each of `COMMAND_STEPS` by its name
+    /// (`landlock`, `seccomp`, …).
     pub pause_at: Option<String>,
 }
 
@@ -165,6 +172,7 @@ pub struct Held {
 fn setup(ctx: &Ctx) -> error::Result<Held> {
     let mut sources = fs::open_sources(&ctx.plan.fs)?;
     let locks = sources.take_locks();
+    ctx.pause("persist-lock");
     fs::apply(ctx, sources)?;
     for (_name, step) in INIT_STEPS {
         step(ctx)?;
@@ -175,8 +183,9 @@ fn setup(ctx: &Ctx) -> error::Result<Held> {
 /// The command's own setup, after fork.
 fn prepare_command(ctx: &Ctx, umask: Mode) -> error::Result<()> {
     nix::sys::stat::umask(umask);
-    for (_name, step) in COMMAND_STEPS {
+    for (name, step) in COMMAND_STEPS {
         step(ctx)?;
+        ctx.pause(name);
     }
     Ok(())
 }

@@ -237,6 +237,7 @@ fn release(
     }
     if let Some(cg) = cgroup {
         cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
+        ctx.pause("cgroup");
     }
     // The user-mode network (if any) is up before the command starts.
     let net = super::usernet::start(ctx, child.as_raw()).map_err(abort)?;

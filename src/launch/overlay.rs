@@ -13,7 +13,9 @@
 //! if absent and locked (flock on `STATEDIR/lock`) by init for the sandbox's
 //! whole life: a second sandbox on the same state is refused, never allowed
 //! to corrupt it. The lock dies with init, so `kill -9` leaves the state
-//! usable by the next run.
+//! usable by the next run. The state directory, `upper`, `work` and `lock`
+//! are opened without following any symlink and must be the caller's; what
+//! is created there is 0700 (directories) or 0600 (the lock).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -25,6 +27,7 @@ use nix::sys::stat::Mode;
 
 use super::error::{Context, Result, SetupError};
 use super::fs::{self, Root};
+use super::hostfile;
 use super::sys::{self, fd_path};
 use crate::escape;
 use crate::plan::Upper;
@@ -109,32 +112,29 @@ pub fn open(lowers: &[std::path::PathBuf], upper: &Upper) -> Result<Opened> {
     Ok(Opened { lowers, upper, lock })
 }
 
-/// Creates `dir/{upper,work}` if absent and takes the state lock.
+/// Creates `dir/{upper,work}` if absent and takes the state lock. The
+/// command may reach its state directory (it often sits in the shared
+/// project) and swap any of these for a symlink: nothing under `dir`, nor
+/// `dir` itself, is ever followed, and each must be the caller's (see
+/// `hostfile.rs`).
 fn state(dir: &Path) -> Result<(OwnedFd, OwnedFd, Flock<std::fs::File>)> {
     let what = || format!("persist {}", show(dir));
-    std::fs::create_dir_all(dir).map_err(|e| SetupError::new(what(), escape::cause(&e)))?;
-    let lock_file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.join("lock"))
-        .map_err(|e| SetupError::new(what(), escape::cause(&e)))?;
+    let refused = |cause: String| {
+        SetupError::new(what(), cause)
+            .hint("a command that could write to the state directory may have put it there: check it, then remove it")
+    };
+    hostfile::create_dirs(dir).map_err(|cause| SetupError::new(what(), cause))?;
+    let state = hostfile::open_dir(dir).map_err(refused)?;
+    let lock_file = hostfile::file_beneath(&state, "lock").map_err(refused)?;
     let lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| match e {
         Errno::EWOULDBLOCK => {
             SetupError::new(what(), "the state directory is in use by another running sandbox")
         }
         e => SetupError::errno(what(), e),
     })?;
-    for sub in ["upper", "work"] {
-        match nix::unistd::mkdir(&dir.join(sub), Mode::from_bits_truncate(0o700)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(SetupError::errno(what(), e)),
-        }
-    }
-    let u = open_dir(&dir.join("upper"), "upper")?;
+    let u = hostfile::dir_beneath(&state, "upper").map_err(refused)?;
     check_upper(&u, dir)?;
-    let w = open_dir(&dir.join("work"), "work")?;
+    let w = hostfile::dir_beneath(&state, "work").map_err(refused)?;
     Ok((u, w, lock))
 }
 

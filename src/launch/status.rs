@@ -30,18 +30,24 @@
 //! nested one).
 //!
 //! A setup failure writes no exit line (the error goes to stderr). The pid
-//! file is made (empty) before anything starts, holds the command's pid
-//! while it runs (written before the native first line), and is removed at
-//! the end.
+//! file is opened once, before anything starts, without following a
+//! symlink and only if it is a regular file of the caller's with no other
+//! hard link (created 0600 if absent; see `hostfile.rs`): it often sits in
+//! the shared current directory, where the command could swap it for a
+//! link to `~/.bashrc`. It is emptied and written through that descriptor
+//! only, holds the command's pid while it runs (written before the native
+//! first line), and its name is removed at the end if it still is that
+//! file with that content.
 
+use std::fs::File;
 use std::os::fd::BorrowedFd;
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
 use super::error::{Result, SetupError};
-use super::{sys, Ctx};
+use super::{hostfile, sys, Ctx};
 use crate::escape;
 use crate::plan::Namespaces;
 
@@ -135,10 +141,41 @@ pub struct Reporter {
     info_fd: Option<i32>,
     /// bubblewrap's keys and moments.
     bwrap: bool,
-    pid_file: Option<PathBuf>,
+    pid_file: Option<PidFile>,
     ns: NsIds,
     started: bool,
-    written: Option<String>,
+}
+
+/// `--pid-file`: its name, the file opened once, what was written to it.
+struct PidFile {
+    path: PathBuf,
+    file: File,
+    written: String,
+}
+
+impl PidFile {
+    /// Opens the file (see the module's notes) and empties it.
+    fn open(path: &Path) -> Result<PidFile> {
+        let what = || format!("--pid-file {}", escape::path(path));
+        let file = hostfile::open_file(path).map_err(|cause| SetupError::new(what(), cause))?;
+        file.set_len(0).map_err(|e| SetupError::new(what(), escape::cause(&e)))?;
+        Ok(PidFile { path: path.to_path_buf(), file, written: String::new() })
+    }
+
+    /// Replaces the content with `text`, through the descriptor.
+    fn write(&mut self, text: String) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.write_all_at(text.as_bytes(), 0)?;
+        self.written = text;
+        Ok(())
+    }
+
+    /// Whether the name still is this file, holding what was written.
+    fn unchanged(&self) -> bool {
+        let mut buf = vec![0u8; self.written.len() + 1];
+        let n = self.file.read_at(&mut buf, 0).unwrap_or(usize::MAX);
+        hostfile::is_same(&self.path, &self.file) && buf.get(..n) == Some(self.written.as_bytes())
+    }
 }
 
 impl Reporter {
@@ -153,14 +190,7 @@ impl Reporter {
                 return Err(SetupError::errno(format!("--status-fd {fd}"), Errno::EBADF));
             }
         }
-        let mut written = None;
-        if let Some(path) = &l.pid_file {
-            std::fs::write(path, "").map_err(|e| {
-                let what = format!("--pid-file {}", escape::path(path));
-                SetupError::errno(what, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
-            })?;
-            written = Some(String::new());
-        }
+        let pid_file = l.pid_file.as_deref().map(PidFile::open).transpose()?;
         Ok(Reporter {
             fd: match bwrap {
                 Some(b) => b.json_status_fd,
@@ -168,10 +198,9 @@ impl Reporter {
             },
             info_fd: bwrap.and_then(|b| b.info_fd),
             bwrap: bwrap.is_some(),
-            pid_file: l.pid_file.clone(),
+            pid_file,
             ns: Vec::new(),
             started: false,
-            written,
         })
     }
 
@@ -209,15 +238,9 @@ impl Reporter {
     /// place when a supervisor reads the status line.
     pub fn started(&mut self, init: u32, command: Option<u32>) {
         self.started = true;
-        if let Some(path) = &self.pid_file {
-            let text = format!("{}\n", command.unwrap_or(init));
-            match std::fs::write(path, &text) {
-                Ok(()) => self.written = Some(text),
-                Err(e) => {
-                    let cause =
-                        super::error::strerror(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
-                    eprintln!("sandbox: warning: --pid-file {}: {cause}", escape::path(path));
-                }
+        if let Some(pf) = &mut self.pid_file {
+            if let Err(e) = pf.write(format!("{}\n", command.unwrap_or(init))) {
+                eprintln!("sandbox: warning: --pid-file {}: {}", escape::path(&pf.path), escape::cause(&e));
             }
         }
         if !self.bwrap {
@@ -246,12 +269,11 @@ impl Reporter {
 }
 
 impl Drop for Reporter {
-    /// Removes the pid file if it still holds what was written.
+    /// Removes the pid file's name if it still is the file opened, holding
+    /// what was written.
     fn drop(&mut self) {
-        if let (Some(path), Some(text)) = (&self.pid_file, &self.written) {
-            if std::fs::read_to_string(path).ok().as_ref() == Some(text) {
-                let _ = std::fs::remove_file(path);
-            }
+        if let Some(pf) = self.pid_file.take().filter(PidFile::unchanged) {
+            let _ = std::fs::remove_file(&pf.path);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Thin wrappers over the system calls that nix does not cover (openat2,
-//! mount_setattr, close_range, a fork-like clone with namespace flags).
+//! mount_setattr, open_tree, move_mount, close_range, a fork-like clone with
+//! namespace flags).
 //!
 //! Each returns `nix::Result` so callers attach the object they acted on.
 
@@ -28,12 +29,25 @@ struct OpenHow {
 }
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): opens `path` relative to `dirfd` with `resolve` restrictions.
 pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
+    openat2_mode(dirfd, path, flags, 0, resolve)
+}
+
+/// openat2(2) with the `mode` a file created by O_CREAT gets.
+pub fn openat2_mode(
+    dirfd: &impl AsRawFd,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> nix::Result<OwnedFd> {
     let c = cstring(path)?;
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode.into(), resolve };
     // SAFETY: `c` is a valid NUL-terminated string and `how` a valid
     // open_how of the size passed; the kernel does not keep either pointer.
     let r = unsafe {
@@ -105,6 +119,41 @@ pub fn mount_setattr(fd: &impl AsRawFd, attr_set: u64, recursive: bool) -> nix::
             flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// open_tree(2) with OPEN_TREE_CLONE | AT_RECURSIVE: a detached copy of the
+/// mount tree beneath the object `fd` refers to (its submounts included,
+/// each with its flags), not changed by what later happens to the original.
+pub fn clone_tree(fd: &impl AsRawFd) -> nix::Result<OwnedFd> {
+    const OPEN_TREE_CLONE: u32 = 1;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32 | libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE;
+    // SAFETY: the path is an empty NUL-terminated string; the kernel keeps
+    // no pointer.
+    let r = unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+}
+
+/// move_mount(2) of the detached tree `tree` onto the object `target` refers to.
+pub fn attach_tree(tree: &impl AsRawFd, target: &impl AsRawFd) -> nix::Result<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+    const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+    // SAFETY: both paths are empty NUL-terminated strings; the kernel keeps
+    // no pointer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
         )
     };
     Errno::result(r).map(drop)

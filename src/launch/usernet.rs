@@ -75,6 +75,7 @@ pub fn start(ctx: &Ctx, init: libc::pid_t) -> Result<Option<UserNet>> {
     let (exit, api) = slirp.map_or((None, None), |s| (Some(s.exit_w), s.api));
     let net = UserNet { name, pid, exit };
     wait_ready(&net, &ready_r, &out)?;
+    ctx.pause("user-net");
     if let Some(api) = api {
         for p in &plan.publish {
             ctx.log("network", &format!("publish {p}"));

@@ -19,9 +19,11 @@
 //!   programs run only from beneath those paths.
 //!
 //! Which kernel has what is [`compat`]'s business; the landlock-only mode
-//! (no namespaces) is [`only`]'s.
+//! (no namespaces) is [`only`]'s; the mount flags that back the explicit
+//! rules (read-only, noexec) are [`mounts`]'.
 
 pub mod compat;
+pub mod mounts;
 pub mod only;
 
 use std::fmt;
@@ -354,6 +356,15 @@ impl fmt::Display for Landlock {
                 RuleAccess::Exec => "exec",
             };
             writeln!(f, "  {kind:<8} {}", path(&r.path))?;
+        }
+        if self.explicit() {
+            writeln!(
+                f,
+                "            with namespaces, every mount is read-only but beneath the write rules and /dev"
+            )?;
+        }
+        if self.exec_narrowed() {
+            writeln!(f, "            with namespaces, every mount is noexec but beneath the exec rules")?;
         }
         for (kind, ports) in [("connect", &self.connect_ports), ("bind", &self.bind_ports)] {
             for p in ports {

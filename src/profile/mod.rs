@@ -20,7 +20,7 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-pub use host::Host;
+pub use host::{Host, Private, PrivateDir};
 pub use render::render;
 
 use crate::escape;

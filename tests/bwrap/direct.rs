@@ -4,7 +4,7 @@
 //! --userns-block-fd, which need a script around two sandboxes.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::*;
 use crate::harness::{compat_bwrap, need_reference, REFERENCE};
@@ -206,8 +206,7 @@ fn help_and_version_speak_as_bubblewrap() {
 /// run by root creates none): uid 0 inside is mapped to uid 0 only.
 #[test]
 fn run_by_root_it_still_uses_a_user_namespace() {
-    if test_ids().is_none() {
-        eprintln!("skipped: needs root to run the binary as root");
+    if !root_or_skip("running the binary as root") {
         return;
     }
     let (cwd, home) = (Dir::new(), Dir::new());
@@ -222,18 +221,9 @@ fn run_by_root_it_still_uses_a_user_namespace() {
 fn script(bwrap: &Path, script: &str) -> String {
     let dir = Dir::new();
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c").arg(script).current_dir(dir.path()).env("B", bwrap).stdin(Stdio::null());
-    if let Some((uid, gid)) = test_ids() {
-        use std::os::unix::process::CommandExt;
-        cmd.uid(uid).gid(gid);
-    }
-    let out = cmd.output().unwrap();
-    format!(
-        "{}{}exit {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        out.status.code().unwrap_or(-1)
-    )
+    cmd.arg("-c").arg(script).current_dir(dir.path()).env("B", bwrap);
+    let out = out(as_caller(&mut cmd));
+    format!("{}{}exit {}", out.stdout(), out.stderr(), out.code())
 }
 
 /// Waits for sandbox 1's info file and reads its child pid into $pid.

@@ -5,8 +5,20 @@
 //! exercise the rootless path; `Sbx::as_root()` runs as root on purpose.
 //! The binary is copied to a world-readable directory first, since the
 //! build directory may not be reachable by that user.
+//!
+//! Every child a test starts goes through [`out`], [`status`] or [`spawn`]
+//! (and `Sbx`, which uses them): each wait has a time-out ([`timeout`]),
+//! after which the child and everything it started are killed and the test
+//! fails, so a hung sandbox fails CI instead of hanging it. clippy.toml
+//! forbids the std calls that wait without one.
+//!
+//! A test that cannot run here calls [`skip`]: it prints why, uncaptured,
+//! and under CI=true (where .ci/run installs everything the tests need) it
+//! fails the test instead.
 
 #![allow(dead_code)]
+
+mod proc;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
@@ -14,6 +26,74 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+
+#[allow(unused_imports)]
+pub use proc::{kill_tree, out, spawn, status, timeout, try_spawn, Lines, Proc};
+
+/// Whether this is a CI run (CI=true), where nothing may be skipped.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Says on the test log (stderr, not captured by the harness) that the
+/// current test skips what follows, and why; under CI=true the test fails
+/// instead. The caller returns (or leaves out the part) after it.
+pub fn skip(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    assert!(!ci(), "{test} cannot run under CI=true, which must install what it needs: {why}");
+    note(&format!("SKIPPED {test}: {why}"));
+}
+
+/// One line on the test log that the harness does not capture.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// The status word (ok, limited, missing) and the whole line of `sandbox
+/// check`'s cgroup line, as the test user sees it.
+pub fn cgroup_check(cwd: &Dir, home: &Dir) -> (String, String) {
+    let text = sbx(cwd.path(), home.path(), ["check"]).output().stdout();
+    let line = text
+        .lines()
+        .find(|l| l.contains("cgroup v2 delegation: "))
+        .unwrap_or_else(|| panic!("no cgroup line in:\n{text}"))
+        .to_string();
+    (line.split_whitespace().next().unwrap().to_string(), line)
+}
+
+/// Whether `--memory` and `--pids` can be applied here (by `sandbox check`).
+pub fn cgroup_limits_work(status: &str, line: &str) -> bool {
+    status == "ok" || (status == "limited" && line.contains(": memory pids"))
+}
+
+/// CI's machines (tests/check.rs asserts this shape): cgroup v2 mounted
+/// beside v1 with only hugetlb, every controller the limits need held by v1
+/// and in use by the host, so no test can give the sandbox any.
+pub fn cgroup_v2_has_only_hugetlb() -> bool {
+    std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers").is_ok_and(|c| c.trim() == "hugetlb")
+}
+
+/// What cannot be tested without cgroup limits: a [`skip`], except on CI's
+/// known hybrid hierarchy, where the log says it is not tested here.
+pub fn without_cgroup_limits(why: &str) {
+    if ci() && cgroup_v2_has_only_hugetlb() {
+        note(&format!("NOT TESTED on this host: {why}"));
+    } else {
+        skip(why);
+    }
+}
+
+/// Whether the tests run as root (needed to run as another user, to build
+/// network islands, to read the kernel's logs); a [`skip`] when not.
+pub fn root_or_skip(what: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    skip(&format!("{what} needs the tests to run as root"));
+    false
+}
 
 pub const TEST_USER: &str = "sandbox-test";
 
@@ -27,9 +107,9 @@ pub fn test_ids() -> Option<(u32, u32)> {
         }
         let lookup = || nix::unistd::User::from_name(TEST_USER).ok().flatten();
         if lookup().is_none() {
-            let _ = Command::new("useradd")
-                .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER])
-                .status();
+            let mut add = Command::new("useradd");
+            add.args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
+            let _ = status(&mut add);
         }
         let u = lookup().expect("could not create the unprivileged test user sandbox-test");
         Some((u.uid.as_raw(), u.gid.as_raw()))
@@ -134,22 +214,30 @@ impl Sbx {
 
     fn prepare(mut self) -> Command {
         if !self.root {
-            if let Some((uid, gid)) = test_ids() {
-                self.cmd.uid(uid).gid(gid);
-            }
+            as_caller(&mut self.cmd);
         }
         self.cmd
     }
 
+    /// Runs to the end (within [`timeout`]) and returns what it printed.
     pub fn output(self) -> Out {
-        Out(self.prepare().output().expect("run sandbox"))
+        out(&mut self.prepare())
     }
 
-    pub fn spawn(self) -> std::process::Child {
+    /// Starts it with stdout and stderr on pipes.
+    pub fn spawn(self) -> Proc {
         let mut c = self.prepare();
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        c.spawn().expect("spawn sandbox")
+        spawn(&mut c)
     }
+}
+
+/// Makes `cmd` run as the sandbox's caller (the test user when we are root).
+pub fn as_caller(cmd: &mut Command) -> &mut Command {
+    if let Some((uid, gid)) = test_ids() {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
 }
 
 pub struct Out(pub Output);

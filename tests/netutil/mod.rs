@@ -26,18 +26,10 @@ pub const GATEWAY: &str = "192.0.2.1";
 pub const DNS_NAME: &str = "service.sandbox-test.example";
 pub const DNS_ANSWER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 7);
 
-/// Whether islands can be built here: the tests must run as root. Prints
-/// why not; under CI=true that is a failure.
-pub fn available(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test}: the network tests need root (to build an isolated network namespace)"
-    );
-    eprintln!("skipped {test}: the network tests need root to build an isolated network namespace");
-    false
+/// Whether islands can be built here: the tests must run as root. A skip
+/// when not (a failure under CI=true).
+pub fn available() -> bool {
+    crate::common::root_or_skip("building an isolated network namespace")
 }
 
 /// Runs `body` on a fresh thread inside a new island; panics propagate.
@@ -52,8 +44,9 @@ pub fn island<F: FnOnce() + Send + 'static>(body: F) {
 }
 
 fn ip(args: &[&str]) {
-    let st = Command::new("ip").args(args).status().expect("run ip (iproute2)");
-    assert!(st.success(), "ip {}", args.join(" "));
+    let mut cmd = Command::new("ip");
+    cmd.args(args);
+    assert!(crate::common::status(&mut cmd).success(), "ip {}", args.join(" "));
 }
 
 /// Builds the island; the returned file is its resolv.conf, which must
@@ -194,32 +187,6 @@ pub fn running(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
         Err(_) => false,
-    }
-}
-
-/// A running sandbox, killed (with its whole run) if the test fails first.
-pub struct Running(pub Option<std::process::Child>);
-
-impl Running {
-    pub fn child(&mut self) -> &mut std::process::Child {
-        self.0.as_mut().expect("running")
-    }
-
-    pub fn id(&self) -> u32 {
-        self.0.as_ref().expect("running").id()
-    }
-
-    pub fn take(mut self) -> std::process::Child {
-        self.0.take().expect("running")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 
