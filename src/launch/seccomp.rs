@@ -34,7 +34,7 @@ pub struct Filters {
 /// (the host's pid namespace with `--share pid` and in landlock-only mode;
 /// port rules; the signal scope).
 fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
-    crate::seccomp::compile::compile(&plan.seccomp, &Facts::of(plan))
+    crate::seccomp::compile::compile(&plan.seccomp, Facts::of(plan))
         .map_err(|e| SetupError::new("seccomp", e))
 }
 

@@ -257,8 +257,8 @@ pub enum Condition {
 /// Plan (`allow-userns` is the Seccomp part's own).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Facts {
-    /// The pid namespace is the host's.
-    pub host_pid: bool,
+    /// The pid namespace is the host's: `--share pid`, or landlock-only mode.
+    pub share_pid: bool,
     /// Landlock restricts TCP ports.
     pub port_rules: bool,
     /// Landlock scopes signals to the sandbox.
@@ -271,7 +271,7 @@ impl Facts {
         let ll = &plan.landlock;
         let only = plan.mode == super::landlock::Mode::Landlock;
         Facts {
-            host_pid: !plan.namespaces.pid || only,
+            share_pid: !plan.namespaces.pid || only,
             port_rules: super::landlock::restricts_tcp(plan),
             signal_scope: ll.enabled && ll.scope_signals,
         }
@@ -280,17 +280,17 @@ impl Facts {
     /// Whether `c` holds; `allow_userns` comes from the Seccomp part.
     pub fn holds(&self, c: Condition, allow_userns: bool) -> bool {
         match c {
-            Condition::SharePid => self.host_pid,
+            Condition::SharePid => self.share_pid,
             Condition::AllowUserns => allow_userns,
             Condition::PortRules => self.port_rules,
-            Condition::ScopedHostPids => self.host_pid && self.signal_scope,
+            Condition::ScopedHostPids => self.share_pid && self.signal_scope,
         }
     }
 }
 
 impl Seccomp {
     /// The lines `sandbox explain` prints for a sandbox with these facts.
-    pub fn explain(&self, facts: &Facts, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    pub fn explain(&self, facts: Facts, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.base {
             Base::Default => {
                 writeln!(f, "seccomp:    default policy (reasons: sandbox --help, under --seccomp)")?

@@ -43,7 +43,7 @@ struct Layer {
 
 /// The programs for `s` in a sandbox with these `facts`, in installation
 /// order.
-pub fn compile(s: &Seccomp, facts: &Facts) -> Result<Vec<BpfProgram>, String> {
+pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
     let mut layers = vec![
         Layer {
             name: "landlock's companion".into(),

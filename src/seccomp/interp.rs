@@ -95,8 +95,8 @@ mod tests {
         run_all(progs, &Data { nr: nr(name), arch: AUDIT_ARCH_X86_64, args: a })
     }
 
-    fn default(host_pid: bool) -> Vec<Vec<sock_filter>> {
-        compile(&Seccomp::default(), &Facts { host_pid, ..Facts::default() }).unwrap()
+    fn default(share_pid: bool) -> Vec<Vec<sock_filter>> {
+        compile(&Seccomp::default(), Facts { share_pid, ..Facts::default() }).unwrap()
     }
 
     #[test]
@@ -170,7 +170,7 @@ mod tests {
     /// The companion of landlock's port rules, with `base` as the built-in policy.
     fn ports(base: Base, log: bool) -> Vec<Vec<sock_filter>> {
         let s = Seccomp { base, log, ..Seccomp::default() };
-        compile(&s, &Facts { port_rules: true, ..Facts::default() }).unwrap()
+        compile(&s, Facts { port_rules: true, ..Facts::default() }).unwrap()
     }
 
     #[test]
@@ -227,10 +227,10 @@ mod tests {
     }
 
     #[test]
-    fn with_host_pids_only_the_caller_itself_is_changed() {
+    fn with_share_pids_only_the_caller_itself_is_changed() {
         let s = Seccomp { base: Base::None, ..Seccomp::default() };
-        let facts = Facts { host_pid: true, signal_scope: true, ..Facts::default() };
-        let p = compile(&s, &facts).unwrap();
+        let facts = Facts { share_pid: true, signal_scope: true, ..Facts::default() };
+        let p = compile(&s, facts).unwrap();
         let eperm = errno(libc::EPERM);
         let ptr = 0x7fff_0000u64;
         assert_eq!(call(&p, "prlimit64", &[1234, 0, ptr, 0]), eperm);
@@ -248,8 +248,8 @@ mod tests {
             assert_eq!(call(&p, name, &[1234, 0, 0]), eperm, "{name}");
             assert_eq!(call(&p, name, &[0, 0, 0]), ALLOW, "{name}");
         }
-        for lifted in [Facts { signal_scope: false, ..facts }, Facts { host_pid: false, ..facts }] {
-            let p = compile(&s, &lifted).unwrap();
+        for lifted in [Facts { signal_scope: false, ..facts }, Facts { share_pid: false, ..facts }] {
+            let p = compile(&s, lifted).unwrap();
             assert_eq!(call(&p, "prlimit64", &[1234, 0, ptr, 0]), ALLOW, "{lifted:?}");
             assert_eq!(call(&p, "setpriority", &[2, 0, 19]), ALLOW, "{lifted:?}");
         }
@@ -260,7 +260,7 @@ mod tests {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut imported = Seccomp { base: Base::None, ..Seccomp::default() };
         imported.policies.push(oci::import(docker, "d", &oci::Facts { caps: &[], kernel: "6.18" }).unwrap());
-        for progs in [default(false), compile(&imported, &Facts::default()).unwrap()] {
+        for progs in [default(false), compile(&imported, Facts::default()).unwrap()] {
             for n in
                 [0u32, 1, 39, 56, 59, 101, 110, 250, 272, 435, 512, 514, 520, 547, 0x3fff_ffff, 0xbfff_ffff]
             {
@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(call(&default(true), "ptrace", &[]), errno(libc::EPERM));
         assert_eq!(call(&default(true), "process_vm_readv", &[]), errno(libc::EPERM));
         let s = Seccomp { allow_userns: true, ..Seccomp::default() };
-        let p = compile(&s, &Facts::default()).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "unshare", &[]), ALLOW);
         assert_eq!(call(&p, "clone", &[libc::CLONE_NEWUSER as u64]), ALLOW);
         assert_eq!(call(&p, "clone3", &[]), ALLOW);
@@ -295,18 +295,18 @@ mod tests {
         s.deny.push(Deny { syscall: "getppid".into(), errno: libc::ESRCH as u32 });
         s.deny.push(Deny { syscall: "keyctl".into(), errno: libc::EACCES as u32 });
         s.allow.push("bpf".into());
-        let p = compile(&s, &Facts::default()).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "getppid", &[]), errno(libc::ESRCH));
         assert_eq!(call(&p, "keyctl", &[]), errno(libc::EACCES), "the user's errno wins");
         assert_eq!(call(&p, "bpf", &[]), ALLOW);
         s.log = true;
-        let p = compile(&s, &Facts::default()).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "add_key", &[]), LOG);
         assert_eq!(call(&p, "getppid", &[]), LOG);
         let x32 = Data { nr: 0x4000_0000 | 250, arch: AUDIT_ARCH_X86_64, args: [0; 6] };
         assert_eq!(run_all(&p, &x32), LOG);
         let none = Seccomp { base: Base::None, ..Seccomp::default() };
-        assert!(compile(&none, &Facts::default()).unwrap().is_empty(), "--seccomp none installs nothing");
+        assert!(compile(&none, Facts::default()).unwrap().is_empty(), "--seccomp none installs nothing");
     }
 
     #[test]
@@ -314,7 +314,7 @@ mod tests {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut s = Seccomp { base: Base::None, ..Seccomp::default() };
         s.policies.push(oci::import(docker, "d", &oci::Facts { caps: &[], kernel: "6.18" }).unwrap());
-        let p = compile(&s, &Facts::default()).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         for name in ["read", "getppid", "execve", "ptrace", "socket"] {
             assert_eq!(call(&p, name, &[]), ALLOW, "{name}");
         }

@@ -83,19 +83,19 @@ fn check_arg(a: &Arg) -> Result<(), String> {
 }
 
 /// Whether `rule` applies to a sandbox with these facts.
-pub fn applies(rule: &Rule, facts: &Facts, allow_userns: bool) -> bool {
+pub fn applies(rule: &Rule, facts: Facts, allow_userns: bool) -> bool {
     let holds = |c: Condition| facts.holds(c, allow_userns);
     rule.when.map_or(true, holds) && !rule.unless.is_some_and(holds)
 }
 
 /// The rules of seccomp/landlock.json that apply (every one of them needs
 /// a condition: none applies to a sandbox without port rules or host pids).
-pub fn landlock_rules(facts: &Facts) -> Vec<Rule> {
+pub fn landlock_rules(facts: Facts) -> Vec<Rule> {
     landlock_policy().rules.into_iter().filter(|r| applies(r, facts, false)).collect()
 }
 
 /// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
-pub fn base_rules(s: &Seccomp, facts: &Facts) -> Vec<Rule> {
+pub fn base_rules(s: &Seccomp, facts: Facts) -> Vec<Rule> {
     if s.base == crate::plan::seccomp::Base::None {
         return Vec::new();
     }
@@ -207,23 +207,23 @@ mod tests {
     #[test]
     fn the_companion_rules_follow_port_rules_and_the_signal_scope() {
         let names = |facts: Facts| -> Vec<String> {
-            landlock_rules(&facts).into_iter().flat_map(|r| r.syscalls).collect()
+            landlock_rules(facts).into_iter().flat_map(|r| r.syscalls).collect()
         };
         assert!(names(Facts::default()).is_empty());
         let ports = names(Facts { port_rules: true, ..Facts::default() });
         assert!(ports.contains(&"socket".into()) && ports.contains(&"sendmsg".into()));
         assert!(!ports.contains(&"prlimit64".into()));
-        let host = Facts { host_pid: true, signal_scope: true, ..Facts::default() };
+        let host = Facts { share_pid: true, signal_scope: true, ..Facts::default() };
         assert!(names(host).contains(&"prlimit64".into()) && !names(host).contains(&"socket".into()));
         assert!(names(Facts { signal_scope: false, ..host }).is_empty(), "--allow-signals lifts them");
-        assert!(names(Facts { host_pid: false, ..host }).is_empty(), "the sandbox's own pid namespace");
+        assert!(names(Facts { share_pid: false, ..host }).is_empty(), "the sandbox's own pid namespace");
     }
 
     #[test]
     fn conditions_and_allow_shape_the_base_rules() {
-        let names = |s: &Seccomp, host_pid| -> Vec<String> {
-            let facts = Facts { host_pid, ..Facts::default() };
-            base_rules(s, &facts).into_iter().flat_map(|r| r.syscalls).collect()
+        let names = |s: &Seccomp, share_pid| -> Vec<String> {
+            let facts = Facts { share_pid, ..Facts::default() };
+            base_rules(s, facts).into_iter().flat_map(|r| r.syscalls).collect()
         };
         let mut s = Seccomp::default();
         assert!(!names(&s, false).contains(&"ptrace".to_string()));

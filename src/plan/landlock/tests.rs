@@ -220,17 +220,20 @@ fn plans_without_landlock_fields_get_the_secure_default() {
 #[test]
 fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
     use crate::plan::seccomp::Facts;
-    assert_eq!(Facts::of(&plan("default")), Facts { host_pid: false, port_rules: false, signal_scope: true });
+    assert_eq!(
+        Facts::of(&plan("default")),
+        Facts { share_pid: false, port_rules: false, signal_scope: true }
+    );
     assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
     let mut only = plan("default");
     only.mode = Mode::Landlock;
     let f = Facts::of(&only);
-    assert!(f.host_pid && f.port_rules, "landlock-only mode: host pids, no TCP");
+    assert!(f.share_pid && f.port_rules, "landlock-only mode: host pids, no TCP");
     only.namespaces.net = false;
     assert!(!Facts::of(&only).port_rules, "landlock-only mode with --net host");
     let mut shared = plan("default");
     shared.namespaces.pid = false;
-    assert!(Facts::of(&shared).host_pid, "--share pid");
+    assert!(Facts::of(&shared).share_pid, "--share pid");
     shared.landlock.scope_signals = false;
     assert!(!Facts::of(&shared).signal_scope, "--allow-signals");
     shared.landlock.enabled = false;
