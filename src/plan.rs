@@ -426,7 +426,7 @@ impl fmt::Display for Plan {
                 writeln!(f, "{line}")?;
             }
         }
-        self.seccomp.explain(!self.namespaces.pid || self.mode == landlock::Mode::Landlock, f)?;
+        self.seccomp.explain(seccomp::Facts::of(self), f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }

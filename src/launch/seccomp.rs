@@ -18,7 +18,7 @@ use seccompiler::{sock_filter, BpfProgram};
 
 use super::error::{Result, SetupError};
 use super::{sys, Ctx};
-use crate::plan::seccomp::Seccomp;
+use crate::plan::seccomp::{Facts, Seccomp};
 
 /// The programs to install, in order: the plan's policy, then the raw
 /// `--add-seccomp-fd` programs.
@@ -30,14 +30,9 @@ pub struct Filters {
     dropped: bool,
 }
 
-/// Whether the command shares the host's pid namespace: `--share pid`, or
-/// landlock-only mode, which has no namespaces at all.
-fn host_pid(plan: &crate::plan::Plan) -> bool {
-    !plan.namespaces.pid || plan.mode == crate::plan::landlock::Mode::Landlock
-}
-
 fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
-    crate::seccomp::compile::compile(&plan.seccomp, host_pid(plan)).map_err(|e| SetupError::new("seccomp", e))
+    crate::seccomp::compile::compile(&plan.seccomp, Facts::of(plan))
+        .map_err(|e| SetupError::new("seccomp", e))
 }
 
 /// Builds every program of the plan (in the monitor, before clone).
@@ -61,7 +56,8 @@ pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
 impl Filters {
     /// The same filters for `plan`, which now runs in landlock-only mode
     /// (the fallback when user namespaces are refused): the policy is
-    /// compiled again (ptrace and its relatives now reach host processes),
+    /// compiled again (ptrace and its relatives now reach host processes,
+    /// System V IPC is the host's),
     /// the raw programs, already read, are kept.
     pub fn for_plan(&self, plan: &crate::plan::Plan) -> Result<Filters> {
         if self.dropped {
