@@ -277,6 +277,14 @@ pub struct Process {
     pub caps: Vec<String>,
 }
 
+impl Plan {
+    /// Whether the command runs among the host's processes: `--share pid`,
+    /// or landlock-only mode, which has no namespaces at all.
+    pub fn shares_host_pids(&self) -> bool {
+        !self.namespaces.pid || self.mode == landlock::Mode::Landlock
+    }
+}
+
 /// Plan-level checks that every front end relies on. Front ends validate
 /// their own syntax; this catches what no single option can see.
 pub fn validate(plan: &Plan) -> Result<(), String> {

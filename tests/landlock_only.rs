@@ -131,3 +131,93 @@ fn host_ipc_objects_are_unreachable_in_landlock_only_mode() {
     );
     drop(objects);
 }
+
+/// Kills the host processes `sleep TOKEN` of a test when dropped, so that
+/// a failing test leaves nothing running.
+struct Sleepers(Vec<String>);
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for needle in &self.0 {
+            for pid in host_pids_with(needle) {
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL);
+            }
+        }
+    }
+}
+
+/// The children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+}
+
+/// Shell: waits up to 5 s until a process with the command line "$1" runs.
+const WAIT_FOR: &str =
+    "w() { for i in $(seq 100); do pgrep -fx \"$1\" >/dev/null && return; sleep 0.05; done; }; w";
+
+/// The modes without a pid namespace of the sandbox's own.
+const HOST_PID_MODES: [&[&str]; 2] = [&["--mode", "landlock"], &["--share", "pid"]];
+
+#[test]
+fn a_double_forked_daemon_does_not_outlive_a_normal_exit() {
+    if !landlock_only_mode_works_here() {
+        return;
+    }
+    let (cwd, home) = (Dir::new(), Dir::new());
+    for mode in HOST_PID_MODES {
+        let daemon = format!("sleep {}", token());
+        let _sleepers = Sleepers(vec![daemon.clone()]);
+        // The subshell starts the daemon in a session of its own and exits:
+        // the daemon is an orphan before the command ends, which waits
+        // until it runs.
+        let script = format!("(setsid {daemon} >/dev/null 2>&1 &); {WAIT_FOR} '{daemon}'; echo started");
+        let mut args = mode.to_vec();
+        args.extend(["--", "sh", "-c", &script]);
+        let out = sbx(cwd.path(), home.path(), &args).output();
+        assert_eq!(out.ok(), "started\n", "{mode:?}");
+        assert!(
+            wait_for(5.0, || host_pids_with(&daemon).is_empty()),
+            "{mode:?}: the daemon outlived the sandbox: {:?}",
+            host_pids_with(&daemon)
+        );
+    }
+}
+
+#[test]
+fn nothing_outlives_a_sigkill_of_the_monitor() {
+    if !landlock_only_mode_works_here() {
+        return;
+    }
+    let (cwd, home) = (Dir::new(), Dir::new());
+    for mode in HOST_PID_MODES {
+        let (daemon, command) = (format!("sleep {}", token()), format!("sleep {}", token()));
+        let _sleepers = Sleepers(vec![daemon.clone(), command.clone()]);
+        let script = format!("(setsid {daemon} >/dev/null 2>&1 &); {command}");
+        let mut args = mode.to_vec();
+        args.extend(["--", "sh", "-c", &script]);
+        // The monitor, its whole process group (`kill -9 %1`), init alone.
+        for target in ["monitor", "group", "init"] {
+            let mut monitor = sbx(cwd.path(), home.path(), &args).own_process_group().spawn();
+            let both = || !host_pids_with(&daemon).is_empty() && !host_pids_with(&command).is_empty();
+            assert!(wait_for(5.0, both), "{mode:?}: the command never started");
+            let pid = monitor.id() as i32;
+            let victim = match target {
+                "monitor" => pid,
+                "group" => -pid,
+                _ => children(pid as u32)[0] as i32,
+            };
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(victim), nix::sys::signal::SIGKILL).unwrap();
+            let waited = wait_for(5.0, || monitor.try_wait().unwrap().is_some());
+            assert!(waited, "{mode:?}: sandbox did not end after kill -9 of the {target}");
+            let gone = || host_pids_with(&daemon).is_empty() && host_pids_with(&command).is_empty();
+            assert!(
+                wait_for(5.0, gone),
+                "{mode:?}: left running after kill -9 of the {target}: daemon {:?}, command {:?}",
+                host_pids_with(&daemon),
+                host_pids_with(&command)
+            );
+        }
+    }
+}

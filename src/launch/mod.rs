@@ -21,6 +21,7 @@ mod net;
 mod netargs;
 mod overlay;
 pub mod probe;
+mod reaper;
 mod remount;
 mod rlimit;
 mod scratch;

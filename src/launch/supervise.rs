@@ -15,9 +15,10 @@
 //!   signal goes to init, which passes it on to the command;
 //! - the time-out: SIGTERM to the command, SIGKILL to init after the grace.
 //!
-//! In landlock-only mode (`direct`) the monitor's child is the command
-//! itself: signals go to it directly, SIGTSTP/SIGCONT and the SIGKILL to its
-//! process group (see `direct.rs`), and its wait status is the outcome.
+//! Where the command shares the host's processes (`--share pid`,
+//! landlock-only mode) init is their reaper (`reaper.rs`): the time-out's
+//! SIGKILL becomes [`reaper::END`] to init, which kills every process the
+//! command started, wherever it moved, and then ends.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Instant;
@@ -35,7 +36,7 @@ use super::status::{Outcome, Reporter};
 use super::timeout::{Due, Timeout};
 use super::tty::{self, Relay};
 use super::usernet::UserNet;
-use super::Ctx;
+use super::{reaper, Ctx};
 
 /// Exit status after a time-out, as timeout(1) uses it.
 pub const TIMED_OUT: u8 = 124;
@@ -44,9 +45,6 @@ pub const TIMED_OUT: u8 = 124;
 pub struct Run<'a> {
     pub ctx: &'a Ctx<'a>,
     pub init: Pid,
-    /// Landlock-only mode: `init` is the command itself, with no init and no
-    /// pid namespace around it.
-    pub direct: bool,
     /// The write end of the release pipe, open for as long as the monitor
     /// lives: a hang-up tells the released process the monitor is gone
     /// (`init::wait_for_release`).
@@ -57,8 +55,7 @@ pub struct Run<'a> {
     pub _net: Option<UserNet>,
     /// Setup report from init and the command (close-on-exec).
     pub report: Option<OwnedFd>,
-    /// init's last words: how the command ended (`e` code or `s` signal);
-    /// none in landlock-only mode, where the wait status says it.
+    /// init's last words: how the command ended (`e` code or `s` signal).
     pub ended: Option<OwnedFd>,
     /// The socket the pty's master arrives on, and the relay for it.
     pub tty: Option<(OwnedFd, Relay)>,
@@ -201,7 +198,7 @@ fn read_report(run: &mut Run, st: &mut State) -> Result<Option<u8>> {
         let _ = waitpid(run.init, None);
         return Err(err);
     }
-    st.command = if run.direct { Some(run.init) } else { command_pid(run.init) };
+    st.command = command_pid(run.init);
     run.reporter.started(run.init.as_raw() as u32, st.command.map(|p| p.as_raw() as u32));
     Ok(None)
 }
@@ -248,16 +245,9 @@ fn on_signal(run: &mut Run, st: &mut State, signo: i32) -> Result<Option<u8>> {
 }
 
 /// Stops (or continues) the sandbox with signals, where no cgroup freezes
-/// it: init stops everything inside on SIGTSTP; in landlock-only mode the
-/// command's process group gets SIGSTOP.
+/// it: init stops (continues) everything inside on SIGTSTP (SIGCONT).
 fn stop(run: &Run, on: bool) {
-    let (target, sig) = match (run.direct, on) {
-        (false, true) => (run.init, Signal::SIGTSTP),
-        (true, true) => (super::direct::group(run.ctx, run.init), Signal::SIGSTOP),
-        (false, false) => (run.init, Signal::SIGCONT),
-        (true, false) => (super::direct::group(run.ctx, run.init), Signal::SIGCONT),
-    };
-    let _ = kill(target, sig);
+    let _ = kill(run.init, if on { Signal::SIGTSTP } else { Signal::SIGCONT });
 }
 
 fn on_due(run: &Run, st: &State, due: Due) {
@@ -272,10 +262,10 @@ fn on_due(run: &Run, st: &State, due: Due) {
         }
         Due::Kill => {
             run.ctx.log("timeout", "SIGKILL to the sandbox");
-            let _ = kill(init, Signal::SIGKILL);
-            if run.direct {
-                let _ = kill(super::direct::group(run.ctx, init), Signal::SIGKILL);
-            } else if !run.ctx.plan.namespaces.pid {
+            // The reaper kills every descendant, then ends with the command.
+            let reaper = reaper::is_reaper(run.ctx);
+            let _ = kill(init, if reaper { reaper::END } else { Signal::SIGKILL });
+            if run.ctx.plan.shares_host_pids() {
                 // Without a pid namespace the command does not die with init.
                 if let Some(c) = st.command {
                     let _ = kill(c, Signal::SIGKILL);
@@ -302,6 +292,10 @@ fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
         (WaitStatus::Signaled(_, sig, _), _, _) => (128u8.wrapping_add(sig as u8), Some(sig as i32)),
         _ => (SETUP, None),
     };
+    if reaper::is_reaper(run.ctx) {
+        let keep: Vec<Pid> = run._net.iter().map(UserNet::pid).collect();
+        reaper::end_orphans(&keep);
+    }
     let timed_out = run.timeout.fired;
     let outcome = Outcome { code: if timed_out { TIMED_OUT } else { code }, signal, timed_out };
     run.reporter.ended(&outcome);

@@ -249,8 +249,10 @@ pub struct Facts {
 
 impl Facts {
     pub fn of(plan: &super::Plan) -> Facts {
-        let landlock_only = plan.mode == super::landlock::Mode::Landlock;
-        Facts { share_pid: !plan.namespaces.pid || landlock_only, landlock_only }
+        Facts {
+            share_pid: plan.shares_host_pids(),
+            landlock_only: plan.mode == super::landlock::Mode::Landlock,
+        }
     }
 }
 
