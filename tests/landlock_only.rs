@@ -221,3 +221,165 @@ fn nothing_outlives_a_sigkill_of_the_monitor() {
         }
     }
 }
+
+/// Every metadata call on the file argv[1] (raw system calls, so that libc
+/// picks none for us), then the fd-based ones and chattr's ioctl on a
+/// read-only fd if the file can be opened.
+const METADATA: &str = r#"
+import ctypes, errno, fcntl, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def call(name, nr, *args):
+    r = libc.syscall(nr, *args)
+    print(name, "ok" if r == 0 else errno.errorcode.get(ctypes.get_errno(), "?"))
+p = sys.argv[1].encode()
+d, base = os.path.split(p)
+U, gid, EMPTY = ctypes.c_uint(0xffffffff), os.getgid(), 0x1000
+dfd = os.open(d, os.O_PATH | os.O_DIRECTORY)
+pfd = os.open(p, os.O_PATH)
+val = ctypes.create_string_buffer(b"in")
+xargs = ctypes.create_string_buffer(struct.pack("QII", ctypes.addressof(val), 2, 0))
+call("chmod", 90, p, 0o777)
+call("chown", 92, p, U, gid)
+call("lchown", 94, p, U, gid)
+call("utime", 132, p, None)
+call("utimes", 235, p, None)
+call("futimesat", 261, dfd, base, None)
+call("fchownat", 260, dfd, base, U, gid, 0)
+call("fchmodat", 268, dfd, base, 0o770)
+call("utimensat", 280, -100, p, None, 0)
+call("utimensat-fd", 280, pfd, b"", None, EMPTY)
+call("fchmodat2", 452, pfd, b"", 0o750, EMPTY)
+call("setxattr", 188, p, b"user.a", val, 2, 0)
+call("lsetxattr", 189, p, b"user.b", val, 2, 0)
+call("removexattr", 197, p, b"user.h1")
+call("lremovexattr", 198, p, b"user.h2")
+call("setxattrat", 463, dfd, base, 0, b"user.c", xargs, 16)
+call("removexattrat", 466, dfd, base, 0, b"user.h3")
+try:
+    fd = os.open(p, os.O_RDONLY)
+except OSError as e:
+    print("open", errno.errorcode[e.errno])
+else:
+    call("fchmod", 91, fd, 0o707)
+    call("fchown", 93, fd, U, gid)
+    call("fsetxattr", 190, fd, b"user.d", val, 2, 0)
+    call("fremovexattr", 199, fd, b"user.h4")
+    try:
+        fcntl.ioctl(fd, 0x40086602, struct.pack("l", 0x40))
+        print("chattr ok")
+    except OSError as e:
+        print("chattr", errno.errorcode[e.errno])
+"#;
+
+/// A file's metadata as the host sees it: mode, owner, times, extended
+/// attributes and flags (lsattr's); `make` first gives it four attributes.
+const STAT: &str = r#"
+import fcntl, os, struct, sys
+p = sys.argv[2]
+if sys.argv[1] == "make":
+    for i in range(1, 5):
+        os.setxattr(p, "user.h%d" % i, b"host")
+s = os.stat(p)
+fd = os.open(p, os.O_RDONLY)
+flags = struct.unpack("l", fcntl.ioctl(fd, 0x80086601, struct.pack("l", 0)))[0]
+print(oct(s.st_mode), s.st_uid, s.st_gid, s.st_mtime_ns, s.st_ctime_ns, sorted(os.listxattr(p)), flags)
+"#;
+
+fn host_stat(how: &str, path: &std::path::Path) -> String {
+    let out = host_python(STAT, &[how, path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The answers METADATA prints when every call is refused.
+fn all_refused(open: &str) -> String {
+    let mut out = String::new();
+    for name in [
+        "chmod",
+        "chown",
+        "lchown",
+        "utime",
+        "utimes",
+        "futimesat",
+        "fchownat",
+        "fchmodat",
+        "utimensat",
+        "utimensat-fd",
+        "fchmodat2",
+        "setxattr",
+        "lsetxattr",
+        "removexattr",
+        "lremovexattr",
+        "setxattrat",
+        "removexattrat",
+    ] {
+        out.push_str(&format!("{name} EACCES\n"));
+    }
+    match open {
+        "EACCES" => out.push_str("open EACCES\n"),
+        _ => out
+            .push_str("fchmod EACCES\nfchown EACCES\nfsetxattr EACCES\nfremovexattr EACCES\nchattr EPERM\n"),
+    }
+    out
+}
+
+#[test]
+fn metadata_changes_only_beneath_writable_rules_in_landlock_only_mode() {
+    if !landlock_only_mode_works_here() {
+        return;
+    }
+    let (cwd, home, outside, read_only) = (Dir::new(), Dir::new(), Dir::new(), Dir::new());
+    let files = [cwd.file("mine", "x\n"), outside.file("theirs", "x\n"), read_only.file("seen", "x\n")];
+    let before: Vec<String> = files.iter().map(|f| host_stat("make", f)).collect();
+    let ro = read_only.path().to_str().unwrap();
+    let run = |file: &std::path::Path| {
+        let args = ["--mode", "landlock", "--ro", ro, "--", "/usr/bin/python3", "-c", METADATA];
+        let mut args: Vec<&str> = args.to_vec();
+        args.push(file.to_str().unwrap());
+        sbx(cwd.path(), home.path(), &args).output()
+    };
+    // Outside every rule, and beneath a read-only one: refused, unchanged.
+    for (file, open, before) in [(&files[1], "EACCES", &before[1]), (&files[2], "ok", &before[2])] {
+        let out = run(file);
+        assert_eq!(out.ok(), all_refused(open), "{}: {}", file.display(), out.stderr());
+        assert_eq!(&host_stat("stat", file), before, "{} changed on the host", file.display());
+    }
+    // Through a symlink or `..` from the writable directory: the object
+    // counts, not the path; the symlink itself may be changed.
+    let theirs = files[1].to_str().unwrap();
+    let script = r#"
+import errno, os, sys
+os.symlink(sys.argv[1], "link")
+up = "../" * 8 + sys.argv[1].lstrip("/")
+for name, f in [("chmod link", lambda: os.chmod("link", 0o777)),
+                ("chmod ..", lambda: os.chmod(up, 0o777)),
+                ("utime link", lambda: os.utime("link", (1, 1))),
+                ("lchown link", lambda: os.lchown("link", -1, os.getgid())),
+                ("utime link itself", lambda: os.utime("link", (1, 1), follow_symlinks=False))]:
+    try:
+        f()
+        print(name, "ok")
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+"#;
+    let args = ["--mode", "landlock", "--", "/usr/bin/python3", "-c", script, theirs];
+    let out = sbx(cwd.path(), home.path(), args).output();
+    assert_eq!(
+        out.ok(),
+        "chmod link EACCES\nchmod .. EACCES\nutime link EACCES\nlchown link ok\nutime link itself ok\n",
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(host_stat("stat", &files[1]), before[1], "changed through a symlink");
+    // Beneath the writable current directory: every call works (but chattr).
+    let out = run(&files[0]);
+    let text = out.ok();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 22, "{text}{}", out.stderr());
+    assert!(lines[..21].iter().all(|l| l.ends_with(" ok")), "{text}");
+    assert_eq!(lines[21], "chattr EPERM", "chattr is denied in this mode");
+    let after = host_stat("stat", &files[0]);
+    assert!(after.starts_with("0o100707 "), "{after}");
+    assert!(after.contains("['user.a', 'user.b', 'user.c', 'user.d']"), "{after}");
+}

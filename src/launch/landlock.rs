@@ -160,12 +160,20 @@ fn check_status(ctx: &Ctx, status: &RestrictionStatus, abi: ABI) -> Result<()> {
     Ok(())
 }
 
+/// A directory's entries, for [`only::split`].
+fn list(p: &Path) -> Option<Vec<OsString>> {
+    Some(std::fs::read_dir(p).ok()?.filter_map(|e| Some(e.ok()?.file_name())).collect())
+}
+
+/// Every path a rule is added for, with its rights: the grants, split
+/// around excluded paths.
+pub fn rule_paths(plan: &Plan) -> Vec<(std::path::PathBuf, Rights)> {
+    plan_grants(plan).iter().flat_map(|g| only::split(&g.path, g.rights, &g.except, &list)).collect()
+}
+
 /// Adds a rule for every grant, split around excluded paths; a grant whose
 /// path does not exist is skipped (mirror) or refused (explicit rule).
 fn add_paths(ctx: &Ctx, mut created: RulesetCreated, abi: ABI) -> Result<RulesetCreated> {
-    let list = |p: &Path| -> Option<Vec<OsString>> {
-        Some(std::fs::read_dir(p).ok()?.filter_map(|e| Some(e.ok()?.file_name())).collect())
-    };
     for g in plan_grants(ctx.plan) {
         let parts = only::split(&g.path, g.rights, &g.except, &list);
         if !g.except.is_empty() {

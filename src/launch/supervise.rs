@@ -13,14 +13,16 @@
 //!   inside), and the monitor stops itself; SIGCONT undoes all three;
 //! - SIGWINCH resizes the sandbox's pty, if it has one; every other handled
 //!   signal goes to init, which passes it on to the command;
-//! - the time-out: SIGTERM to the command, SIGKILL to init after the grace.
+//! - the time-out: SIGTERM to the command, SIGKILL to init after the grace;
+//! - in landlock-only mode, the metadata listener: first its arrival from
+//!   the command, then each call to make for it (`notify.rs`).
 //!
 //! Where the command shares the host's processes (`--share pid`,
 //! landlock-only mode) init is their reaper (`reaper.rs`): the time-out's
 //! SIGKILL becomes [`reaper::END`] to init, which kills every process the
 //! command started, wherever it moved, and then ends.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 use nix::errno::Errno;
@@ -32,6 +34,7 @@ use nix::unistd::Pid;
 
 use super::cgroup::Cgroup;
 use super::error::{Result, SetupError, SETUP};
+use super::notify::Notifier;
 use super::status::{Outcome, Reporter};
 use super::timeout::{Due, Timeout};
 use super::tty::{self, Relay};
@@ -70,6 +73,9 @@ struct State {
     sock: Option<OwnedFd>,
     relay: Option<Relay>,
     command: Option<Pid>,
+    /// The socket the metadata listener arrives on (the Filters' own).
+    listener_sock: Option<RawFd>,
+    notifier: Option<Notifier>,
 }
 
 /// Runs the loop; the exit status for the caller, or the setup error.
@@ -82,7 +88,16 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
         Some((s, r)) => (Some(s), Some(r)),
         None => (None, None),
     };
-    let mut st = State { report: run.report.take(), report_buf: Vec::new(), sock, relay, command: None };
+    let listener_sock = run.ctx.filters.notify.as_ref().map(|n| n.ours.as_raw_fd());
+    let mut st = State {
+        report: run.report.take(),
+        report_buf: Vec::new(),
+        sock,
+        relay,
+        command: None,
+        listener_sock,
+        notifier: None,
+    };
     loop {
         let wait = run.timeout.wait_ms(Instant::now());
         let ready = wait_once(&sigfd, &st, wait);
@@ -99,6 +114,7 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
                 }
             }
         }
+        serve_metadata(run.ctx, &mut st, &ready);
         if let Some(relay) = st.relay.as_mut() {
             if ready.input {
                 relay.read_input();
@@ -121,6 +137,25 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
     }
 }
 
+/// Landlock-only mode: takes the listener when it arrives, then makes
+/// the calls it hands over; drops it once no process is left under it.
+fn serve_metadata(ctx: &Ctx, st: &mut State, ready: &Ready) {
+    if ready.listener_sock {
+        if let Some(fd) = st.listener_sock.take() {
+            // SAFETY: the fd belongs to ctx.filters, which outlives the loop.
+            let sock = unsafe { BorrowedFd::borrow_raw(fd) };
+            st.notifier = super::seccomp::receive_listener(sock).map(|l| Notifier::new(ctx, l));
+        }
+    }
+    let done = match (ready.listener, ready.listener_hup) {
+        (true, _) => !st.notifier.as_ref().is_some_and(Notifier::serve),
+        (false, hup) => hup,
+    };
+    if done {
+        st.notifier = None;
+    }
+}
+
 #[derive(Default)]
 struct Ready {
     report: bool,
@@ -128,13 +163,16 @@ struct Ready {
     input: bool,
     master_in: bool,
     master_out: bool,
+    listener_sock: bool,
+    listener: bool,
+    listener_hup: bool,
 }
 
 /// One poll: which sources have something.
 fn wait_once(sigfd: &SignalFd, st: &State, wait_ms: Option<u64>) -> Ready {
     let r = PollFlags::POLLIN;
     let mut fds = vec![PollFd::new(sigfd.as_fd(), r)];
-    let mut slots = [usize::MAX; 5];
+    let mut slots = [usize::MAX; 7];
     let mut add = |fds: &mut Vec<PollFd>, slot: usize, fd: BorrowedFd<'static>, flags: PollFlags| {
         slots[slot] = fds.len();
         fds.push(PollFd::new(fd, flags));
@@ -159,6 +197,12 @@ fn wait_once(sigfd: &SignalFd, st: &State, wait_ms: Option<u64>) -> Ready {
             }
         }
     }
+    if let Some(f) = st.listener_sock {
+        add(&mut fds, 5, b(f), r);
+    }
+    if let Some(n) = &st.notifier {
+        add(&mut fds, 6, b(n.fd()), r);
+    }
     let timeout = match wait_ms {
         Some(ms) => PollTimeout::try_from(ms.min(i32::MAX as u64) as i32).unwrap_or(PollTimeout::MAX),
         None => PollTimeout::NONE,
@@ -166,11 +210,21 @@ fn wait_once(sigfd: &SignalFd, st: &State, wait_ms: Option<u64>) -> Ready {
     if poll(&mut fds, timeout).is_err() {
         return Ready::default();
     }
-    let got = |slot: usize| {
-        let i = slots[slot];
-        i != usize::MAX && fds[i].revents().is_some_and(|e| !e.is_empty())
+    let events = |slot: usize| match slots[slot] {
+        usize::MAX => PollFlags::empty(),
+        i => fds[i].revents().unwrap_or(PollFlags::empty()),
     };
-    Ready { report: got(0), sock: got(1), input: got(2), master_in: got(3), master_out: got(4) }
+    let got = |slot: usize| !events(slot).is_empty();
+    Ready {
+        report: got(0),
+        sock: got(1),
+        input: got(2),
+        master_in: got(3),
+        master_out: got(4),
+        listener_sock: got(5),
+        listener: events(6).contains(PollFlags::POLLIN),
+        listener_hup: events(6).intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL),
+    }
 }
 
 fn set_nonblocking(fd: &OwnedFd) {

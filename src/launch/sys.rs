@@ -28,10 +28,17 @@ struct OpenHow {
 }
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): opens `path` relative to `dirfd` with `resolve` restrictions.
 pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
+    openat2_raw(dirfd.as_raw_fd(), path, flags, resolve)
+}
+
+/// [`openat2`] with a raw `dirfd` (AT_FDCWD for the working directory).
+pub fn openat2_raw(dirfd: RawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
     let c = cstring(path)?;
     let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: 0, resolve };
     // SAFETY: `c` is a valid NUL-terminated string and `how` a valid
@@ -39,7 +46,7 @@ pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: u64) -> n
     let r = unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            dirfd.as_raw_fd(),
+            dirfd,
             c.as_ptr(),
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
