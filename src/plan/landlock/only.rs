@@ -168,21 +168,58 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
     if plan.network.user.is_some() {
         a.lost.push("--net user (needs a network namespace)".into());
     }
+    a.approximated.extend(without_namespaces(plan));
+}
+
+/// What stands in for each namespace the plan asked for, and what is open
+/// without it: one line each, for the warning and `explain`.
+pub fn without_namespaces(plan: &Plan) -> Vec<String> {
     let ns = &plan.namespaces;
+    let facts = crate::plan::seccomp::Facts::of(plan);
+    let rules = crate::seccomp::policy::base_rules(&plan.seccomp, facts);
+    let denied = |name: &str| {
+        rules
+            .iter()
+            .any(|r| r.action != crate::plan::seccomp::Action::Allow && r.syscalls.iter().any(|n| n == name))
+    };
+    let chattr =
+        if denied("file_setattr") { "chattr flags denied" } else { "chattr flags open (seccomp policy)" };
+    let mut out = vec![format!(
+        "no mount namespace: the host's file system confined by landlock, and chmod, chown, utimes and \
+         xattr calls only beneath writable rules (made by the monitor), {chattr}"
+    )];
     if ns.net {
-        a.approximated.push(
-            "no network namespace: TCP connect and bind denied by landlock, UDP and other protocols open"
+        out.push(
+            "no network namespace: TCP connect and bind denied by landlock, but UDP, ICMP, other \
+             protocols and pathname unix sockets open"
                 .into(),
         );
     }
-    let shared: Vec<&str> = [("pid", ns.pid), ("ipc", ns.ipc), ("uts", ns.uts), ("cgroup", ns.cgroup)]
-        .iter()
-        .filter(|(_, own)| *own)
-        .map(|(n, _)| *n)
-        .collect();
-    if !shared.is_empty() {
-        a.approximated.push(format!("no mount, {} namespaces: the host's are visible", shared.join(", ")));
+    if ns.pid {
+        let ptrace = if denied("ptrace") { "ptrace denied" } else { "ptrace open (seccomp policy)" };
+        out.push(format!(
+            "no pid namespace: the host's processes visible (signals to them denied by landlock, {ptrace}), \
+             and every process the command starts killed when it ends"
+        ));
     }
+    if ns.ipc {
+        out.push(match denied("shmget") && denied("mq_open") {
+            true => "no IPC namespace: System V IPC and POSIX message queues denied".into(),
+            false => {
+                "no IPC namespace: the host's System V IPC and POSIX message queues open (seccomp policy)"
+                    .into()
+            }
+        });
+    }
+    match (ns.uts, ns.cgroup) {
+        (true, true) => {
+            out.push("no uts and cgroup namespaces: the host's host name and cgroups visible".into())
+        }
+        (true, false) => out.push("no uts namespace: the host's host name".into()),
+        (false, true) => out.push("no cgroup namespace: the host's cgroups visible".into()),
+        (false, false) => {}
+    }
+    out
 }
 
 /// Splits a grant around the paths in `except` beneath it: each entry of a
