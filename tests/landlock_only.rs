@@ -383,3 +383,31 @@ for name, f in [("chmod link", lambda: os.chmod("link", 0o777)),
     assert!(after.starts_with("0o100707 "), "{after}");
     assert!(after.contains("['user.a', 'user.b', 'user.c', 'user.d']"), "{after}");
 }
+
+#[test]
+fn explain_describes_the_landlock_only_plan_that_runs() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let text = sbx(cwd.path(), home.path(), ["explain", "--mode", "landlock", "--", "true"]).output().ok();
+    for absent in
+        ["namespaces: own", "on an empty read-only tmpfs root", "  tmpfs    /tmp", "  proc     /proc"]
+    {
+        assert!(!text.contains(absent), "explain shows {absent:?}, which will not exist:\n{text}");
+    }
+    let cwd_rule = format!("read+write+create/remove+exec  {}\n", cwd.path().display());
+    for said in [
+        "mode:       landlock only: no namespaces and no mounts",
+        "filesystem: the host's, with these landlock rules",
+        "read+exec                      /usr\n",
+        &cwd_rule,
+        "read                           /proc\n",
+        "tmpfs /tmp: inaccessible instead of empty",
+        "chmod, chown, utimes and xattr calls only beneath writable rules",
+        "System V IPC and POSIX message queues denied",
+        "every process the command starts killed when it ends",
+        "every TCP connect and bind is denied",
+    ] {
+        assert!(text.contains(said), "explain misses {said:?}:\n{text}");
+    }
+    let text = sbx(cwd.path(), home.path(), ["explain", "--", "true"]).output().ok();
+    assert!(text.contains("namespaces: own user mount pid ipc uts net cgroup"), "{text}");
+}

@@ -34,9 +34,9 @@ use super::error::{Result, SetupError};
 use super::{probe, Ctx};
 use crate::escape;
 use crate::plan::landlock::compat::{self, Found, KNOWN_ABI};
-use crate::plan::landlock::only::{self, HostView};
+pub use crate::plan::landlock::only::{self, RealHost};
 use crate::plan::landlock::{grants, Grant, Mode, Rights};
-use crate::plan::{FsOp, Plan};
+use crate::plan::Plan;
 
 /// The running kernel's landlock ABI; 0 when it has none.
 pub fn kernel_abi() -> u32 {
@@ -68,23 +68,6 @@ pub fn precheck(ctx: &Ctx) -> Result<Vec<String>> {
         ctx.log("landlock", &format!("{} skipped: this kernel has {}", n.what, Found(abi)));
     }
     Ok(compat::warning(&d, abi).into_iter().collect())
-}
-
-/// The host as landlock-only mode sees it.
-pub struct RealHost;
-
-impl HostView for RealHost {
-    fn ids(&self) -> (u32, u32) {
-        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
-    }
-
-    fn has(&self, op: &FsOp) -> bool {
-        match op {
-            FsOp::Dir { dest, .. } => dest.is_dir(),
-            FsOp::Symlink { target, dest } => std::fs::read_link(dest).is_ok_and(|t| t == *target),
-            _ => false,
-        }
-    }
 }
 
 /// The file-system grants for the plan's mode.

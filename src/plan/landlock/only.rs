@@ -41,6 +41,23 @@ pub trait HostView {
     fn has(&self, op: &FsOp) -> bool;
 }
 
+/// The host itself: read-only looks at its files and the caller's ids.
+pub struct RealHost;
+
+impl HostView for RealHost {
+    fn ids(&self) -> (u32, u32) {
+        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+    }
+
+    fn has(&self, op: &FsOp) -> bool {
+        match op {
+            FsOp::Dir { dest, .. } => dest.is_dir(),
+            FsOp::Symlink { target, dest } => std::fs::read_link(dest).is_ok_and(|t| t == *target),
+            _ => false,
+        }
+    }
+}
+
 /// A Plan run without namespaces.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Adapted {
@@ -245,4 +262,43 @@ pub fn split(
         out.extend(split(&path.join(name), rights, &beneath, list));
     }
     out
+}
+
+/// The head of `explain` in landlock-only mode: the plan as it will run,
+/// with the landlock rules on the host's paths in place of namespaces and
+/// mounts.
+pub fn explain(plan: &Plan, host: &dyn HostView, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let a = adapt(plan, host);
+    writeln!(
+        f,
+        "mode:       landlock only: no namespaces and no mounts; the command runs among the host's files, \
+         processes and network, confined by landlock, seccomp and no_new_privs"
+    )?;
+    let (uid, gid) = host.ids();
+    writeln!(f, "ids:        uid {uid} gid {gid} (the caller's own)")?;
+    writeln!(f, "filesystem: the host's, with these landlock rules (nothing else is readable or writable):")?;
+    for g in &a.grants {
+        let except: Vec<String> = g.except.iter().map(|e| show(e)).collect();
+        let except = if except.is_empty() { String::new() } else { format!(" except {}", except.join(" ")) };
+        writeln!(f, "  {:<30} {}{except}", g.rights.to_string(), show(&g.path))?;
+    }
+    writeln!(f, "instead of namespaces:")?;
+    for line in without_namespaces(plan) {
+        writeln!(f, "  {line}")?;
+    }
+    let fs_lines: Vec<&String> = a.approximated.iter().filter(|l| !l.starts_with("no ")).collect();
+    if !fs_lines.is_empty() {
+        writeln!(f, "approximated:")?;
+        for line in fs_lines {
+            writeln!(f, "  {line}")?;
+        }
+    }
+    if !a.lost.is_empty() {
+        let how = if plan.best_effort { "dropped (--best-effort)" } else { "refused: needs namespaces" };
+        writeln!(f, "not carried over, {how}:")?;
+        for line in &a.lost {
+            writeln!(f, "  {line}")?;
+        }
+    }
+    Ok(())
 }
