@@ -25,6 +25,22 @@ fn landlock_only_mode_works_here() -> bool {
     false
 }
 
+/// Runs sandbox to its end, at most `secs` seconds: a run that hangs (a
+/// metadata call the monitor never answers, say) fails the test instead of
+/// hanging it; sandbox's whole process group is killed then.
+fn output_within(secs: f64, s: Sbx) -> Out {
+    let mut child = s.own_process_group().spawn();
+    if !wait_for(secs, || child.try_wait().unwrap().is_some()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(-(child.id() as i32)),
+            nix::sys::signal::SIGKILL,
+        );
+        let _ = child.wait();
+        panic!("sandbox did not end within {secs} s");
+    }
+    Out(child.wait_with_output().unwrap())
+}
+
 /// Runs `python3 -c script args` on the host as the sandbox's caller.
 fn host_python(script: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new("/usr/bin/python3");
@@ -113,7 +129,7 @@ fn host_ipc_objects_are_unreachable_in_landlock_only_mode() {
     objects.0.extend(ids.iter().cloned());
     let mut args = vec!["--mode", "landlock", "--", "/usr/bin/python3", "-c", IPC, "attack", &name];
     args.extend(ids.iter().map(String::as_str));
-    let out = sbx(cwd.path(), home.path(), &args).output();
+    let out = output_within(30.0, sbx(cwd.path(), home.path(), &args));
     // glibc's mq_unlink turns EPERM into EACCES, as POSIX words it.
     assert_eq!(
         out.ok(),
@@ -175,7 +191,7 @@ fn a_double_forked_daemon_does_not_outlive_a_normal_exit() {
         let script = format!("(setsid {daemon} >/dev/null 2>&1 &); {WAIT_FOR} '{daemon}'; echo started");
         let mut args = mode.to_vec();
         args.extend(["--", "sh", "-c", &script]);
-        let out = sbx(cwd.path(), home.path(), &args).output();
+        let out = output_within(30.0, sbx(cwd.path(), home.path(), &args));
         assert_eq!(out.ok(), "started\n", "{mode:?}");
         assert!(
             wait_for(5.0, || host_pids_with(&daemon).is_empty()),
@@ -337,7 +353,7 @@ fn metadata_changes_only_beneath_writable_rules_in_landlock_only_mode() {
         let args = ["--mode", "landlock", "--ro", ro, "--", "/usr/bin/python3", "-c", METADATA];
         let mut args: Vec<&str> = args.to_vec();
         args.push(file.to_str().unwrap());
-        sbx(cwd.path(), home.path(), &args).output()
+        output_within(30.0, sbx(cwd.path(), home.path(), &args))
     };
     // Outside every rule, and beneath a read-only one: refused, unchanged.
     for (file, open, before) in [(&files[1], "EACCES", &before[1]), (&files[2], "ok", &before[2])] {
@@ -364,7 +380,7 @@ for name, f in [("chmod link", lambda: os.chmod("link", 0o777)),
         print(name, errno.errorcode[e.errno])
 "#;
     let args = ["--mode", "landlock", "--", "/usr/bin/python3", "-c", script, theirs];
-    let out = sbx(cwd.path(), home.path(), args).output();
+    let out = output_within(30.0, sbx(cwd.path(), home.path(), args));
     assert_eq!(
         out.ok(),
         "chmod link EACCES\nchmod .. EACCES\nutime link EACCES\nlchown link ok\nutime link itself ok\n",
@@ -387,7 +403,9 @@ for name, f in [("chmod link", lambda: os.chmod("link", 0o777)),
 #[test]
 fn explain_describes_the_landlock_only_plan_that_runs() {
     let (cwd, home) = (Dir::new(), Dir::new());
-    let text = sbx(cwd.path(), home.path(), ["explain", "--mode", "landlock", "--", "true"]).output().ok();
+    let text =
+        output_within(30.0, sbx(cwd.path(), home.path(), ["explain", "--mode", "landlock", "--", "true"]))
+            .ok();
     for absent in
         ["namespaces: own", "on an empty read-only tmpfs root", "  tmpfs    /tmp", "  proc     /proc"]
     {
@@ -408,6 +426,6 @@ fn explain_describes_the_landlock_only_plan_that_runs() {
     ] {
         assert!(text.contains(said), "explain misses {said:?}:\n{text}");
     }
-    let text = sbx(cwd.path(), home.path(), ["explain", "--", "true"]).output().ok();
+    let text = output_within(30.0, sbx(cwd.path(), home.path(), ["explain", "--", "true"])).ok();
     assert!(text.contains("namespaces: own user mount pid ipc uts net cgroup"), "{text}");
 }
