@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(p) = loaded else { return };
     for base in [Base::Default, Base::None] {
         let s = Seccomp { base, policies: vec![p.clone()], ..Seccomp::default() };
-        let Ok(progs) = compile::compile(&s, false) else { continue };
+        let Ok(progs) = compile::compile(&s, Default::default()) else { continue };
         let progs: Vec<Vec<_>> = progs.into_iter().map(|p| p.to_vec()).collect();
         for (arch, nr) in [(AUDIT_ARCH_X86_64, 0x4000_0000 | 39), (AUDIT_ARCH_X86_64, 0x4000_0000 | 272), (AUDIT_ARCH_I386, 20), (AUDIT_ARCH_I386, 310)] {
             let d = interp::Data { nr, arch, args: [0; 6] };

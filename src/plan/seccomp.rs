@@ -234,19 +234,38 @@ pub enum Condition {
     SharePid,
     /// `--allow-userns` was given.
     AllowUserns,
+    /// Landlock-only mode (`--mode landlock`): no namespaces at all.
+    LandlockOnly,
+}
+
+/// What the sandbox is like, for the rules' conditions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The pid namespace is the host's: `--share pid`, or landlock-only mode.
+    pub share_pid: bool,
+    /// Landlock-only mode.
+    pub landlock_only: bool,
+}
+
+impl Facts {
+    pub fn of(plan: &super::Plan) -> Facts {
+        Facts {
+            share_pid: plan.shares_host_pids(),
+            landlock_only: plan.mode == super::landlock::Mode::Landlock,
+        }
+    }
 }
 
 impl Seccomp {
-    /// The lines `sandbox explain` prints; `share_pid`: the pid namespace
-    /// is the host's.
-    pub fn explain(&self, share_pid: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The lines `sandbox explain` prints for a sandbox with these facts.
+    pub fn explain(&self, facts: Facts, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.base {
             Base::Default => {
                 writeln!(f, "seccomp:    default policy (reasons: sandbox --help, under --seccomp)")?
             }
             Base::None => writeln!(f, "seccomp:    no built-in policy (--seccomp none)")?,
         }
-        for r in crate::seccomp::policy::base_rules(self, share_pid) {
+        for r in crate::seccomp::policy::base_rules(self, facts) {
             let args = match r.args.is_empty() {
                 true => String::new(),
                 false => format!(" when {}", crate::seccomp::policy::describe_args(&r.args)),

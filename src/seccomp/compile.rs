@@ -24,7 +24,7 @@ use seccompiler::{
 };
 
 use super::{guard, policy, syscalls};
-use crate::plan::seccomp::{Action, Arg, Op, Rule, Seccomp};
+use crate::plan::seccomp::{Action, Arg, Facts, Op, Rule, Seccomp};
 
 /// The kernel's limit on one filter (BPF_MAXINSNS).
 const MAX_INSNS: usize = 4096;
@@ -36,13 +36,12 @@ struct Layer {
     rules: Vec<Rule>,
 }
 
-/// The programs for `s`, in installation order. `share_pid`: the pid
-/// namespace is the host's.
-pub fn compile(s: &Seccomp, share_pid: bool) -> Result<Vec<BpfProgram>, String> {
+/// The programs for `s` in a sandbox with these facts, in installation order.
+pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
     let mut layers = vec![Layer {
         name: "built-in policy".into(),
         default: Action::Allow,
-        rules: policy::base_rules(s, share_pid),
+        rules: policy::base_rules(s, facts),
     }];
     let deny = s.deny.iter().map(|d| Rule {
         syscalls: vec![d.syscall.clone()],
@@ -54,8 +53,7 @@ pub fn compile(s: &Seccomp, share_pid: bool) -> Result<Vec<BpfProgram>, String> 
     });
     layers.push(Layer { name: "--seccomp-deny".into(), default: Action::Allow, rules: deny.collect() });
     for p in &s.policies {
-        let rules =
-            p.rules.iter().filter(|r| policy::applies(r, share_pid, s.allow_userns)).cloned().collect();
+        let rules = p.rules.iter().filter(|r| policy::applies(r, facts, s.allow_userns)).cloned().collect();
         layers.push(Layer { name: p.source.clone(), default: p.default, rules });
     }
     let guard_action = if s.log { Action::Log } else { Action::Errno(libc::ENOSYS as u32) };

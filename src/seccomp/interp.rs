@@ -73,7 +73,7 @@ pub fn run_all(progs: &[Vec<sock_filter>], d: &Data) -> u32 {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
-    use crate::plan::seccomp::{Base, Deny, Seccomp};
+    use crate::plan::seccomp::{Base, Deny, Facts, Seccomp};
     use crate::seccomp::guard::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
     use crate::seccomp::{compile::compile, oci, syscalls};
 
@@ -96,7 +96,7 @@ mod tests {
     }
 
     fn default(share_pid: bool) -> Vec<Vec<sock_filter>> {
-        compile(&Seccomp::default(), share_pid).unwrap()
+        compile(&Seccomp::default(), Facts { share_pid, landlock_only: false }).unwrap()
     }
 
     #[test]
@@ -159,7 +159,7 @@ mod tests {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut imported = Seccomp { base: Base::None, ..Seccomp::default() };
         imported.policies.push(oci::import(docker, "d", &oci::Facts { caps: &[], kernel: "6.18" }).unwrap());
-        for progs in [default(false), compile(&imported, false).unwrap()] {
+        for progs in [default(false), compile(&imported, Facts::default()).unwrap()] {
             for n in
                 [0u32, 1, 39, 56, 59, 101, 110, 250, 272, 435, 512, 514, 520, 547, 0x3fff_ffff, 0xbfff_ffff]
             {
@@ -181,7 +181,7 @@ mod tests {
         assert_eq!(call(&default(true), "ptrace", &[]), errno(libc::EPERM));
         assert_eq!(call(&default(true), "process_vm_readv", &[]), errno(libc::EPERM));
         let s = Seccomp { allow_userns: true, ..Seccomp::default() };
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "unshare", &[]), ALLOW);
         assert_eq!(call(&p, "clone", &[libc::CLONE_NEWUSER as u64]), ALLOW);
         assert_eq!(call(&p, "clone3", &[]), ALLOW);
@@ -194,18 +194,18 @@ mod tests {
         s.deny.push(Deny { syscall: "getppid".into(), errno: libc::ESRCH as u32 });
         s.deny.push(Deny { syscall: "keyctl".into(), errno: libc::EACCES as u32 });
         s.allow.push("bpf".into());
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "getppid", &[]), errno(libc::ESRCH));
         assert_eq!(call(&p, "keyctl", &[]), errno(libc::EACCES), "the user's errno wins");
         assert_eq!(call(&p, "bpf", &[]), ALLOW);
         s.log = true;
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "add_key", &[]), LOG);
         assert_eq!(call(&p, "getppid", &[]), LOG);
         let x32 = Data { nr: 0x4000_0000 | 250, arch: AUDIT_ARCH_X86_64, args: [0; 6] };
         assert_eq!(run_all(&p, &x32), LOG);
         let none = Seccomp { base: Base::None, ..Seccomp::default() };
-        assert!(compile(&none, false).unwrap().is_empty(), "--seccomp none installs nothing");
+        assert!(compile(&none, Facts::default()).unwrap().is_empty(), "--seccomp none installs nothing");
     }
 
     #[test]
@@ -213,7 +213,7 @@ mod tests {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut s = Seccomp { base: Base::None, ..Seccomp::default() };
         s.policies.push(oci::import(docker, "d", &oci::Facts { caps: &[], kernel: "6.18" }).unwrap());
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         for name in ["read", "getppid", "execve", "ptrace", "socket"] {
             assert_eq!(call(&p, name, &[]), ALLOW, "{name}");
         }

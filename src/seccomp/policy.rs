@@ -13,7 +13,7 @@
 //! every name is a system call of this architecture, argument indices and
 //! widths are valid. Pure: no system calls.
 
-use crate::plan::seccomp::{Action, Arg, Condition, Op, Policy, Rule, Seccomp};
+use crate::plan::seccomp::{Action, Arg, Condition, Facts, Op, Policy, Rule, Seccomp};
 
 use super::syscalls;
 
@@ -71,23 +71,24 @@ fn check_arg(a: &Arg) -> Result<(), String> {
 }
 
 /// Whether `rule` applies to a sandbox with these facts.
-pub fn applies(rule: &Rule, share_pid: bool, allow_userns: bool) -> bool {
+pub fn applies(rule: &Rule, facts: Facts, allow_userns: bool) -> bool {
     let holds = |c: Condition| match c {
-        Condition::SharePid => share_pid,
+        Condition::SharePid => facts.share_pid,
         Condition::AllowUserns => allow_userns,
+        Condition::LandlockOnly => facts.landlock_only,
     };
     rule.when.map_or(true, holds) && !rule.unless.is_some_and(holds)
 }
 
 /// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
-pub fn base_rules(s: &Seccomp, share_pid: bool) -> Vec<Rule> {
+pub fn base_rules(s: &Seccomp, facts: Facts) -> Vec<Rule> {
     if s.base == crate::plan::seccomp::Base::None {
         return Vec::new();
     }
     default_policy()
         .rules
         .into_iter()
-        .filter(|r| applies(r, share_pid, s.allow_userns))
+        .filter(|r| applies(r, facts, s.allow_userns))
         .filter_map(|mut r| {
             r.syscalls.retain(|n| !s.allow.contains(n));
             (!r.syscalls.is_empty()).then_some(r)
@@ -111,7 +112,8 @@ pub fn help_text() -> String {
             names.push_str(&format!(" ({})", describe_args(&r.args)));
         }
         let cond = match (r.when, r.unless) {
-            (Some(Condition::SharePid), _) => ", only with --share pid",
+            (Some(Condition::SharePid), _) => ", only with --share pid or in landlock-only mode",
+            (Some(Condition::LandlockOnly), _) => ", only in landlock-only mode",
             (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
             _ => "",
         };
@@ -165,7 +167,10 @@ mod tests {
     #[test]
     fn conditions_and_allow_shape_the_base_rules() {
         let names = |s: &Seccomp, share_pid| -> Vec<String> {
-            base_rules(s, share_pid).into_iter().flat_map(|r| r.syscalls).collect()
+            base_rules(s, Facts { share_pid, landlock_only: false })
+                .into_iter()
+                .flat_map(|r| r.syscalls)
+                .collect()
         };
         let mut s = Seccomp::default();
         assert!(!names(&s, false).contains(&"ptrace".to_string()));
@@ -179,6 +184,22 @@ mod tests {
         assert!(names(&s, false).contains(&"add_key".to_string()));
         s.base = Base::None;
         assert!(names(&s, true).is_empty());
+    }
+
+    #[test]
+    fn landlock_only_mode_denies_the_host_s_ipc_and_file_flags() {
+        let s = Seccomp::default();
+        let names = |landlock_only| -> Vec<String> {
+            let facts = Facts { share_pid: landlock_only, landlock_only };
+            base_rules(&s, facts).into_iter().flat_map(|r| r.syscalls).collect()
+        };
+        for name in ["shmget", "shmat", "semop", "msgsnd", "mq_open", "mq_unlink", "file_setattr"] {
+            assert!(names(true).contains(&name.to_string()), "{name}");
+            assert!(!names(false).contains(&name.to_string()), "{name} with an IPC namespace");
+        }
+        let ioctls = |landlock_only| base_rules(&s, Facts { share_pid: false, landlock_only }).len();
+        assert_eq!(ioctls(true), ioctls(false) + 9, "3 IPC and file-flag rules, 6 ioctl requests");
+        assert!(help_text().contains("only in landlock-only mode"));
     }
 
     #[test]

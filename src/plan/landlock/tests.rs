@@ -216,3 +216,27 @@ fn plans_without_landlock_fields_get_the_secure_default() {
     assert!(back.landlock.enabled && back.landlock.scope_signals);
     assert_eq!(back.mode, Mode::Namespaces);
 }
+
+#[test]
+fn landlock_only_mode_says_what_stands_in_for_each_namespace() {
+    let mut p = plan("default");
+    p.mode = Mode::Landlock;
+    let text = super::only::without_namespaces(&p).join("\n");
+    for said in [
+        "chmod, chown, utimes and xattr calls only beneath writable rules",
+        "chattr flags denied",
+        "UDP, ICMP, other protocols and pathname unix sockets open",
+        "ptrace denied",
+        "every process the command starts killed",
+        "System V IPC and POSIX message queues denied",
+        "no uts and cgroup namespaces",
+    ] {
+        assert!(text.contains(said), "{said}: {text}");
+    }
+    p.seccomp.base = crate::plan::seccomp::Base::None;
+    p.namespaces.uts = false;
+    let text = super::only::without_namespaces(&p).join("\n");
+    assert!(text.contains("ptrace open (seccomp policy)"), "{text}");
+    assert!(text.contains("POSIX message queues open (seccomp policy)"), "{text}");
+    assert!(text.contains("no cgroup namespace:") && !text.contains("uts"), "{text}");
+}
