@@ -34,9 +34,9 @@ use super::error::{Result, SetupError};
 use super::{probe, Ctx};
 use crate::escape;
 use crate::plan::landlock::compat::{self, Found, KNOWN_ABI};
-use crate::plan::landlock::only::{self, HostView};
+pub use crate::plan::landlock::only::{self, RealHost};
 use crate::plan::landlock::{grants, Grant, Mode, Rights};
-use crate::plan::{FsOp, Plan};
+use crate::plan::Plan;
 
 /// The running kernel's landlock ABI; 0 when it has none.
 pub fn kernel_abi() -> u32 {
@@ -68,23 +68,6 @@ pub fn precheck(ctx: &Ctx) -> Result<Vec<String>> {
         ctx.log("landlock", &format!("{} skipped: this kernel has {}", n.what, Found(abi)));
     }
     Ok(compat::warning(&d, abi).into_iter().collect())
-}
-
-/// The host as landlock-only mode sees it.
-pub struct RealHost;
-
-impl HostView for RealHost {
-    fn ids(&self) -> (u32, u32) {
-        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
-    }
-
-    fn has(&self, op: &FsOp) -> bool {
-        match op {
-            FsOp::Dir { dest, .. } => dest.is_dir(),
-            FsOp::Symlink { target, dest } => std::fs::read_link(dest).is_ok_and(|t| t == *target),
-            _ => false,
-        }
-    }
 }
 
 /// The file-system grants for the plan's mode.
@@ -160,12 +143,20 @@ fn check_status(ctx: &Ctx, status: &RestrictionStatus, abi: ABI) -> Result<()> {
     Ok(())
 }
 
+/// A directory's entries, for [`only::split`].
+fn list(p: &Path) -> Option<Vec<OsString>> {
+    Some(std::fs::read_dir(p).ok()?.filter_map(|e| Some(e.ok()?.file_name())).collect())
+}
+
+/// Every path a rule is added for, with its rights: the grants, split
+/// around excluded paths.
+pub fn rule_paths(plan: &Plan) -> Vec<(std::path::PathBuf, Rights)> {
+    plan_grants(plan).iter().flat_map(|g| only::split(&g.path, g.rights, &g.except, &list)).collect()
+}
+
 /// Adds a rule for every grant, split around excluded paths; a grant whose
 /// path does not exist is skipped (mirror) or refused (explicit rule).
 fn add_paths(ctx: &Ctx, mut created: RulesetCreated, abi: ABI) -> Result<RulesetCreated> {
-    let list = |p: &Path| -> Option<Vec<OsString>> {
-        Some(std::fs::read_dir(p).ok()?.filter_map(|e| Some(e.ok()?.file_name())).collect())
-    };
     for g in plan_grants(ctx.plan) {
         let parts = only::split(&g.path, g.rights, &g.except, &list);
         if !g.except.is_empty() {

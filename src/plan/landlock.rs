@@ -366,6 +366,15 @@ impl fmt::Display for Landlock {
         if self.exec_narrowed() {
             writeln!(f, "            with namespaces, every mount is noexec but beneath the exec rules")?;
         }
+        self.fmt_ports_and_scopes(f, false)
+    }
+}
+
+impl Landlock {
+    /// The port rules, scopes and logging of `explain`'s landlock section;
+    /// `deny_tcp`: TCP is denied even without a port rule (landlock-only
+    /// mode standing in for the network namespace).
+    pub fn fmt_ports_and_scopes(&self, f: &mut fmt::Formatter<'_>, deny_tcp: bool) -> fmt::Result {
         for (kind, ports) in [("connect", &self.connect_ports), ("bind", &self.bind_ports)] {
             for p in ports {
                 writeln!(f, "  {kind:<8} tcp port {p}")?;
@@ -373,6 +382,8 @@ impl fmt::Display for Landlock {
         }
         if self.restricts_tcp() {
             writeln!(f, "            every other TCP connect and bind is denied")?;
+        } else if deny_tcp {
+            writeln!(f, "            every TCP connect and bind is denied")?;
         }
         let mut scoped = Vec::new();
         if self.scope_abstract_unix {

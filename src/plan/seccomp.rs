@@ -244,6 +244,8 @@ pub enum Condition {
     SharePid,
     /// `--allow-userns` was given.
     AllowUserns,
+    /// Landlock-only mode (`--mode landlock`): no namespaces at all.
+    LandlockOnly,
     /// Landlock restricts TCP ports: a port rule (`--allow-connect`,
     /// `--allow-bind`, a profile's list), or landlock-only mode standing in
     /// for "no network".
@@ -259,6 +261,8 @@ pub enum Condition {
 pub struct Facts {
     /// The pid namespace is the host's: `--share pid`, or landlock-only mode.
     pub share_pid: bool,
+    /// Landlock-only mode.
+    pub landlock_only: bool,
     /// Landlock restricts TCP ports.
     pub port_rules: bool,
     /// Landlock scopes signals to the sandbox.
@@ -269,9 +273,9 @@ impl Facts {
     /// The facts of `plan`, in the mode it runs in.
     pub fn of(plan: &super::Plan) -> Facts {
         let ll = &plan.landlock;
-        let only = plan.mode == super::landlock::Mode::Landlock;
         Facts {
-            share_pid: !plan.namespaces.pid || only,
+            share_pid: plan.shares_host_pids(),
+            landlock_only: plan.mode == super::landlock::Mode::Landlock,
             port_rules: super::landlock::restricts_tcp(plan),
             signal_scope: ll.enabled && ll.scope_signals,
         }
@@ -282,6 +286,7 @@ impl Facts {
         match c {
             Condition::SharePid => self.share_pid,
             Condition::AllowUserns => allow_userns,
+            Condition::LandlockOnly => self.landlock_only,
             Condition::PortRules => self.port_rules,
             Condition::ScopedHostPids => self.share_pid && self.signal_scope,
         }

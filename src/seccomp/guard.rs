@@ -26,18 +26,18 @@ pub const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
 /// The x32 bit of the system-call number.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
-const LD_W_ABS: u16 = 0x20;
-const JEQ_K: u16 = 0x15;
+pub(super) const LD_W_ABS: u16 = 0x20;
+pub(super) const JEQ_K: u16 = 0x15;
 const JGE_K: u16 = 0x35;
-const RET_K: u16 = 0x06;
-const OFFSET_NR: u32 = 0;
-const OFFSET_ARCH: u32 = 4;
+pub(super) const RET_K: u16 = 0x06;
+pub(super) const OFFSET_NR: u32 = 0;
+pub(super) const OFFSET_ARCH: u32 = 4;
 
-fn stmt(code: u16, k: u32) -> sock_filter {
+pub(super) fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter { code, jt: 0, jf: 0, k }
 }
 
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+pub(super) fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 

@@ -6,7 +6,9 @@
 //! - [`oci`]: `--seccomp-oci`, an OCI runtime's `linux.seccomp` or Docker's
 //!   profile;
 //! - [`compile`]: the Plan's rules to BPF programs with seccompiler, each
-//!   behind the hand-written x32/i386 guard of `guard`.
+//!   behind the hand-written x32/i386 guard of `guard`;
+//! - [`notify`]: landlock-only mode's filter that hands the metadata calls
+//!   to the monitor (SECCOMP_RET_USER_NOTIF).
 //!
 //! Everything here is pure; installing the programs is `launch`'s last
 //! step before execve.
@@ -16,6 +18,7 @@ mod guard;
 /// The cBPF interpreter of the tests, public for the fuzz targets.
 #[doc(hidden)]
 pub mod interp;
+pub mod notify;
 pub mod oci;
 pub mod policy;
 pub mod syscalls;

@@ -144,12 +144,13 @@ fn help_entry(r: &Rule) -> String {
         names.push_str(&format!(" ({})", describe_args(&r.args)));
     }
     let cond = match (r.when, r.unless) {
-        (Some(Condition::SharePid), _) => ", only with --share pid or --mode landlock",
+        (Some(Condition::SharePid), _) => ", only with --share pid or in landlock-only mode",
+        (Some(Condition::LandlockOnly), _) => ", only in landlock-only mode",
         (Some(Condition::PortRules), _) => {
-            ", with port rules: --allow-connect, --allow-bind, --mode landlock"
+            ", with port rules: --allow-connect, --allow-bind, landlock-only mode"
         }
         (Some(Condition::ScopedHostPids), _) => {
-            ", with --share pid or --mode landlock, lifted by --allow-signals"
+            ", with --share pid or in landlock-only mode, lifted by --allow-signals"
         }
         (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
         _ => "",
@@ -237,6 +238,22 @@ mod tests {
         assert!(names(&s, false).contains(&"add_key".to_string()));
         s.base = Base::None;
         assert!(names(&s, true).is_empty());
+    }
+
+    #[test]
+    fn landlock_only_mode_denies_the_host_s_ipc_and_file_flags() {
+        let s = Seccomp::default();
+        let names = |landlock_only| -> Vec<String> {
+            let facts = Facts { share_pid: landlock_only, landlock_only, ..Facts::default() };
+            base_rules(&s, facts).into_iter().flat_map(|r| r.syscalls).collect()
+        };
+        for name in ["shmget", "shmat", "semop", "msgsnd", "mq_open", "mq_unlink", "file_setattr"] {
+            assert!(names(true).contains(&name.to_string()), "{name}");
+            assert!(!names(false).contains(&name.to_string()), "{name} with an IPC namespace");
+        }
+        let ioctls = |landlock_only| base_rules(&s, Facts { landlock_only, ..Facts::default() }).len();
+        assert_eq!(ioctls(true), ioctls(false) + 9, "3 IPC and file-flag rules, 6 ioctl requests");
+        assert!(help_text().contains("only in landlock-only mode"));
     }
 
     #[test]

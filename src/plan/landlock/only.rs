@@ -41,6 +41,23 @@ pub trait HostView {
     fn has(&self, op: &FsOp) -> bool;
 }
 
+/// The host itself: read-only looks at its files and the caller's ids.
+pub struct RealHost;
+
+impl HostView for RealHost {
+    fn ids(&self) -> (u32, u32) {
+        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+    }
+
+    fn has(&self, op: &FsOp) -> bool {
+        match op {
+            FsOp::Dir { dest, .. } => dest.is_dir(),
+            FsOp::Symlink { target, dest } => std::fs::read_link(dest).is_ok_and(|t| t == *target),
+            _ => false,
+        }
+    }
+}
+
 /// A Plan run without namespaces.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Adapted {
@@ -168,21 +185,63 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
     if plan.network.user.is_some() {
         a.lost.push("--net user (needs a network namespace)".into());
     }
+    a.approximated.extend(without_namespaces(plan));
+}
+
+/// What stands in for each namespace the plan asked for, and what is open
+/// without it: one line each, for the warning and `explain`.
+pub fn without_namespaces(plan: &Plan) -> Vec<String> {
     let ns = &plan.namespaces;
+    let facts = crate::plan::seccomp::Facts::of(plan);
+    let rules = crate::seccomp::policy::base_rules(&plan.seccomp, facts);
+    let denied = |name: &str| {
+        rules
+            .iter()
+            .any(|r| r.action != crate::plan::seccomp::Action::Allow && r.syscalls.iter().any(|n| n == name))
+    };
+    let chattr =
+        if denied("file_setattr") { "chattr flags denied" } else { "chattr flags open (seccomp policy)" };
+    let mut out = vec![format!(
+        "no mount namespace: the host's file system confined by landlock, and chmod, chown, utimes and \
+         xattr calls only beneath writable rules (made by the monitor), {chattr}"
+    )];
     if ns.net {
-        a.approximated.push(
-            "no network namespace: TCP connect and bind denied by landlock, UDP and other protocols open"
+        out.push(
+            "no network namespace: TCP connect and bind denied by landlock, and the ways around it refused \
+             by the filter (other stream protocols such as MPTCP and SCTP, raw sockets, TCP fast open); \
+             UDP and other datagram protocols, ICMP and pathname unix sockets open"
                 .into(),
         );
     }
-    let shared: Vec<&str> = [("pid", ns.pid), ("ipc", ns.ipc), ("uts", ns.uts), ("cgroup", ns.cgroup)]
-        .iter()
-        .filter(|(_, own)| *own)
-        .map(|(n, _)| *n)
-        .collect();
-    if !shared.is_empty() {
-        a.approximated.push(format!("no mount, {} namespaces: the host's are visible", shared.join(", ")));
+    if ns.pid {
+        let ptrace = if denied("ptrace") { "ptrace denied" } else { "ptrace open (seccomp policy)" };
+        let scope = match facts.signal_scope {
+            true => "signals to them denied by landlock, their limits, priority and CPUs by the filter",
+            false => "signals, limits, priority and CPUs of them open (--allow-signals)",
+        };
+        out.push(format!(
+            "no pid namespace: the host's processes visible ({scope}, {ptrace}), \
+             and every process the command starts killed when it ends"
+        ));
     }
+    if ns.ipc {
+        out.push(match denied("shmget") && denied("mq_open") {
+            true => "no IPC namespace: System V IPC and POSIX message queues denied".into(),
+            false => {
+                "no IPC namespace: the host's System V IPC and POSIX message queues open (seccomp policy)"
+                    .into()
+            }
+        });
+    }
+    match (ns.uts, ns.cgroup) {
+        (true, true) => {
+            out.push("no uts and cgroup namespaces: the host's host name and cgroups visible".into())
+        }
+        (true, false) => out.push("no uts namespace: the host's host name".into()),
+        (false, true) => out.push("no cgroup namespace: the host's cgroups visible".into()),
+        (false, false) => {}
+    }
+    out
 }
 
 /// Splits a grant around the paths in `except` beneath it: each entry of a
@@ -208,4 +267,43 @@ pub fn split(
         out.extend(split(&path.join(name), rights, &beneath, list));
     }
     out
+}
+
+/// The head of `explain` in landlock-only mode: the plan as it will run,
+/// with the landlock rules on the host's paths in place of namespaces and
+/// mounts.
+pub fn explain(plan: &Plan, host: &dyn HostView, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let a = adapt(plan, host);
+    writeln!(
+        f,
+        "mode:       landlock only: no namespaces and no mounts; the command runs among the host's files, \
+         processes and network, confined by landlock, seccomp and no_new_privs"
+    )?;
+    let (uid, gid) = host.ids();
+    writeln!(f, "ids:        uid {uid} gid {gid} (the caller's own)")?;
+    writeln!(f, "filesystem: the host's, with these landlock rules (nothing else is readable or writable):")?;
+    for g in &a.grants {
+        let except: Vec<String> = g.except.iter().map(|e| show(e)).collect();
+        let except = if except.is_empty() { String::new() } else { format!(" except {}", except.join(" ")) };
+        writeln!(f, "  {:<30} {}{except}", g.rights.to_string(), show(&g.path))?;
+    }
+    writeln!(f, "instead of namespaces:")?;
+    for line in without_namespaces(plan) {
+        writeln!(f, "  {line}")?;
+    }
+    let fs_lines: Vec<&String> = a.approximated.iter().filter(|l| !l.starts_with("no ")).collect();
+    if !fs_lines.is_empty() {
+        writeln!(f, "approximated:")?;
+        for line in fs_lines {
+            writeln!(f, "  {line}")?;
+        }
+    }
+    if !a.lost.is_empty() {
+        let how = if plan.best_effort { "dropped (--best-effort)" } else { "refused: needs namespaces" };
+        writeln!(f, "not carried over, {how}:")?;
+        for line in &a.lost {
+            writeln!(f, "  {line}")?;
+        }
+    }
+    Ok(())
 }
