@@ -101,7 +101,7 @@ pub fn restrict(ctx: &Ctx) -> Result<()> {
         .set_compatibility(CompatLevel::HardRequirement)
         .handle_access(AccessFs::from_all(abi))
         .map_err(err)?;
-    let tcp = ll.restricts_tcp() || (plan.mode == Mode::Landlock && plan.namespaces.net);
+    let tcp = crate::plan::landlock::restricts_tcp(plan);
     if tcp && abi >= ABI::V4 {
         ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp).map_err(err)?;
     }

@@ -22,7 +22,8 @@ use super::{sys, Ctx};
 use crate::plan::seccomp::{Facts, Seccomp};
 
 /// The programs to install, in order: landlock-only mode's metadata
-/// filter, the plan's policy, then the raw `--add-seccomp-fd` programs.
+/// filter, the plan's policy (landlock's companion first, see
+/// `seccomp::compile`), then the raw `--add-seccomp-fd` programs.
 #[derive(Default)]
 pub struct Filters {
     policy: Vec<BpfProgram>,
@@ -43,6 +44,9 @@ pub struct Notify {
     theirs: OwnedFd,
 }
 
+/// The programs of the plan's policy, for the facts of the plan as it runs
+/// (the host's pid namespace with `--share pid` and in landlock-only mode;
+/// port rules; the signal scope).
 fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
     crate::seccomp::compile::compile(&plan.seccomp, Facts::of(plan))
         .map_err(|e| SetupError::new("seccomp", e))
@@ -116,7 +120,8 @@ impl Filters {
     /// The same filters for `plan`, which now runs in landlock-only mode
     /// (the fallback when user namespaces are refused): the policy is
     /// compiled again (ptrace and its relatives now reach host processes,
-    /// System V IPC is the host's),
+    /// System V IPC is the host's, and landlock stands in for "no network"
+    /// with its port rules),
     /// the raw programs, already read, are kept.
     pub fn for_plan(&self, plan: &crate::plan::Plan) -> Result<Filters> {
         let notify = metadata(plan)?;

@@ -204,6 +204,13 @@ impl Landlock {
     }
 }
 
+/// Whether landlock restricts TCP in `plan`: a port rule, or landlock-only
+/// mode standing in for "no network" (ABI 4).
+pub fn restricts_tcp(plan: &Plan) -> bool {
+    let ll = &plan.landlock;
+    ll.enabled && (ll.restricts_tcp() || (plan.mode == Mode::Landlock && plan.namespaces.net))
+}
+
 /// The sandbox's /dev: its few devices usable, /dev/shm a scratch directory.
 fn dev_grants(dest: &Path, out: &mut Vec<Grant>) {
     out.push(Grant::new(dest, Rights::READ | Rights::WRITE_FILE | Rights::IOCTL_DEV));

@@ -55,6 +55,15 @@ impl Default for Seccomp {
     }
 }
 
+/// One rule in `sandbox explain`: answer, calls, argument tests.
+fn explain_rule(r: &Rule, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let args = match r.args.is_empty() {
+        true => String::new(),
+        false => format!(" when {}", crate::seccomp::policy::describe_args(&r.args)),
+    };
+    writeln!(f, "  {:<12} {}{args}", r.action.to_string(), r.syscalls.join(" "))
+}
+
 /// The built-in policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -230,28 +239,56 @@ pub enum Op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
-    /// The pid namespace is shared with the host (`--share pid`).
+    /// The pid namespace is the host's: `--share pid`, or landlock-only
+    /// mode, which has no namespaces at all.
     SharePid,
     /// `--allow-userns` was given.
     AllowUserns,
     /// Landlock-only mode (`--mode landlock`): no namespaces at all.
     LandlockOnly,
+    /// Landlock restricts TCP ports: a port rule (`--allow-connect`,
+    /// `--allow-bind`, a profile's list), or landlock-only mode standing in
+    /// for "no network".
+    PortRules,
+    /// The host's processes are visible (as for `share-pid`) and landlock's
+    /// signal scope is meant to keep them out of reach (no `--allow-signals`).
+    ScopedHostPids,
 }
 
-/// What the sandbox is like, for the rules' conditions.
+/// What the conditions of the rules are decided on, taken from the whole
+/// Plan (`allow-userns` is the Seccomp part's own).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Facts {
     /// The pid namespace is the host's: `--share pid`, or landlock-only mode.
     pub share_pid: bool,
     /// Landlock-only mode.
     pub landlock_only: bool,
+    /// Landlock restricts TCP ports.
+    pub port_rules: bool,
+    /// Landlock scopes signals to the sandbox.
+    pub signal_scope: bool,
 }
 
 impl Facts {
+    /// The facts of `plan`, in the mode it runs in.
     pub fn of(plan: &super::Plan) -> Facts {
+        let ll = &plan.landlock;
         Facts {
             share_pid: plan.shares_host_pids(),
             landlock_only: plan.mode == super::landlock::Mode::Landlock,
+            port_rules: super::landlock::restricts_tcp(plan),
+            signal_scope: ll.enabled && ll.scope_signals,
+        }
+    }
+
+    /// Whether `c` holds; `allow_userns` comes from the Seccomp part.
+    pub fn holds(&self, c: Condition, allow_userns: bool) -> bool {
+        match c {
+            Condition::SharePid => self.share_pid,
+            Condition::AllowUserns => allow_userns,
+            Condition::LandlockOnly => self.landlock_only,
+            Condition::PortRules => self.port_rules,
+            Condition::ScopedHostPids => self.share_pid && self.signal_scope,
         }
     }
 }
@@ -266,13 +303,20 @@ impl Seccomp {
             Base::None => writeln!(f, "seccomp:    no built-in policy (--seccomp none)")?,
         }
         for r in crate::seccomp::policy::base_rules(self, facts) {
-            let args = match r.args.is_empty() {
-                true => String::new(),
-                false => format!(" when {}", crate::seccomp::policy::describe_args(&r.args)),
-            };
-            writeln!(f, "  {:<12} {}{args}", r.action.to_string(), r.syscalls.join(" "))?;
+            explain_rule(&r, f)?;
         }
-        if self.base == Base::Default || !self.deny.is_empty() || !self.policies.is_empty() {
+        let companion = crate::seccomp::policy::landlock_rules(facts);
+        if !companion.is_empty() {
+            writeln!(f, "  for landlock's port rules and signal scope (whatever --seccomp says):")?;
+        }
+        for r in &companion {
+            explain_rule(r, f)?;
+        }
+        if self.base == Base::Default
+            || !self.deny.is_empty()
+            || !self.policies.is_empty()
+            || !companion.is_empty()
+        {
             writeln!(f, "  {:<12} x32 and i386 system calls", "ENOSYS")?;
         }
         if self.log {

@@ -1,6 +1,7 @@
 //! From the Plan's seccomp part to BPF programs, with seccompiler.
 //!
-//! The rules form layers, installed in this order: the built-in policy,
+//! The rules form layers, installed in this order: landlock's companion
+//! (seccomp/landlock.json, when its conditions hold), the built-in policy,
 //! the user's `--seccomp-deny` rules, then each policy file. seccompiler
 //! gives a filter one action for its matches and one for the rest, so a
 //! layer becomes one filter per action and the kernel runs them all,
@@ -13,8 +14,10 @@
 //!   allow for every call some rule names (with the rule's argument tests)
 //!   and the default for the rest, then one filter per non-allow action.
 //!
-//! `--seccomp-log` turns every answer but allow into SECCOMP_RET_LOG.
-//! Every program is put behind [`guard::prefix`].
+//! `--seccomp-log` turns every answer but allow into SECCOMP_RET_LOG,
+//! except landlock's companion, which is enforcement of landlock's rules,
+//! not part of the policy being tried. Every program is put behind
+//! [`guard::prefix`].
 
 use std::collections::BTreeMap;
 
@@ -29,20 +32,32 @@ use crate::plan::seccomp::{Action, Arg, Facts, Op, Rule, Seccomp};
 /// The kernel's limit on one filter (BPF_MAXINSNS).
 const MAX_INSNS: usize = 4096;
 
-/// One layer: a name for messages, a default, rules.
+/// One layer: a name for messages, a default, rules, and whether
+/// `--seccomp-log` applies to it.
 struct Layer {
     name: String,
     default: Action,
     rules: Vec<Rule>,
+    log: bool,
 }
 
-/// The programs for `s` in a sandbox with these facts, in installation order.
+/// The programs for `s` in a sandbox with these `facts`, in installation
+/// order.
 pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
-    let mut layers = vec![Layer {
-        name: "built-in policy".into(),
-        default: Action::Allow,
-        rules: policy::base_rules(s, facts),
-    }];
+    let mut layers = vec![
+        Layer {
+            name: "landlock's companion".into(),
+            default: Action::Allow,
+            rules: policy::landlock_rules(facts),
+            log: false,
+        },
+        Layer {
+            name: "built-in policy".into(),
+            default: Action::Allow,
+            rules: policy::base_rules(s, facts),
+            log: s.log,
+        },
+    ];
     let deny = s.deny.iter().map(|d| Rule {
         syscalls: vec![d.syscall.clone()],
         action: Action::Errno(d.errno),
@@ -51,15 +66,20 @@ pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
         unless: None,
         reason: String::new(),
     });
-    layers.push(Layer { name: "--seccomp-deny".into(), default: Action::Allow, rules: deny.collect() });
+    layers.push(Layer {
+        name: "--seccomp-deny".into(),
+        default: Action::Allow,
+        rules: deny.collect(),
+        log: s.log,
+    });
     for p in &s.policies {
         let rules = p.rules.iter().filter(|r| policy::applies(r, facts, s.allow_userns)).cloned().collect();
-        layers.push(Layer { name: p.source.clone(), default: p.default, rules });
+        layers.push(Layer { name: p.source.clone(), default: p.default, rules, log: s.log });
     }
-    let guard_action = if s.log { Action::Log } else { Action::Errno(libc::ENOSYS as u32) };
     let mut out = Vec::new();
     for layer in layers {
-        for prog in layer_programs(layer, s.log).map_err(|(name, e)| format!("{name}: {e}"))? {
+        let guard_action = if layer.log { Action::Log } else { Action::Errno(libc::ENOSYS as u32) };
+        for prog in layer_programs(layer).map_err(|(name, e)| format!("{name}: {e}"))? {
             let prog = guard::guarded(ret(guard_action), prog);
             if prog.len() > MAX_INSNS {
                 return Err(format!(
@@ -77,9 +97,9 @@ pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
 /// rules (each a conjunction of conditions).
 type Calls = BTreeMap<i64, Option<Vec<SeccompRule>>>;
 
-fn layer_programs(layer: Layer, log: bool) -> Result<Vec<BpfProgram>, (String, String)> {
+fn layer_programs(layer: Layer) -> Result<Vec<BpfProgram>, (String, String)> {
     let err = |e: String| (layer.name.clone(), e);
-    let lower = |a: Action| if log && a != Action::Allow { Action::Log } else { a };
+    let lower = |a: Action| if layer.log && a != Action::Allow { Action::Log } else { a };
     let default = lower(layer.default);
     let mut groups: Vec<(Action, Calls)> = Vec::new();
     let mut named = Calls::new();

@@ -20,10 +20,22 @@ use super::syscalls;
 /// seccomp/default.json, as built into the binary.
 pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
 
+/// seccomp/landlock.json: what landlock's port rules and signal scope do
+/// not see, closed by the filter. Part of landlock, not of the policy the
+/// user chooses: `--seccomp none`, `--seccomp-allow` and `--seccomp-log`
+/// leave it as it is.
+pub const LANDLOCK_JSON: &str = include_str!("../../seccomp/landlock.json");
+
 /// The built-in default policy.
 pub fn default_policy() -> Policy {
     // The file is part of the source tree; a unit test loads it.
     load(DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+}
+
+/// The rules that complete landlock (seccomp/landlock.json).
+pub fn landlock_policy() -> Policy {
+    // The file is part of the source tree; a unit test loads it.
+    load(LANDLOCK_JSON, "landlock's companion").unwrap_or_else(|e| panic!("seccomp/landlock.json: {e}"))
 }
 
 /// Parses and checks a policy in our JSON format.
@@ -72,12 +84,14 @@ fn check_arg(a: &Arg) -> Result<(), String> {
 
 /// Whether `rule` applies to a sandbox with these facts.
 pub fn applies(rule: &Rule, facts: Facts, allow_userns: bool) -> bool {
-    let holds = |c: Condition| match c {
-        Condition::SharePid => facts.share_pid,
-        Condition::AllowUserns => allow_userns,
-        Condition::LandlockOnly => facts.landlock_only,
-    };
+    let holds = |c: Condition| facts.holds(c, allow_userns);
     rule.when.map_or(true, holds) && !rule.unless.is_some_and(holds)
+}
+
+/// The rules of seccomp/landlock.json that apply (every one of them needs
+/// a condition: none applies to a sandbox without port rules or host pids).
+pub fn landlock_rules(facts: Facts) -> Vec<Rule> {
+    landlock_policy().rules.into_iter().filter(|r| applies(r, facts, false)).collect()
 }
 
 /// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
@@ -107,25 +121,41 @@ pub fn help_text() -> String {
     let mut out =
         String::from("Built-in policy: `default` or `none`.\n\n`default` denies (calls, answer, why):\n");
     for r in default_policy().rules {
-        let mut names = r.syscalls.join(", ");
-        if !r.args.is_empty() {
-            names.push_str(&format!(" ({})", describe_args(&r.args)));
-        }
-        let cond = match (r.when, r.unless) {
-            (Some(Condition::SharePid), _) => ", only with --share pid or in landlock-only mode",
-            (Some(Condition::LandlockOnly), _) => ", only in landlock-only mode",
-            (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
-            _ => "",
-        };
-        out.push_str(&format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason));
+        out.push_str(&help_entry(&r));
     }
     out.push_str(
         "\nOn x86_64 every filter also answers ENOSYS to x32 calls (number bit 0x40000000) and to \
          i386 calls (int 0x80), which would otherwise slip past rules written for 64-bit numbers.\n\n\
          `none` installs no built-in filter; --seccomp-deny, --seccomp-policy, --seccomp-oci and \
-         --add-seccomp-fd still apply.",
+         --add-seccomp-fd still apply.\n\n\
+         Whatever --seccomp says, landlock's port rules and signal scope come with a filter of their \
+         own (seccomp/landlock.json) for what landlock does not see:\n",
     );
+    for r in landlock_policy().rules {
+        out.push_str(&help_entry(&r));
+    }
     out
+}
+
+/// One rule in the help: calls, arguments, answer, when, why.
+fn help_entry(r: &Rule) -> String {
+    let mut names = r.syscalls.join(", ");
+    if !r.args.is_empty() {
+        names.push_str(&format!(" ({})", describe_args(&r.args)));
+    }
+    let cond = match (r.when, r.unless) {
+        (Some(Condition::SharePid), _) => ", only with --share pid or in landlock-only mode",
+        (Some(Condition::LandlockOnly), _) => ", only in landlock-only mode",
+        (Some(Condition::PortRules), _) => {
+            ", with port rules: --allow-connect, --allow-bind, landlock-only mode"
+        }
+        (Some(Condition::ScopedHostPids), _) => {
+            ", with --share pid or in landlock-only mode, lifted by --allow-signals"
+        }
+        (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
+        _ => "",
+    };
+    format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason)
 }
 
 pub fn describe_args(args: &[Arg]) -> String {
@@ -133,14 +163,14 @@ pub fn describe_args(args: &[Arg]) -> String {
         .iter()
         .map(|a| {
             let op = match a.op {
-                Op::Eq => "==",
-                Op::Ne => "!=",
-                Op::Lt => "<",
-                Op::Le => "<=",
-                Op::Gt => ">",
-                Op::Ge => ">=",
-                Op::MaskedEq => "& mask ==",
-                Op::AnyBits => "has any bit of",
+                Op::Eq => "==".to_string(),
+                Op::Ne => "!=".to_string(),
+                Op::Lt => "<".to_string(),
+                Op::Le => "<=".to_string(),
+                Op::Gt => ">".to_string(),
+                Op::Ge => ">=".to_string(),
+                Op::MaskedEq => format!("& {:#x} ==", a.mask.unwrap_or(u64::MAX)),
+                Op::AnyBits => "has any bit of".to_string(),
             };
             format!("arg{} {op} {:#x}", a.index, a.value)
         })
@@ -162,15 +192,39 @@ mod tests {
             assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
         }
         assert!(help_text().contains("keyctl") && help_text().contains("CVE-2019-10063"));
+        let companion = landlock_policy();
+        assert_eq!(companion.default, Action::Allow);
+        for r in &companion.rules {
+            assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
+            assert!(
+                r.when.is_some() && r.action != Action::Allow,
+                "{:?} applies only with a condition",
+                r.syscalls
+            );
+        }
+        assert!(help_text().contains("MPTCP") && help_text().contains("prlimit64"));
+    }
+
+    #[test]
+    fn the_companion_rules_follow_port_rules_and_the_signal_scope() {
+        let names = |facts: Facts| -> Vec<String> {
+            landlock_rules(facts).into_iter().flat_map(|r| r.syscalls).collect()
+        };
+        assert!(names(Facts::default()).is_empty());
+        let ports = names(Facts { port_rules: true, ..Facts::default() });
+        assert!(ports.contains(&"socket".into()) && ports.contains(&"sendmsg".into()));
+        assert!(!ports.contains(&"prlimit64".into()));
+        let host = Facts { share_pid: true, signal_scope: true, ..Facts::default() };
+        assert!(names(host).contains(&"prlimit64".into()) && !names(host).contains(&"socket".into()));
+        assert!(names(Facts { signal_scope: false, ..host }).is_empty(), "--allow-signals lifts them");
+        assert!(names(Facts { share_pid: false, ..host }).is_empty(), "the sandbox's own pid namespace");
     }
 
     #[test]
     fn conditions_and_allow_shape_the_base_rules() {
         let names = |s: &Seccomp, share_pid| -> Vec<String> {
-            base_rules(s, Facts { share_pid, landlock_only: false })
-                .into_iter()
-                .flat_map(|r| r.syscalls)
-                .collect()
+            let facts = Facts { share_pid, ..Facts::default() };
+            base_rules(s, facts).into_iter().flat_map(|r| r.syscalls).collect()
         };
         let mut s = Seccomp::default();
         assert!(!names(&s, false).contains(&"ptrace".to_string()));
@@ -190,14 +244,14 @@ mod tests {
     fn landlock_only_mode_denies_the_host_s_ipc_and_file_flags() {
         let s = Seccomp::default();
         let names = |landlock_only| -> Vec<String> {
-            let facts = Facts { share_pid: landlock_only, landlock_only };
+            let facts = Facts { share_pid: landlock_only, landlock_only, ..Facts::default() };
             base_rules(&s, facts).into_iter().flat_map(|r| r.syscalls).collect()
         };
         for name in ["shmget", "shmat", "semop", "msgsnd", "mq_open", "mq_unlink", "file_setattr"] {
             assert!(names(true).contains(&name.to_string()), "{name}");
             assert!(!names(false).contains(&name.to_string()), "{name} with an IPC namespace");
         }
-        let ioctls = |landlock_only| base_rules(&s, Facts { share_pid: false, landlock_only }).len();
+        let ioctls = |landlock_only| base_rules(&s, Facts { landlock_only, ..Facts::default() }).len();
         assert_eq!(ioctls(true), ioctls(false) + 9, "3 IPC and file-flag rules, 6 ioctl requests");
         assert!(help_text().contains("only in landlock-only mode"));
     }

@@ -207,15 +207,20 @@ pub fn without_namespaces(plan: &Plan) -> Vec<String> {
     )];
     if ns.net {
         out.push(
-            "no network namespace: TCP connect and bind denied by landlock, but UDP, ICMP, other \
-             protocols and pathname unix sockets open"
+            "no network namespace: TCP connect and bind denied by landlock, and the ways around it refused \
+             by the filter (other stream protocols such as MPTCP and SCTP, raw sockets, TCP fast open); \
+             UDP and other datagram protocols, ICMP and pathname unix sockets open"
                 .into(),
         );
     }
     if ns.pid {
         let ptrace = if denied("ptrace") { "ptrace denied" } else { "ptrace open (seccomp policy)" };
+        let scope = match facts.signal_scope {
+            true => "signals to them denied by landlock, their limits, priority and CPUs by the filter",
+            false => "signals, limits, priority and CPUs of them open (--allow-signals)",
+        };
         out.push(format!(
-            "no pid namespace: the host's processes visible (signals to them denied by landlock, {ptrace}), \
+            "no pid namespace: the host's processes visible ({scope}, {ptrace}), \
              and every process the command starts killed when it ends"
         ));
     }

@@ -218,6 +218,30 @@ fn plans_without_landlock_fields_get_the_secure_default() {
 }
 
 #[test]
+fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
+    use crate::plan::seccomp::Facts;
+    assert_eq!(
+        Facts::of(&plan("default")),
+        Facts { share_pid: false, landlock_only: false, port_rules: false, signal_scope: true }
+    );
+    assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
+    let mut only = plan("default");
+    only.mode = Mode::Landlock;
+    let f = Facts::of(&only);
+    assert!(f.share_pid && f.landlock_only && f.port_rules, "landlock-only mode: host pids, no TCP");
+    only.namespaces.net = false;
+    assert!(!Facts::of(&only).port_rules, "landlock-only mode with --net host");
+    let mut shared = plan("default");
+    shared.namespaces.pid = false;
+    assert!(Facts::of(&shared).share_pid, "--share pid");
+    shared.landlock.scope_signals = false;
+    assert!(!Facts::of(&shared).signal_scope, "--allow-signals");
+    shared.landlock.enabled = false;
+    shared.landlock.connect_ports = vec![443];
+    assert!(!Facts::of(&shared).port_rules, "--no-landlock: no port rules apply");
+}
+
+#[test]
 fn landlock_only_mode_says_what_stands_in_for_each_namespace() {
     let mut p = plan("default");
     p.mode = Mode::Landlock;
@@ -225,7 +249,9 @@ fn landlock_only_mode_says_what_stands_in_for_each_namespace() {
     for said in [
         "chmod, chown, utimes and xattr calls only beneath writable rules",
         "chattr flags denied",
-        "UDP, ICMP, other protocols and pathname unix sockets open",
+        "MPTCP and SCTP, raw sockets, TCP fast open",
+        "UDP and other datagram protocols, ICMP and pathname unix sockets open",
+        "signals to them denied by landlock, their limits, priority and CPUs by the filter",
         "ptrace denied",
         "every process the command starts killed",
         "System V IPC and POSIX message queues denied",
@@ -239,4 +265,7 @@ fn landlock_only_mode_says_what_stands_in_for_each_namespace() {
     assert!(text.contains("ptrace open (seccomp policy)"), "{text}");
     assert!(text.contains("POSIX message queues open (seccomp policy)"), "{text}");
     assert!(text.contains("no cgroup namespace:") && !text.contains("uts"), "{text}");
+    p.landlock.scope_signals = false;
+    let text = super::only::without_namespaces(&p).join("\n");
+    assert!(text.contains("signals, limits, priority and CPUs of them open (--allow-signals)"), "{text}");
 }
