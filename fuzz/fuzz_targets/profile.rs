@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(loaded) => {
             let _ = sandbox::settings::build(&host, &loaded.settings);
             let shown = profile::render(loaded.description.as_deref(), &loaded.settings);
-            assert!(toml::from_str::<profile::schema::Doc>(&shown).is_ok(), "render gave invalid TOML:\n{shown}");
+            assert!(
+                toml::from_str::<profile::schema::Doc>(&shown).is_ok(),
+                "render gave invalid TOML:\n{shown}"
+            );
         }
         Err(e) => assert!(!e.contains('\n'), "multi-line error: {e:?}"),
     }

@@ -19,7 +19,13 @@ fuzz_target!(|data: &[u8]| {
     // The other bits of the first byte: the facts the rules' conditions
     // are decided on (landlock-only mode, port rules, the signal scope).
     let bit = |n: u8| kind & (1 << n) != 0;
-    let facts = Facts { share_pid: bit(1), landlock_only: bit(2), port_rules: bit(3), signal_scope: bit(4) };
+    let facts = Facts {
+        share_pid: bit(1),
+        landlock_only: bit(2),
+        port_rules: bit(3),
+        signal_scope: bit(4),
+        exec_rules: bit(5),
+    };
     let Ok(text) = std::str::from_utf8(rest) else { return };
     let loaded = if kind % 2 == 0 {
         policy::load(text, "fuzz.json")
@@ -31,9 +37,18 @@ fuzz_target!(|data: &[u8]| {
         let s = Seccomp { base, policies: vec![p.clone()], ..Seccomp::default() };
         let Ok(progs) = compile::compile(&s, facts) else { continue };
         let progs: Vec<Vec<_>> = progs.into_iter().map(|p| p.to_vec()).collect();
-        for (arch, nr) in [(AUDIT_ARCH_X86_64, 0x4000_0000 | 39), (AUDIT_ARCH_X86_64, 0x4000_0000 | 272), (AUDIT_ARCH_I386, 20), (AUDIT_ARCH_I386, 310)] {
+        for (arch, nr) in [
+            (AUDIT_ARCH_X86_64, 0x4000_0000 | 39),
+            (AUDIT_ARCH_X86_64, 0x4000_0000 | 272),
+            (AUDIT_ARCH_I386, 20),
+            (AUDIT_ARCH_I386, 310),
+        ] {
             let d = interp::Data { nr, arch, args: [0; 6] };
-            assert_ne!(interp::run_all(&progs, &d) & 0xffff_0000, RET_ALLOW, "arch {arch:#x} nr {nr:#x} allowed");
+            assert_ne!(
+                interp::run_all(&progs, &d) & 0xffff_0000,
+                RET_ALLOW,
+                "arch {arch:#x} nr {nr:#x} allowed"
+            );
         }
         // An ordinary call runs through every program without a panic.
         let _ = interp::run_all(&progs, &interp::Data { nr: 39, arch: AUDIT_ARCH_X86_64, args: [0; 6] });

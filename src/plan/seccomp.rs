@@ -253,6 +253,8 @@ pub enum Condition {
     /// The host's processes are visible (as for `share-pid`) and landlock's
     /// signal scope is meant to keep them out of reach (no `--allow-signals`).
     ScopedHostPids,
+    /// Landlock decides which files run (`--allow-exec`).
+    ExecRules,
 }
 
 /// What the conditions of the rules are decided on, taken from the whole
@@ -267,6 +269,8 @@ pub struct Facts {
     pub port_rules: bool,
     /// Landlock scopes signals to the sandbox.
     pub signal_scope: bool,
+    /// Landlock decides which files run (`--allow-exec`).
+    pub exec_rules: bool,
 }
 
 impl Facts {
@@ -278,6 +282,7 @@ impl Facts {
             landlock_only: plan.mode == super::landlock::Mode::Landlock,
             port_rules: super::landlock::restricts_tcp(plan),
             signal_scope: ll.enabled && ll.scope_signals,
+            exec_rules: ll.enabled && ll.exec_narrowed(),
         }
     }
 
@@ -289,6 +294,7 @@ impl Facts {
             Condition::LandlockOnly => self.landlock_only,
             Condition::PortRules => self.port_rules,
             Condition::ScopedHostPids => self.share_pid && self.signal_scope,
+            Condition::ExecRules => self.exec_rules,
         }
     }
 }

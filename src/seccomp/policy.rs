@@ -128,7 +128,7 @@ pub fn help_text() -> String {
          i386 calls (int 0x80), which would otherwise slip past rules written for 64-bit numbers.\n\n\
          `none` installs no built-in filter; --seccomp-deny, --seccomp-policy, --seccomp-oci and \
          --add-seccomp-fd still apply.\n\n\
-         Whatever --seccomp says, landlock's port rules and signal scope come with a filter of their \
+         Whatever --seccomp says, landlock's port rules, signal scope and exec rules come with a filter of their \
          own (seccomp/landlock.json) for what landlock does not see:\n",
     );
     for r in landlock_policy().rules {
@@ -152,6 +152,7 @@ fn help_entry(r: &Rule) -> String {
         (Some(Condition::ScopedHostPids), _) => {
             ", with --share pid or in landlock-only mode, lifted by --allow-signals"
         }
+        (Some(Condition::ExecRules), _) => ", with --allow-exec",
         (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
         _ => "",
     };

@@ -222,7 +222,13 @@ fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
     use crate::plan::seccomp::Facts;
     assert_eq!(
         Facts::of(&plan("default")),
-        Facts { share_pid: false, landlock_only: false, port_rules: false, signal_scope: true }
+        Facts {
+            share_pid: false,
+            landlock_only: false,
+            port_rules: false,
+            signal_scope: true,
+            exec_rules: false
+        }
     );
     assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
     let mut only = plan("default");
