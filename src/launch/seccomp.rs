@@ -63,7 +63,14 @@ pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
     }
     if let Err(e) = supported(&plan.seccomp) {
         if plan.best_effort {
-            eprintln!("sandbox: warning: running without system-call filters: {}", e.cause);
+            let f = Facts::of(plan);
+            let extras = match f.port_rules || f.exec_rules || (f.share_pid && f.signal_scope) {
+                true => {
+                    " (the default policy and the filter that backs landlock's port, exec and signal rules)"
+                }
+                false => "",
+            };
+            eprintln!("sandbox: warning: running without system-call filters{extras}: {}", e.cause);
             return Ok(Filters { dropped: true, notify, ..Filters::default() });
         }
         return Err(e);
