@@ -47,7 +47,8 @@ impl Session {
         self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
-    fn kind(&self, p: &Path) -> Option<Kind> {
+    /// What `p` is, if it was looked at and is there.
+    pub fn kind_of(&self, p: &Path) -> Option<Kind> {
         self.paths.iter().find(|(q, _)| q == p).map(|(_, k)| *k)
     }
 
@@ -154,11 +155,11 @@ fn x11_line(s: &Session) -> Line {
         Err(e) => return line(Status::Limited, F, e, Some("run from a local X session".into())),
     };
     let sock = display.socket();
-    if s.kind(&sock) != Some(Kind::Socket) {
+    if s.kind_of(&sock) != Some(Kind::Socket) {
         return line(Status::Missing, F, format!("{value}: no socket {}", sock.display()), None);
     }
     let auth = x11::auth_file(s.var("XAUTHORITY"), &s.home);
-    let auth_note = match s.kind(&auth) {
+    let auth_note = match s.kind_of(&auth) {
         Some(Kind::File) => format!("Xauthority {}", auth.display()),
         _ => "no Xauthority file (the server must allow this user another way)".into(),
     };
@@ -171,7 +172,7 @@ fn x11_line(s: &Session) -> Line {
 
 fn socket_line(feature: &'static str, what: &str, path: Option<PathBuf>, s: &Session) -> Line {
     match path {
-        Some(p) if s.kind(&p) == Some(Kind::Socket) => {
+        Some(p) if s.kind_of(&p) == Some(Kind::Socket) => {
             line(Status::Ok, feature, p.display().to_string(), None)
         }
         Some(p) => line(Status::Missing, feature, format!("no {what} socket at {}", p.display()), None),
@@ -182,7 +183,7 @@ fn socket_line(feature: &'static str, what: &str, path: Option<PathBuf>, s: &Ses
 fn audio_line(s: &Session) -> Line {
     let mut l = socket_line("audio", "PulseAudio (or PipeWire's pulse)", pulse_socket(s), s);
     let pipewire = s.var("XDG_RUNTIME_DIR").map(|r| Path::new(r).join("pipewire-0"));
-    if l.status == Status::Ok && pipewire.is_some_and(|p| s.kind(&p) == Some(Kind::Socket)) {
+    if l.status == Status::Ok && pipewire.is_some_and(|p| s.kind_of(&p) == Some(Kind::Socket)) {
         l.detail.push_str(" (PipeWire)");
     }
     l
@@ -196,7 +197,7 @@ fn bus_line(s: &Session) -> Line {
         (None, _) => {
             line(Status::Missing, F, "DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR unset".into(), None)
         }
-        (Some(a), Some(p)) if s.kind(&p) != Some(Kind::Socket) => {
+        (Some(a), Some(p)) if s.kind_of(&p) != Some(Kind::Socket) => {
             line(Status::Missing, F, format!("{a}: no socket at {}", p.display()), None)
         }
         (Some(a), _) => line(Status::Ok, F, a, None),

@@ -21,4 +21,5 @@ pub mod dbus;
 pub mod detect;
 pub mod entry;
 pub mod launcher;
+pub mod resolve;
 pub mod x11;
