@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use sandbox::cli::{self, Command};
-use sandbox::profile::Host;
+use sandbox::host::Host;
+use sandbox::native::{self, Command};
 use sandbox::{check, launch};
 
 /// Exit status for a sandbox setup failure (bad input included), as GNU env
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     if let Some(prog) = argv.first().filter(|a| Path::new(a).file_name().is_some_and(|n| n == "bwrap")) {
         return bwrap(&prog.to_string_lossy(), &argv[1..], &host);
     }
-    let command = match cli::parse(argv, &host) {
+    let command = match native::parse(argv, &host) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sandbox: {e}");

@@ -11,7 +11,6 @@
 //! order. Lists append and scalars override when they are folded into a
 //! Plan by [`crate::settings::build`].
 
-mod host;
 mod render;
 pub mod schema;
 mod vars;
@@ -20,10 +19,10 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-pub use host::{Host, Private, PrivateDir};
 pub use render::render;
 
 use crate::escape;
+use crate::host::Host;
 use crate::settings::{Located, Origin};
 
 /// Built-in profiles, in the order `profiles list` shows them.

@@ -151,6 +151,8 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::SeccompFile { path, oci } => sc_lists[if *oci { 3 } else { 2 }].push(p(path)),
             Setting::SeccompLog => upsert(&mut seccomp, "log", "true".into()),
             Setting::AllowUserns => upsert(&mut seccomp, "allow-userns", "true".into()),
+            // An fd of the caller: nothing a profile can say.
+            Setting::SeccompFd(_) => {}
             Setting::Publish(pb) => publish.push(q(&pb.to_string())),
             Setting::AllowHostLoopback => upsert(&mut net, "allow-host-loopback", "true".into()),
             Setting::Timeout(ms) => upsert(&mut lim, "timeout", q(&format!("{ms}ms"))),

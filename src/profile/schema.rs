@@ -382,11 +382,11 @@ fn seccomp(sc: &Seccomp, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
         out.push((b.span().start, Setting::SeccompBase(*b.get_ref())));
     }
     for s in &sc.deny {
-        let d = crate::cli::seccomp::parse_deny(&val(s)?).map_err(|e| (s.span().start, e))?;
+        let d = crate::seccomp::policy::parse_deny(&val(s)?).map_err(|e| (s.span().start, e))?;
         out.push((s.span().start, Setting::SeccompDeny(d)));
     }
     for s in &sc.allow {
-        let name = crate::cli::seccomp::check_allow(&val(s)?).map_err(|e| (s.span().start, e))?;
+        let name = crate::seccomp::policy::check_allow(&val(s)?).map_err(|e| (s.span().start, e))?;
         out.push((s.span().start, Setting::SeccompAllow(name)));
     }
     for (files, oci) in [(&sc.policy, false), (&sc.oci, true)] {

@@ -20,8 +20,8 @@ fn host_with(files: &[(&str, &str)]) -> (Host, tempfile::TempDir) {
 
 /// The Plan of a `sandbox ARGS -- …` command line on host `h`.
 fn plan_of(h: &Host, args: &[&str]) -> crate::plan::Plan {
-    match crate::cli::parse(args.iter().map(Into::into).collect(), h) {
-        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+    match crate::native::parse(args.iter().map(Into::into).collect(), h) {
+        Ok(crate::native::Command::Run { built, .. }) => built.plan,
         other => panic!("{args:?}: {other:?}"),
     }
 }
@@ -96,9 +96,11 @@ fn limits_keys_match_the_limits_options() {
     let loaded = load("l", &h).unwrap();
     let shown = render(None, &loaded.settings);
     let (h2, _d2) = host_with(&[("sandbox/profiles/r.toml", shown.as_str())]);
-    let again =
-        crate::cli::parse(["sandbox", "--profile", "r", "--", "true"].iter().map(Into::into).collect(), &h2);
-    let Ok(crate::cli::Command::Run { built, .. }) = again else { panic!("{shown}") };
+    let again = crate::native::parse(
+        ["sandbox", "--profile", "r", "--", "true"].iter().map(Into::into).collect(),
+        &h2,
+    );
+    let Ok(crate::native::Command::Run { built, .. }) = again else { panic!("{shown}") };
     assert_eq!(built.plan.limits, from_cli.limits, "profiles show round-trips:\n{shown}");
     let e = err(&[("sandbox/profiles/q.toml", "[limits]\nmemory = \"lots\"\n")], "q");
     assert!(e.contains("q.toml:2:10"), "{e}");
@@ -196,9 +198,11 @@ fn a_profile_and_a_command_line_give_the_same_plan() {
          [process]\nhostname = \"h\"\nuid = 0\nshare = [\"pid\"]\n[network]\nmode = \"host\"\n",
     )];
     let (h, _d) = host_with(&files);
-    let from_profile =
-        crate::cli::parse(["sandbox", "--profile", "p", "--", "true"].iter().map(Into::into).collect(), &h);
-    let from_cli = crate::cli::parse(
+    let from_profile = crate::native::parse(
+        ["sandbox", "--profile", "p", "--", "true"].iter().map(Into::into).collect(),
+        &h,
+    );
+    let from_cli = crate::native::parse(
         [
             "sandbox",
             "--profile",
@@ -226,7 +230,7 @@ fn a_profile_and_a_command_line_give_the_same_plan() {
         &h,
     );
     let plan = |c| match c {
-        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+        Ok(crate::native::Command::Run { built, .. }) => built.plan,
         other => panic!("{other:?}"),
     };
     assert_eq!(plan(from_profile), plan(from_cli));
@@ -258,10 +262,12 @@ fn network_keys_match_the_network_options() {
     assert_eq!(from_profile.network, from_cli.network);
     assert!(from_profile.network.user.is_some());
     let (h2, _d2) = host_with(&[("sandbox/profiles/p.toml", "[network]\npublish = [\"8080:80\"]\n")]);
-    let e =
-        crate::cli::parse(["sandbox", "--profile", "p", "--", "true"].iter().map(Into::into).collect(), &h2)
-            .unwrap_err()
-            .0;
+    let e = crate::native::parse(
+        ["sandbox", "--profile", "p", "--", "true"].iter().map(Into::into).collect(),
+        &h2,
+    )
+    .unwrap_err()
+    .0;
     assert!(e.contains("need user-mode networking"), "{e}");
     let e =
         err(&[("sandbox/profiles/q.toml", "[network]\nmode = \"user\"\npublish = [\"99999:80\"]\n")], "q");
@@ -345,8 +351,8 @@ fn command_line_adds_to_the_profile() {
         "[filesystem]\nro = [\"/usr\"]\n[process]\nhostname = \"p\"\n",
     )]);
     let args = ["sandbox", "--profile", "p", "--ro", "/opt", "--hostname", "c", "--", "true"];
-    let Ok(crate::cli::Command::Run { built, .. }) =
-        crate::cli::parse(args.iter().map(Into::into).collect(), &h)
+    let Ok(crate::native::Command::Run { built, .. }) =
+        crate::native::parse(args.iter().map(Into::into).collect(), &h)
     else {
         panic!()
     };

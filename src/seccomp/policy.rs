@@ -13,7 +13,8 @@
 //! every name is a system call of this architecture, argument indices and
 //! widths are valid. Pure: no system calls.
 
-use crate::plan::seccomp::{Action, Arg, Condition, Facts, Op, Policy, Rule, Seccomp};
+use crate::escape;
+use crate::plan::seccomp::{errno_from_name, Action, Arg, Condition, Deny, Facts, Op, Policy, Rule, Seccomp};
 
 use super::syscalls;
 
@@ -113,6 +114,27 @@ pub fn base_rules(s: &Seccomp, facts: Facts) -> Vec<Rule> {
 /// Whether the built-in policy denies `name` in some configuration.
 pub fn default_denies(name: &str) -> bool {
     default_policy().rules.iter().any(|r| r.action != Action::Allow && r.syscalls.iter().any(|n| n == name))
+}
+
+/// `NAME[:ERRNO]` of `--seccomp-deny` and the profile's `deny` (EPERM when
+/// no errno is given).
+pub fn parse_deny(v: &str) -> Result<Deny, String> {
+    let (name, errno) = match v.split_once(':') {
+        Some((n, e)) => (n, errno_from_name(e).ok_or_else(|| format!("unknown errno `{}`", escape::str(e)))?),
+        None => (v, libc::EPERM as u32),
+    };
+    syscalls::check(name)?;
+    Ok(Deny { syscall: name.to_string(), errno })
+}
+
+/// A name for `--seccomp-allow` and the profile's `allow`: a system call the
+/// built-in policy denies.
+pub fn check_allow(name: &str) -> Result<String, String> {
+    syscalls::check(name)?;
+    if !default_denies(name) {
+        return Err("the built-in policy does not deny it".into());
+    }
+    Ok(name.to_string())
 }
 
 /// The default policy as text for `--help` and the man page: one entry per
