@@ -53,29 +53,33 @@ fn main() -> ExitCode {
                 ExitCode::from(SETUP_FAILED)
             }
         },
-        Command::Explain { built, json } => {
-            print_notes(&built.notes);
-            let mut out = std::io::stdout().lock();
-            let written = if json {
-                serde_json::to_writer_pretty(&mut out, &built.plan)
-                    .map_err(std::io::Error::other)
-                    .and_then(|_| writeln!(out))
-            } else {
-                writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov))
-            };
-            match written {
-                Ok(()) => ExitCode::SUCCESS,
-                // A closed pipe (`explain | head`) is the reader's choice, not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("sandbox: writing the plan: {e}");
-                    ExitCode::from(SETUP_FAILED)
-                }
-            }
-        }
+        Command::Explain { built, json } => explain(&built, json),
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
             ExitCode::from(launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }))
+        }
+    }
+}
+
+/// `sandbox explain`: the Plan as JSON, or readable with where each entry
+/// came from.
+fn explain(built: &native::Built, json: bool) -> ExitCode {
+    print_notes(&built.notes);
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, &built.plan)
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(out))
+    } else {
+        writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov))
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`explain | head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sandbox: writing the plan: {e}");
+            ExitCode::from(SETUP_FAILED)
         }
     }
 }

@@ -11,6 +11,7 @@
 //! order. Lists append and scalars override when they are folded into a
 //! Plan by [`crate::settings::build`].
 
+mod read;
 mod render;
 pub mod schema;
 mod vars;
@@ -177,7 +178,7 @@ fn load_into(
     stack.pop();
     let base = src.dir.clone().unwrap_or_else(|| host.cwd.clone());
     let expand = |s: &str| vars::expand(s, host);
-    let own = schema::settings(&doc, &expand, &base).map_err(|(at, msg)| located_error(src, at, &msg))?;
+    let own = read::settings(&doc, &expand, &base).map_err(|(at, msg)| located_error(src, at, &msg))?;
     for (at, setting) in own {
         let (line, col) = line_col(&src.text, at);
         out.push(Located { setting, origin: Origin::Profile { file: src.label.clone(), line, col } });
