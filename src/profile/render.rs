@@ -157,8 +157,24 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::IoWeight(w) => lim.io_weight = Some(s(*w)),
         // An fd of the caller: nothing a profile can say.
         Setting::SeccompFd(_) => {}
-        // The settings of the process and the file system, which doc() takes.
-        _ => {}
+        // doc() takes these; listed so that a new setting must be placed.
+        Setting::Fs(_)
+        | Setting::MergedUsr
+        | Setting::BindCwd(_)
+        | Setting::Env(..)
+        | Setting::KeepEnv(_)
+        | Setting::ClearEnv
+        | Setting::Cwd(_)
+        | Setting::Hostname(_)
+        | Setting::Uid(_)
+        | Setting::Gid(_)
+        | Setting::CapAdd(_)
+        | Setting::KeepFd(_)
+        | Setting::DieWithParent(_)
+        | Setting::NewSession(_)
+        | Setting::Share(_)
+        | Setting::BestEffort(_)
+        | Setting::Mode(_) => {}
     }
 }
 
