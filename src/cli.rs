@@ -360,6 +360,7 @@ fn build(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Built, UsageError
     run.landlock.apply(run, host, &mut plan)?;
     run.seccomp.apply(&mut plan)?;
     crate::plan::validate(&plan).map_err(UsageError)?;
+    settings::check(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })
 }
 

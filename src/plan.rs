@@ -15,19 +15,20 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde::{Deserialize, Serialize};
 
-pub mod bwrap;
 mod explain;
 pub mod fs;
 pub mod landlock;
 pub mod limits;
+pub mod namespaces;
 pub mod network;
 pub mod process;
 pub mod seccomp;
 mod serde_os;
 
-pub use fs::{Access, FileHow, FsOp, Upper};
-pub use process::Process;
-pub(crate) use serde_os::{opt_os_path, opt_os_str, os_path, os_vec_path};
+pub use fs::{Access, FileHow, FsOp, Root, RootTmpfs, Special, Upper};
+pub use namespaces::{Ids, Namespaces, NsSetup};
+pub use process::{Fds, Pid1, Process, Signals};
+pub(crate) use serde_os::{opt_os_path, os_path};
 use serde_os::{os_str, os_vec};
 
 /// Everything `launch` needs to know, and nothing it has to look up.
@@ -36,8 +37,14 @@ use serde_os::{os_str, os_vec};
 pub struct Plan {
     /// Which namespaces the command gets of its own.
     pub namespaces: Namespaces,
+    /// Namespaces joined instead of created, a nested user namespace.
+    #[serde(default)]
+    pub ns_setup: NsSetup,
     /// The uid and gid the command sees inside.
     pub ids: Ids,
+    /// How the new root is built: its tmpfs, /dev and /proc.
+    #[serde(default)]
+    pub root: Root,
     /// File-system operations, applied in this order on an empty tmpfs root.
     pub fs: Vec<FsOp>,
     /// The command's complete environment, in order.
@@ -51,10 +58,6 @@ pub struct Plan {
     /// (a warning lists what was dropped). Off: refuse instead.
     #[serde(default)]
     pub best_effort: bool,
-    /// bubblewrap's behaviour and process options (the `bwrap` front end);
-    /// `None` for the native one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bwrap: Option<bwrap::Bwrap>,
     /// Time-out, rlimits, cgroup limits, status reporting.
     #[serde(default)]
     pub limits: limits::Limits,
@@ -71,31 +74,6 @@ pub struct Plan {
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
     pub command: Vec<OsString>,
-}
-
-/// `true` means "a new namespace of this kind"; the mount namespace is always new.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Namespaces {
-    pub user: bool,
-    pub pid: bool,
-    pub ipc: bool,
-    pub uts: bool,
-    pub net: bool,
-    pub cgroup: bool,
-}
-
-impl Namespaces {
-    pub const ALL: Namespaces =
-        Namespaces { user: true, pid: true, ipc: true, uts: true, net: true, cgroup: true };
-}
-
-/// Ids inside the sandbox; each maps to the caller's own id outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ids {
-    pub uid: u32,
-    pub gid: u32,
 }
 
 /// One `NAME=VALUE` of the command's environment.
@@ -125,12 +103,7 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     if plan.process.hostname.is_some() && !plan.namespaces.uts {
         return Err("--hostname needs the sandbox's own UTS namespace (drop --share uts)".into());
     }
-    // bwrap keeps capabilities for any uid as ambient ones.
-    if !plan.process.caps.is_empty() && plan.ids.uid != 0 && plan.bwrap.is_none() {
-        return Err("--cap-add needs --uid 0: capabilities are dropped on exec for any other uid".into());
-    }
-    let joins_userns = plan.bwrap.as_ref().is_some_and(|b| b.userns_fd.is_some());
-    if !plan.namespaces.user && !joins_userns {
+    if !plan.namespaces.user && plan.ns_setup.join_user_fd.is_none() {
         return Err("a user namespace is required: sandbox never runs privileged".into());
     }
     for op in &plan.fs {

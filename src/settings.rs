@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::escape;
 use crate::plan::landlock::{Mode, PathRule};
-use crate::plan::{Access, EnvVar, FsOp, Ids, Namespaces, Plan, Process};
+use crate::plan::{Access, EnvVar, Fds, FsOp, Ids, Namespaces, Pid1, Plan, Process, Signals};
 use crate::profile::Host;
 
 /// Where a setting was written.
@@ -247,23 +247,46 @@ fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
     prov.fs.push(prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine));
 }
 
+/// The native front end's own rules for a finished Plan, beyond those
+/// every front end shares ([`crate::plan::validate`]).
+pub fn check(plan: &Plan) -> Result<(), String> {
+    if !plan.process.caps.is_empty() && plan.ids.uid != 0 {
+        return Err("--cap-add needs --uid 0: capabilities are dropped on exec for any other uid".into());
+    }
+    Ok(())
+}
+
 fn empty(host: &Host) -> Plan {
     Plan {
         namespaces: Namespaces::ALL,
+        ns_setup: Default::default(),
         ids: Ids { uid: host.uid, gid: host.gid },
+        root: Default::default(),
         fs: Vec::new(),
         env: Vec::new(),
         process: Process {
             cwd: None,
+            cwd_fallback: Vec::new(),
+            set_pwd: false,
             hostname: None,
             die_with_parent: true,
+            die_with_caller: false,
             new_session: true,
+            own_tty: true,
+            fds: Fds::Listed,
             keep_fds: Vec::new(),
             caps: Vec::new(),
+            pid1: Pid1::Init,
+            signals: Signals::Forward,
+            argv0: None,
+            search_path: crate::plan::process::SEARCH_PATH.into(),
+            block_fd: None,
+            sync_fd: None,
+            lock_files: Vec::new(),
+            exec_label: None,
         },
         network: Default::default(),
         best_effort: false,
-        bwrap: None,
         limits: Default::default(),
         mode: Default::default(),
         landlock: Default::default(),

@@ -15,6 +15,7 @@ use caps::{CapSet, Capability, CapsHashSet};
 use super::error::{Result, SetupError};
 use super::sys;
 use super::Ctx;
+use crate::plan::Fds;
 
 pub fn capabilities(ctx: &Ctx) -> Result<()> {
     let keep: CapsHashSet =
@@ -49,7 +50,7 @@ pub fn capabilities(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Empties the effective, permitted and inheritable sets (init in bwrap mode).
+/// Empties the effective, permitted and inheritable sets (a plain init).
 pub fn drop_all() -> std::result::Result<(), caps::errors::CapsError> {
     for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
         caps::clear(None, set)?;
@@ -62,12 +63,16 @@ pub fn no_new_privs(ctx: &Ctx) -> Result<()> {
     nix::sys::prctl::set_no_new_privs().map_err(|e| SetupError::errno("no_new_privs", e))
 }
 
-/// Only 0, 1, 2 and the fds named by `--keep-fd` reach the command (in
-/// bwrap mode: all but those bubblewrap's options consumed).
+/// Only 0, 1, 2 and the plan's `keep_fds` reach the command; or every
+/// descriptor the caller left open but those an option consumed.
 pub fn fds(ctx: &Ctx) -> Result<()> {
-    if let Some(b) = &ctx.plan.bwrap {
-        // bubblewrap passes on every descriptor but those its options used.
-        super::bwrap::consumed_fds(b);
+    if let Fds::AllBut(consumed) = &ctx.plan.process.fds {
+        ctx.log("fds", &format!("close {consumed:?}, pass on the rest"));
+        for &fd in consumed {
+            // SAFETY: F_SETFD only changes the flags of a descriptor number;
+            // EBADF for one already closed is ignored.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         return Ok(());
     }
     let keep: HashSet<i32> = ctx.plan.process.keep_fds.iter().copied().collect();

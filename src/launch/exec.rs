@@ -1,9 +1,10 @@
 //! The command's execve: argv, environment and PATH search prepared before
 //! clone, so that a bad argument is an error with nothing started.
 //!
-//! In bwrap mode argv[0] may differ from the file executed (`--argv0`), a
-//! `PWD` is added once the working directory is known, and failures read as
-//! bubblewrap's (`execvp foo: No such file or directory`).
+//! argv[0] may differ from the file executed (`Process::argv0`), and a
+//! `PWD` may be added once the working directory is known. A failure says
+//! which file and the errno ([`Kind::Exec`]), or that none was found in the
+//! search path ([`Kind::NotFound`]).
 //!
 //! A failure, here or in any step before, travels to the monitor over the
 //! report pipe ([`report`]).
@@ -14,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
 
-use super::error::{strerror, Result, SetupError, NOT_EXECUTABLE, NOT_FOUND};
+use super::error::{Kind, Result, SetupError, SETUP};
 use super::{sys, Ctx};
 use crate::escape;
 
@@ -25,7 +26,6 @@ pub struct Exec {
     argv: Vec<CString>,
     envp: Vec<CString>,
     path: Vec<u8>,
-    bwrap: bool,
 }
 
 fn nul(what: &str) -> SetupError {
@@ -43,16 +43,11 @@ impl Exec {
         let Some(file) = argv.first().cloned() else {
             return Err(SetupError::new("command", "none given"));
         };
-        let bwrap = ctx.plan.bwrap.as_ref();
-        if let Some(argv0) = bwrap.and_then(|b| b.argv0.as_ref()) {
-            argv[0] = CString::new(argv0.as_bytes()).map_err(|_| nul("--argv0"))?;
+        let p = &ctx.plan.process;
+        if let Some(argv0) = &p.argv0 {
+            argv[0] = CString::new(argv0.as_bytes()).map_err(|_| nul("argv0"))?;
         }
-        // execvp's default search path when PATH is unset, in bwrap mode.
-        let mut path = if bwrap.is_some() {
-            b"/bin:/usr/bin".to_vec()
-        } else {
-            b"/usr/local/bin:/usr/bin:/bin".to_vec()
-        };
+        let mut path = p.search_path.as_bytes().to_vec();
         let mut envp = Vec::new();
         for v in &ctx.plan.env {
             if v.name == "PATH" {
@@ -60,7 +55,7 @@ impl Exec {
             }
             envp.push(pair(v.name.as_bytes(), v.value.as_bytes())?);
         }
-        Ok(Exec { file, argv, envp, path, bwrap: bwrap.is_some() })
+        Ok(Exec { file, argv, envp, path })
     }
 
     /// Sets `name` in the command's environment: replaced in place, or
@@ -79,8 +74,7 @@ impl Exec {
     pub(super) fn run(&self) -> SetupError {
         let cmd = self.file.as_bytes();
         if cmd.contains(&b'/') {
-            let e = self.execve(&self.file);
-            return self.failed(e, if e == Errno::ENOENT { NOT_FOUND } else { NOT_EXECUTABLE });
+            return self.failed(self.execve(&self.file));
         }
         let mut denied = None;
         for dir in self.path.split(|&b| b == b':') {
@@ -92,29 +86,25 @@ impl Exec {
             match self.execve(&full) {
                 Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
                 Errno::EACCES => denied = Some(Errno::EACCES),
-                e => return self.failed(e, NOT_EXECUTABLE),
+                e => return self.failed(e),
             }
         }
         match denied {
-            Some(e) => self.failed(e, NOT_EXECUTABLE),
+            Some(e) => self.failed(e),
             None => SetupError::new(format!("exec {}", escape::bytes(cmd)), "command not found")
                 .hint(format!(
                     "searched PATH={} inside the sandbox; share the directory it is in with --ro",
                     escape::bytes(&self.path)
                 ))
-                .bwrap(format!("execvp {}: {}", escape::bytes(cmd), strerror(Errno::ENOENT)))
-                .code(NOT_FOUND),
+                .kind(Kind::NotFound { file: escape::bytes(cmd) }),
         }
     }
 
-    fn failed(&self, e: Errno, code: u8) -> SetupError {
+    /// execve of the file failed with `e`: ENOENT means not found, any
+    /// other errno not executable ([`SetupError::class`]).
+    fn failed(&self, e: Errno) -> SetupError {
         let shown = escape::bytes(self.file.as_bytes());
-        let err = SetupError::errno(format!("exec {shown}"), e).code(code);
-        if self.bwrap {
-            err.bwrap_errno(format!("execvp {shown}"))
-        } else {
-            err
-        }
+        SetupError::errno(format!("exec {shown}"), e).kind(Kind::Exec { file: shown })
     }
 
     fn execve(&self, file: &CString) -> Errno {
@@ -132,8 +122,8 @@ fn pair(name: &[u8], value: &[u8]) -> Result<CString> {
     CString::new(kv).map_err(|_| nul("environment variable"))
 }
 
-/// Sends `err` to the monitor over the report pipe and exits with its code.
+/// Sends `err` to the monitor over the report pipe and exits.
 pub(super) fn report(report_w: &OwnedFd, err: &SetupError) -> ! {
     let _ = nix::unistd::write(report_w, &err.encode());
-    sys::exit_now(err.code as i32)
+    sys::exit_now(SETUP as i32)
 }

@@ -1,6 +1,6 @@
-//! Small file-system operations: data files, chmod, read-only remounts,
-//! message queues (bubblewrap's --file, --bind-data, --ro-bind-data,
-//! --chmod, --remount-ro, --mqueue).
+//! Small file-system operations: data files (copied or bound), chmod,
+//! read-only remounts, message queues (`FsOp::File`, `Chmod`, `RemountRo`,
+//! `Mqueue`).
 //!
 //! A data file that is bound (not copied) is written to the scratch tmpfs,
 //! which is detached with the old root after pivot_root: the bind keeps the
@@ -15,11 +15,11 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
 
-use super::error::{Context, Result, SetupError};
+use super::error::{Context, Kind, Result, SetupError};
 use super::fs::{self, Root};
 use super::sys;
 use crate::escape;
-use crate::plan::FileHow;
+use crate::plan::{FileHow, Special};
 
 fn write_all(fd: OwnedFd, content: &[u8], what: &dyn Fn() -> String) -> Result<()> {
     let mut file = std::fs::File::from(fd);
@@ -47,7 +47,7 @@ pub fn file(
             let flags = libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_NOFOLLOW;
             let fd = sys::openat(&pfd, Path::new(name), flags, mode)
                 .what(what)
-                .map_err(|e| e.bwrap_errno(format!("Can't create file {}", escape::path(dest))))?;
+                .map_err(|e| e.kind(Kind::WriteFile { dest: escape::path(dest) }))?;
             // The mode given at creation is masked by the umask (0 here) and
             // ignored for an existing file: set it explicitly.
             nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)).what(what)?;
@@ -88,7 +88,7 @@ pub fn file(
 }
 
 /// Where a bound data file goes: the object at `dest`, a symlink followed
-/// within the root as bwrap does; a new empty file when nothing is there;
+/// within the root; a new empty file when nothing is there;
 /// or, when `dest` is a symlink that leads nowhere inside, the link itself
 /// (reached through `O_PATH | O_NOFOLLOW`; a later lookup of the path stops
 /// at the mount before it could follow the link). That last case is
@@ -113,12 +113,10 @@ fn bind_target(root: &Root, dest: &Path) -> Result<OwnedFd> {
 /// `FsOp::Chmod`: the path must exist; no parent is created.
 pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
     let what = || format!("chmod {mode:04o} {}", escape::path(dest));
-    // C's "%#o": a 0 in front, except for 0 itself.
-    let c_octal = if mode == 0 { "0".to_string() } else { format!("0{mode:o}") };
-    let bwrap = |e: SetupError| e.bwrap_errno(format!("Can't chmod {c_octal} {}", escape::path(dest)));
+    let kind = |e: SetupError| e.kind(Kind::Chmod { dest: escape::path(dest), mode });
     // chmod through an O_PATH fd: fchmod refuses O_PATH, /proc/self/fd/N
     // (a magic link, followed once) reaches exactly the resolved inode.
-    let fd = root.open(dest, 0).what(what).map_err(bwrap)?;
+    let fd = root.open(dest, 0).what(what).map_err(kind)?;
     nix::sys::stat::fchmodat(
         None,
         &sys::fd_path(&fd),
@@ -126,40 +124,28 @@ pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .what(what)
-    .map_err(bwrap)
+    .map_err(kind)
 }
 
-/// `FsOp::RemountRo`: only the mount at `dest`, not its submounts.
-/// In bwrap mode `dest` must already be a mount point (only its parents
-/// are made), and the failures read as bubblewrap's.
-pub fn remount_ro(root: &Root, dest: &Path, bwrap: bool) -> Result<()> {
+/// `FsOp::RemountRo`: only the mount at `dest`, not its submounts; `dest`
+/// must already be a mount point (only its parents are made).
+pub fn remount_ro(root: &Root, dest: &Path) -> Result<()> {
     let shown = escape::path(dest);
-    let prefix = format!("Can't remount readonly on /newroot{shown}");
-    if !bwrap {
-        fs::ensure_dir(root, dest, 0o755)
-            .map(drop)
-            .or_else(|_| root.open(dest, 0).map(drop).what(|| format!("open {shown}")))?;
-    } else {
-        if let Some(parent) = dest.parent() {
-            root.ensure_parent(parent)?;
-        }
-        root.open(dest, 0)
-            .what(|| format!("open {shown}"))
-            .map_err(|e| e.bwrap_errno(format!("{prefix}: realpath(destination)")))?;
+    if let Some(parent) = dest.parent() {
+        root.ensure_parent(parent)?;
     }
-    fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false).map_err(|e| {
-        // mount_setattr refuses a path that is not a mount's root.
-        if e.cause == super::error::strerror(Errno::EINVAL) {
-            e.bwrap(format!("{prefix}: Unable to find \"/newroot{shown}\" in mount table"))
-        } else {
-            e.bwrap_errno(prefix)
-        }
-    })
+    root.open(dest, 0)
+        .what(|| format!("open {shown}"))
+        .map_err(|e| e.kind(Kind::RemountFind { dest: shown.clone() }))?;
+    // mount_setattr refuses a path that is not a mount's root (EINVAL).
+    fs::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false).map_err(|e| e.kind(Kind::Remount { dest: shown }))
 }
 
-/// `FsOp::Mqueue` (bubblewrap mounts it without nosuid, nodev, noexec).
-pub fn mqueue(root: &Root, dest: &Path, bwrap: bool) -> Result<()> {
-    let flags =
-        if bwrap { MsFlags::empty() } else { MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC };
+/// `FsOp::Mqueue`: strict adds nosuid, nodev, noexec.
+pub fn mqueue(root: &Root, dest: &Path, special: Special) -> Result<()> {
+    let flags = match special {
+        Special::Strict => MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Special::Plain => MsFlags::empty(),
+    };
     fs::mount_new(root, dest, "mqueue", flags, None)
 }

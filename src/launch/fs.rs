@@ -31,13 +31,13 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, Mode};
 
-use super::error::{Context, Result, SetupError};
+use super::error::{Context, Kind, Result, SetupError};
 use super::resolve::is_dir;
 pub use super::resolve::{open_dir_in_current_root, resolve_for_test, Root};
 use super::sys::{self, fd_path};
 use super::Ctx;
 use crate::escape;
-use crate::plan::{Access, FsOp};
+use crate::plan::{Access, FsOp, RootTmpfs};
 
 impl Root {
     /// Makes the missing parents of `path` (mode [`Root::parent_mode`]).
@@ -71,8 +71,8 @@ pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
     match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => {
-            let err = SetupError::errno(format!("mkdir {}", show(path)), e)
-                .bwrap_errno(format!("Can't mkdir {}", show(path)));
+            let err =
+                SetupError::errno(format!("mkdir {}", show(path)), e).kind(Kind::Mkdir { path: show(path) });
             return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
         }
     }
@@ -94,7 +94,7 @@ fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
         Ok(_) | Err(Errno::EEXIST) => {}
         Err(e) => {
             let err = SetupError::errno(format!("create {}", show(path)), e)
-                .bwrap_errno(format!("Can't create file at {}", show(path)));
+                .kind(Kind::CreateFile { path: show(path) });
             return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
         }
     }
@@ -156,10 +156,10 @@ impl Sources {
     }
 }
 
-/// Opens a bind source. A descriptor the caller passed (bubblewrap's
-/// `--bind-fd`, given as `/proc/self/fd/N`) belongs to the caller's mount
-/// namespace, where it cannot be bound from: its path is opened again here
-/// and must still be the same file (else "Race condition binding dirfd").
+/// Opens a bind source. A descriptor the caller passed (given as
+/// `/proc/self/fd/N`) belongs to the caller's mount namespace, where it
+/// cannot be bound from: its path is opened again here and must still be
+/// the same file (else ESTALE).
 fn open_source(src: &Path) -> nix::Result<OwnedFd> {
     let Ok(n) = src.strip_prefix("/proc/self/fd") else {
         return sys::open(src, libc::O_PATH);
@@ -175,7 +175,8 @@ fn open_source(src: &Path) -> nix::Result<OwnedFd> {
 }
 
 /// Opens every bind source on the host (following symlinks, as bubblewrap's
-/// realpath does) and every overlay layer, once.
+/// realpath does) and every overlay layer, once. ESTALE: a passed
+/// descriptor's path no longer names its file.
 pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
     let mut binds = Vec::with_capacity(ops.len());
     for op in ops {
@@ -194,12 +195,8 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
             Ok(fd) => binds.push(Opened::Bind(fd)),
             Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
             Err(e) => {
-                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e);
-                let err = if e == Errno::ESTALE {
-                    err.bwrap("Race condition binding dirfd")
-                } else {
-                    err.bwrap_errno(format!("Can't find source path {}", show(src)))
-                };
+                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e)
+                    .kind(Kind::BindSource { src: show(src) });
                 return Err(match e {
                     Errno::ENOENT => err.hint("the source must exist on the host"),
                     Errno::EACCES => err.hint("you cannot read the source on the host"),
@@ -216,7 +213,7 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
     let base_fd = super::scratch::mount(ctx)?;
     let open_root = || sys::openat(&base_fd, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
     let mut root = Root::new(open_root().what(|| "open the new root".into())?, true);
-    let parent_modes = ctx.plan.bwrap.as_ref().map(|b| b.parent_modes.as_slice()).unwrap_or_default();
+    let parent_modes = &ctx.plan.root.parent_modes;
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.ops).enumerate() {
         ctx.log("mount", &describe(op));
         root.parent_mode.set(parent_modes.get(n).copied().unwrap_or(0o755));
@@ -231,8 +228,8 @@ pub fn apply(ctx: &Ctx, sources: Sources) -> Result<()> {
     }
     // Read-only outside the write rules, noexec outside the exec rules.
     super::narrow::apply(ctx, &root)?;
-    // bubblewrap's root stays writable: callers create files in it.
-    if ctx.plan.bwrap.is_none() {
+    // A writable root stays so: callers create files in it.
+    if ctx.plan.root.tmpfs == RootTmpfs::ReadOnly {
         ctx.log("mount", "/ read-only, pivot_root");
         let ro = MsFlags::MS_REMOUNT
             | MsFlags::MS_BIND
@@ -296,7 +293,7 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Op
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             mount_fd(Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
                 .what(|| format!("tmpfs {}", show(dest)))
-                .map_err(|e| e.bwrap_errno(format!("Can't mount tmpfs on /newroot{}", show(dest))))
+                .map_err(|e| e.kind(Kind::Mount { fstype: "tmpfs".into(), dest: show(dest) }))
         }
         FsOp::Proc { dest } => super::special::proc(ctx, root, dest),
         FsOp::Dev { dest } => super::special::dev(ctx, root, dest),
@@ -307,8 +304,8 @@ fn apply_op(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Op
             super::files::file(root, base, n, dest, content, *mode, *how)
         }
         FsOp::Chmod { dest, mode } => super::files::chmod(root, dest, *mode),
-        FsOp::RemountRo { dest } => super::files::remount_ro(root, dest, ctx.plan.bwrap.is_some()),
-        FsOp::Mqueue { dest } => super::files::mqueue(root, dest, ctx.plan.bwrap.is_some()),
+        FsOp::RemountRo { dest } => super::files::remount_ro(root, dest),
+        FsOp::Mqueue { dest } => super::files::mqueue(root, dest, ctx.plan.root.special),
         FsOp::Overlay { dest, upper, .. } => match src {
             Opened::Overlay(opened) => super::overlay::mount(root, base, n, dest, &opened, upper),
             _ => Err(SetupError::new(format!("overlay {}", show(dest)), "layers were not opened")),
@@ -328,19 +325,14 @@ fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
             Ok(existing) => {
                 let existing = show(Path::new(&existing));
-                Err(SetupError::new(what(), format!("it exists and points at {existing}")).bwrap(format!(
-                    "Can't make symlink at {}: existing destination is {existing}",
-                    show(dest)
-                )))
+                Err(SetupError::new(what(), format!("it exists and points at {existing}"))
+                    .kind(Kind::SymlinkExists { dest: show(dest), points_at: Some(existing) }))
             }
-            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink").bwrap(format!(
-                "Can't make symlink at {}: destination exists and is not a symlink",
-                show(dest)
-            ))),
+            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink")
+                .kind(Kind::SymlinkExists { dest: show(dest), points_at: None })),
         },
         Err(e) => {
-            let err =
-                SetupError::errno(what(), e).bwrap_errno(format!("Can't make symlink at {}", show(dest)));
+            let err = SetupError::errno(what(), e).kind(Kind::Symlink { dest: show(dest) });
             Err(if e == Errno::EROFS { err.hint(ro_parent_hint(dest)) } else { err })
         }
     }
@@ -378,7 +370,7 @@ pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: O
     let target = ensure_dir(root, dest, 0o755)?;
     mount_fd(Some(Path::new(fstype)), &target, Some(fstype), flags, data)
         .what(|| format!("mount {fstype} on {}", show(dest)))
-        .map_err(|e| e.bwrap_errno(format!("Can't mount {fstype} on /newroot{}", show(dest))))
+        .map_err(|e| e.kind(Kind::Mount { fstype: fstype.into(), dest: show(dest) }))
 }
 
 /// Makes an empty file at `dest` (for a bind of a device or tty onto it).

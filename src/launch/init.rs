@@ -11,12 +11,11 @@
 //! with no namespaces and no file system to build, between the monitor and
 //! the command.
 //!
-//! In bwrap mode bubblewrap's steps come in between (see `bwrap.rs`): the
-//! nested user namespace and the lock files after the file system, the
-//! command as pid 1 itself with `--as-pid-1`, init without capabilities and
-//! under the caller's seccomp programs, passing no signal on; and in the
-//! command `--block-fd`, the ids inside a joined user namespace, the cwd
-//! fallback and `PWD`, `--exec-label`.
+//! The Plan's process options act here too: the nested user namespace
+//! and the lock files after the file system (`userns.rs`, `locks.rs`); the
+//! command as pid 1 itself (`Pid1::Command`); a plain init without
+//! capabilities, under the seccomp programs, passing no signal on
+//! (`Pid1::PlainInit`, `Signals::NotForwarded`); the sync fd held.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -25,12 +24,13 @@ use nix::sys::stat::Mode as Umask;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 
-use super::error::{Result, SetupError, SETUP};
+use super::error::{SetupError, SETUP};
 use super::exec::{report, Exec};
 use super::monitor::handled;
 use super::{reaper, sys, tty, Ctx};
 use crate::escape;
 use crate::plan::landlock::Mode;
+use crate::plan::{Pid1, Signals};
 
 /// The ends of the pipes init keeps, and what it does with them.
 pub(super) struct InitSide {
@@ -110,36 +110,40 @@ pub(super) fn command_signals(old_mask: &SigSet) {
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) };
 }
 
+/// init's setup once released: its cgroup namespace, the file system and
+/// the init steps, the user namespace after setup, the lock files. Returns
+/// what init holds for the sandbox's life; a failure is reported and ends it.
+fn set_up(ctx: &Ctx, report_w: &OwnedFd, unshare_cgroup: bool) -> (super::Held, Vec<OwnedFd>) {
+    if unshare_cgroup {
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+            report(report_w, &SetupError::errno("cgroup namespace", e));
+        }
+    }
+    let proc_fd = super::userns::open_proc(ctx).unwrap_or_else(|e| report(report_w, &e));
+    let held = match ctx.plan.mode {
+        Mode::Landlock => super::Held { locks: Vec::new() },
+        Mode::Namespaces => super::setup(ctx).unwrap_or_else(|e| report(report_w, &e)),
+    };
+    let lock_files = super::userns::after_setup(ctx, proc_fd.as_ref())
+        .and_then(|()| super::locks::take(ctx))
+        .unwrap_or_else(|e| report(report_w, &e));
+    (held, lock_files)
+}
+
 /// pid 1 inside: set up, fork the command, reap, exit with its status.
 pub(super) fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     let InitSide { release_r, report_w, ended_w, tty, unshare_cgroup } = side;
-    // In bwrap mode the monitor left these unblocked; init never dies of them.
+    // Without forwarding the monitor left these unblocked; init never dies of them.
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&init_signals()), None);
     let proc = reaper_proc(ctx, &report_w);
     wait_for_release(ctx, &release_r);
-    if unshare_cgroup {
-        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-            report(&report_w, &SetupError::errno("cgroup namespace", e));
-        }
-    }
     let old_umask = nix::sys::stat::umask(Umask::empty());
-    let bw = ctx.plan.bwrap.as_ref();
-    let proc_fd = match bw.map(|b| super::bwrap::open_proc(ctx, b)).transpose() {
-        Ok(fd) => fd.flatten(),
-        Err(e) => report(&report_w, &e),
-    };
-    let held = match ctx.plan.mode {
-        Mode::Landlock => super::Held { locks: Vec::new() },
-        Mode::Namespaces => super::setup(ctx).unwrap_or_else(|e| report(&report_w, &e)),
-    };
-    let bwrap_locks = match bw.map(|b| super::bwrap::after_setup(ctx, b, proc_fd.as_ref())).transpose() {
-        Ok(locks) => locks.unwrap_or_default(),
-        Err(e) => report(&report_w, &e),
-    };
+    let (held, lock_files) = set_up(ctx, &report_w, unshare_cgroup);
     if let Some(tty) = tty {
         tty.open_inside(ctx);
     }
-    if bw.is_some_and(|b| b.as_pid_1) {
+    let p = &ctx.plan.process;
+    if p.pid1 == Pid1::Command {
         command(ctx, &report_w, &old_mask, old_umask, &mut exec, None)
     }
     if !ctx.plan.namespaces.pid {
@@ -151,14 +155,13 @@ pub(super) fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) 
     }
     drop(release_r);
     let reaper = proc.as_ref().map(|_| Pid::this());
-    // Everything but the persist-state locks, `ended`, the reaper's /proc
-    // and what bubblewrap's pid 1 holds (lock files, sync fd) is closed
-    // once the command is forked.
+    // Everything but the persist-state locks, `ended`, the reaper's /proc,
+    // the lock files and the sync fd is closed once the command is forked.
     let mut keep: Vec<i32> = held.locks.iter().map(|l| l.as_raw_fd()).collect();
     keep.push(ended_w.as_raw_fd());
     keep.extend(proc.iter().map(|p| p.as_raw_fd()));
-    keep.extend(bwrap_locks.iter().map(|l| l.as_raw_fd()));
-    keep.extend(bw.map(super::bwrap::init_keeps).unwrap_or_default());
+    keep.extend(lock_files.iter().map(|l| l.as_raw_fd()));
+    keep.extend(p.sync_fd);
     // SAFETY: the process is single-threaded (it is a clone of the
     // single-threaded monitor), so fork cannot leave a lock held.
     match unsafe { nix::unistd::fork() } {
@@ -167,9 +170,9 @@ pub(super) fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) 
         Ok(ForkResult::Parent { child }) => {
             drop(report_w);
             let _ = sys::close_all_except(&keep);
-            match bw {
-                Some(_) => super::bwrap::become_init(ctx, child),
-                None => {
+            match p.pid1 {
+                Pid1::PlainInit => become_plain_init(ctx, child),
+                _ => {
                     let _ = nix::sys::prctl::set_dumpable(false);
                 }
             }
@@ -195,32 +198,30 @@ fn command(
         }
     }
     command_signals(old_mask);
-    if let Err(e) = prepare(ctx, old_umask, exec) {
+    if let Err(e) = super::prepare_command(ctx, old_umask, exec) {
         report(report_w, &e);
     }
     ctx.log("exec", &escape::os(&ctx.plan.command[0]));
     report(report_w, &exec.run())
 }
 
-/// The generic steps, with bubblewrap's own before them in bwrap mode
-/// (the seccomp step stays the last of all).
-fn prepare(ctx: &Ctx, old_umask: Umask, exec: &mut Exec) -> Result<()> {
-    let Some(b) = &ctx.plan.bwrap else {
-        return super::prepare_command(ctx, old_umask);
-    };
-    super::bwrap::before_command(ctx, b)?;
-    let pwd = super::bwrap::choose_cwd(ctx, b)?;
-    exec.set_env("PWD", &pwd);
-    super::bwrap::exec_label(b)?;
-    if ctx.plan.process.die_with_parent {
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+/// A plain init, once the command is forked: it drops every capability
+/// and stays dumpable (tools outside open /proc/PID/ns/* of the child pid
+/// reported), and runs under the plan's seccomp programs too
+/// (no_new_privs first: without capabilities, seccomp needs it). If it
+/// cannot filter itself, the sandbox ends.
+fn become_plain_init(ctx: &Ctx, command: Pid) {
+    let _ = super::confine::drop_all();
+    let _ = nix::sys::prctl::set_dumpable(true);
+    if nix::sys::prctl::set_no_new_privs().is_err() || super::seccomp::install(ctx).is_err() {
+        let _ = kill(command, Signal::SIGKILL);
+        sys::exit_now(1);
     }
-    super::prepare_command(ctx, old_umask)
 }
 
 /// Every process inside gets `sig` (SIGSTOP, SIGCONT): with a pid namespace
 /// of its own that is kill(-1), which spares init; as the reaper, each of
-/// init's descendants; otherwise (bwrap mode) the command.
+/// init's descendants; otherwise the command.
 fn all_inside(ctx: &Ctx, command: Pid, sig: Signal, proc: Option<&OwnedFd>) {
     match proc {
         Some(proc) => reaper::signal_all(proc, sig),
@@ -234,11 +235,10 @@ fn all_inside(ctx: &Ctx, command: Pid, sig: Signal, proc: Option<&OwnedFd>) {
 /// init's loop: reap every child; when the command ends, write how on
 /// `ended`, end everything left (as the reaper, with `proc`) and exit with
 /// the command's status. [`reaper::END`] ends everything at once. Other
-/// signals are passed on to the command, except in bwrap mode (bubblewrap's
-/// pid 1 passes nothing on).
+/// signals are passed on to the command, if the plan forwards signals.
 fn reap(ctx: &Ctx, command: Pid, ended: &OwnedFd, proc: Option<&OwnedFd>) -> ! {
     let set = init_signals();
-    let forward = ctx.plan.bwrap.is_none();
+    let forward = ctx.plan.process.signals == Signals::Forward;
     loop {
         match set.wait() {
             Ok(Signal::SIGCHLD) => loop {

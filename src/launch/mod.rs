@@ -5,11 +5,11 @@
 //! anything, so it comes last, just before execve. clone with
 //! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
 
-mod bwrap;
+mod begin;
 mod cgroup;
 mod confine;
 mod direct;
-mod error;
+pub mod error;
 mod exec;
 mod files;
 mod fs;
@@ -17,6 +17,7 @@ mod hostfile;
 mod ids;
 mod init;
 mod landlock;
+mod locks;
 mod meta;
 mod monitor;
 mod narrow;
@@ -40,6 +41,7 @@ mod systemd;
 mod timeout;
 mod tty;
 mod usernet;
+mod userns;
 
 use nix::sys::stat::Mode;
 
@@ -108,61 +110,49 @@ type Step = fn(&Ctx) -> error::Result<()>;
 /// Steps of init (pid 1) after the file system is built, in order.
 const INIT_STEPS: [(&str, Step); 2] = [("hostname", net::hostname), ("loopback", net::loopback)];
 
+/// A step of the command's process; it may change what execve is given.
+type CommandStep = fn(&Ctx, &mut exec::Exec) -> error::Result<()>;
+
 /// Steps of the command's process before execve, in order. They run in
 /// landlock-only mode too (without namespaces, see `direct.rs`).
 ///
-/// Order: the terminal needs the new session (setsid) before it and is in
-/// place before anything that may restrict ioctls. landlock needs
-/// no_new_privs before it and the finished file system (it forbids mounts);
-/// its rules are opened inside the new root, in this process. The rlimits
-/// come after landlock, so a tight `nofile` or `as` limit meant for the
-/// command cannot break the opening of the rules (landlock has no say over
-/// setrlimit), and before seccomp (a filter may forbid setrlimit). seccomp
-/// comes after landlock (a filter may forbid the landlock syscalls) and
-/// stays the very last entry: a filter may forbid what any earlier step needs.
-const COMMAND_STEPS: [(&str, Step); 9] = [
-    ("session", session),
-    ("terminal", tty::attach),
-    ("cwd", cwd),
-    ("capabilities", confine::capabilities),
-    ("no_new_privs", confine::no_new_privs),
-    ("fds", confine::fds),
-    ("landlock", landlock::restrict),
-    ("limits", rlimit::apply),
-    ("seccomp", seccomp::install),
+/// Order: the block fd first (the caller holds the command back), then
+/// the ids inside a joined user namespace, which the working directory
+/// and the label are then checked as; setuid clears the parent-death
+/// signal, so it is set again after. The terminal needs the new session
+/// (setsid) before it and is in place before anything that may restrict
+/// ioctls. landlock needs no_new_privs before it and the finished file
+/// system (it forbids mounts); its rules are opened inside the new root,
+/// in this process. The rlimits come after landlock, so a tight `nofile`
+/// or `as` limit meant for the command cannot break the opening of the
+/// rules (landlock has no say over setrlimit), and before seccomp (a
+/// filter may forbid setrlimit). seccomp comes after landlock (a filter
+/// may forbid the landlock syscalls) and stays the very last entry: a
+/// filter may forbid what any earlier step needs.
+const COMMAND_STEPS: [(&str, CommandStep); 13] = [
+    ("block", |ctx, _| begin::block(ctx)),
+    ("ids", |ctx, _| begin::switch_ids(ctx)),
+    ("cwd", begin::cwd),
+    ("exec label", |ctx, _| begin::exec_label(ctx)),
+    ("die with parent", |ctx, _| begin::die_with_parent(ctx)),
+    ("session", |ctx, _| begin::session(ctx)),
+    ("terminal", |ctx, _| tty::attach(ctx)),
+    ("capabilities", |ctx, _| confine::capabilities(ctx)),
+    ("no_new_privs", |ctx, _| confine::no_new_privs(ctx)),
+    ("fds", |ctx, _| confine::fds(ctx)),
+    ("landlock", |ctx, _| landlock::restrict(ctx)),
+    ("limits", |ctx, _| rlimit::apply(ctx)),
+    ("seccomp", |ctx, _| seccomp::install(ctx)),
 ];
 
-/// Runs `plan` and returns the exit status: the command's own, 128+N when it
-/// was killed by signal N, 125 when setup failed, 126/127 when the command
-/// cannot be executed / was not found.
-///
-/// A Plan from the bwrap front end reports a setup failure as bubblewrap
-/// does: one `bwrap: …` line in its words, exit status 1.
-pub fn run(plan: &Plan, opts: &Options) -> u8 {
+/// Runs `plan` and returns the exit status: the command's own, or 128+N
+/// when it was killed by signal N. A failed setup, or a command that
+/// cannot be executed, is returned for the front end to word.
+pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
     // Built before clone: a bad policy is an error with nothing started.
-    let filters = match seccomp::prepare(plan) {
-        Ok(f) => f,
-        Err(e) => return failed(plan, &e),
-    };
+    let filters = seccomp::prepare(plan)?;
     let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref() };
-    match monitor::start(&ctx) {
-        Ok(code) => code,
-        Err(e) => failed(plan, &e),
-    }
-}
-
-/// Prints a setup failure and returns the exit status for it.
-fn failed(plan: &Plan, e: &SetupError) -> u8 {
-    match &plan.bwrap {
-        Some(b) => {
-            eprintln!("{}", crate::compat::message(b.level_prefix, 3, &e.bwrap_line()));
-            1
-        }
-        None => {
-            eprintln!("sandbox: {e}");
-            e.code
-        }
-    }
+    monitor::start(&ctx)
 }
 
 /// What init keeps open for the sandbox's life.
@@ -184,39 +174,11 @@ fn setup(ctx: &Ctx) -> error::Result<Held> {
 }
 
 /// The command's own setup, after fork.
-fn prepare_command(ctx: &Ctx, umask: Mode) -> error::Result<()> {
+fn prepare_command(ctx: &Ctx, umask: Mode, exec: &mut exec::Exec) -> error::Result<()> {
     nix::sys::stat::umask(umask);
     for (name, step) in COMMAND_STEPS {
-        step(ctx)?;
+        step(ctx, exec)?;
         ctx.pause(name);
     }
     Ok(())
-}
-
-fn session(ctx: &Ctx) -> error::Result<()> {
-    if ctx.plan.process.new_session {
-        ctx.log("session", "setsid");
-        nix::unistd::setsid().map_err(|e| SetupError::errno("setsid", e))?;
-    }
-    Ok(())
-}
-
-fn cwd(ctx: &Ctx) -> error::Result<()> {
-    if ctx.plan.bwrap.is_some() {
-        // Already chosen by bubblewrap's fallback rule (bwrap::choose_cwd).
-        return Ok(());
-    }
-    let dir = ctx.plan.process.cwd.as_deref().unwrap_or(std::path::Path::new("/"));
-    let shown = crate::escape::path(dir);
-    ctx.log("cwd", &shown);
-    // Resolved inside the root with magic links refused, then checked: an
-    // inherited fd must never become a working directory outside the
-    // sandbox (`--cwd /proc/self/fd/N`, CVE-2024-21626 in runc).
-    let err = |e| SetupError::errno(format!("cwd {shown}"), e);
-    let fd = fs::open_dir_in_current_root(dir).map_err(err)?;
-    nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(err)?;
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => Ok(()),
-        _ => Err(SetupError::new(format!("cwd {shown}"), "it is not reachable from the sandbox's root")),
-    }
 }

@@ -35,15 +35,14 @@
 //! on to the command; SIGTSTP and SIGCONT stop and continue every process
 //! inside.
 //!
-//! A Plan from the bwrap front end runs the same way, with bubblewrap's
-//! process options at their moments (see `bwrap.rs`): user and pid
-//! namespaces may be joined before clone, the id maps may be left to a
-//! helper outside (`--userns-block-fd`), `--info-fd` and the first
-//! `--json-status-fd` line come before the release, and, as bubblewrap's
-//! monitor and pid 1 pass no signal on, the monitor takes only SIGCHLD
-//! (any other signal has its default effect on it) and init forwards
-//! nothing. It gets no pty: bubblewrap gives the command the caller's
-//! terminal. init's side of all this is in `init.rs`.
+//! What the Plan says about the process changes only moments of this:
+//! user and pid namespaces may be joined before clone (`userns.rs`), the id
+//! maps may be left to a helper outside (`NsSetup::map_helper_fd`, waited
+//! for before the release), an early status line and the info fd are
+//! written before the release, and with `Signals::NotForwarded` the monitor
+//! takes only SIGCHLD (any other signal has its default effect on it) and
+//! init forwards nothing. With `own_tty` off the command gets no pty.
+//! init's side of all this is in `init.rs`.
 
 use std::os::fd::OwnedFd;
 use std::time::Instant;
@@ -62,8 +61,9 @@ use super::timeout::Timeout;
 use super::usernet::UserNet;
 use super::{status, sys, tty, Ctx};
 use crate::plan::landlock::Mode;
+use crate::plan::{Pid1, Signals};
 
-/// Signals passed on to the command (not in bwrap mode).
+/// Signals passed on to the command (with `Signals::Forward`).
 const FORWARDED: [Signal; 8] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -85,16 +85,17 @@ pub(super) fn handled() -> SigSet {
     set
 }
 
-/// The signals the monitor takes from its signalfd: bubblewrap's monitor
-/// passes nothing on, so in bwrap mode only SIGCHLD (a signal to it has its
-/// default effect: the sandbox lives on unless --die-with-parent).
+/// The signals the monitor takes from its signalfd: without forwarding,
+/// only SIGCHLD (a signal to it has its default effect: the sandbox lives
+/// on unless it dies with its parent).
 fn monitor_signals(ctx: &Ctx) -> SigSet {
-    if ctx.plan.bwrap.is_some() {
-        let mut set = SigSet::empty();
-        set.add(Signal::SIGCHLD);
-        set
-    } else {
-        handled()
+    match ctx.plan.process.signals {
+        Signals::Forward => handled(),
+        Signals::NotForwarded => {
+            let mut set = SigSet::empty();
+            set.add(Signal::SIGCHLD);
+            set
+        }
     }
 }
 
@@ -140,9 +141,11 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
             return Err(SetupError::errno(format!("--keep-fd {fd}"), Errno::EBADF));
         }
     }
-    if let Some(b) = &ctx.plan.bwrap {
-        super::bwrap::before_clone(b)?;
-    }
+    // An ignored SIGCHLD, inherited from the caller, would make init vanish
+    // unwaited (the kernel reaps it and sends no signal).
+    // SAFETY: restoring the default disposition installs no handler.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    super::userns::join(ctx)?;
     let exec = Exec::prepare(ctx)?;
     // Fail closed before anything starts: a landlock rule this kernel lacks
     // is refused here, or listed in the best-effort warning.
@@ -153,7 +156,7 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     super::direct::warn(&warnings);
     let reporter = status::Reporter::new(ctx)?;
     let cgroup = super::cgroup::prepare(ctx)?;
-    let tty = if ctx.plan.bwrap.is_some() { None } else { tty::prepare(ctx)? };
+    let tty = tty::prepare(ctx)?;
     let limits = &ctx.plan.limits;
     let timeout = Timeout::new(started, limits.timeout_ms, limits.kill_after_ms);
     let launch = Launch { exec, reporter, cgroup, tty, timeout };
@@ -222,7 +225,8 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
 
 /// After clone: the id maps, the cgroup, the user-mode network (returned:
 /// it stops when dropped), what the status fd needs of init while it can
-/// still be inspected, bubblewrap's reports and waits; then init may go on.
+/// still be inspected, the early reports and the map helper; then init may
+/// go on.
 fn release(
     ctx: &Ctx,
     child: Pid,
@@ -236,16 +240,14 @@ fn release(
         e
     };
     let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-    let bw = ctx.plan.bwrap.as_ref();
-    let ids = bw.map(|b| super::bwrap::first_level_ids(ctx, b)).unwrap_or(ctx.plan.ids);
+    let ids = super::userns::first_level_ids(ctx);
     let own_ns = ctx.plan.mode == Mode::Namespaces;
     if own_ns {
         ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
     }
     ctx.pause("before-maps");
-    // A joined user namespace has its maps; with --userns-block-fd a
-    // helper outside writes them.
-    let helper_maps = bw.is_some_and(|b| b.userns_block_fd.is_some());
+    // A joined user namespace has its maps; a helper outside may write them.
+    let helper_maps = ctx.plan.ns_setup.map_helper_fd.is_some();
     if ctx.plan.namespaces.user && !helper_maps && own_ns {
         super::ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
     }
@@ -266,12 +268,31 @@ fn release(
     }
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
-    if let Some(b) = bw {
-        super::bwrap::started(ctx, b, child.as_raw(), reporter).map_err(abort)?;
-    }
+    started(ctx, child.as_raw(), reporter).map_err(abort)?;
     if nix::unistd::write(release_w, b"1") != Ok(1) {
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
     Ok(net)
+}
+
+/// The monitor's part once init exists and its maps are written: it dies
+/// with its own parent if asked, reports the sandbox early (status and
+/// info fds), lets go of the sync fd (pid 1 holds it), and waits for the
+/// map helper.
+fn started(ctx: &Ctx, pid: i32, reporter: &mut status::Reporter) -> Result<()> {
+    let p = &ctx.plan.process;
+    if p.die_with_caller && p.die_with_parent {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
+    reporter.created(pid as u32)?;
+    if let Some(fd) = p.sync_fd.filter(|_| p.pid1 != Pid1::Command) {
+        let _ = nix::unistd::close(fd);
+    }
+    if let Some(fd) = ctx.plan.ns_setup.map_helper_fd {
+        let mut byte = [0u8; 1];
+        let _ = nix::unistd::read(fd, &mut byte);
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 
-use super::error::{Context, Result, SetupError};
+use super::error::{Context, Kind, Result, SetupError};
 use super::Ctx;
 
 pub fn hostname(ctx: &Ctx) -> Result<()> {
@@ -18,7 +18,7 @@ pub fn hostname(ctx: &Ctx) -> Result<()> {
         let shown = crate::escape::str(name);
         nix::unistd::sethostname(name)
             .what(|| format!("sethostname {shown}"))
-            .map_err(|e| e.bwrap_errno(format!("Can't set hostname to {shown}")))?;
+            .map_err(|e| e.kind(Kind::Hostname { name: shown.clone() }))?;
     }
     Ok(())
 }

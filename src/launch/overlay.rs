@@ -25,7 +25,7 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
 
-use super::error::{Context, Result, SetupError};
+use super::error::{Context, Kind, Result, SetupError};
 use super::fs::{self, Root};
 use super::hostfile;
 use super::sys::{self, fd_path};
@@ -48,7 +48,7 @@ fn show(p: &Path) -> String {
 fn open_dir(path: &Path, role: &str) -> Result<OwnedFd> {
     let fd = sys::open(path, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| {
         let err = SetupError::errno(format!("overlay {role} {}", show(path)), e)
-            .bwrap_errno(format!("Can't find source path {}", show(path)));
+            .kind(Kind::OverlayLayer { path: show(path) });
         if e == Errno::ENOENT {
             err.hint("it must exist on the host")
         } else {
@@ -86,8 +86,8 @@ fn same_file_system(u: &OwnedFd, upper: &Path, w: &OwnedFd, work: &Path) -> Resu
     let dev = |fd: &OwnedFd| nix::sys::stat::fstat(fd.as_raw_fd()).map(|st| st.st_dev);
     if dev(u).ok() != dev(w).ok() {
         let msg = format!("it is not on the same file system as the upper directory {}", show(upper));
-        return Err(SetupError::new(format!("overlay work {}", show(work)), msg.clone())
-            .bwrap(format!("Can't make overlay mount with work directory {}: {msg}", show(work))));
+        return Err(SetupError::new(format!("overlay work {}", show(work)), msg)
+            .kind(Kind::OverlayWorkDir { work: show(work) }));
     }
     Ok(())
 }
@@ -179,15 +179,7 @@ pub fn mount(
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     nix::mount::mount(Some("overlay"), &fd_path(&target), Some("overlay"), flags, Some(data.as_str()))
         .map_err(|e| {
-            let err = SetupError::errno(what(), e);
-            let err = if e == Errno::ELOOP {
-                err.bwrap(format!(
-                    "Can't make overlay mount on {}: Overlay directories may not overlap",
-                    show(dest)
-                ))
-            } else {
-                err.bwrap_errno(format!("Can't make overlay mount on {}", show(dest)))
-            };
+            let err = SetupError::errno(what(), e).kind(Kind::Overlay { dest: show(dest) });
             match e {
             Errno::EINVAL => err.hint(
                 "overlayfs refused these layers: a layer may be on a file system it cannot use (nfs, fuse, \

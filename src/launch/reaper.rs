@@ -59,10 +59,10 @@ use super::{sys, Ctx};
 /// sends in the ordinary course of things.
 pub const END: Signal = Signal::SIGPWR;
 
-/// Whether init of this sandbox is the reaper: the native front end, with
+/// Whether init of this sandbox is the reaper: sandbox's own init, with
 /// the host's pid namespace.
 pub fn is_reaper(ctx: &Ctx) -> bool {
-    ctx.plan.bwrap.is_none() && ctx.plan.shares_host_pids()
+    ctx.plan.process.pid1 == crate::plan::Pid1::Init && ctx.plan.shares_host_pids()
 }
 
 /// Whether the monitor moves init to a process group of its own.

@@ -32,7 +32,7 @@ pub struct Root {
     pub(super) fd: OwnedFd,
     openat2: Cell<Option<Openat2>>,
     /// The mode of missing parent directories the current operation
-    /// creates (0755; bubblewrap narrows it, see `Bwrap::parent_modes`).
+    /// creates (0755, or the Plan's `Root::parent_modes`).
     pub(super) parent_mode: Cell<u32>,
 }
 

@@ -1,6 +1,6 @@
 //! The scratch tmpfs the sandbox's root is built in.
 //!
-//! Like bubblewrap, the scratch tmpfs is mounted on /tmp (a directory that
+//! As bubblewrap does it, the scratch tmpfs is mounted on /tmp (a directory that
 //! always exists; the mount is only visible in our own mount namespace,
 //! CVE-2019-12439) and made the root with a first pivot_root, the host's
 //! root moving beneath it to [`HOST`]. Host objects are reached through the
@@ -14,6 +14,7 @@ use nix::sys::stat::Mode;
 
 use super::error::{Context, Result};
 use super::{sys, Ctx};
+use crate::plan::RootTmpfs;
 
 /// Where the scratch tmpfs is mounted before it becomes the root.
 const BASE: &str = "/tmp";
@@ -38,8 +39,11 @@ pub fn mount(ctx: &Ctx) -> Result<OwnedFd> {
         .what(|| "make / rslave".into())?;
     let base = Path::new(BASE);
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    // bubblewrap mounts its root tmpfs with the defaults; findmnt shows it.
-    let mode = if ctx.plan.bwrap.is_some() { None } else { Some("mode=0755") };
+    // A writable root keeps the kernel's defaults; findmnt shows them.
+    let mode = match ctx.plan.root.tmpfs {
+        RootTmpfs::ReadOnly => Some("mode=0755"),
+        RootTmpfs::Writable => None,
+    };
     nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), flags, mode)
         .what(|| format!("mount scratch tmpfs on {BASE}"))?;
     let base_fd = sys::open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;

@@ -17,7 +17,7 @@ use nix::errno::Errno;
 use nix::sys::socket;
 use seccompiler::{sock_filter, BpfProgram};
 
-use super::error::{Result, SetupError};
+use super::error::{Kind, Program, Result, SetupError};
 use super::{sys, Ctx};
 use crate::plan::seccomp::{Facts, Seccomp};
 
@@ -55,8 +55,7 @@ fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
 /// Builds every program of the plan (in the monitor, before clone).
 pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
     let policy = compile(plan)?;
-    let bwrap = plan.bwrap.is_some();
-    let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd, bwrap)).collect::<Result<Vec<_>>>()?;
+    let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd)).collect::<Result<Vec<_>>>()?;
     let notify = metadata(plan)?;
     if policy.is_empty() && raw.is_empty() {
         return Ok(Filters { notify, ..Filters::default() });
@@ -82,7 +81,7 @@ pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
 /// this kernel must have user notification (Linux 5.0), or the run is
 /// refused unless best effort.
 fn metadata(plan: &crate::plan::Plan) -> Result<Option<Notify>> {
-    if plan.mode != crate::plan::landlock::Mode::Landlock || plan.bwrap.is_some() {
+    if plan.mode != crate::plan::landlock::Mode::Landlock {
         return Ok(None);
     }
     let program = crate::seccomp::notify::program().map_err(|e| SetupError::new("seccomp", e));
@@ -160,55 +159,38 @@ fn supported(s: &Seccomp) -> Result<()> {
     Ok(())
 }
 
-/// A raw program from `fd`: `struct sock_filter` records of 8 bytes, as
-/// bwrap reads them. The fd is read to its end and closed. From the bwrap
-/// front end (`bwrap`), any fd is taken, and errors read as bubblewrap's.
-fn read_program(fd: i32, bwrap: bool) -> Result<BpfProgram> {
-    read_program_checked(fd, bwrap).map_err(|e| if bwrap { bwrap_words(e) } else { e })
-}
-
-/// bubblewrap's messages for a program it cannot use.
-fn bwrap_words(e: SetupError) -> SetupError {
-    let msg = if e.cause.contains("multiple of 8") {
-        "Invalid seccomp data, must be multiple of 8".to_string()
-    } else if e.cause.contains("no seccomp program") {
-        // bubblewrap hands the kernel an empty program, which refuses it.
-        "Unable to set up system call filtering as requested: prctl(PR_SET_SECCOMP) reported EINVAL. \
-         (Hint: this requires a kernel configured with CONFIG_SECCOMP and CONFIG_SECCOMP_FILTER.)"
-            .to_string()
-    } else {
-        format!("Can't read seccomp data: {}", e.cause)
-    };
-    e.bwrap(msg)
-}
-
-fn read_program_checked(fd: i32, bwrap: bool) -> Result<BpfProgram> {
+/// A raw program from `fd`: classic BPF, `struct sock_filter` records of 8
+/// bytes. The fd is read to its end and closed.
+fn read_program(fd: i32) -> Result<BpfProgram> {
     let what = || format!("--add-seccomp-fd {fd}");
-    if fd <= 2 && !bwrap {
-        return Err(SetupError::new(what(), "0, 1 and 2 are the command's standard streams"));
-    }
+    let failed = |problem: Program| Kind::SeccompProgram { fd, problem };
     if !sys::fd_is_open(fd) {
-        return Err(SetupError::errno(what(), Errno::EBADF));
+        return Err(SetupError::errno(what(), Errno::EBADF).kind(failed(Program::Unreadable)));
     }
     // SAFETY: the fd is open (checked above) and the caller handed it to
     // sandbox for this purpose; nothing else owns it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut bytes = Vec::new();
-    std::fs::File::from(owned)
-        .read_to_end(&mut bytes)
-        .map_err(|e| SetupError::errno(what(), Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
-    parse_program(&bytes).map_err(|cause| SetupError::new(what(), cause))
+    std::fs::File::from(owned).read_to_end(&mut bytes).map_err(|e| {
+        let e = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        SetupError::errno(what(), e).kind(failed(Program::Unreadable))
+    })?;
+    parse_program(&bytes).map_err(|(problem, cause)| SetupError::new(what(), cause).kind(failed(problem)))
 }
 
-fn parse_program(bytes: &[u8]) -> std::result::Result<BpfProgram, String> {
+fn parse_program(bytes: &[u8]) -> std::result::Result<BpfProgram, (Program, String)> {
     if bytes.is_empty() {
-        return Err("no seccomp program to read".into());
+        return Err((Program::Empty, "no seccomp program to read".into()));
     }
     if bytes.len() % 8 != 0 {
-        return Err(format!("invalid seccomp data: {} bytes is not a multiple of 8", bytes.len()));
+        let cause = format!("invalid seccomp data: {} bytes is not a multiple of 8", bytes.len());
+        return Err((Program::Partial, cause));
     }
     if bytes.len() / 8 > 4096 {
-        return Err(format!("{} instructions is over the kernel's 4096", bytes.len() / 8));
+        return Err((
+            Program::TooLong,
+            format!("{} instructions is over the kernel's 4096", bytes.len() / 8),
+        ));
     }
     Ok(bytes
         .chunks_exact(8)
@@ -241,7 +223,7 @@ pub fn install(ctx: &Ctx) -> Result<()> {
                 _ => Errno::EINVAL,
             };
             SetupError::errno(format!("seccomp: install filter {} of {}", i + 1, filters.len()), errno)
-                .bwrap_errno("prctl(PR_SET_SECCOMP)")
+                .kind(Kind::SeccompInstall)
         })?;
     }
     Ok(())
@@ -319,7 +301,8 @@ mod tests {
         let ret_allow = [0x06u8, 0, 0, 0, 0, 0, 0xff, 0x7f];
         let p = parse_program(&ret_allow).unwrap();
         assert_eq!(p, vec![sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]);
-        assert!(parse_program(&ret_allow[..7]).unwrap_err().contains("multiple of 8"));
-        assert!(parse_program(&[]).unwrap_err().contains("no seccomp program"));
+        assert_eq!(parse_program(&ret_allow[..7]).unwrap_err().0, Program::Partial);
+        assert!(parse_program(&ret_allow[..7]).unwrap_err().1.contains("multiple of 8"));
+        assert_eq!(parse_program(&[]).unwrap_err().0, Program::Empty);
     }
 }

@@ -23,6 +23,7 @@ use super::fs::{self, Root};
 use super::sys;
 use super::Ctx;
 use crate::escape;
+use crate::plan::Special;
 
 const PROC_READ_ONLY: [&str; 4] = ["sys", "sysrq-trigger", "irq", "bus"];
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -40,7 +41,7 @@ fn writable(fd: &std::os::fd::OwnedFd) -> bool {
 }
 
 pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
-    let joined_pidns = ctx.plan.bwrap.as_ref().is_some_and(|b| b.pidns_fd.is_some());
+    let joined_pidns = ctx.plan.ns_setup.join_pid_fd.is_some();
     if !ctx.plan.namespaces.pid && !joined_pidns {
         let host = sys::open(&super::scratch::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
             .what(|| "open /proc".into())?;
@@ -57,9 +58,9 @@ pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
         let Ok(fd) = root.open(&path, 0) else {
             continue;
         };
-        // bubblewrap covers only those the sandbox could write to (in a
-        // user namespace, none of them: they belong to the host's root).
-        if ctx.plan.bwrap.is_some() && !writable(&fd) {
+        // Plain covers only those the sandbox could write to (in a user
+        // namespace, none of them: they belong to the host's root).
+        if ctx.plan.root.special == Special::Plain && !writable(&fd) {
             continue;
         }
         ctx.log("mount", &format!("{} read-only", escape::path(&path)));
@@ -68,8 +69,8 @@ pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The flags of /dev: ours adds noexec; bubblewrap's tmpfs is nosuid,nodev
-/// (the device binds carry no nodev), its /dev/shm a plain 0755 directory.
+/// The flags of /dev: strict adds noexec; plain's tmpfs is nosuid,nodev
+/// (the device binds carry no nodev), its /dev/shm a 0755 directory.
 struct DevFlavour {
     tmpfs: MsFlags,
     devices: u64,
@@ -77,18 +78,17 @@ struct DevFlavour {
 }
 
 fn flavour(ctx: &Ctx) -> DevFlavour {
-    if ctx.plan.bwrap.is_some() {
-        DevFlavour {
+    match ctx.plan.root.special {
+        Special::Plain => DevFlavour {
             tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
             devices: sys::MOUNT_ATTR_NOSUID,
             shm_mode: 0o755,
-        }
-    } else {
-        DevFlavour {
+        },
+        Special::Strict => DevFlavour {
             tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
             devices: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
             shm_mode: 0o1777,
-        }
+        },
     }
 }
 

@@ -1,9 +1,9 @@
 //! What the monitor tells a supervisor: JSON on a status fd, and the
 //! command's pid in `--pid-file`. One writer, in bubblewrap's formats (same
-//! keys, same spacing; readers ignore keys they do not know), for both
-//! front ends.
+//! keys, same spacing; readers ignore keys they do not know), in the
+//! Plan's two styles (`StatusStyle`).
 //!
-//! Native (`--status-fd`), two lines:
+//! `Full`, two lines:
 //!
 //! ```text
 //! { "child-pid": 4242, "command-pid": 4243, "cgroup-namespace": 4026532…, … "uts-namespace": 4026532… }
@@ -16,18 +16,18 @@
 //!   the sandbox has of its own (mnt always), in bubblewrap's order;
 //! - the second when the sandbox has ended: `exit-code` is sandbox's own exit
 //!   status; `signal` is there when the command was killed by a signal, and
-//!   `"timed-out": true` when `--timeout` ended it.
+//!   `"timed-out": true` when the time-out ended it.
 //!
-//! bwrap front end (`--info-fd`, `--json-status-fd`), byte for byte as
-//! bubblewrap writes them and when: once the sandbox exists, before it is
-//! released, the `--info-fd` object (pretty-printed) and the first
-//! `--json-status-fd` line, both without `command-pid`; at the end
-//! `{ "exit-code": N }`, only if the command was executed.
+//! `Early`, byte for byte as bubblewrap writes its `--json-status-fd` and
+//! when: once the sandbox exists, before it is released, the first line
+//! without `command-pid` (a failed write stops the run); at the end
+//! `{ "exit-code": N }`, only if the command was executed; then the fd is
+//! closed. The info fd gets the first line's object pretty-printed, at
+//! the same moment, and is closed.
 //!
 //! Namespace ids are the inode numbers of `/proc/<pid>/ns/<name>`, always in
 //! the order cgroup, ipc, mnt, net, pid, uts; the user namespace is never
-//! listed (bubblewrap reads the ids before its child may have moved into a
-//! nested one).
+//! listed (they are read before init may move into a nested one).
 //!
 //! A setup failure writes no exit line (the error goes to stderr). The pid
 //! file is opened once, before anything starts, without following a
@@ -35,7 +35,7 @@
 //! hard link (created 0600 if absent; see `hostfile.rs`): it often sits in
 //! the shared current directory, where the command could swap it for a
 //! link to `~/.bashrc`. It is emptied and written through that descriptor
-//! only, holds the command's pid while it runs (written before the native
+//! only, holds the command's pid while it runs (written before the full
 //! first line), and its name is removed at the end if it still is that
 //! file with that content.
 
@@ -46,9 +46,10 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-use super::error::{Result, SetupError};
+use super::error::{Kind, Result, SetupError};
 use super::{hostfile, sys, Ctx};
 use crate::escape;
+use crate::plan::limits::StatusStyle;
 use crate::plan::Namespaces;
 
 /// How the run ended.
@@ -135,12 +136,12 @@ pub fn write_all(fd: i32, text: &str) -> nix::Result<()> {
 
 /// The status fds and pid file of one run.
 pub struct Reporter {
-    /// `--status-fd`, or bwrap's `--json-status-fd`.
+    /// The status fd.
     fd: Option<i32>,
-    /// bwrap's `--info-fd`.
+    /// The info fd.
     info_fd: Option<i32>,
-    /// bubblewrap's keys and moments.
-    bwrap: bool,
+    /// Early: bubblewrap's keys and moments.
+    early: bool,
     pid_file: Option<PidFile>,
     ns: NsIds,
     started: bool,
@@ -179,29 +180,19 @@ impl PidFile {
 }
 
 impl Reporter {
-    /// Checks that the native status fd is open and makes the pid file
+    /// Checks that a full status fd is open and makes the pid file
     /// (empty), so that a mistake in either stops the run before anything
     /// is started.
     pub fn new(ctx: &Ctx) -> Result<Reporter> {
         let l = &ctx.plan.limits;
-        let bwrap = ctx.plan.bwrap.as_ref();
-        if let Some(fd) = l.status_fd.filter(|_| bwrap.is_none()) {
+        let early = l.status_style == StatusStyle::Early;
+        if let Some(fd) = l.status_fd.filter(|_| !early) {
             if !sys::fd_is_open(fd) {
                 return Err(SetupError::errno(format!("--status-fd {fd}"), Errno::EBADF));
             }
         }
         let pid_file = l.pid_file.as_deref().map(PidFile::open).transpose()?;
-        Ok(Reporter {
-            fd: match bwrap {
-                Some(b) => b.json_status_fd,
-                None => l.status_fd,
-            },
-            info_fd: bwrap.and_then(|b| b.info_fd),
-            bwrap: bwrap.is_some(),
-            pid_file,
-            ns: Vec::new(),
-            started: false,
-        })
+        Ok(Reporter { fd: l.status_fd, info_fd: l.info_fd, early, pid_file, ns: Vec::new(), started: false })
     }
 
     /// Reads init's namespace ids, while init may still be inspected.
@@ -211,24 +202,19 @@ impl Reporter {
         }
     }
 
-    /// The sandbox exists and is not yet released: bubblewrap's moment for
-    /// `--info-fd` (then closed) and the first `--json-status-fd` line. A
-    /// failed write stops the run, as in bubblewrap. Nothing for the native
-    /// front end.
+    /// The sandbox exists and is not yet released: the moment for the info
+    /// fd (then closed) and the early first line. A failed write stops the
+    /// run.
     pub fn created(&mut self, init: u32) -> Result<()> {
-        if !self.bwrap {
-            return Ok(());
-        }
         let dump = |fd: i32, text: &str| {
-            write_all(fd, text).map_err(|e| {
-                SetupError::errno(format!("write status fd {fd}"), e).bwrap_errno("Write to info_fd")
-            })
+            write_all(fd, text)
+                .map_err(|e| SetupError::errno(format!("write status fd {fd}"), e).kind(Kind::StatusWrite))
         };
         if let Some(fd) = self.info_fd.take() {
             dump(fd, &info_object(init, &self.ns))?;
             let _ = nix::unistd::close(fd);
         }
-        if let Some(fd) = self.fd {
+        if let Some(fd) = self.fd.filter(|_| self.early) {
             dump(fd, &start_line(init, None, &self.ns))?;
         }
         Ok(())
@@ -243,19 +229,19 @@ impl Reporter {
                 eprintln!("sandbox: warning: --pid-file {}: {}", escape::path(&pf.path), escape::cause(&e));
             }
         }
-        if !self.bwrap {
+        if !self.early {
             self.write(&start_line(init, command, &self.ns));
         }
     }
 
     /// The sandbox has ended; nothing is written if the command never
-    /// started. bubblewrap's status fd is closed after its last line.
+    /// started. An early status fd is closed after its last line.
     pub fn ended(&mut self, o: &Outcome) {
         if self.started {
-            let o = if self.bwrap { Outcome { code: o.code, signal: None, timed_out: false } } else { *o };
+            let o = if self.early { Outcome { code: o.code, signal: None, timed_out: false } } else { *o };
             self.write(&end_line(&o));
         }
-        if let Some(fd) = self.fd.take().filter(|_| self.bwrap) {
+        if let Some(fd) = self.fd.take().filter(|_| self.early) {
             let _ = nix::unistd::close(fd);
         }
     }
@@ -300,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn bwrap_formats_match_bubblewrap_to_the_byte() {
+    fn early_formats_match_bubblewrap_to_the_byte() {
         let ids = [("ipc", 4026532181u64), ("mnt", 4026532180), ("pid", 4026532182)];
         assert_eq!(
             info_object(12345, &ids),

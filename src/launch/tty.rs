@@ -74,10 +74,11 @@ fn set_window(fd: RawFd, ws: &libc::winsize) {
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, ws) };
 }
 
-/// Before clone: a pty is due when the command gets a new session and stdin
-/// is a terminal.
+/// Before clone: a pty is due when the plan wants one, the command gets a
+/// new session and stdin is a terminal.
 pub fn prepare(ctx: &Ctx) -> Result<Option<Outside>> {
-    if !ctx.plan.process.new_session || !nix::unistd::isatty(0).unwrap_or(false) {
+    let p = &ctx.plan.process;
+    if !p.own_tty || !p.new_session || !nix::unistd::isatty(0).unwrap_or(false) {
         return Ok(None);
     }
     let Ok(modes) = termios::tcgetattr(stdin()) else { return Ok(None) };

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::fs::{Access, FileHow, FsOp, Upper};
+use super::fs::{Access, FileHow, FsOp, RootTmpfs, Special, Upper};
+use super::process::{Fds, Pid1, Signals, SEARCH_PATH};
 use super::{landlock, seccomp, Plan};
 use crate::escape::{os, path};
 
@@ -57,13 +58,61 @@ impl Plan {
             writeln!(f, "            shared with the host: {}", shared.join(" "))?;
         }
         writeln!(f, "network:    {}", self.network.describe(ns.net))?;
-        writeln!(f, "ids:        uid {} gid {} (mapped to the caller's own)", self.ids.uid, self.ids.gid)
+        writeln!(f, "ids:        uid {} gid {} (mapped to the caller's own)", self.ids.uid, self.ids.gid)?;
+        self.fmt_ns_setup(f)
+    }
+
+    /// Joined namespaces and the nested user namespace; nothing by default.
+    fn fmt_ns_setup(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.ns_setup;
+        let fds = [
+            ("userns:     joins the one of fd", s.join_user_fd),
+            ("pidns:      joins the one of fd", s.join_pid_fd),
+            ("userns:     enters after setup the one of fd", s.enter_user_fd),
+            ("id maps:    written by a helper outside; the monitor waits on fd", s.map_helper_fd),
+        ];
+        for (what, fd) in fds {
+            if let Some(fd) = fd {
+                writeln!(f, "{what} {fd}")?;
+            }
+        }
+        if let Some(outer) = s.nest {
+            writeln!(
+                f,
+                "            mapped to uid {} gid {} first, then a nested user namespace",
+                outer.uid, outer.gid
+            )?;
+        }
+        if s.disable_userns {
+            writeln!(f, "            no user namespaces can be made inside")?;
+        }
+        if s.assert_userns_disabled {
+            writeln!(f, "            refuses to run if a user namespace can be made inside")?;
+        }
+        Ok(())
     }
 
     /// `explain`'s file-system operations, in order.
     fn fmt_mounts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let root = if self.bwrap.is_some() { "writable" } else { "read-only" };
+        let root = match self.root.tmpfs {
+            RootTmpfs::ReadOnly => "read-only",
+            RootTmpfs::Writable => "writable",
+        };
         writeln!(f, "filesystem: (in order, on an empty {root} tmpfs root)")?;
+        if self.root.special == Special::Plain {
+            writeln!(
+                f,
+                "            /dev without noexec, /dev/shm 0755, only writable /proc entries covered"
+            )?;
+        }
+        if !self.root.parent_modes.is_empty() {
+            let modes: Vec<String> = self.root.parent_modes.iter().map(|m| format!("{m:04o}")).collect();
+            writeln!(
+                f,
+                "            missing parents made with modes {} (one per operation)",
+                modes.join(" ")
+            )?;
+        }
         for op in &self.fs {
             writeln!(f, "  {}", op_line(op))?;
         }
@@ -79,10 +128,17 @@ impl Plan {
         let p = &self.process;
         let cwd = p.cwd.as_deref().map(path).unwrap_or_else(|| "/".into());
         writeln!(f, "cwd:        {cwd}")?;
+        if p.cwd.is_none() && !p.cwd_fallback.is_empty() {
+            let dirs: Vec<String> = p.cwd_fallback.iter().map(|d| path(d)).collect();
+            writeln!(f, "cwd tries:  {} /", dirs.join(" "))?;
+        }
         if let Some(h) = &p.hostname {
             writeln!(f, "hostname:   {}", crate::escape::str(h))?;
         }
-        writeln!(f, "die-with-parent: {}", yes(p.die_with_parent))?;
+        match p.die_with_caller && p.die_with_parent {
+            true => writeln!(f, "die-with-parent: yes (the monitor too dies with its parent)")?,
+            false => writeln!(f, "die-with-parent: {}", yes(p.die_with_parent))?,
+        }
         writeln!(f, "new-session: {}", yes(p.new_session))?;
         if !p.keep_fds.is_empty() {
             let fds: Vec<String> = p.keep_fds.iter().map(|n| n.to_string()).collect();
@@ -93,16 +149,55 @@ impl Plan {
         } else {
             writeln!(f, "caps:       none")?;
         }
-        if let Some(b) = &self.bwrap {
-            for line in b.describe() {
-                writeln!(f, "{line}")?;
-            }
-        }
+        self.fmt_behaviours(f)?;
         self.seccomp.explain(seccomp::Facts::of(self), f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
         write!(f, "{}", self.limits)
+    }
+}
+
+impl Plan {
+    /// The process's behaviours that differ from sandbox's defaults.
+    fn fmt_behaviours(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.process;
+        if let Fds::AllBut(used) = &p.fds {
+            let used: Vec<String> = used.iter().map(|n| n.to_string()).collect();
+            writeln!(f, "fds:        every one the caller left open, but {}", used.join(" "))?;
+        }
+        if p.new_session && !p.own_tty {
+            writeln!(f, "terminal:   none of its own")?;
+        }
+        match p.pid1 {
+            Pid1::Init => {}
+            Pid1::PlainInit => writeln!(f, "pid 1:      a plain init (no capabilities, dumpable, filtered)")?,
+            Pid1::Command => writeln!(f, "pid 1:      the command itself")?,
+        }
+        if p.signals == Signals::NotForwarded {
+            writeln!(f, "signals:    not passed on to the command")?;
+        }
+        if let Some(a) = &p.argv0 {
+            writeln!(f, "argv0:      {}", os(a))?;
+        }
+        if p.search_path != SEARCH_PATH {
+            writeln!(f, "search:     {} (when PATH is unset)", crate::escape::str(&p.search_path))?;
+        }
+        if p.set_pwd {
+            writeln!(f, "pwd:        set to the directory the command starts in")?;
+        }
+        for (what, fd) in [("block:      fd", p.block_fd), ("sync:       fd", p.sync_fd)] {
+            if let Some(fd) = fd {
+                writeln!(f, "{what} {fd}")?;
+            }
+        }
+        for l in &p.lock_files {
+            writeln!(f, "lock-file:  {}", path(l))?;
+        }
+        if let Some(label) = &p.exec_label {
+            writeln!(f, "exec-label: {}", crate::escape::str(label))?;
+        }
+        Ok(())
     }
 }
 

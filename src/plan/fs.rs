@@ -7,6 +7,51 @@ use serde::{Deserialize, Serialize};
 
 use super::serde_os::{os_bytes, os_path, os_vec_path};
 
+/// How the new root is built. The default is sandbox's: a read-only root,
+/// strict /dev and /proc, parents made 0755.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Root {
+    /// The tmpfs the root is built on.
+    pub tmpfs: RootTmpfs,
+    /// How /dev, /proc and mqueue are made.
+    pub special: Special,
+    /// The mode of the missing parent directories each operation of `fs`
+    /// creates, one per operation; 0755 for those beyond the list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parent_modes: Vec<u32>,
+}
+
+/// The tmpfs the root is built on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootTmpfs {
+    /// Mode 0755, made read-only (nosuid, nodev) once the operations are
+    /// done: the command can write only where a mount lets it.
+    #[default]
+    ReadOnly,
+    /// Mounted with the kernel's default options, and it stays writable:
+    /// the command may create files anywhere on it.
+    Writable,
+}
+
+/// How /dev ([`FsOp::Dev`]), /proc ([`FsOp::Proc`]) and mqueue
+/// ([`FsOp::Mqueue`]) are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Special {
+    /// /dev is a nosuid, noexec tmpfs whose device binds are noexec too,
+    /// with a sticky 1777 /dev/shm; /proc/sys, sysrq-trigger, irq and bus
+    /// are covered read-only whenever they exist; mqueue is nosuid, nodev,
+    /// noexec.
+    #[default]
+    Strict,
+    /// /dev is a nosuid, nodev tmpfs whose device binds are only nosuid,
+    /// with a 0755 /dev/shm; of /proc/sys and friends only those the
+    /// sandbox could write to are covered; mqueue has no extra flags.
+    Plain,
+}
+
 /// How a bind mount may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -89,7 +134,9 @@ pub enum FsOp {
         dest: PathBuf,
         mode: u32,
     },
-    /// Make the mount at `dest` read-only, not recursively (bwrap --remount-ro).
+    /// Make the mount at `dest` read-only, not recursively; only the
+    /// parents of `dest` are made, it must be a mount point (bwrap
+    /// --remount-ro).
     RemountRo {
         #[serde(with = "os_path")]
         dest: PathBuf,
