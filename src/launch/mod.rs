@@ -37,7 +37,6 @@ mod special;
 mod status;
 mod supervise;
 mod sys;
-mod systemd;
 mod timeout;
 mod tty;
 mod usernet;

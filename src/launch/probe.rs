@@ -179,5 +179,5 @@ fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
 /// Whether the caller's systemd user manager answers on D-Bus (it can then
 /// put a sandbox in a scope with limits); why not otherwise.
 pub fn systemd_user_manager() -> Result<(), String> {
-    super::systemd::ping()
+    crate::cgroup::systemd::ping()
 }

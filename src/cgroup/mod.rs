@@ -1,5 +1,8 @@
-//! cgroup v2 delegation: the decisions that `sandbox check` and the launch
-//! share.
+//! cgroup v2 limits: the decisions that `sandbox check` and the launch
+//! share ([`assess`]), and the two ways of getting a cgroup of one's own:
+//! a delegated subtree ([`delegated`]) and a scope of the systemd user
+//! manager ([`systemd`]). The launch step that uses them is
+//! `launch::cgroup`.
 //!
 //! An unprivileged user can limit a sandbox with a cgroup v2 of its own when
 //! the user's cgroup (1) is writable by the user, because it was delegated
@@ -17,6 +20,9 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+pub mod delegated;
+pub mod systemd;
 
 /// The controllers sandbox limits use, in the order `check` lists them.
 pub const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "io"];

@@ -1,7 +1,7 @@
 //! cgroup limits through the systemd user manager: a transient scope per run.
 //!
 //! When the caller's own cgroup cannot hand controllers down (see
-//! [`crate::cgroup`]), the user's systemd instance still can: it manages
+//! [`super`]), the user's systemd instance still can: it manages
 //! user@UID.service and everything below it. `systemd-run --user --scope`
 //! asks it for a scope around a command it then starts itself; the monitor
 //! needs one around a process that already exists (init, held before its

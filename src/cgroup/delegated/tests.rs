@@ -155,8 +155,12 @@ const INIT: u32 = 4300;
 fn scope(tmp: &Path, procs: &str, enabled: &str) -> (FakeFs, PathBuf) {
     let fs = FakeFs::new(tmp);
     let mountinfo = format!("30 23 0:26 / {} rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n", tmp.display());
-    let dir = cg::cgroup_dir("0::/user.slice/user@1000.service/app.slice/run-1.scope\n", &mountinfo, false)
-        .unwrap();
+    let dir = super::super::cgroup_dir(
+        "0::/user.slice/user@1000.service/app.slice/run-1.scope\n",
+        &mountinfo,
+        false,
+    )
+    .unwrap();
     assert_eq!(dir, tmp.join("user.slice/user@1000.service/app.slice/run-1.scope"));
     fs.make(tmp, "cpu io memory pids hugetlb", "1");
     fs.make(&dir, "cpu io memory pids", procs);
