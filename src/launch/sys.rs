@@ -5,7 +5,7 @@
 //! Each returns `nix::Result` so callers attach the object they acted on.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -252,4 +252,21 @@ pub fn hung_up(fd: &OwnedFd) -> bool {
         Ok(_) => fds[0].revents().is_some_and(|r| r.contains(nix::poll::PollFlags::POLLHUP)),
         Err(_) => false,
     }
+}
+
+/// Writes all of `text` to the descriptor `fd` (retrying short writes and
+/// EINTR).
+pub fn write_all(fd: i32, text: &str) -> nix::Result<()> {
+    // SAFETY: `fd` is a descriptor the caller handed over for this purpose
+    // and keeps open for the duration of this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match nix::unistd::write(fd, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
