@@ -15,7 +15,9 @@
 //! command/   the command's steps, seccomp last; execve (command/mod.rs)
 //! ```
 //!
-//! Each folder's `mod.rs` lists its steps in order. A folder uses the
+//! Each folder's `mod.rs` lists its steps in order. root/ makes every call
+//! through the `Sys` trait (sys/: the kernel, or a recording double in
+//! unit tests). A folder uses the
 //! leaves beside this file (ctx, error, sys, filters, hostfile, probe) and
 //! the folders after it in this list, never one before it: monitor may
 //! use init, root and command; init may use root and command; command may

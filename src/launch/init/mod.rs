@@ -28,6 +28,7 @@ use nix::unistd::{ForkResult, Pid};
 use crate::launch::command::exec::{report, Exec};
 use crate::launch::command::{self, confine, tty};
 use crate::launch::error::{self, SetupError, SETUP};
+use crate::launch::sys::RealSys;
 use crate::launch::{root, sys, Ctx};
 use crate::plan::landlock::Mode;
 use crate::plan::Pid1;
@@ -127,10 +128,10 @@ fn set_up(ctx: &Ctx, unshare_cgroup: bool) -> error::Result<Held> {
 
 /// The new root and the steps that need it; returns the persist locks.
 fn new_root(ctx: &Ctx) -> error::Result<Vec<nix::fcntl::Flock<std::fs::File>>> {
-    let mut sources = root::open_sources(&ctx.plan.fs)?;
+    let mut sources = root::open_sources(&RealSys, &ctx.plan.fs)?;
     let locks = sources.take_locks();
     ctx.pause("persist-lock");
-    root::build(ctx, sources)?;
+    root::build(ctx, &RealSys, sources)?;
     for (_name, step) in INIT_STEPS {
         step(ctx)?;
     }

@@ -7,13 +7,11 @@
 //! file alive and nothing of it is reachable by name. A dangling symlink at
 //! its destination is covered rather than an error (see [`bind_target`]).
 
-use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use nix::sys::stat::Mode;
 
 use super::ops;
 use super::resolve::Root;
@@ -22,10 +20,8 @@ use crate::launch::error::{Context, Kind, Result, SetupError};
 use crate::launch::sys;
 use crate::plan::{FileHow, Special};
 
-fn write_all(fd: OwnedFd, content: &[u8], what: &dyn Fn() -> String) -> Result<()> {
-    let mut file = std::fs::File::from(fd);
-    file.write_all(content)
-        .map_err(|e| SetupError::errno(what(), Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+fn write_all(root: &Root, fd: OwnedFd, content: &[u8], what: &dyn Fn() -> String) -> Result<()> {
+    root.sys.write(&fd, content).what(what)
 }
 
 /// `FsOp::File`: content at `dest`, copied or bound.
@@ -46,28 +42,24 @@ pub fn file(
             };
             let pfd = root.ensure_parent(parent)?;
             let flags = libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_NOFOLLOW;
-            let fd = sys::openat(&pfd, Path::new(name), flags, mode)
+            let fd = root
+                .sys
+                .openat(&pfd, Path::new(name), flags, mode)
                 .what(what)
                 .map_err(|e| e.kind(Kind::WriteFile { dest: escape::path(dest) }))?;
             // The mode given at creation is masked by the umask (0 here) and
             // ignored for an existing file: set it explicitly.
-            nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)).what(what)?;
-            write_all(fd, content, &what)
+            root.sys.fchmod(&fd, mode).what(what)?;
+            write_all(root, fd, content, &what)
         }
         FileHow::Bind | FileHow::BindRo => {
             let name = format!("data-{n}");
             let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-            let fd = sys::openat(base, Path::new(&name), flags, mode).what(what)?;
-            write_all(fd, content, &what)?;
-            let src = sys::openat(base, Path::new(&name), libc::O_PATH, 0).what(what)?;
+            let fd = root.sys.openat(base, Path::new(&name), flags, mode).what(what)?;
+            write_all(root, fd, content, &what)?;
+            let src = root.sys.openat(base, Path::new(&name), libc::O_PATH, 0).what(what)?;
             let target = bind_target(root, dest)?;
-            match nix::mount::mount(
-                Some(&sys::fd_path(&src)),
-                &sys::fd_path(&target),
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            ) {
+            match ops::mount_fd(root, Some(&sys::fd_path(&src)), &target, None, MsFlags::MS_BIND, None) {
                 // The object was just opened, yet mounting on it says ENOENT:
                 // it is a mount of a file deleted since (as a container's
                 // resolv.conf is once the host replaces its own).
@@ -105,7 +97,7 @@ fn bind_target(root: &Root, dest: &Path) -> Result<OwnedFd> {
         return Err(SetupError::errno(open(), Errno::EINVAL));
     };
     let dir = root.ensure_parent(parent)?;
-    match sys::openat(&dir, Path::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0) {
+    match root.sys.openat(&dir, Path::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0) {
         Err(Errno::ENOENT) => ops::mount_point_file(root, dest),
         other => other.what(open),
     }
@@ -118,14 +110,7 @@ pub fn chmod(root: &Root, dest: &Path, mode: u32) -> Result<()> {
     // chmod through an O_PATH fd: fchmod refuses O_PATH, /proc/self/fd/N
     // (a magic link, followed once) reaches exactly the resolved inode.
     let fd = root.open(dest, 0).what(what).map_err(kind)?;
-    nix::sys::stat::fchmodat(
-        None,
-        &sys::fd_path(&fd),
-        Mode::from_bits_truncate(mode),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .what(what)
-    .map_err(kind)
+    root.sys.chmod(&sys::fd_path(&fd), mode).what(what).map_err(kind)
 }
 
 /// `FsOp::RemountRo`: only the mount at `dest`, not its submounts; `dest`

@@ -25,14 +25,15 @@
 //!   recursively, so every submount of a read-only bind is read-only too
 //!   (falling back to a remount of each mount listed in mountinfo).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use nix::mount::MsFlags;
+use nix::mount::{MntFlags, MsFlags};
 
 use crate::escape;
 use crate::launch::error::{Context, Result};
-use crate::launch::{sys, Ctx};
+use crate::launch::sys::Sys;
+use crate::launch::Ctx;
 use crate::plan::{FsOp, RootTmpfs};
 
 mod files;
@@ -44,6 +45,8 @@ pub mod resolve;
 mod scratch;
 mod sources;
 mod special;
+#[cfg(test)]
+mod tests;
 
 pub use sources::{open_sources, Sources};
 
@@ -51,19 +54,21 @@ use ops::mount_fd;
 use resolve::Root;
 
 /// Builds the new root and pivots into it, in this order.
-pub fn build(ctx: &Ctx, sources: Sources) -> Result<()> {
-    let base = scratch::mount(ctx)?; // the scratch tmpfs is the root now, the host's beneath it
-    let root = operations(ctx, &base, sources)?; // the Plan's, in order, on an empty root
+/// Every call goes through `sys`: [`RealSys`](crate::launch::sys::RealSys)
+/// in a run, a recording double in the unit tests (`tests.rs`).
+pub fn build(ctx: &Ctx, sys: &dyn Sys, sources: Sources) -> Result<()> {
+    let base = scratch::mount(ctx, sys)?; // the scratch tmpfs is the root now, the host's beneath it
+    let root = operations(ctx, sys, &base, sources)?; // the Plan's, in order, on an empty root
     narrow::apply(ctx, &root)?; // read-only outside the write rules, noexec outside the exec rules
     read_only(ctx, &root)?; // the root itself, unless the Plan keeps it writable
-    pivot(&root.fd) // into it; the old root, with the scratch tmpfs, detached
+    pivot(&root) // into it; the old root, with the scratch tmpfs, detached
 }
 
 /// The Plan's operations, in order, on the empty directory `root` of the
 /// scratch tmpfs `base`.
-fn operations(ctx: &Ctx, base: &OwnedFd, sources: Sources) -> Result<Root> {
-    let open_root = || sys::openat(base, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
-    let mut root = Root::new(open_root().what(|| "open the new root".into())?, true);
+fn operations<'s>(ctx: &Ctx, sys: &'s dyn Sys, base: &OwnedFd, sources: Sources) -> Result<Root<'s>> {
+    let open_root = || sys.openat(base, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
+    let mut root = Root::new(sys, open_root().what(|| "open the new root".into())?, true);
     let parent_modes = &ctx.plan.root.parent_modes;
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.into_ops()).enumerate() {
         ctx.log("mount", &describe(op));
@@ -89,16 +94,17 @@ fn read_only(ctx: &Ctx, root: &Root) -> Result<()> {
     ctx.log("mount", "/ read-only, pivot_root");
     let ro =
         MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount_fd(None, &root.fd, None, ro, None).what(|| "remount / read-only".into())
+    mount_fd(root, None, &root.fd, None, ro, None).what(|| "remount / read-only".into())
 }
 
 /// pivot_root into `root` and detach the old root (with the scratch tmpfs on
 /// it), so no host path is reachable by name any more.
-fn pivot(root: &OwnedFd) -> Result<()> {
-    nix::unistd::fchdir(root.as_raw_fd()).what(|| "chdir to the new root".into())?;
-    nix::unistd::pivot_root(".", ".").what(|| "pivot_root".into())?;
-    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH).what(|| "detach the old root".into())?;
-    nix::unistd::chdir("/").what(|| "chdir /".into())
+fn pivot(root: &Root) -> Result<()> {
+    let (sys, here) = (root.sys, Path::new("."));
+    sys.fchdir(&root.fd).what(|| "chdir to the new root".into())?;
+    sys.pivot_root(here, here).what(|| "pivot_root".into())?;
+    sys.umount2(here, MntFlags::MNT_DETACH).what(|| "detach the old root".into())?;
+    sys.chdir(Path::new("/")).what(|| "chdir /".into())
 }
 
 fn show(p: &Path) -> String {

@@ -44,9 +44,8 @@ pub fn apply(ctx: &Ctx, root: &Root) -> Result<()> {
 }
 
 /// Where an fd of the root's tree is, as a path without symlinks.
-fn location(fd: &OwnedFd, what: &Path) -> Result<PathBuf> {
-    std::fs::read_link(sys::fd_path(fd))
-        .map_err(|e| SetupError::new(format!("open {}", escape::path(what)), e.to_string()))
+fn location(root: &Root, fd: &OwnedFd, what: &Path) -> Result<PathBuf> {
+    root.sys.location(fd).what(|| format!("open {}", escape::path(what)))
 }
 
 /// A kept path: as the plan names it, where it is, and an fd of it.
@@ -59,7 +58,8 @@ struct Kept {
 /// The kept paths resolved inside the root, outermost only (a copy carries
 /// everything beneath it); `None` when one of them is the root itself.
 fn resolve(ctx: &Ctx, root: &Root, keep: &[PathBuf]) -> Result<Option<Vec<Kept>>> {
-    let top = location(&root.open(Path::new("/"), 0).what(|| "open the new root".into())?, Path::new("/"))?;
+    let top = root.open(Path::new("/"), 0).what(|| "open the new root".into())?;
+    let top = location(root, &top, Path::new("/"))?;
     let mut found: Vec<Kept> = Vec::new();
     for p in keep {
         let fd = match root.open(p, 0) {
@@ -71,7 +71,7 @@ fn resolve(ctx: &Ctx, root: &Root, keep: &[PathBuf]) -> Result<Option<Vec<Kept>>
             }
             other => other.what(|| format!("open {}", escape::path(p)))?,
         };
-        let at = location(&fd, p)?;
+        let at = location(root, &fd, p)?;
         if at == top {
             return Ok(None);
         }
@@ -93,7 +93,7 @@ fn narrow(ctx: &Ctx, root: &Root, keep: &[PathBuf], attr: u64, word: &str, verb:
     };
     let mut copies = Vec::with_capacity(kept.len());
     for k in &kept {
-        match sys::clone_tree(&k.fd) {
+        match root.sys.open_tree(&k.fd) {
             Ok(copy) => copies.push(copy),
             // Linux before 5.2, which has no landlock either: the rules are
             // not enforced at all there (refused unless --best-effort).
@@ -110,7 +110,8 @@ fn narrow(ctx: &Ctx, root: &Root, keep: &[PathBuf], attr: u64, word: &str, verb:
     ctx.log("mount", &format!("every mount {word} but beneath {}", shown.join(" ")));
     restrict(root, Path::new("/"), attr, true)?;
     for (k, copy) in kept.iter().zip(copies) {
-        sys::attach_tree(&copy, &k.fd)
+        root.sys
+            .move_mount(&copy, &k.fd)
             .what(|| format!("mount the copy back at {}", escape::path(&k.path)))?;
     }
     Ok(())

@@ -1,12 +1,11 @@
 //! One operation of the Plan on the root being built, and the small
 //! mount and directory helpers every operation uses.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use nix::sys::stat::Mode;
 
 use super::resolve::{is_dir, Root};
 use super::sources::Opened;
@@ -17,7 +16,7 @@ use crate::launch::sys::{self, fd_path};
 use crate::launch::Ctx;
 use crate::plan::{Access, FsOp};
 
-impl Root {
+impl Root<'_> {
     /// Makes the missing parents of `path` (mode [`Root::parent_mode`]).
     pub fn ensure_parent(&self, path: &Path) -> Result<OwnedFd> {
         ensure_dir(self, path, self.parent_mode.get())
@@ -46,7 +45,7 @@ pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
         return Err(SetupError::errno(format!("open {}", show(path)), Errno::ENOENT));
     };
     let pfd = ensure_dir(root, parent, root.parent_mode.get())?;
-    match nix::sys::stat::mkdirat(Some(pfd.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
+    match root.sys.mkdirat(&pfd, Path::new(name), mode) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => {
             let err =
@@ -68,7 +67,7 @@ fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
     };
     let pfd = root.ensure_parent(parent)?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
-    match sys::openat(&pfd, Path::new(name), flags, 0o444) {
+    match root.sys.openat(&pfd, Path::new(name), flags, 0o444) {
         Ok(_) | Err(Errno::EEXIST) => {}
         Err(e) => {
             let err = SetupError::errno(format!("create {}", show(path)), e)
@@ -79,22 +78,24 @@ fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
     root.open(path, 0).what(|| format!("open {}", show(path)))
 }
 
+/// mount(2) onto the object `target` holds.
 pub fn mount_fd(
+    root: &Root,
     src: Option<&Path>,
     target: &OwnedFd,
     fstype: Option<&str>,
     flags: MsFlags,
     data: Option<&str>,
 ) -> nix::Result<()> {
-    nix::mount::mount(src, &fd_path(target), fstype, flags, data)
+    root.sys.mount(src, &fd_path(target), fstype, flags, data)
 }
 
 /// Adds `attrs` (sys::MOUNT_ATTR_*) to the mount now at `dest`, and to every
 /// mount beneath it when `recursive`.
 pub fn restrict(root: &Root, dest: &Path, attrs: u64, recursive: bool) -> Result<()> {
     let fd = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
-    match sys::mount_setattr(&fd, attrs, recursive) {
-        Err(Errno::ENOSYS) => super::remount::legacy(&fd, attrs, recursive),
+    match root.sys.mount_setattr(&fd, attrs, recursive) {
+        Err(Errno::ENOSYS) => super::remount::legacy(root.sys, &fd, attrs, recursive),
         other => other,
     }
     .what(|| format!("remount {}", show(dest)))
@@ -116,12 +117,12 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
                 return Ok(());
             };
             let what = || format!("bind {} -> {}", show(src_path), show(dest));
-            let target = if is_dir(&src).what(what)? {
+            let target = if is_dir(root.sys, &src).what(what)? {
                 ensure_dir(root, dest, 0o755)?
             } else {
                 ensure_file(root, dest)?
             };
-            mount_fd(Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+            mount_fd(root, Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
                 .what(what)?;
             restrict(root, dest, bind_attrs(*access), true)
         }
@@ -132,7 +133,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
                 data.push_str(&format!(",size={size}"));
             }
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-            mount_fd(Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
+            mount_fd(root, Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
                 .what(|| format!("tmpfs {}", show(dest)))
                 .map_err(|e| e.kind(Kind::Mount { fstype: "tmpfs".into(), dest: show(dest) }))
         }
@@ -158,9 +159,9 @@ fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
         return Err(SetupError::new(what(), "cannot replace the root with a symlink"));
     };
     let pfd = root.ensure_parent(parent)?;
-    match nix::unistd::symlinkat(target, Some(pfd.as_raw_fd()), name) {
+    match root.sys.symlinkat(target, &pfd, Path::new(name)) {
         Ok(()) => Ok(()),
-        Err(Errno::EEXIST) => match nix::fcntl::readlinkat(Some(pfd.as_raw_fd()), name) {
+        Err(Errno::EEXIST) => match root.sys.readlinkat(&pfd, Path::new(name)) {
             Ok(existing) if Path::new(&existing) == target => Ok(()),
             Ok(existing) => {
                 let existing = show(Path::new(&existing));
@@ -188,9 +189,9 @@ fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
         }
         other => other.what(what)?,
     };
-    let empty = if is_dir(&target).what(what)? { "hidden-dir" } else { "hidden-file" };
-    let src = sys::openat(base, Path::new(empty), libc::O_PATH, 0).what(what)?;
-    mount_fd(Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND, None).what(what)?;
+    let empty = if is_dir(root.sys, &target).what(what)? { "hidden-dir" } else { "hidden-file" };
+    let src = root.sys.openat(base, Path::new(empty), libc::O_PATH, 0).what(what)?;
+    mount_fd(root, Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND, None).what(what)?;
     let attrs =
         sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
     restrict(root, dest, attrs, false)
@@ -199,7 +200,7 @@ fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
 /// Binds the host object `src` over `dest` inside the root with `attrs`.
 pub fn bind_over(root: &Root, src: &OwnedFd, dest: &Path, attrs: u64) -> Result<()> {
     let target = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
-    mount_fd(Some(&fd_path(src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+    mount_fd(root, Some(&fd_path(src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
         .what(|| format!("bind over {}", show(dest)))?;
     restrict(root, dest, attrs, true)
 }
@@ -207,7 +208,7 @@ pub fn bind_over(root: &Root, src: &OwnedFd, dest: &Path, attrs: u64) -> Result<
 /// Mounts a fresh file system of `fstype` on the directory `dest`.
 pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: Option<&str>) -> Result<()> {
     let target = ensure_dir(root, dest, 0o755)?;
-    mount_fd(Some(Path::new(fstype)), &target, Some(fstype), flags, data)
+    mount_fd(root, Some(Path::new(fstype)), &target, Some(fstype), flags, data)
         .what(|| format!("mount {fstype} on {}", show(dest)))
         .map_err(|e| e.kind(Kind::Mount { fstype: fstype.into(), dest: show(dest) }))
 }

@@ -17,20 +17,19 @@
 //! are opened without following any symlink and must be the caller's; what
 //! is created there is 0700 (directories) or 0600 (the lock).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::mount::MsFlags;
-use nix::sys::stat::Mode;
 
 use super::ops;
 use super::resolve::Root;
 use crate::escape;
 use crate::launch::error::{Context, Kind, Result, SetupError};
 use crate::launch::hostfile;
-use crate::launch::sys::{self, fd_path};
+use crate::launch::sys::{fd_path, Sys};
 use crate::plan::Upper;
 
 /// The host side of one overlay, opened before anything is mounted.
@@ -46,8 +45,8 @@ fn show(p: &Path) -> String {
     escape::path(p)
 }
 
-fn open_dir(path: &Path, role: &str) -> Result<OwnedFd> {
-    let fd = sys::open(path, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| {
+fn open_dir(sys: &dyn Sys, path: &Path, role: &str) -> Result<OwnedFd> {
+    let fd = sys.open(path, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| {
         let err = SetupError::errno(format!("overlay {role} {}", show(path)), e)
             .kind(Kind::OverlayLayer { path: show(path) });
         if e == Errno::ENOENT {
@@ -60,9 +59,8 @@ fn open_dir(path: &Path, role: &str) -> Result<OwnedFd> {
 }
 
 /// File systems that cannot hold an overlay's upper layer.
-fn unsuitable_upper(fd: &OwnedFd) -> Option<&'static str> {
-    let st = nix::sys::statfs::fstatfs(fd).ok()?;
-    match st.filesystem_type().0 as i64 {
+fn unsuitable_upper(sys: &dyn Sys, fd: &OwnedFd) -> Option<&'static str> {
+    match sys.fs_type(fd).ok()? {
         0x6969 => Some("nfs"),
         0x794c_7630 => Some("overlayfs"),
         0x6573_5546 => Some("fuse"),
@@ -71,8 +69,8 @@ fn unsuitable_upper(fd: &OwnedFd) -> Option<&'static str> {
     }
 }
 
-fn check_upper(fd: &OwnedFd, path: &Path) -> Result<()> {
-    match unsuitable_upper(fd) {
+fn check_upper(sys: &dyn Sys, fd: &OwnedFd, path: &Path) -> Result<()> {
+    match unsuitable_upper(sys, fd) {
         Some(fs) => Err(SetupError::new(
             format!("overlay upper {}", show(path)),
             format!("it is on {fs}, which overlayfs cannot use as an upper layer"),
@@ -83,8 +81,8 @@ fn check_upper(fd: &OwnedFd, path: &Path) -> Result<()> {
 }
 
 /// overlayfs needs the work directory on the upper directory's file system.
-fn same_file_system(u: &OwnedFd, upper: &Path, w: &OwnedFd, work: &Path) -> Result<()> {
-    let dev = |fd: &OwnedFd| nix::sys::stat::fstat(fd.as_raw_fd()).map(|st| st.st_dev);
+fn same_file_system(sys: &dyn Sys, u: &OwnedFd, upper: &Path, w: &OwnedFd, work: &Path) -> Result<()> {
+    let dev = |fd: &OwnedFd| sys.fstat(fd).map(|st| st.st_dev);
     if dev(u).ok() != dev(w).ok() {
         let msg = format!("it is not on the same file system as the upper directory {}", show(upper));
         return Err(SetupError::new(format!("overlay work {}", show(work)), msg)
@@ -94,19 +92,19 @@ fn same_file_system(u: &OwnedFd, upper: &Path, w: &OwnedFd, work: &Path) -> Resu
 }
 
 /// Opens (and for a state directory creates and locks) the host side.
-pub fn open(lowers: &[std::path::PathBuf], upper: &Upper) -> Result<Opened> {
-    let lowers = lowers.iter().map(|l| open_dir(l, "lower")).collect::<Result<Vec<_>>>()?;
+pub fn open(sys: &dyn Sys, lowers: &[std::path::PathBuf], upper: &Upper) -> Result<Opened> {
+    let lowers = lowers.iter().map(|l| open_dir(sys, l, "lower")).collect::<Result<Vec<_>>>()?;
     let (upper, lock) = match upper {
         Upper::Tmpfs | Upper::ReadOnly => (None, None),
         Upper::Dir { upper, work } => {
-            let u = open_dir(upper, "upper")?;
-            check_upper(&u, upper)?;
-            let w = open_dir(work, "work")?;
-            same_file_system(&u, upper, &w, work)?;
+            let u = open_dir(sys, upper, "upper")?;
+            check_upper(sys, &u, upper)?;
+            let w = open_dir(sys, work, "work")?;
+            same_file_system(sys, &u, upper, &w, work)?;
             (Some((u, w)), None)
         }
         Upper::State { dir } => {
-            let (u, w, lock) = state(dir)?;
+            let (u, w, lock) = state(sys, dir)?;
             (Some((u, w)), Some(lock))
         }
     };
@@ -118,7 +116,7 @@ pub fn open(lowers: &[std::path::PathBuf], upper: &Upper) -> Result<Opened> {
 /// project) and swap any of these for a symlink: nothing under `dir`, nor
 /// `dir` itself, is ever followed, and each must be the caller's (see
 /// `hostfile.rs`).
-fn state(dir: &Path) -> Result<(OwnedFd, OwnedFd, Flock<std::fs::File>)> {
+fn state(sys: &dyn Sys, dir: &Path) -> Result<(OwnedFd, OwnedFd, Flock<std::fs::File>)> {
     let what = || format!("persist {}", show(dir));
     let refused = |cause: String| {
         SetupError::new(what(), cause)
@@ -134,7 +132,7 @@ fn state(dir: &Path) -> Result<(OwnedFd, OwnedFd, Flock<std::fs::File>)> {
         e => SetupError::errno(what(), e),
     })?;
     let u = hostfile::dir_beneath(&state, "upper").map_err(refused)?;
-    check_upper(&u, dir)?;
+    check_upper(sys, &u, dir)?;
     let w = hostfile::dir_beneath(&state, "work").map_err(refused)?;
     Ok((u, w, lock))
 }
@@ -154,18 +152,12 @@ pub fn mount(
     let scratch;
     let (u, w) = match (upper, &opened.upper) {
         (Upper::Tmpfs, _) => {
-            for dir in [format!("overlay-upper-{n}"), format!("overlay-work-{n}")] {
-                nix::sys::stat::mkdirat(
-                    Some(base.as_raw_fd()),
-                    dir.as_str(),
-                    Mode::from_bits_truncate(0o755),
-                )
-                .what(what)?;
+            let (up, wk) = (format!("overlay-upper-{n}"), format!("overlay-work-{n}"));
+            for dir in [&up, &wk] {
+                root.sys.mkdirat(base, Path::new(dir), 0o755).what(what)?;
             }
-            let up =
-                sys::openat(base, Path::new(&format!("overlay-upper-{n}")), libc::O_PATH, 0).what(what)?;
-            let wk =
-                sys::openat(base, Path::new(&format!("overlay-work-{n}")), libc::O_PATH, 0).what(what)?;
+            let up = root.sys.openat(base, Path::new(&up), libc::O_PATH, 0).what(what)?;
+            let wk = root.sys.openat(base, Path::new(&wk), libc::O_PATH, 0).what(what)?;
             scratch = (up, wk);
             (Some(&scratch.0), Some(&scratch.1))
         }
@@ -178,7 +170,7 @@ pub fn mount(
     data.push_str(",userxattr");
     let target = ops::ensure_dir(root, dest, 0o755)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    nix::mount::mount(Some("overlay"), &fd_path(&target), Some("overlay"), flags, Some(data.as_str()))
+    ops::mount_fd(root, Some(Path::new("overlay")), &target, Some("overlay"), flags, Some(data.as_str()))
         .map_err(|e| {
             let err = SetupError::errno(what(), e).kind(Kind::Overlay { dest: show(dest) });
             match e {

@@ -10,13 +10,13 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
-use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::sys::statvfs::FsFlags;
 
-use crate::launch::sys;
+use crate::launch::sys::{self, Sys};
 
-pub fn legacy(fd: &OwnedFd, attrs: u64, recursive: bool) -> nix::Result<()> {
-    let top = std::fs::read_link(sys::fd_path(fd)).map_err(|_| nix::errno::Errno::ENOENT)?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|_| nix::errno::Errno::EIO)?;
+pub fn legacy(sys: &dyn Sys, fd: &OwnedFd, attrs: u64, recursive: bool) -> nix::Result<()> {
+    let top = sys.location(fd)?;
+    let info = sys.mountinfo()?;
     let mut targets: Vec<PathBuf> = vec![top.clone()];
     if recursive {
         targets.extend(mount_points(&info).into_iter().filter(|p| p != &top && p.starts_with(&top)));
@@ -35,15 +35,15 @@ pub fn legacy(fd: &OwnedFd, attrs: u64, recursive: bool) -> nix::Result<()> {
         add |= MsFlags::MS_NOEXEC;
     }
     for t in targets {
-        let locked = current_flags(&t)?;
+        let locked = current_flags(sys, &t)?;
         let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | locked | add;
-        nix::mount::mount(None::<&str>, &t, None::<&str>, flags, None::<&str>)?;
+        sys.mount(None, &t, None, flags, None)?;
     }
     Ok(())
 }
 
-fn current_flags(p: &Path) -> nix::Result<MsFlags> {
-    let f = statvfs(p)?.flags();
+fn current_flags(sys: &dyn Sys, p: &Path) -> nix::Result<MsFlags> {
+    let f = sys.statvfs(p)?;
     let mut out = MsFlags::empty();
     for (st, ms) in [
         (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),

@@ -14,32 +14,30 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::sys::stat::{fstat, SFlag};
-use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
+use nix::sys::stat::SFlag;
+use nix::sys::statfs::PROC_SUPER_MAGIC;
 
-use crate::launch::sys::{self, fd_path};
-
-/// openat2(2), or a stand-in that fails on purpose in the tests.
-type Openat2 = fn(&OwnedFd, &Path, i32, u64) -> nix::Result<OwnedFd>;
+use crate::launch::sys::{self, fd_path, RealSys, ResolveFlag, Sys};
 
 /// The root being built, and how to reach into it: openat2 while it works
-/// (`None` once the kernel refused it), else the walk.
-pub struct Root {
+/// (off once the kernel refused it), else the walk; every call through
+/// `sys`.
+pub struct Root<'s> {
+    pub(super) sys: &'s dyn Sys,
     pub(super) fd: OwnedFd,
-    openat2: Cell<Option<Openat2>>,
+    openat2: Cell<bool>,
     /// The mode of missing parent directories the current operation
     /// creates (0755, or the Plan's `Root::parent_modes`).
     pub(super) parent_mode: Cell<u32>,
 }
 
-impl Root {
-    pub(super) fn new(fd: OwnedFd, openat2: bool) -> Root {
-        let call: Openat2 = |fd, path, flags, resolve| sys::openat2(fd, path, flags, resolve);
-        Root { fd, openat2: Cell::new(openat2.then_some(call)), parent_mode: Cell::new(0o755) }
+impl<'s> Root<'s> {
+    pub(super) fn new(sys: &'s dyn Sys, fd: OwnedFd, openat2: bool) -> Root<'s> {
+        Root { sys, fd, openat2: Cell::new(openat2), parent_mode: Cell::new(0o755) }
     }
 
     /// Opens `path` (absolute, inside the root) with O_PATH, following
@@ -57,16 +55,16 @@ impl Root {
     /// one call in four.
     pub fn open(&self, path: &Path, flags: i32) -> nix::Result<OwnedFd> {
         let rel = relative(path);
-        if let Some(openat2) = self.openat2.get() {
-            match in_root(openat2, &self.fd, &rel, flags) {
-                Err(Errno::ENOSYS) | Err(Errno::EPERM) => self.openat2.set(None),
+        if self.openat2.get() {
+            match in_root(self.sys, &self.fd, &rel, flags) {
+                Err(Errno::ENOSYS) | Err(Errno::EPERM) => self.openat2.set(false),
                 // Both may be spurious on a busy host; the walk confirms
                 // (a real loop or a magic link is ELOOP there too).
                 Err(Errno::EAGAIN) | Err(Errno::ELOOP) => {}
                 other => return other,
             }
         }
-        walk_in_root(&self.fd, &rel, flags)
+        walk_in_root(self.sys, &self.fd, &rel, flags)
     }
 }
 
@@ -75,10 +73,10 @@ impl Root {
 /// EAGAIN: a `..` raced with a rename or mount somewhere on the system and
 /// the kernel could not prove it stayed inside; it asks to retry
 /// (openat2(2)). After 32 tries in a row the walk decides.
-fn in_root(openat2: Openat2, root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> {
-    let resolve = sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS;
+fn in_root(sys: &dyn Sys, root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> {
+    let resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
     for _ in 0..32 {
-        match openat2(root, rel, libc::O_PATH | flags, resolve) {
+        match sys.openat2(root, rel, libc::O_PATH | flags, resolve) {
             Err(Errno::EAGAIN) => continue,
             other => return other,
         }
@@ -90,13 +88,13 @@ fn in_root(openat2: Openat2, root: &OwnedFd, rel: &Path, flags: i32) -> nix::Res
 /// resolved: symlinks stay inside, magic links (/proc/self/fd/N) are refused.
 pub fn open_dir_in_current_root(path: &Path) -> nix::Result<OwnedFd> {
     let fd = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY)?;
-    Root::new(fd, true).open(path, libc::O_DIRECTORY)
+    Root::new(&RealSys, fd, true).open(path, libc::O_DIRECTORY)
 }
 
 /// See [`super::resolve_in_root`].
 pub fn resolve_for_test(root: &Path, path: &Path, fallback: bool) -> nix::Result<PathBuf> {
     let fd = sys::open(root, libc::O_PATH | libc::O_DIRECTORY)?;
-    let root = Root::new(fd, !fallback);
+    let root = Root::new(&RealSys, fd, !fallback);
     let got = root.open(path, 0)?;
     std::fs::read_link(fd_path(&got)).map_err(|_| Errno::EBADF)
 }
@@ -113,8 +111,9 @@ fn relative(path: &Path) -> PathBuf {
 
 /// The openat2 fallback: resolve `rel` one component at a time with
 /// O_NOFOLLOW, expanding symlinks by hand so that `/` and `..` stop at `root`.
-fn walk_in_root(root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> {
-    let mut stack: Vec<OwnedFd> = vec![root.try_clone().map_err(|_| Errno::EMFILE)?];
+fn walk_in_root(sys: &dyn Sys, root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> {
+    let mut stack: Vec<OwnedFd> =
+        vec![sys.openat(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0)?];
     let mut todo: VecDeque<OsString> = rel.iter().map(OsStr::to_owned).collect();
     let mut links = 0;
     while let Some(name) = todo.pop_front() {
@@ -128,16 +127,16 @@ fn walk_in_root(root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> 
             continue;
         }
         let cur = stack.last().ok_or(Errno::ENOENT)?;
-        let fd = sys::openat(cur, Path::new(&name), libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-        if SFlag::from_bits_truncate(fstat(fd.as_raw_fd())?.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
-            if is_magic(cur, &fd)? {
+        let fd = sys.openat(cur, Path::new(&name), libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        if SFlag::from_bits_truncate(sys.fstat(&fd)?.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK {
+            if is_magic(sys, cur, &fd)? {
                 return Err(Errno::ELOOP);
             }
             links += 1;
             if links > 40 {
                 return Err(Errno::ELOOP);
             }
-            let target = nix::fcntl::readlinkat(Some(cur.as_fd().as_raw_fd()), Path::new(&name))?;
+            let target = sys.readlinkat(cur, Path::new(&name))?;
             let target = Path::new(&target);
             if target.is_absolute() {
                 stack.truncate(1);
@@ -152,7 +151,7 @@ fn walk_in_root(root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> 
         stack.push(fd);
     }
     let fd = stack.pop().ok_or(Errno::ENOENT)?;
-    if flags & libc::O_DIRECTORY != 0 && !is_dir(&fd)? {
+    if flags & libc::O_DIRECTORY != 0 && !is_dir(sys, &fd)? {
         return Err(Errno::ENOTDIR);
     }
     Ok(fd)
@@ -162,22 +161,26 @@ fn walk_in_root(root: &OwnedFd, rel: &Path, flags: i32) -> nix::Result<OwnedFd> 
 /// which the kernel follows by jumping to an object rather than by reading
 /// a path (RESOLVE_NO_MAGICLINKS refuses those): every symlink of procfs
 /// but the plain ones in its root (`self`, `thread-self`, `mounts`, `net`).
-fn is_magic(parent: &OwnedFd, link: &OwnedFd) -> nix::Result<bool> {
+fn is_magic(sys: &dyn Sys, parent: &OwnedFd, link: &OwnedFd) -> nix::Result<bool> {
     const PROC_ROOT_INO: u64 = 1;
-    let on_proc = |fd: &OwnedFd| fstatfs(fd).map(|s| s.filesystem_type() == PROC_SUPER_MAGIC);
+    // f_type is narrower than i64 on 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    let on_proc = |fd: &OwnedFd| sys.fs_type(fd).map(|t| t == PROC_SUPER_MAGIC.0 as i64);
     if !on_proc(link)? {
         return Ok(false);
     }
-    Ok(!(fstat(parent.as_raw_fd())?.st_ino == PROC_ROOT_INO && on_proc(parent)?))
+    Ok(!(sys.fstat(parent)?.st_ino == PROC_ROOT_INO && on_proc(parent)?))
 }
 
-pub(super) fn is_dir(fd: &OwnedFd) -> nix::Result<bool> {
-    Ok(SFlag::from_bits_truncate(fstat(fd.as_raw_fd())?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+pub(super) fn is_dir(sys: &dyn Sys, fd: &OwnedFd) -> nix::Result<bool> {
+    Ok(SFlag::from_bits_truncate(sys.fstat(fd)?.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::launch::sys::recording::Openat2Fails;
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::symlink;
 
     /// The fallback walk and openat2(RESOLVE_IN_ROOT) agree on where each
@@ -196,7 +199,7 @@ mod tests {
         symlink(outside.path(), r.join("host")).unwrap();
         symlink("loop", r.join("loop")).unwrap();
         let root_fd = sys::open(r, libc::O_PATH | libc::O_DIRECTORY).unwrap();
-        let root = Root::new(root_fd.try_clone().unwrap(), true);
+        let root = Root::new(&RealSys, root_fd.try_clone().unwrap(), true);
         let land = |fd: nix::Result<OwnedFd>| fd.map(|fd| std::fs::read_link(fd_path(&fd)).unwrap());
         for (path, expect) in [
             ("/abs/marker", Some(r.join("etc/marker"))),
@@ -207,13 +210,13 @@ mod tests {
             ("/loop", None),
         ] {
             let via_openat2 = land(root.open(Path::new(path), 0));
-            let via_walk = land(walk_in_root(&root_fd, &relative(Path::new(path)), 0));
+            let via_walk = land(walk_in_root(&RealSys, &root_fd, &relative(Path::new(path)), 0));
             assert_eq!(via_openat2.as_ref().ok(), expect.as_ref(), "openat2 {path}");
             assert_eq!(via_walk.as_ref().ok(), expect.as_ref(), "walk {path}");
         }
-        assert_eq!(walk_in_root(&root_fd, Path::new("loop"), 0).unwrap_err(), Errno::ELOOP);
+        assert_eq!(walk_in_root(&RealSys, &root_fd, Path::new("loop"), 0).unwrap_err(), Errno::ELOOP);
         assert_eq!(
-            walk_in_root(&root_fd, Path::new("etc/marker"), libc::O_DIRECTORY).unwrap_err(),
+            walk_in_root(&RealSys, &root_fd, Path::new("etc/marker"), libc::O_DIRECTORY).unwrap_err(),
             Errno::ENOTDIR
         );
     }
@@ -244,16 +247,12 @@ mod tests {
     #[test]
     fn a_spurious_eloop_or_eagain_from_openat2_is_confirmed_by_the_walk() {
         let (dir, path) = linked_tree(22);
-        let fakes: [(Errno, Openat2); 2] = [
-            (Errno::ELOOP, |_, _, _, _| Err(Errno::ELOOP)),
-            (Errno::EAGAIN, |_, _, _, _| Err(Errno::EAGAIN)),
-        ];
-        for (errno, fake) in fakes {
-            let root = Root::new(open_dir(dir.path()), true);
-            root.openat2.set(Some(fake));
+        for errno in [Errno::ELOOP, Errno::EAGAIN] {
+            let fails = Openat2Fails(errno);
+            let root = Root::new(&fails, open_dir(dir.path()), true);
             assert_eq!(land(root.open(Path::new(&path), 0)), Ok(dir.path().join("a/b")), "{errno}");
             assert_eq!(root.open(Path::new("/loop"), 0).unwrap_err(), Errno::ELOOP, "a real loop ({errno})");
-            assert!(root.openat2.get().is_some(), "openat2 stays in use after {errno}");
+            assert!(root.openat2.get(), "openat2 stays in use after {errno}");
         }
     }
 
@@ -266,13 +265,17 @@ mod tests {
         let slash = open_dir(Path::new("/"));
         let fd_link = format!("proc/self/fd/{}", slash.as_raw_fd());
         for magic in ["proc/self/root", "proc/self/cwd", "proc/thread-self/exe", &fd_link] {
-            let via_openat2 = Root::new(slash.try_clone().unwrap(), true).open(Path::new(magic), 0);
+            let via_openat2 = Root::new(&RealSys, slash.try_clone().unwrap(), true).open(Path::new(magic), 0);
             assert_eq!(via_openat2.unwrap_err(), Errno::ELOOP, "openat2 {magic}");
-            assert_eq!(walk_in_root(&slash, Path::new(magic), 0).unwrap_err(), Errno::ELOOP, "walk {magic}");
+            assert_eq!(
+                walk_in_root(&RealSys, &slash, Path::new(magic), 0).unwrap_err(),
+                Errno::ELOOP,
+                "walk {magic}"
+            );
         }
         let me = PathBuf::from(format!("/proc/{}", std::process::id()));
-        assert_eq!(land(walk_in_root(&slash, Path::new("proc/self"), 0)), Ok(me.clone()));
-        assert_eq!(land(walk_in_root(&slash, Path::new("proc/mounts"), 0)), Ok(me.join("mounts")));
+        assert_eq!(land(walk_in_root(&RealSys, &slash, Path::new("proc/self"), 0)), Ok(me.clone()));
+        assert_eq!(land(walk_in_root(&RealSys, &slash, Path::new("proc/mounts"), 0)), Ok(me.join("mounts")));
     }
 
     /// Kills the mount loop however the test ends.
@@ -322,8 +325,9 @@ mod tests {
         let (dir, path) = linked_tree(22);
         let target = tempfile::tempdir().unwrap();
         let Some(_churn) = mount_churn(target.path()) else { return };
-        let root = Root::new(open_dir(dir.path()), true);
-        let raw = |root: &Root| sys::openat2(&root.fd, &relative(Path::new(&path)), libc::O_PATH, 0x12);
+        let root = Root::new(&RealSys, open_dir(dir.path()), true);
+        let in_root = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+        let raw = |root: &Root| sys::openat2(&root.fd, &relative(Path::new(&path)), libc::O_PATH, in_root);
         let (mut tries, mut eloops) = (0, 0);
         let end = std::time::Instant::now() + std::time::Duration::from_millis(1500);
         while std::time::Instant::now() < end {

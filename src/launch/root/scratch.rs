@@ -6,14 +6,14 @@
 //! root moving beneath it to [`HOST`]. Host objects are reached through the
 //! descriptors opened before, or through [`host`] paths.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
-use nix::sys::stat::Mode;
 
 use crate::launch::error::{Context, Result};
-use crate::launch::{sys, Ctx};
+use crate::launch::sys::Sys;
+use crate::launch::Ctx;
 use crate::plan::RootTmpfs;
 
 /// Where the scratch tmpfs is mounted before it becomes the root.
@@ -33,10 +33,9 @@ pub fn host(p: &Path) -> PathBuf {
 /// mounts, never the scratch tmpfs. `/proc` there is a link to the host's,
 /// so `/proc/self/fd/N` keeps naming the descriptors. Returns the scratch
 /// directory.
-pub fn mount(ctx: &Ctx) -> Result<OwnedFd> {
+pub fn mount(ctx: &Ctx, sys: &dyn Sys) -> Result<OwnedFd> {
     let root_flags = MsFlags::MS_REC | MsFlags::MS_SLAVE;
-    nix::mount::mount(None::<&str>, "/", None::<&str>, root_flags, None::<&str>)
-        .what(|| "make / rslave".into())?;
+    sys.mount(None, Path::new("/"), None, root_flags, None).what(|| "make / rslave".into())?;
     let base = Path::new(BASE);
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     // A writable root keeps the kernel's defaults; findmnt shows them.
@@ -44,25 +43,21 @@ pub fn mount(ctx: &Ctx) -> Result<OwnedFd> {
         RootTmpfs::ReadOnly => Some("mode=0755"),
         RootTmpfs::Writable => None,
     };
-    nix::mount::mount(Some("tmpfs"), base, Some("tmpfs"), flags, mode)
+    sys.mount(Some(Path::new("tmpfs")), base, Some("tmpfs"), flags, mode)
         .what(|| format!("mount scratch tmpfs on {BASE}"))?;
-    let base_fd = sys::open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;
-    let mkdir = |name: &str, mode: u32| {
-        nix::sys::stat::mkdirat(Some(base_fd.as_raw_fd()), name, Mode::from_bits_truncate(mode))
-            .what(|| format!("mkdir {name}"))
-    };
+    let base_fd = sys.open(base, libc::O_PATH | libc::O_DIRECTORY).what(|| format!("open {BASE}"))?;
+    let mkdir =
+        |name: &str, mode: u32| sys.mkdirat(&base_fd, Path::new(name), mode).what(|| format!("mkdir {name}"));
     mkdir("root", 0o755)?;
     mkdir("hidden-dir", 0o755)?;
     mkdir(&HOST[1..], 0o755)?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-    drop(sys::openat(&base_fd, Path::new("hidden-file"), flags, 0o444).what(|| "create hidden-file".into())?);
+    drop(sys.openat(&base_fd, Path::new("hidden-file"), flags, 0o444).what(|| "create hidden-file".into())?);
     let root_path = base.join("root");
-    nix::mount::mount(Some(&root_path), &root_path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+    sys.mount(Some(&root_path), &root_path, None, MsFlags::MS_BIND, None)
         .what(|| "bind the new root".into())?;
-    nix::unistd::pivot_root(base, &base.join(&HOST[1..]))
-        .what(|| "pivot_root to the scratch tmpfs".into())?;
-    nix::unistd::chdir("/").what(|| "chdir /".into())?;
-    nix::unistd::symlinkat(&host(Path::new("/proc")), Some(base_fd.as_raw_fd()), "proc")
-        .what(|| "link /proc".into())?;
+    sys.pivot_root(base, &base.join(&HOST[1..])).what(|| "pivot_root to the scratch tmpfs".into())?;
+    sys.chdir(Path::new("/")).what(|| "chdir /".into())?;
+    sys.symlinkat(&host(Path::new("/proc")), &base_fd, Path::new("proc")).what(|| "link /proc".into())?;
     Ok(base_fd)
 }

@@ -2,16 +2,15 @@
 //! mounted: every bind source and overlay layer, once, so a path is never
 //! looked up twice.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::sys::stat::fstat;
 
 use super::overlay;
 use crate::escape;
 use crate::launch::error::{Kind, Result, SetupError};
-use crate::launch::sys;
+use crate::launch::sys::Sys;
 use crate::plan::FsOp;
 
 fn show(p: &Path) -> String {
@@ -53,14 +52,17 @@ impl Sources {
 /// `/proc/self/fd/N`) belongs to the caller's mount namespace, where it
 /// cannot be bound from: its path is opened again here and must still be
 /// the same file (else ESTALE).
-fn open_source(src: &Path) -> nix::Result<OwnedFd> {
+fn open_source(sys: &dyn Sys, src: &Path) -> nix::Result<OwnedFd> {
     let Ok(n) = src.strip_prefix("/proc/self/fd") else {
-        return sys::open(src, libc::O_PATH);
+        return sys.open(src, libc::O_PATH);
     };
     let passed: i32 = n.to_str().and_then(|n| n.parse().ok()).ok_or(Errno::ENOENT)?;
-    let path = nix::fcntl::readlink(src)?;
-    let fd = sys::open(Path::new(&path), libc::O_PATH)?;
-    let (a, b) = (fstat(passed)?, fstat(fd.as_raw_fd())?);
+    let path = sys.readlink(src)?;
+    let fd = sys.open(Path::new(&path), libc::O_PATH)?;
+    // SAFETY: the number is the caller's descriptor, open for the process's
+    // life (its path was just read); a closed one gives EBADF, not UB.
+    let passed = unsafe { BorrowedFd::borrow_raw(passed) };
+    let (a, b) = (sys.fstat(&passed)?, sys.fstat(&fd)?);
     if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
         return Err(Errno::ESTALE);
     }
@@ -70,13 +72,13 @@ fn open_source(src: &Path) -> nix::Result<OwnedFd> {
 /// Opens every bind source on the host (following symlinks, as bubblewrap's
 /// realpath does) and every overlay layer, once. ESTALE: a passed
 /// descriptor's path no longer names its file.
-pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
+pub fn open_sources(sys: &dyn Sys, ops: &[FsOp]) -> Result<Sources> {
     let mut binds = Vec::with_capacity(ops.len());
     for op in ops {
         let (src, dest, optional) = match op {
             FsOp::Bind { src, dest, optional, .. } => (src, dest, optional),
             FsOp::Overlay { lowers, upper, .. } => {
-                binds.push(Opened::Overlay(overlay::open(lowers, upper)?));
+                binds.push(Opened::Overlay(overlay::open(sys, lowers, upper)?));
                 continue;
             }
             _ => {
@@ -84,7 +86,7 @@ pub fn open_sources(ops: &[FsOp]) -> Result<Sources> {
                 continue;
             }
         };
-        match open_source(src) {
+        match open_source(sys, src) {
             Ok(fd) => binds.push(Opened::Bind(fd)),
             Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
             Err(e) => {

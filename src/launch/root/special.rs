@@ -13,7 +13,6 @@
 //!   (null zero full random urandom tty), a private devpts instance for
 //!   ptys, /dev/shm, and the usual links.
 
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use nix::mount::MsFlags;
@@ -37,14 +36,12 @@ const DEV_LINKS: [(&str, &str); 6] = [
     ("ptmx", "pts/ptmx"),
 ];
 
-fn writable(fd: &std::os::fd::OwnedFd) -> bool {
-    nix::unistd::access(&sys::fd_path(fd), nix::unistd::AccessFlags::W_OK).is_ok()
-}
-
 pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let joined_pidns = ctx.plan.ns_setup.join_pid_fd.is_some();
     if !ctx.plan.namespaces.pid && !joined_pidns {
-        let host = sys::open(&super::scratch::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
+        let host = root
+            .sys
+            .open(&super::scratch::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
             .what(|| "open /proc".into())?;
         ops::ensure_dir(root, dest, 0o755)?;
         ops::bind_over(root, &host, dest, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)?;
@@ -61,7 +58,7 @@ pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
         };
         // Plain covers only those the sandbox could write to (in a user
         // namespace, none of them: they belong to the host's root).
-        if ctx.plan.root.special == Special::Plain && !writable(&fd) {
+        if ctx.plan.root.special == Special::Plain && !root.sys.writable(&fd) {
             continue;
         }
         ctx.log("mount", &format!("{} read-only", escape::path(&path)));
@@ -93,25 +90,12 @@ fn flavour(ctx: &Ctx) -> DevFlavour {
     }
 }
 
-/// The caller's terminal (fd 1), opened through the host's /dev.
-fn host_tty() -> Option<std::os::fd::OwnedFd> {
-    let name = nix::fcntl::readlink("/proc/self/fd/1").ok()?;
-    let tty = sys::open(&super::scratch::host(Path::new(&name)), libc::O_PATH).ok()?;
-    let same = |a: nix::sys::stat::FileStat, b: nix::sys::stat::FileStat| {
-        a.st_rdev == b.st_rdev && a.st_ino == b.st_ino
-    };
-    match (nix::sys::stat::fstat(1), nix::sys::stat::fstat(tty.as_raw_fd())) {
-        (Ok(a), Ok(b)) if same(a, b) => Some(tty),
-        _ => None,
-    }
-}
-
 pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let fl = flavour(ctx);
     ops::mount_new(root, dest, "tmpfs", fl.tmpfs, Some("mode=0755"))?;
     for name in DEVICES {
         let host = super::scratch::host(&Path::new("/dev").join(name));
-        let Ok(src) = sys::open(&host, libc::O_PATH) else {
+        let Ok(src) = root.sys.open(&host, libc::O_PATH) else {
             ctx.log("mount", &format!("{} is missing on the host: skipped", host.display()));
             continue;
         };
@@ -121,7 +105,8 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     }
     for (name, target) in DEV_LINKS {
         let dir = root.open(dest, libc::O_DIRECTORY).what(|| format!("open {}", escape::path(dest)))?;
-        nix::unistd::symlinkat(target, Some(dir.as_raw_fd()), name)
+        root.sys
+            .symlinkat(Path::new(target), &dir, Path::new(name))
             .what(|| format!("symlink {}", escape::path(&dest.join(name))))?;
     }
     ops::ensure_dir(root, &dest.join("shm"), fl.shm_mode)?;
@@ -132,14 +117,10 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     // that write to the console reach the terminal the sandbox runs in. It
     // is opened by name: the caller's fd 1 lives on a mount of the caller's
     // mount namespace, which cannot be bound into this one (EINVAL).
-    if nix::unistd::isatty(1).unwrap_or(false) {
-        // ttyname(3) would look the name up in the scratch root; the link
-        // names the host's device, which is beneath it now.
-        if let Some(tty) = host_tty() {
-            let console = dest.join("console");
-            ops::mount_point_file(root, &console)?;
-            ops::bind_over(root, &tty, &console, fl.devices)?;
-        }
+    if let Some(tty) = root.sys.terminal(Path::new(super::scratch::HOST)) {
+        let console = dest.join("console");
+        ops::mount_point_file(root, &console)?;
+        ops::bind_over(root, &tty, &console, fl.devices)?;
     }
     Ok(())
 }

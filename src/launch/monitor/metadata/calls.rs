@@ -9,6 +9,7 @@ use std::path::Path;
 
 use caps::CapSet;
 use nix::errno::Errno;
+use nix::fcntl::ResolveFlag;
 use nix::sys::stat::{fstat, FileStat};
 
 use super::{bytes, callers_fd, string, Call, Notifier};
@@ -218,7 +219,7 @@ fn resolve(call: &Call, target: &Target) -> Result<(OwnedFd, bool), Errno> {
     let flags = libc::O_PATH | if follow { 0 } else { libc::O_NOFOLLOW };
     let base = if path.is_absolute() { None } else { Some(callers_fd(call, dirfd)?) };
     let base = base.as_ref().map_or(libc::AT_FDCWD, |b| b.as_raw_fd());
-    retry(|| sys::openat2_raw(base, path, flags, 0, sys::RESOLVE_NO_MAGICLINKS)).map(|fd| (fd, false))
+    retry(|| sys::openat2_raw(base, path, flags, 0, ResolveFlag::RESOLVE_NO_MAGICLINKS)).map(|fd| (fd, false))
 }
 
 /// openat2 answers EAGAIN when a rename anywhere raced the walk.
@@ -255,7 +256,8 @@ fn beneath(n: &Notifier, object: OwnedFd, via_fd: bool) -> Result<(OwnedFd, File
     if via_fd && unnamed(&name, &st) {
         return Ok((object, st));
     }
-    let beneath = sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_MAGICLINKS;
+    let beneath =
+        ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS;
     for root in &n.roots {
         let Some(rest) = name_of(root).and_then(|r| name.strip_prefix(r).ok().map(Path::to_path_buf)) else {
             continue;

@@ -1,5 +1,6 @@
-//! Thin wrappers over the system calls that nix does not cover (openat2,
-//! mount_setattr, open_tree, move_mount, close_range, a fork-like clone with
+//! Thin wrappers over the system calls: nix's where it has them (openat2
+//! among them), libc's where it has none (mount_setattr, open_tree,
+//! move_mount and close_range are not in nix 0.29; a fork-like clone with
 //! namespace flags).
 //!
 //! Each returns `nix::Result` so callers attach the object they acted on.
@@ -21,54 +22,31 @@ pub fn cstring(p: &Path) -> nix::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
 }
 
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
+pub use nix::fcntl::ResolveFlag;
 
-pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-pub const RESOLVE_BENEATH: u64 = 0x08;
-pub const RESOLVE_IN_ROOT: u64 = 0x10;
-
-/// openat2(2): opens `path` relative to `dirfd` with `resolve` restrictions.
-pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
+/// openat2(2) (nix's): opens `path` relative to `dirfd` with `resolve`
+/// restrictions; O_CLOEXEC is added.
+pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: ResolveFlag) -> nix::Result<OwnedFd> {
     openat2_raw(dirfd.as_raw_fd(), path, flags, 0, resolve)
 }
 
-/// openat2(2) with the `mode` a file created by O_CREAT gets.
-pub fn openat2_mode(
-    dirfd: &impl AsRawFd,
+/// [`openat2`] with the `mode` a file created by O_CREAT gets, and a raw
+/// `dirfd` (AT_FDCWD for the working directory).
+pub fn openat2_raw(
+    dirfd: RawFd,
     path: &Path,
     flags: i32,
     mode: u32,
-    resolve: u64,
+    resolve: ResolveFlag,
 ) -> nix::Result<OwnedFd> {
-    openat2_raw(dirfd.as_raw_fd(), path, flags, mode, resolve)
-}
-
-/// [`openat2_mode`] with a raw `dirfd` (AT_FDCWD for the working directory).
-pub fn openat2_raw(dirfd: RawFd, path: &Path, flags: i32, mode: u32, resolve: u64) -> nix::Result<OwnedFd> {
-    let c = cstring(path)?;
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode.into(), resolve };
-    // SAFETY: `c` is a valid NUL-terminated string and `how` a valid
-    // open_how of the size passed; the kernel does not keep either pointer.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if r < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel returned a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
+    use nix::fcntl::{OFlag, OpenHow};
+    let how = OpenHow::new()
+        .flags(OFlag::from_bits_retain(flags | libc::O_CLOEXEC))
+        .mode(nix::sys::stat::Mode::from_bits_retain(mode))
+        .resolve(resolve);
+    let fd = nix::fcntl::openat2(dirfd, path, how)?;
+    // SAFETY: openat2 returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// openat(2) with O_CLOEXEC.
