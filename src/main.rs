@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use sandbox::cli::{self, Command};
-use sandbox::profile::Host;
+use sandbox::host::Host;
+use sandbox::native::{self, Command};
 use sandbox::{check, launch};
 
 /// Exit status for a sandbox setup failure (bad input included), as GNU env
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     if let Some(prog) = argv.first().filter(|a| Path::new(a).file_name().is_some_and(|n| n == "bwrap")) {
         return bwrap(&prog.to_string_lossy(), &argv[1..], &host);
     }
-    let command = match cli::parse(argv, &host) {
+    let command = match native::parse(argv, &host) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sandbox: {e}");
@@ -64,9 +64,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `sandbox explain`: the Plan as text (with where each entry came from)
-/// or as JSON.
-fn explain(built: &sandbox::cli::Built, json: bool) -> ExitCode {
+/// `sandbox explain`: the Plan as JSON, or readable with where each entry
+/// came from.
+fn explain(built: &native::Built, json: bool) -> ExitCode {
     print_notes(&built.notes);
     let mut out = std::io::stdout().lock();
     let written = if json {

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 
 use super::parse::{State, Unshare};
 use super::{message, names, usage, Exit, Io, Ready};
+use crate::host::Host;
 use crate::plan::landlock::{Landlock, Mode};
 use crate::plan::limits::{Limits, StatusStyle};
 use crate::plan::seccomp::{Base, Seccomp};
 use crate::plan::{
     EnvVar, Fds, FsOp, Ids, Namespaces, NsSetup, Pid1, Plan, Process, Root, RootTmpfs, Signals, Special,
 };
-use crate::profile::Host;
 
 /// Runs the checks and builds the Plan for `command`.
 pub fn finish(

@@ -20,8 +20,8 @@ use super::args::{self, MAX_ARGS};
 use super::options::Options;
 use super::{message, names, ops, Io};
 use crate::escape;
+use crate::host::Host;
 use crate::plan::FsOp;
-use crate::profile::Host;
 
 /// Why parsing stopped early.
 #[derive(Debug, PartialEq, Eq)]

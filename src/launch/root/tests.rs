@@ -1,5 +1,5 @@
 //! The new root's calls, in order, recorded without root: the default
-//! profile, a Flatpak-style bwrap vector, and overlays, each built from its
+//! profile, a Flatpak-style bubblewrap vector, and overlays, each built from its
 //! front end's Plan through [`RecordingSys`]. What each line says is
 //! `Call`'s display (`sys/recording.rs`); the new root reads `/newroot`.
 
@@ -9,10 +9,10 @@ use std::ffi::OsString;
 use nix::errno::Errno;
 
 use super::*;
+use crate::host::Host;
 use crate::launch::filters::Filters;
 use crate::launch::sys::recording::{Call, RecordingSys};
 use crate::plan::Plan;
-use crate::profile::Host;
 
 fn host() -> Host {
     let mut h = Host::fake("/work/proj");
@@ -23,14 +23,15 @@ fn host() -> Host {
 /// The native front end's Plan for `args`.
 fn native(args: &[&str]) -> Plan {
     let argv: Vec<OsString> = ["sandbox"].iter().chain(args).map(OsString::from).collect();
-    match crate::cli::parse(argv, &host()) {
-        Ok(crate::cli::Command::Run { built, .. }) => built.plan,
+    match crate::native::parse(argv, &host()) {
+        Ok(crate::native::Command::Run { built, .. }) => built.plan,
         other => panic!("{args:?}: {other:?}"),
     }
 }
 
-/// The bwrap front end's Plan for `args`, with `data` behind its fds.
-fn bwrap(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
+/// The bubblewrap-compatible front end's Plan for `args`, with `data`
+/// behind its fds.
+fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
     struct Io(HashMap<i32, Vec<u8>>);
     impl crate::compat::Io for Io {
         fn read_fd(&mut self, fd: i32) -> std::result::Result<Vec<u8>, Errno> {
@@ -48,7 +49,7 @@ fn bwrap(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
     }
     let mut io = Io(data.iter().map(|(fd, d)| (*fd, d.to_vec())).collect());
     let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
-    match crate::compat::parse("bwrap", &argv, &host(), &mut io).result {
+    match crate::compat::parse("compat", &argv, &host(), &mut io).result {
         Ok(ready) => ready.plan,
         Err(e) => panic!("{args:?}: {e:?}"),
     }
@@ -197,14 +198,14 @@ fn the_default_profile_builds_its_root_in_this_order() {
     assert_lines(&sys, &all(&first, &middle, &PIVOT));
 }
 
-/// A Flatpak-style vector through the bwrap front end: bubblewrap's root
+/// A Flatpak-style vector through the bubblewrap-compatible front end: bubblewrap's root
 /// (the scratch tmpfs with the kernel's defaults, never remounted
 /// read-only), missing parents 0700 under mounts and links and 0755 under
 /// `--dir`, its plain /dev (nosuid only on the devices, /dev/shm 0755),
 /// no /proc entry covered (none is writable here), a data file bound
 /// read-only, and `--remount-ro` as a non-recursive read-only flag.
 #[test]
-fn a_flatpak_style_bwrap_vector_builds_bubblewraps_root() {
+fn a_flatpak_style_bubblewrap_vector_builds_bubblewraps_root() {
     let args = "--unshare-pid --die-with-parent \
                 --ro-bind /var/lib/flatpak/runtime/files /usr --lock-file /usr/.ref \
                 --ro-bind /var/lib/flatpak/app/files /app --symlink usr/lib /lib --symlink usr/bin /bin \
@@ -212,7 +213,8 @@ fn a_flatpak_style_bwrap_vector_builds_bubblewraps_root() {
                 --ro-bind-data 3 /.flatpak-info \
                 --bind /home/u/.var/app/org.x /home/u/.var/app/org.x --remount-ro /app \
                 --chdir /home/u /app/bin/x";
-    let plan = bwrap(&args.split_whitespace().collect::<Vec<_>>(), &[(3, b"[Application]\nname=org.x\n")]);
+    let plan =
+        compat_plan(&args.split_whitespace().collect::<Vec<_>>(), &[(3, b"[Application]\nname=org.x\n")]);
     let sys = RecordingSys::default();
     build_with(&plan, &sys).unwrap();
     let first = scratch(None);
