@@ -34,6 +34,9 @@ pub struct Host {
     /// The running kernel's release (`6.18.0-1-amd64`), for OCI seccomp
     /// profiles that include rules by kernel version.
     pub kernel: String,
+    /// The graphical session (display, sound, bus, GPU nodes), for the
+    /// desktop options.
+    pub session: crate::desktop::detect::Session,
 }
 
 /// Why a directory is never shared as the current directory.
@@ -82,6 +85,12 @@ fn resolved(p: &Path) -> PathBuf {
 /// Top-level directories that live under /usr on merged-usr systems.
 const ROOT_LINKS: [&str; 6] = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
+/// The variables of `env` that are valid UTF-8 (every name the session
+/// uses is).
+fn utf8_env(env: &[(OsString, OsString)]) -> Vec<(String, String)> {
+    env.iter().filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string()))).collect()
+}
+
 impl Host {
     /// Reads the caller's view: environment, ids, cwd, home, root links.
     pub fn current() -> Host {
@@ -118,6 +127,7 @@ impl Host {
                 }
             })
             .collect();
+        let session = crate::desktop::detect::Session::read(utf8_env(&env), &home);
         Host {
             cwd: crate::values::normalize(&cwd),
             home: crate::values::normalize(&home),
@@ -131,6 +141,7 @@ impl Host {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
+            session,
         }
     }
 
@@ -180,6 +191,7 @@ impl Host {
             root_links: vec![("/bin".into(), Some("usr/bin".into())), ("/lib64".into(), None)],
             private: private_dirs(Path::new("/home/u"), Some(Path::new("/run/user/1000")), &same),
             kernel: "6.18.0".into(),
+            session: Default::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::host::Host;
 use crate::plan::Plan;
 use crate::settings::Setting;
 
+pub mod desktop;
 pub mod landlock;
 pub mod limits;
 pub mod network;

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 
 use clap::{ArgAction, Args};
 
-use super::{landlock, limits, network, seccomp};
+use super::{desktop, landlock, limits, network, seccomp};
 use crate::settings::{BindCwd, Net, Share};
 use crate::values;
 
@@ -172,6 +172,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub seccomp: seccomp::SeccompArgs,
+
+    #[command(flatten)]
+    pub desktop: desktop::DesktopArgs,
 
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,

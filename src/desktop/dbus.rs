@@ -21,57 +21,7 @@
 //! monitor is killed with SIGKILL, since the kernel closes a dead process's
 //! descriptors (PR_SET_PDEATHSIG is the second line of defence).
 
-use serde::{Deserialize, Serialize};
-
-/// How much of the session bus the command gets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BusMode {
-    /// No bus: nothing of the session bus inside (the default).
-    #[default]
-    None,
-    /// Through xdg-dbus-proxy with `--filter` and the policy.
-    Filtered,
-    /// The whole bus, through the proxy without a filter.
-    Open,
-}
-
-impl BusMode {
-    pub fn parse(s: &str) -> Result<BusMode, String> {
-        match s {
-            "none" => Ok(BusMode::None),
-            "filtered" => Ok(BusMode::Filtered),
-            "open" => Ok(BusMode::Open),
-            other => Err(format!("{other:?} is not one of none, filtered, open")),
-        }
-    }
-}
-
-/// What the command may do on the session bus (and on the system bus),
-/// beyond talking to the bus itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BusPolicy {
-    pub mode: BusMode,
-    /// Names it may see (listed, owner lookup).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub see: Vec<String>,
-    /// Names it may call and receive signals from.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub talk: Vec<String>,
-    /// Names it may own.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub own: Vec<String>,
-    /// `NAME=RULE`: only these calls on NAME.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub call: Vec<String>,
-    /// `NAME=RULE`: only these broadcast signals from NAME.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub broadcast: Vec<String>,
-    /// Names on the system bus it may talk to; any makes a filtered system
-    /// bus appear at /run/dbus/system_bus_socket.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub system_talk: Vec<String>,
-}
+pub use crate::plan::desktop::{BusMode, BusPolicy};
 
 /// Checks a well-known bus name as the policy options take it (a trailing
 /// `.*` allowed): two or more dot-separated elements of `[A-Za-z0-9_-]`,
@@ -148,7 +98,7 @@ impl BusPolicy {
         for n in self.see.iter().chain(&self.talk).chain(&self.own).chain(&self.system_talk) {
             check_name(n)?;
         }
-        for c in self.call.iter().chain(&self.broadcast) {
+        for c in &self.call {
             check_call(c)?;
         }
         Ok(())
@@ -194,7 +144,6 @@ pub fn proxy_args(
                 args.extend(names.iter().map(|n| format!("--{opt}={n}")));
             }
             args.extend(policy.call.iter().map(|c| format!("--call={c}")));
-            args.extend(policy.broadcast.iter().map(|c| format!("--broadcast={c}")));
         }
     }
     if let Some(s) = system {
@@ -279,7 +228,6 @@ mod tests {
             talk: vec!["org.example.Allowed".into(), "org.freedesktop.portal.*".into()],
             own: vec!["org.example.Mine".into()],
             call: vec!["org.example.C=org.example.C.Get@/c".into()],
-            broadcast: vec!["org.freedesktop.portal.*=@/org/freedesktop/portal/*".into()],
             system_talk: vec!["org.freedesktop.NetworkManager".into()],
         };
         let session = Upstream { address: "unix:path=/run/user/1000/bus", listen: "/x/bus" };
@@ -296,7 +244,6 @@ mod tests {
                 "--talk=org.freedesktop.portal.*",
                 "--own=org.example.Mine",
                 "--call=org.example.C=org.example.C.Get@/c",
-                "--broadcast=org.freedesktop.portal.*=@/org/freedesktop/portal/*",
                 "unix:path=/run/dbus/system_bus_socket",
                 "/x/system",
                 "--filter",

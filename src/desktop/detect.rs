@@ -66,12 +66,9 @@ impl Session {
         out
     }
 
-    /// This host's session: the environment, the paths above, GPU nodes,
-    /// helper programs in PATH.
-    pub fn read(home: &Path, which: &dyn Fn(&str) -> Option<PathBuf>) -> Session {
-        let env = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
+    /// This host's session for the environment `env`: the paths above, GPU
+    /// nodes, helper programs in env's PATH.
+    pub fn read(env: Vec<(String, String)>, home: &Path) -> Session {
         let mut s = Session { env, home: home.to_path_buf(), ..Session::default() };
         for p in s.wanted() {
             if let Ok(m) = std::fs::metadata(&p) {
@@ -85,13 +82,22 @@ impl Session {
             found.sort();
             s.gpu_nodes.extend(found);
         }
+        let path = s.var("PATH").unwrap_or("/usr/local/bin:/usr/bin:/bin").to_string();
         for (prog, _, _) in HELPERS {
-            if let Some(p) = which(prog) {
+            if let Some(p) = which(&path, prog) {
                 s.programs.push((prog, p));
             }
         }
         s
     }
+}
+
+/// `prog` in the directories of `path`: an executable file.
+pub fn which(path: &str, prog: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path)
+        .map(|d| d.join(prog))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 fn kind_of(m: &std::fs::Metadata) -> Kind {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::dbus::{self, BusPolicy};
 use super::detect::{self, Kind, Session};
 use super::x11;
+pub use crate::plan::desktop::{Bus, BusMode, Desktop, Helper, HelperFile, X11};
 use crate::plan::{Access, FsOp};
 
 /// `--x11`.
@@ -49,9 +50,8 @@ impl X11Mode {
     }
 }
 
-/// `--wayland`, `--audio`, `--gpu`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// `--wayland`, `--audio`, `--gpu`: in a profile `true`, `false` or "auto".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Want {
     #[default]
     No,
@@ -70,6 +70,57 @@ impl Want {
             other => Err(format!("{other:?} is not one of yes, no, auto")),
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Want::No => "no",
+            Want::Yes => "yes",
+            Want::Auto => "auto",
+        }
+    }
+}
+
+impl Serialize for Want {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Want::No => s.serialize_bool(false),
+            Want::Yes => s.serialize_bool(true),
+            Want::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Want {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Want, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(b) => Ok(if b { Want::Yes } else { Want::No }),
+            Raw::Str(s) if s == "auto" => Ok(Want::Auto),
+            Raw::Str(s) => Err(serde::de::Error::custom(format!("{s:?}: expected true, false or \"auto\""))),
+        }
+    }
+}
+
+/// One desktop setting of the command line or a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ask {
+    X11(X11Mode),
+    Wayland(Want),
+    Audio(Want),
+    Gpu(Want),
+    Bus(BusMode),
+    /// `--dbus-see`, `--dbus-talk`, `--dbus-own`, `--dbus-call`,
+    /// `--dbus-system-talk`: each also makes a bus filtered when none was asked for.
+    See(String),
+    Talk(String),
+    Own(String),
+    Call(String),
+    SystemTalk(String),
 }
 
 /// What the command line and the profiles asked for.
@@ -82,42 +133,48 @@ pub struct Asked {
     pub bus: BusPolicy,
 }
 
-/// A file the monitor provides when the sandbox starts: its source only
-/// exists then (a helper's socket) or must not be in the plan (a cookie).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HelperFile {
-    /// The session bus proxy's socket.
-    SessionBus,
-    /// The system bus proxy's socket.
-    SystemBus,
-    /// The nested X server's socket.
-    NestedDisplay,
-    /// An Xauthority with the one cookie of the display inside.
-    Xauthority,
-}
+/// A bus-name setting: the [`Ask`] it becomes and the check its value passes.
+pub type NameAsk = (fn(String) -> Ask, fn(&str) -> Result<(), String>);
+pub const SEE: NameAsk = (Ask::See, dbus::check_name);
+pub const TALK: NameAsk = (Ask::Talk, dbus::check_name);
+pub const OWN: NameAsk = (Ask::Own, dbus::check_name);
+pub const CALL: NameAsk = (Ask::Call, dbus::check_call);
+pub const SYSTEM_TALK: NameAsk = (Ask::SystemTalk, dbus::check_name);
 
-/// The X11 part the monitor acts on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "kebab-case")]
-pub enum X11 {
-    /// The session's display `number`; the cookie comes from `xauthority`.
-    Host { number: u32, xauthority: PathBuf },
-    /// Xephyr on the session's display (`display`, `xauthority`), shown
-    /// in a window titled `title`; display 0 inside.
-    Nested { display: String, xauthority: PathBuf, title: String },
-}
-
-/// The session bus part the monitor acts on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bus {
-    pub policy: BusPolicy,
-    /// The real session bus's address.
-    pub session: String,
-    /// The real system bus's address, when system names were asked for.
-    pub system: Option<String>,
-    /// Where the proxy's sockets are made (the host's `$XDG_RUNTIME_DIR`).
-    pub socket_dir: PathBuf,
+impl Asked {
+    /// Folds one setting in: modes override, names append.
+    pub fn apply(&mut self, a: &Ask) {
+        let b = &mut self.bus;
+        let filtered = |b: &mut BusPolicy| {
+            if b.mode == BusMode::None {
+                b.mode = BusMode::Filtered;
+            }
+        };
+        match a {
+            Ask::X11(m) => self.x11 = *m,
+            Ask::Wayland(w) => self.wayland = *w,
+            Ask::Audio(w) => self.audio = *w,
+            Ask::Gpu(w) => self.gpu = *w,
+            Ask::Bus(m) => b.mode = *m,
+            Ask::See(n) => {
+                filtered(b);
+                b.see.push(n.clone())
+            }
+            Ask::Talk(n) => {
+                filtered(b);
+                b.talk.push(n.clone())
+            }
+            Ask::Own(n) => {
+                filtered(b);
+                b.own.push(n.clone())
+            }
+            Ask::Call(c) => {
+                filtered(b);
+                b.call.push(c.clone())
+            }
+            Ask::SystemTalk(n) => b.system_talk.push(n.clone()),
+        }
+    }
 }
 
 /// What the sandbox gets.
@@ -125,14 +182,10 @@ pub struct Bus {
 pub struct Resolved {
     /// Mounts, after every other file-system operation.
     pub ops: Vec<FsOp>,
-    /// Files the monitor provides, with their destination inside.
-    pub helpers: Vec<(HelperFile, PathBuf)>,
     /// Variables set for the command.
     pub env: Vec<(String, String)>,
-    pub x11: Option<X11>,
-    pub bus: Option<Bus>,
-    /// What explain and `-v` say: openings to be aware of, things left out.
-    pub notes: Vec<String>,
+    /// What the monitor starts and provides.
+    pub desktop: Desktop,
 }
 
 /// Where the sandbox's runtime directory is.
@@ -156,17 +209,16 @@ pub const X11_HOST_NOTE: &str =
     "X11: any client of a display can read the contents of every window on it and \
 what is typed into them, and send them input; --x11 nested gives the command a display of its own";
 
-/// Resolves `asked` against the session `s` for the user `uid`, running
-/// `command` (its name titles a nested display).
-pub fn resolve(asked: &Asked, s: &Session, uid: u32, command: &str) -> Result<Resolved, String> {
+/// Resolves `asked` against the session `s` for the user `uid`.
+pub fn resolve(asked: &Asked, s: &Session, uid: u32) -> Result<Resolved, String> {
     let mut r = Resolved::default();
     let rt = runtime_dir(s, uid);
-    x11_part(asked.x11, s, &rt, command, &mut r)?;
+    x11_part(asked.x11, s, &rt, &mut r)?;
     wayland_part(asked.wayland, s, &rt, &mut r)?;
     audio_part(asked.audio, s, &rt, &mut r)?;
     gpu_part(asked.gpu, s, &mut r)?;
     bus_part(&asked.bus, s, &rt, &mut r)?;
-    if !r.ops.is_empty() || !r.helpers.is_empty() {
+    if !r.ops.is_empty() || !r.desktop.helpers.is_empty() {
         r.ops.insert(0, FsOp::Tmpfs { dest: rt.clone(), mode: 0o700, size: None });
         r.env.insert(0, ("XDG_RUNTIME_DIR".into(), rt.display().to_string()));
     }
@@ -183,14 +235,14 @@ fn host_display(s: &Session) -> Result<(x11::Display, String), String> {
     }
 }
 
-fn x11_part(mode: X11Mode, s: &Session, rt: &Path, command: &str, r: &mut Resolved) -> Result<(), String> {
+fn x11_part(mode: X11Mode, s: &Session, rt: &Path, r: &mut Resolved) -> Result<(), String> {
     if mode == X11Mode::None {
         return Ok(());
     }
     let (display, value) = match (host_display(s), mode) {
         (Ok(d), _) => d,
         (Err(e), X11Mode::Auto) => {
-            r.notes.push(format!("X11 left out: {e}"));
+            r.desktop.notes.push(format!("X11 left out: {e}"));
             return Ok(());
         }
         (Err(e), X11Mode::Nested) => return Err(format!("--x11 nested shows on the session's display: {e}")),
@@ -200,15 +252,14 @@ fn x11_part(mode: X11Mode, s: &Session, rt: &Path, command: &str, r: &mut Resolv
     let auth_inside = rt.join("Xauthority");
     let inside_number = if mode == X11Mode::Nested { 0 } else { display.number };
     if mode == X11Mode::Nested {
-        r.helpers.push((HelperFile::NestedDisplay, x11::socket(0)));
-        let title = format!("sandbox: {command}");
-        r.x11 = Some(X11::Nested { display: value, xauthority, title });
+        r.desktop.helpers.push(Helper { what: HelperFile::NestedDisplay, dest: x11::socket(0) });
+        r.desktop.x11 = Some(X11::Nested { display: value, xauthority });
     } else {
         r.ops.push(bind(&display.socket(), &display.socket(), Access::ReadOnly, false));
-        r.x11 = Some(X11::Host { number: display.number, xauthority });
-        r.notes.push(X11_HOST_NOTE.into());
+        r.desktop.x11 = Some(X11::Host { number: display.number, xauthority });
+        r.desktop.notes.push(X11_HOST_NOTE.into());
     }
-    r.helpers.push((HelperFile::Xauthority, auth_inside.clone()));
+    r.desktop.helpers.push(Helper { what: HelperFile::Xauthority, dest: auth_inside.clone() });
     r.env.push(("DISPLAY".into(), format!(":{inside_number}")));
     r.env.push(("XAUTHORITY".into(), auth_inside.display().to_string()));
     Ok(())
@@ -227,7 +278,7 @@ fn wanted<T>(
         (Want::No, _) => Ok(None),
         (_, Ok(t)) => Ok(Some(t)),
         (Want::Auto, Err(e)) => {
-            r.notes.push(format!("{what} left out: {e}"));
+            r.desktop.notes.push(format!("{what} left out: {e}"));
             Ok(None)
         }
         (Want::Yes, Err(e)) => Err(format!("{flag}: {e}")),
@@ -293,10 +344,10 @@ fn bus_part(policy: &BusPolicy, s: &Session, rt: &Path, r: &mut Resolved) -> Res
         dbus::session_address(var(s, "DBUS_SESSION_BUS_ADDRESS"), Some(socket_dir)).unwrap_or_default();
     if policy.session() {
         let inside = rt.join("bus");
-        r.helpers.push((HelperFile::SessionBus, inside.clone()));
+        r.desktop.helpers.push(Helper { what: HelperFile::SessionBus, dest: inside.clone() });
         r.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), format!("unix:path={}", inside.display())));
         if policy.mode == dbus::BusMode::Open {
-            r.notes.push(
+            r.desktop.notes.push(
                 "D-Bus open: the command can call every service of your session (systemd --user, the \
                  desktop shell, …), which can act outside the sandbox for it"
                     .into(),
@@ -305,10 +356,13 @@ fn bus_part(policy: &BusPolicy, s: &Session, rt: &Path, r: &mut Resolved) -> Res
     }
     let system = policy.system().then(|| dbus::system_address(var(s, "DBUS_SYSTEM_BUS_ADDRESS")));
     if system.is_some() {
-        r.helpers.push((HelperFile::SystemBus, PathBuf::from(SYSTEM_BUS_INSIDE)));
+        r.desktop
+            .helpers
+            .push(Helper { what: HelperFile::SystemBus, dest: PathBuf::from(SYSTEM_BUS_INSIDE) });
         r.env.push(("DBUS_SYSTEM_BUS_ADDRESS".into(), format!("unix:path={SYSTEM_BUS_INSIDE}")));
     }
-    r.bus = Some(Bus { policy: policy.clone(), session, system, socket_dir: PathBuf::from(socket_dir) });
+    r.desktop.bus =
+        Some(Bus { policy: policy.clone(), session, system, socket_dir: PathBuf::from(socket_dir) });
     Ok(())
 }
 

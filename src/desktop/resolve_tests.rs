@@ -35,13 +35,13 @@ fn env(r: &Resolved, k: &str) -> Option<String> {
 
 #[test]
 fn nothing_asked_nothing_given() {
-    assert_eq!(resolve(&Asked::default(), &full(), 1000, "app").unwrap(), Resolved::default());
+    assert_eq!(resolve(&Asked::default(), &full(), 1000).unwrap(), Resolved::default());
 }
 
 #[test]
 fn the_host_display_is_its_socket_and_a_cookie_of_its_own() {
     let asked = Asked { x11: X11Mode::Host, ..Asked::default() };
-    let r = resolve(&asked, &full(), 1000, "app").unwrap();
+    let r = resolve(&asked, &full(), 1000).unwrap();
     let rt = PathBuf::from("/run/user/1000");
     assert_eq!(
         r.ops,
@@ -50,12 +50,15 @@ fn the_host_display_is_its_socket_and_a_cookie_of_its_own() {
             bind(Path::new("/tmp/.X11-unix/X3"), Path::new("/tmp/.X11-unix/X3"), Access::ReadOnly, false),
         ]
     );
-    assert_eq!(r.helpers, [(HelperFile::Xauthority, rt.join("Xauthority"))]);
+    assert_eq!(r.desktop.helpers, [Helper { what: HelperFile::Xauthority, dest: rt.join("Xauthority") }]);
     assert_eq!(env(&r, "DISPLAY").as_deref(), Some(":3"));
     assert_eq!(env(&r, "XAUTHORITY").as_deref(), Some("/run/user/1000/Xauthority"));
     assert_eq!(env(&r, "XDG_RUNTIME_DIR").as_deref(), Some("/run/user/1000"));
-    assert_eq!(r.x11, Some(X11::Host { number: 3, xauthority: PathBuf::from("/home/u/.Xauthority") }));
-    assert_eq!(r.notes, [X11_HOST_NOTE]);
+    assert_eq!(
+        r.desktop.x11,
+        Some(X11::Host { number: 3, xauthority: PathBuf::from("/home/u/.Xauthority") })
+    );
+    assert_eq!(r.desktop.notes, [X11_HOST_NOTE]);
 }
 
 #[test]
@@ -63,17 +66,16 @@ fn a_nested_display_is_display_zero_inside() {
     let asked = Asked { x11: X11Mode::Nested, ..Asked::default() };
     let mut s = full();
     s.env.push(("XAUTHORITY".into(), "/run/user/1000/xauth_x".into()));
-    let r = resolve(&asked, &s, 1000, "xeyes").unwrap();
+    let r = resolve(&asked, &s, 1000).unwrap();
     assert_eq!(r.ops.len(), 1, "only the runtime directory: the socket comes from the monitor");
-    assert!(r.helpers.contains(&(HelperFile::NestedDisplay, PathBuf::from("/tmp/.X11-unix/X0"))));
+    assert!(r
+        .desktop
+        .helpers
+        .contains(&Helper { what: HelperFile::NestedDisplay, dest: PathBuf::from("/tmp/.X11-unix/X0") }));
     assert_eq!(env(&r, "DISPLAY").as_deref(), Some(":0"));
-    let want = X11::Nested {
-        display: ":3".into(),
-        xauthority: "/run/user/1000/xauth_x".into(),
-        title: "sandbox: xeyes".into(),
-    };
-    assert_eq!(r.x11, Some(want));
-    assert!(r.notes.is_empty());
+    let want = X11::Nested { display: ":3".into(), xauthority: "/run/user/1000/xauth_x".into() };
+    assert_eq!(r.desktop.x11, Some(want));
+    assert!(r.desktop.notes.is_empty());
 }
 
 #[test]
@@ -89,7 +91,7 @@ fn yes_refuses_what_is_missing_and_auto_leaves_it_out() {
         ),
         (Asked { gpu: Want::Yes, ..Asked::default() }, "--gpu: no /dev/dri/renderD*"),
     ] {
-        let e = resolve(&asked, &empty, 1, "a").unwrap_err();
+        let e = resolve(&asked, &empty, 1).unwrap_err();
         assert!(e.starts_with(needle), "{e}");
     }
     let auto = Asked {
@@ -99,18 +101,18 @@ fn yes_refuses_what_is_missing_and_auto_leaves_it_out() {
         gpu: Want::Auto,
         ..Asked::default()
     };
-    let r = resolve(&auto, &empty, 1, "a").unwrap();
+    let r = resolve(&auto, &empty, 1).unwrap();
     assert!(r.ops.is_empty() && r.env.is_empty(), "{r:?}");
-    assert_eq!(r.notes.len(), 4, "{:?}", r.notes);
+    assert_eq!(r.desktop.notes.len(), 4, "{:?}", r.desktop.notes);
     let s = session(&[("DISPLAY", ":9")], &[]);
-    let e = resolve(&Asked { x11: X11Mode::Host, ..Asked::default() }, &s, 1, "a").unwrap_err();
+    let e = resolve(&Asked { x11: X11Mode::Host, ..Asked::default() }, &s, 1).unwrap_err();
     assert_eq!(e, "--x11 host: DISPLAY=:9 but there is no socket /tmp/.X11-unix/X9");
 }
 
 #[test]
 fn wayland_sound_and_gpu_bind_only_their_own_nodes() {
     let asked = Asked { wayland: Want::Yes, audio: Want::Auto, gpu: Want::Auto, ..Asked::default() };
-    let r = resolve(&asked, &full(), 1000, "a").unwrap();
+    let r = resolve(&asked, &full(), 1000).unwrap();
     let rt = Path::new("/run/user/1000");
     assert_eq!(r.ops[0], FsOp::Tmpfs { dest: rt.to_path_buf(), mode: 0o700, size: None });
     assert_eq!(r.ops[1], bind(&rt.join("wayland-1"), &rt.join("wayland-1"), Access::ReadOnly, false));
@@ -123,7 +125,7 @@ fn wayland_sound_and_gpu_bind_only_their_own_nodes() {
         .iter()
         .all(|op| matches!(op, FsOp::Bind { optional: true, access: Access::ReadOnly, .. })));
     assert_eq!(env(&r, "WAYLAND_DISPLAY").as_deref(), Some("wayland-1"));
-    assert!(r.helpers.is_empty() && r.x11.is_none() && r.bus.is_none());
+    assert!(r.desktop.is_empty());
 }
 
 #[test]
@@ -134,27 +136,27 @@ fn the_bus_goes_through_the_proxy() {
         system_talk: vec!["org.freedesktop.NetworkManager".into()],
         ..BusPolicy::default()
     };
-    let r = resolve(&Asked { bus: policy.clone(), ..Asked::default() }, &full(), 1000, "a").unwrap();
+    let r = resolve(&Asked { bus: policy.clone(), ..Asked::default() }, &full(), 1000).unwrap();
     assert_eq!(
-        r.helpers,
+        r.desktop.helpers,
         [
-            (HelperFile::SessionBus, PathBuf::from("/run/user/1000/bus")),
-            (HelperFile::SystemBus, PathBuf::from(SYSTEM_BUS_INSIDE)),
+            Helper { what: HelperFile::SessionBus, dest: PathBuf::from("/run/user/1000/bus") },
+            Helper { what: HelperFile::SystemBus, dest: PathBuf::from(SYSTEM_BUS_INSIDE) },
         ]
     );
     assert_eq!(env(&r, "DBUS_SESSION_BUS_ADDRESS").as_deref(), Some("unix:path=/run/user/1000/bus"));
     assert_eq!(env(&r, "DBUS_SYSTEM_BUS_ADDRESS").as_deref(), Some("unix:path=/run/dbus/system_bus_socket"));
-    let bus = r.bus.unwrap();
+    let bus = r.desktop.bus.unwrap();
     assert_eq!(bus.session, "unix:path=/run/user/1000/bus");
     assert_eq!(bus.system.as_deref(), Some("unix:path=/run/dbus/system_bus_socket"));
     assert_eq!(bus.socket_dir, PathBuf::from("/run/user/1000"));
     let bad = BusPolicy { mode: BusMode::Filtered, talk: vec!["nodots".into()], ..BusPolicy::default() };
-    let e = resolve(&Asked { bus: bad, ..Asked::default() }, &full(), 1, "a").unwrap_err();
+    let e = resolve(&Asked { bus: bad, ..Asked::default() }, &full(), 1).unwrap_err();
     assert!(e.starts_with("--dbus: \"nodots\" is not a bus name"), "{e}");
     let no_rt = session(&[("DBUS_SESSION_BUS_ADDRESS", "unix:abstract=x")], &[]);
-    let e = resolve(&Asked { bus: policy, ..Asked::default() }, &no_rt, 1, "a").unwrap_err();
+    let e = resolve(&Asked { bus: policy, ..Asked::default() }, &no_rt, 1).unwrap_err();
     assert!(e.contains("XDG_RUNTIME_DIR is not set"), "{e}");
     let open = BusPolicy { mode: BusMode::Open, ..BusPolicy::default() };
-    let r = resolve(&Asked { bus: open, ..Asked::default() }, &full(), 1, "a").unwrap();
-    assert!(r.notes[0].starts_with("D-Bus open"));
+    let r = resolve(&Asked { bus: open, ..Asked::default() }, &full(), 1).unwrap();
+    assert!(r.desktop.notes[0].starts_with("D-Bus open"));
 }

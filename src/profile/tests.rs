@@ -432,7 +432,17 @@ fn schema_keys() -> Vec<String> {
         let msg = toml::from_str::<schema::Doc>(text).unwrap_err().message().to_string();
         msg.split('`').skip(3).step_by(2).map(str::to_string).collect()
     };
-    let sections = ["filesystem", "environment", "network", "process", "landlock", "seccomp", "limits"];
+    let sections = [
+        "filesystem",
+        "environment",
+        "network",
+        "process",
+        "landlock",
+        "seccomp",
+        "limits",
+        "desktop",
+        "dbus",
+    ];
     let top = expected("zzz = 1\n");
     for section in sections {
         assert!(top.iter().any(|k| k == section), "{section} is not a key of {top:?}");

@@ -22,12 +22,25 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         publish: Vec::new(),
         host_loopback: false,
         policy_files: Vec::new(),
+        asked: Default::default(),
+        desktop_origin: None,
     };
     for s in settings {
         b.apply(s);
     }
-    let Builder { mut plan, mut prov, notes, publish, host_loopback, policy_files, .. } = b;
+    let Builder {
+        mut plan,
+        mut prov,
+        notes,
+        publish,
+        host_loopback,
+        policy_files,
+        asked,
+        desktop_origin,
+        ..
+    } = b;
     user_net(&mut plan, publish, host_loopback)?;
+    desktop(&mut plan, &mut prov, host, &asked, desktop_origin)?;
     // A profile's host name gives way to a shared UTS namespace; one given on
     // the command line is a conflict that validation reports.
     if !plan.namespaces.uts && prov.scalars.get("hostname") != Some(&Origin::CommandLine) {
@@ -62,6 +75,28 @@ fn user_net(plan: &mut Plan, publish: Vec<Publish>, host_loopback: bool) -> Resu
         }
         None => Ok(()),
     }
+}
+
+/// The desktop options, resolved against the session: their mounts after
+/// every other operation, their variables, what the monitor provides.
+fn desktop(
+    plan: &mut Plan,
+    prov: &mut Provenance,
+    host: &Host,
+    asked: &crate::desktop::resolve::Asked,
+    origin: Option<Origin>,
+) -> Result<(), String> {
+    let Some(origin) = origin else { return Ok(()) };
+    let r = crate::desktop::resolve::resolve(asked, &host.session, host.uid)?;
+    for op in r.ops {
+        plan.fs.push(op);
+        prov.fs.push(origin.clone());
+    }
+    for (k, v) in r.env {
+        set_env(&mut plan.env, &mut prov.env, k.into(), v.into(), origin.clone());
+    }
+    plan.desktop = r.desktop;
+    Ok(())
 }
 
 /// With user-mode networking, the sandbox's /etc/resolv.conf names the
@@ -107,6 +142,7 @@ fn empty(host: &Host) -> Plan {
             exec_label: None,
         },
         network: Default::default(),
+        desktop: Default::default(),
         best_effort: false,
         limits: Default::default(),
         mode: Default::default(),
@@ -130,6 +166,10 @@ struct Builder<'a> {
     host_loopback: bool,
     /// Seccomp policy files, read when the fold is done.
     policy_files: Vec<(PathBuf, bool)>,
+    /// The desktop options, resolved when the fold is done, and where the
+    /// last of them was written.
+    asked: crate::desktop::resolve::Asked,
+    desktop_origin: Option<Origin>,
 }
 
 impl Builder<'_> {
@@ -184,6 +224,10 @@ impl Builder<'_> {
             | Setting::Pids(_)
             | Setting::Cpus(_)
             | Setting::IoWeight(_)) => self.limits(s, o),
+            Setting::Desktop(a) => {
+                self.asked.apply(a);
+                self.desktop_origin = Some(o.clone());
+            }
         }
     }
 
