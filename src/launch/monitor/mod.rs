@@ -58,7 +58,9 @@ use crate::plan::landlock::Mode;
 
 mod cgroup;
 mod clone;
+mod desktop;
 mod direct;
+mod helper;
 mod ids;
 mod metadata;
 mod relay;
@@ -80,8 +82,12 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     let cgroup = cgroup::prepare(ctx)?; // a delegated cgroup made, or a systemd scope due
     let tty = tty::prepare(ctx)?; // the pty's socket, if the command gets one
     let timeout = timeout::Timeout::new(started, ctx.plan.limits.timeout_ms, ctx.plan.limits.kill_after_ms);
+    // The bus proxy and the nested X server, ready before the root is built:
+    // their sockets are bound like any other file (the plan with them added).
+    let (desktop, with_helpers) = desktop::start(ctx)?;
+    let ctx = &Ctx { plan: with_helpers.as_ref().unwrap_or(ctx.plan), ..*ctx };
     let old_mask = block_signals(ctx)?;
-    clone::clone_init(ctx, Launch { exec, reporter, cgroup, tty, timeout }, old_mask)
+    clone::clone_init(ctx, Launch { exec, reporter, cgroup, tty, timeout, desktop }, old_mask)
 }
 
 /// What the monitor makes before it forks, on either path.
@@ -91,6 +97,8 @@ struct Launch {
     cgroup: Option<cgroup::Cgroup>,
     tty: Option<tty::Outside>,
     timeout: timeout::Timeout,
+    /// The desktop helpers, stopped when this is dropped (at the end).
+    desktop: desktop::Helpers,
 }
 
 fn check_keep_fds(ctx: &Ctx) -> Result<()> {
