@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= publish= allow-host-loopback share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort timeout= kill-after= limit= memory= pids= cpus= io-weight= status-fd= pid-file= v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= x11= wayland= audio= gpu= dbus= dbus-see= dbus-talk= dbus-own= dbus-call= dbus-system-talk= h/help V/version
+    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= publish= allow-host-loopback share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort timeout= kill-after= limit= memory= pids= cpus= io-weight= status-fd= pid-file= v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= x11= wayland= audio= gpu= dbus= dbus-see= dbus-talk= dbus-own= dbus-call= dbus-system-talk= app-state= h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -24,7 +24,7 @@ function __fish_sandbox_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c sandbox -n "__fish_sandbox_needs_command" -l profile -d 'Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles, then the built-ins: default, none, strict, ci, build, agent, net-service) or from the file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l profile -d 'Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles, then the built-ins: default, none, strict, ci, build, agent, net-service, x11, wayland, audio, gpu, fonts, desktop, browser) or from the file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5)' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l ro -d 'Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\\:`). Read-only, nosuid and nodev apply to every mount beneath SRC too' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l rw -d 'Bind SRC read-write at DEST (DEST defaults to SRC). Writes land on the host' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l ro-try -d 'Like --ro, but skipped when SRC does not exist' -r
@@ -94,6 +94,7 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -l dbus-talk -d 'Let the c
 complete -c sandbox -n "__fish_sandbox_needs_command" -l dbus-own -d 'Let the command own NAME (and talk to it). Implies --dbus filtered' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l dbus-call -d 'Let the command make only the calls RULE allows on NAME: `[METHOD][@PATH]`, METHOD `*`, an interface (`.*` allowed) or a method, PATH an object path (`/*` allowed), as xdg-dbus-proxy takes it. Implies --dbus filtered' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l dbus-system-talk -d 'A filtered system bus at /run/dbus/system_bus_socket on which the command can call only NAME (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l app-state -d 'Keep the command\'s own settings between runs: DIR/NAME/config (NAME: the command\'s file name; created 0700 when missing, never through a symlink) is read-write at $XDG_CONFIG_HOME (~/.config) inside' -r -F
 complete -c sandbox -n "__fish_sandbox_needs_command" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l allow-host-loopback -d 'With --net user: let the sandbox reach services listening on the host\'s loopback, at the default gateway\'s address (10.0.2.2 with slirp4netns). Off by default: a service on the host\'s 127.0.0.1 is unreachable from inside'
 complete -c sandbox -n "__fish_sandbox_needs_command" -l clear-env -d 'Start from an empty environment instead of the profile\'s allowlist'
@@ -114,7 +115,7 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -a "check" -d 'Report what
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "bwrap" -d 'Run with bubblewrap\'s command line (a drop-in for bwrap 0.11)'
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "profiles" -d 'List the profiles on the search path, or show one merged and expanded'
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l profile -d 'Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles, then the built-ins: default, none, strict, ci, build, agent, net-service) or from the file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l profile -d 'Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles, then the built-ins: default, none, strict, ci, build, agent, net-service, x11, wayland, audio, gpu, fonts, desktop, browser) or from the file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5)' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l ro -d 'Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\\:`). Read-only, nosuid and nodev apply to every mount beneath SRC too' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l rw -d 'Bind SRC read-write at DEST (DEST defaults to SRC). Writes land on the host' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l ro-try -d 'Like --ro, but skipped when SRC does not exist' -r
@@ -184,6 +185,7 @@ complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l dbus-talk -d
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l dbus-own -d 'Let the command own NAME (and talk to it). Implies --dbus filtered' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l dbus-call -d 'Let the command make only the calls RULE allows on NAME: `[METHOD][@PATH]`, METHOD `*`, an interface (`.*` allowed) or a method, PATH an object path (`/*` allowed), as xdg-dbus-proxy takes it. Implies --dbus filtered' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l dbus-system-talk -d 'A filtered system bus at /run/dbus/system_bus_socket on which the command can call only NAME (repeatable)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l app-state -d 'Keep the command\'s own settings between runs: DIR/NAME/config (NAME: the command\'s file name; created 0700 when missing, never through a symlink) is read-write at $XDG_CONFIG_HOME (~/.config) inside' -r -F
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l json -d 'Print the plan as JSON (the same data `sandbox` would run)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l merged-usr -d 'Recreate the host\'s /bin, /sbin, /lib, /lib64…: the same symlinks into /usr where the host has them (merged /usr), read-only binds where they are directories'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l allow-host-loopback -d 'With --net user: let the sandbox reach services listening on the host\'s loopback, at the default gateway\'s address (10.0.2.2 with slirp4netns). Off by default: a service on the host\'s 127.0.0.1 is unreachable from inside'

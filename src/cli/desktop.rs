@@ -67,11 +67,19 @@ pub struct DesktopArgs {
     /// only NAME (repeatable).
     #[arg(long, value_name = "NAME", action = ArgAction::Append)]
     pub dbus_system_talk: Vec<String>,
+
+    /// Keep the command's own settings between runs: DIR/NAME/config (NAME: the command's
+    /// file name; created 0700 when missing, never through a symlink) is read-write at
+    /// $XDG_CONFIG_HOME (~/.config) inside.
+    #[arg(long, value_name = "DIR", value_parser = clap::value_parser!(std::path::PathBuf))]
+    pub app_state: Option<std::path::PathBuf>,
 }
 
 impl DesktopArgs {
     /// The desktop settings, in the order written.
-    pub(super) fn settings(&self, o: &mut Ordered) -> Result<(), UsageError> {
+    pub(super) fn settings(&self, o: &mut Ordered, cwd: &std::path::Path) -> Result<(), UsageError> {
+        let state = self.app_state.as_ref().map(|d| Ask::AppState(crate::values::normalize(&cwd.join(d))));
+        o.one("app_state", state.map(Setting::Desktop));
         let one = |a: Option<Ask>| a.map(Setting::Desktop);
         o.one("x11", one(self.x11.map(Ask::X11)));
         o.one("wayland", one(self.wayland.map(Ask::Wayland)));

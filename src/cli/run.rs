@@ -15,7 +15,8 @@ use crate::values;
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
     /// Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles,
-    /// then the built-ins: default, none, strict, ci, build, agent, net-service) or from the
+    /// then the built-ins: default, none, strict, ci, build, agent, net-service, x11, wayland,
+    /// audio, gpu, fonts, desktop, browser) or from the
     /// file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5).
     #[arg(long, value_name = "NAME|PATH", default_value = "default")]
     pub profile: String,

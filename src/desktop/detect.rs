@@ -92,6 +92,30 @@ impl Session {
     }
 }
 
+impl Session {
+    /// A session that has everything (X11 on :0, Wayland, sound, the bus, a
+    /// GPU, the helpers), as `/run/user/1000`: for tests of the front ends.
+    pub fn fake() -> Session {
+        let rt = "/run/user/1000";
+        let socket = |p: String| (PathBuf::from(p), Kind::Socket);
+        Session {
+            env: [("DISPLAY", ":0"), ("WAYLAND_DISPLAY", "wayland-0"), ("XDG_RUNTIME_DIR", rt)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            home: PathBuf::from("/home/u"),
+            paths: vec![
+                socket("/tmp/.X11-unix/X0".into()),
+                socket(format!("{rt}/wayland-0")),
+                socket(format!("{rt}/pulse/native")),
+                socket(format!("{rt}/bus")),
+            ],
+            gpu_nodes: vec![PathBuf::from("/dev/dri/renderD128")],
+            programs: HELPERS.iter().map(|(p, _, _)| (*p, PathBuf::from("/usr/bin").join(p))).collect(),
+        }
+    }
+}
+
 /// `prog` in the directories of `path`: an executable file.
 pub fn which(path: &str, prog: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;

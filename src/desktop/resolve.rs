@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::dbus::{self, BusPolicy};
 use super::detect::{self, Kind, Session};
 use super::x11;
-pub use crate::plan::desktop::{Bus, BusMode, Desktop, Helper, HelperFile, X11};
+pub use crate::plan::desktop::{AppState, Bus, BusMode, Desktop, Helper, HelperFile, X11};
 use crate::plan::{Access, FsOp};
 
 /// `--x11`.
@@ -121,6 +121,8 @@ pub enum Ask {
     Own(String),
     Call(String),
     SystemTalk(String),
+    /// `--app-state DIR` (absolute).
+    AppState(PathBuf),
 }
 
 /// What the command line and the profiles asked for.
@@ -131,6 +133,7 @@ pub struct Asked {
     pub audio: Want,
     pub gpu: Want,
     pub bus: BusPolicy,
+    pub app_state: Option<PathBuf>,
 }
 
 /// A bus-name setting: the [`Ask`] it becomes and the check its value passes.
@@ -173,6 +176,7 @@ impl Asked {
                 b.call.push(c.clone())
             }
             Ask::SystemTalk(n) => b.system_talk.push(n.clone()),
+            Ask::AppState(d) => self.app_state = Some(d.clone()),
         }
     }
 }
@@ -218,6 +222,12 @@ pub fn resolve(asked: &Asked, s: &Session, uid: u32) -> Result<Resolved, String>
     audio_part(asked.audio, s, &rt, &mut r)?;
     gpu_part(asked.gpu, s, &mut r)?;
     bus_part(&asked.bus, s, &rt, &mut r)?;
+    if let Some(dir) = &asked.app_state {
+        let dest = var(s, "XDG_CONFIG_HOME")
+            .filter(|d| d.starts_with('/'))
+            .map_or_else(|| s.home.join(".config"), PathBuf::from);
+        r.desktop.app_state = Some(crate::plan::desktop::AppState { dir: dir.clone(), dest });
+    }
     if !r.ops.is_empty() || !r.desktop.helpers.is_empty() {
         r.ops.insert(0, FsOp::Tmpfs { dest: rt.clone(), mode: 0o700, size: None });
         r.env.insert(0, ("XDG_RUNTIME_DIR".into(), rt.display().to_string()));

@@ -22,6 +22,22 @@ pub struct Desktop {
     /// What `explain` and `-v` say: openings to be aware of, things left out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_state: Option<AppState>,
+}
+
+/// `--app-state DIR`: the command's own settings, kept between runs in
+/// `DIR/NAME/config` (NAME: the command's file name; created 0700, never
+/// through a symlink) and bound read-write at `dest` (the user's
+/// `$XDG_CONFIG_HOME`) right after the mount that `dest` lies in, so the
+/// read-only binds beneath it still apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppState {
+    #[serde(with = "super::os_path")]
+    pub dir: PathBuf,
+    #[serde(with = "super::os_path")]
+    pub dest: PathBuf,
 }
 
 impl Desktop {
@@ -175,6 +191,10 @@ impl std::fmt::Display for Desktop {
         }
         for h in &self.helpers {
             writeln!(f, "  {} <- {}", crate::escape::path(&h.dest), h.what.describe())?;
+        }
+        if let Some(a) = &self.app_state {
+            let (dir, dest) = (crate::escape::path(&a.dir), crate::escape::path(&a.dest));
+            writeln!(f, "  {dest} <- {dir}/NAME/config read-write, kept between runs (NAME: the command's)")?;
         }
         for n in &self.notes {
             writeln!(f, "  note: {n}")?;

@@ -33,6 +33,10 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     process(&doc.process, &val, &mut out)?;
     flag(&mut out, &doc.best_effort, |on| Some(Setting::BestEffort(on)));
     desktop(&doc.desktop, &doc.dbus, &val, &mut out)?;
+    if let Some(s) = &doc.desktop.app_state {
+        let dir = values::normalize(&base.join(val(s)?));
+        out.push((s.span().start, Setting::Desktop(Ask::AppState(dir))));
+    }
     out.sort_by_key(|(at, _)| *at);
     Ok(out)
 }

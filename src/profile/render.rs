@@ -194,6 +194,7 @@ fn desktop(d: &mut Doc, a: &crate::desktop::resolve::Ask) {
         Ask::Own(n) => b.own.push(s(n.clone())),
         Ask::Call(c) => b.call.push(s(c.clone())),
         Ask::SystemTalk(n) => b.system_talk.push(s(n.clone())),
+        Ask::AppState(d) => dk.app_state = Some(path(d)),
     }
 }
 

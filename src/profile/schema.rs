@@ -225,7 +225,8 @@ pub struct Process {
 }
 
 /// `[desktop]`: `x11` (`--x11 host|nested|none|auto`), `wayland`, `audio`,
-/// `gpu` (`--wayland` and the others: true, false or "auto").
+/// `gpu` (`--wayland` and the others: true, false or "auto"), `app-state`
+/// (`--app-state DIR`).
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Desktop {
@@ -237,6 +238,8 @@ pub struct Desktop {
     pub audio: Option<S<Want>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu: Option<S<Want>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_state: Option<S<String>>,
 }
 
 /// `[dbus]`: `mode` (`--dbus none|filtered|open`), `see`, `talk`, `own`,

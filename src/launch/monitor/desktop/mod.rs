@@ -43,7 +43,7 @@ pub struct Helpers {
 /// appended (`None`: nothing to add).
 pub fn start(ctx: &Ctx) -> Result<(Helpers, Option<Plan>)> {
     let desktop = &ctx.plan.desktop;
-    if desktop.helpers.is_empty() {
+    if desktop.helpers.is_empty() && desktop.app_state.is_none() {
         return Ok((Helpers::default(), None));
     }
     if ctx.plan.mode == crate::plan::landlock::Mode::Landlock {
@@ -82,6 +82,9 @@ pub fn start(ctx: &Ctx) -> Result<(Helpers, Option<Plan>)> {
         ctx.log("desktop", &describe(&op));
         plan.fs.push(op);
     }
+    if let Some(a) = &desktop.app_state {
+        app_state(ctx, a, &mut plan)?;
+    }
     Ok((helpers, Some(plan)))
 }
 
@@ -98,6 +101,29 @@ impl Helpers {
 fn title(command: &[std::ffi::OsString]) -> String {
     let name = command.first().map(|c| Path::new(c).file_name().unwrap_or(c.as_os_str()).to_string_lossy());
     format!("sandbox: {}", crate::escape::str(&name.unwrap_or_default()))
+}
+
+/// `--app-state`: `DIR/NAME/config` made (0700, its last two components
+/// never through a symlink, all the user's) and bound read-write right
+/// after the last mount `dest` lies in, so binds beneath it still apply.
+fn app_state(ctx: &Ctx, a: &crate::plan::desktop::AppState, plan: &mut Plan) -> Result<()> {
+    let name = ctx.plan.command.first().and_then(|c| Path::new(c).file_name()).map(|n| n.to_os_string());
+    let name = name.filter(|n| n != "." && n != "..").unwrap_or_else(|| "app".into());
+    let app = a.dir.join(&name);
+    let what = || format!("--app-state {}", crate::escape::path(&app));
+    crate::launch::hostfile::create_dirs(&app).map_err(|c| SetupError::new(what(), c))?;
+    let fd = crate::launch::hostfile::open_dir(&app).map_err(|c| SetupError::new(what(), c))?;
+    crate::launch::hostfile::dir_beneath(&fd, "config").map_err(|c| SetupError::new(what(), c))?;
+    let op = FsOp::Bind {
+        src: app.join("config"),
+        dest: a.dest.clone(),
+        access: Access::ReadWrite,
+        optional: false,
+    };
+    ctx.log("desktop", &describe(&op));
+    let at = plan.fs.iter().rposition(|o| a.dest.starts_with(o.dest())).map_or(plan.fs.len(), |i| i + 1);
+    plan.fs.insert(at, op);
+    Ok(())
 }
 
 fn socket(src: &Path, dest: &Path) -> FsOp {
