@@ -6,6 +6,8 @@
 //! namespace, an overlay mount inside one) by [`crate::launch::probe`], the
 //! only place with syscalls; the verdicts are pure functions of what was read.
 //!
+//! Then the graphical session's lines (`crate::desktop::detect`).
+//!
 //! Exit status: 0 when the default profile can run here (user namespaces
 //! work for the caller), 1 when it cannot.
 
@@ -73,6 +75,16 @@ pub fn run() -> u8 {
             break;
         }
         written = writeln!(out, "{}", probe());
+    }
+    // The graphical session: what the desktop options would find. Missing
+    // pieces here never change the exit status.
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let home = std::env::var_os("HOME").map_or_else(|| "/".into(), std::path::PathBuf::from);
+    for line in crate::desktop::detect::lines(&crate::desktop::detect::Session::read(env, &home)) {
+        if written.is_err() {
+            break;
+        }
+        written = writeln!(out, "{line}");
     }
     u8::from(userns.status == Status::Missing)
 }

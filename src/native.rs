@@ -33,6 +33,8 @@ pub enum Command {
     Print(String),
     /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
     Bwrap(Vec<OsString>),
+    /// `sandbox desktop install|list|remove`.
+    Desktop(cli::DesktopAction),
 }
 
 /// A finished Plan with where its entries came from and notes for the user.
@@ -54,6 +56,7 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
         cli::Command::ProfilesShow(name) => Command::ProfilesShow(name),
         cli::Command::Print(text) => Command::Print(text),
         cli::Command::Bwrap(args) => Command::Bwrap(args),
+        cli::Command::Desktop(action) => Command::Desktop(action),
     })
 }
 

@@ -60,7 +60,9 @@ pub enum Sub {
         run: Box<RunArgs>,
     },
     /// Report what this kernel and host allow: user namespaces, landlock, seccomp,
-    /// overlayfs, uid ranges, user-mode networking, cgroup delegation.
+    /// overlayfs, uid ranges, user-mode networking, cgroup delegation; and what this
+    /// graphical session offers: X11, Wayland, sound, the session bus, GPU nodes, and the
+    /// helpers the desktop options use (xdg-dbus-proxy, Xephyr) with their packages.
     Check,
     /// Run with bubblewrap's command line (a drop-in for bwrap 0.11).
     ///
@@ -80,6 +82,36 @@ pub enum Sub {
     Profiles {
         #[command(subcommand)]
         action: ProfilesAction,
+    },
+    /// Desktop launchers that start an application through sandbox, in
+    /// ~/.local/share/applications ($XDG_DATA_HOME/applications).
+    Desktop {
+        #[command(subcommand)]
+        action: DesktopAction,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum DesktopAction {
+    /// Write a launcher for NAME (an entry of $XDG_DATA_DIRS/applications, `.desktop`
+    /// optional) or FILE.desktop: the same entry with every Exec line run through
+    /// `sandbox --profile PROFILE --`, D-Bus activation off, marked as made by sandbox. The
+    /// desktop shows it instead of the system's entry. A file of that name that sandbox did
+    /// not make is left alone.
+    Install {
+        /// A desktop-file ID (org.gnome.Calculator) or a path to a .desktop file.
+        #[arg(value_name = "NAME|FILE.desktop")]
+        what: String,
+        /// The profile the application runs under.
+        #[arg(long, default_value = "desktop")]
+        profile: String,
+    },
+    /// The launchers sandbox made: name, profile, command.
+    List,
+    /// Delete the launcher NAME, if sandbox made it (nothing else is touched).
+    Remove {
+        /// Its desktop-file ID (`.desktop` optional).
+        name: String,
     },
 }
 
@@ -114,6 +146,8 @@ pub enum Command {
     Print(String),
     /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
     Bwrap(Vec<OsString>),
+    /// `sandbox desktop install|list|remove`.
+    Desktop(DesktopAction),
 }
 
 /// A sandbox the command line describes, before the profile is folded in.
@@ -167,6 +201,7 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
         Some(Sub::Bwrap { args }) => Ok(Command::Bwrap(args)),
         Some(Sub::Profiles { action: ProfilesAction::List }) => Ok(Command::ProfilesList),
         Some(Sub::Profiles { action: ProfilesAction::Show { name } }) => Ok(Command::ProfilesShow(name)),
+        Some(Sub::Desktop { action }) => Ok(Command::Desktop(action)),
         Some(Sub::Explain { json, run }) => {
             let sub = matches.subcommand_matches("explain").expect("explain matched");
             Ok(Command::Explain { request: request(run, sub, host)?, json })

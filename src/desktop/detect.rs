@@ -36,10 +36,9 @@ pub struct Session {
 }
 
 /// The helper programs, what needs them, and their Debian packages.
-pub const HELPERS: [(&str, &str, &str); 3] = [
+pub const HELPERS: [(&str, &str, &str); 2] = [
     ("xdg-dbus-proxy", "--dbus filtered|open, --dbus-system-talk", "xdg-dbus-proxy"),
     ("Xephyr", "--x11 nested", "xserver-xephyr"),
-    ("xauth", "reading Xauthority files written by other tools (optional)", "xauth"),
 ];
 
 impl Session {
@@ -178,7 +177,7 @@ fn line(status: Status, feature: &'static str, detail: String, fix: Option<Strin
 fn x11_line(s: &Session) -> Line {
     const F: &str = "X11 display";
     let Some(value) = s.var("DISPLAY") else {
-        return line(Status::Missing, F, "DISPLAY is not set".into(), None);
+        return line(Status::Missing, F, "DISPLAY is not set".into(), Some(X11_FIX.into()));
     };
     let display = match x11::Display::parse(value) {
         Ok(d) => d,
@@ -186,7 +185,12 @@ fn x11_line(s: &Session) -> Line {
     };
     let sock = display.socket();
     if s.kind_of(&sock) != Some(Kind::Socket) {
-        return line(Status::Missing, F, format!("{value}: no socket {}", sock.display()), None);
+        return line(
+            Status::Missing,
+            F,
+            format!("{value}: no socket {}", sock.display()),
+            Some(X11_FIX.into()),
+        );
     }
     let auth = x11::auth_file(s.var("XAUTHORITY"), &s.home);
     let auth_note = match s.kind_of(&auth) {
@@ -200,18 +204,22 @@ fn x11_line(s: &Session) -> Line {
     line(Status::Ok, F, format!("{value} at {}, {auth_note}; {nested}", sock.display()), None)
 }
 
-fn socket_line(feature: &'static str, what: &str, path: Option<PathBuf>, s: &Session) -> Line {
+const X11_FIX: &str = "run from an X11 session (or Xwayland) for --x11";
+
+fn socket_line(feature: &'static str, what: &str, path: Option<PathBuf>, s: &Session, fix: &str) -> Line {
+    let fix = Some(fix.to_string());
     match path {
         Some(p) if s.kind_of(&p) == Some(Kind::Socket) => {
             line(Status::Ok, feature, p.display().to_string(), None)
         }
-        Some(p) => line(Status::Missing, feature, format!("no {what} socket at {}", p.display()), None),
-        None => line(Status::Missing, feature, format!("no {what} named by the environment"), None),
+        Some(p) => line(Status::Missing, feature, format!("no {what} socket at {}", p.display()), fix),
+        None => line(Status::Missing, feature, format!("no {what} named by the environment"), fix),
     }
 }
 
 fn audio_line(s: &Session) -> Line {
-    let mut l = socket_line("audio", "PulseAudio (or PipeWire's pulse)", pulse_socket(s), s);
+    let fix = "start PulseAudio, or PipeWire with pipewire-pulse, for --audio";
+    let mut l = socket_line("audio", "PulseAudio (or PipeWire's pulse)", pulse_socket(s), s, fix);
     let pipewire = s.var("XDG_RUNTIME_DIR").map(|r| Path::new(r).join("pipewire-0"));
     if l.status == Status::Ok && pipewire.is_some_and(|p| s.kind_of(&p) == Some(Kind::Socket)) {
         l.detail.push_str(" (PipeWire)");
@@ -223,12 +231,13 @@ fn bus_line(s: &Session) -> Line {
     const F: &str = "session bus";
     let address = dbus::session_address(s.var("DBUS_SESSION_BUS_ADDRESS"), s.var("XDG_RUNTIME_DIR"));
     let proxy = s.programs.iter().any(|(p, _)| *p == "xdg-dbus-proxy");
+    let fix = || Some("run from a session with a D-Bus session bus for --dbus".to_string());
     let mut l = match (address, bus_path(s)) {
         (None, _) => {
-            line(Status::Missing, F, "DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR unset".into(), None)
+            line(Status::Missing, F, "DBUS_SESSION_BUS_ADDRESS and XDG_RUNTIME_DIR unset".into(), fix())
         }
         (Some(a), Some(p)) if s.kind_of(&p) != Some(Kind::Socket) => {
-            line(Status::Missing, F, format!("{a}: no socket at {}", p.display()), None)
+            line(Status::Missing, F, format!("{a}: no socket at {}", p.display()), fix())
         }
         (Some(a), _) => line(Status::Ok, F, a, None),
     };
@@ -242,7 +251,13 @@ fn bus_line(s: &Session) -> Line {
 
 fn gpu_line(s: &Session) -> Line {
     if s.gpu_nodes.is_empty() {
-        return line(Status::Missing, "GPU", "no /dev/dri/renderD* or /dev/nvidia* nodes".into(), None);
+        let fix = "none needed: programs render in software without one";
+        return line(
+            Status::Missing,
+            "GPU",
+            "no /dev/dri/renderD* or /dev/nvidia* nodes".into(),
+            Some(fix.into()),
+        );
     }
     let names: Vec<String> = s.gpu_nodes.iter().map(|p| p.display().to_string()).collect();
     line(Status::Ok, "GPU", names.join(" "), None)
@@ -267,7 +282,13 @@ fn helper_lines(s: &Session) -> Vec<Line> {
 pub fn lines(s: &Session) -> Vec<Line> {
     let mut out = vec![
         x11_line(s),
-        socket_line("Wayland", "Wayland compositor", wayland_socket(s), s),
+        socket_line(
+            "Wayland",
+            "Wayland compositor",
+            wayland_socket(s),
+            s,
+            "run from a Wayland session for --wayland",
+        ),
         audio_line(s),
         bus_line(s),
         gpu_line(s),
@@ -319,7 +340,6 @@ mod tests {
         assert!(find(&l, "X11 display").detail.contains("--x11 nested available"));
         assert!(find(&l, "audio").detail.ends_with("(PipeWire)"));
         assert_eq!(find(&l, "GPU").detail, "/dev/dri/renderD128");
-        assert_eq!(find(&l, "xauth").fix.as_deref(), Some("apt install xauth"));
         assert_eq!(find(&l, "Xephyr").status, Status::Ok);
     }
 
