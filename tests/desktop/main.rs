@@ -2,9 +2,12 @@
 //! a real browser and launchers, each against servers the test starts
 //! (`services.rs`), run through the real binary as the unprivileged user.
 
+mod bus;
 #[path = "../common/mod.rs"]
 mod common;
 mod services;
+mod sound;
+mod x11;
 
 use common::{out, Dir};
 use services::{caller_cmd, have, runtime_dir, Bus, Pulse, Weston, Xvfb};

@@ -134,9 +134,14 @@ impl Xvfb {
 
     /// The number of distinct colours on the whole screen.
     pub fn colours(&self) -> usize {
+        self.colours_in("640x480+0+0")
+    }
+
+    /// The number of distinct colours in the area `WxH+X+Y` of the screen.
+    pub fn colours_in(&self, area: &str) -> usize {
         let shot = self.dir.path().join("shot.png");
         let _ = std::fs::remove_file(&shot);
-        out(self.client("import").args(["-window", "root"]).arg(&shot)).ok();
+        out(self.client("import").args(["-window", "root", "-crop", area]).arg(&shot)).ok();
         let o = out(Command::new("convert").arg(&shot).args(["-format", "%k", "info:"]));
         o.ok().trim().parse().unwrap()
     }
