@@ -2,9 +2,11 @@
 //! a real browser and launchers, each against servers the test starts
 //! (`services.rs`), run through the real binary as the unprivileged user.
 
+mod browser;
 mod bus;
 #[path = "../common/mod.rs"]
 mod common;
+mod launchers;
 mod services;
 mod sound;
 mod x11;
