@@ -102,3 +102,69 @@ impl DesktopArgs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use crate::desktop::detect::Session;
+    use crate::host::Host;
+    use crate::native::{parse, Command};
+    use crate::plan::desktop::{BusMode, HelperFile, X11};
+    use crate::plan::Plan;
+
+    fn run(args: &[&str]) -> Result<Plan, String> {
+        let mut h = Host::fake("/work/proj");
+        h.env.push(("XDG_CONFIG_HOME".into(), "/nonexistent-sandbox-test".into()));
+        h.session = Session::fake();
+        let mut argv = vec![OsString::from("sandbox")];
+        argv.extend(args.iter().map(OsString::from));
+        argv.extend(["--", "xeyes"].map(OsString::from));
+        match parse(argv, &h) {
+            Ok(Command::Run { built, .. }) => Ok(built.plan),
+            Ok(other) => panic!("{args:?}: {other:?}"),
+            Err(e) => Err(e.0),
+        }
+    }
+
+    fn env(p: &Plan, name: &str) -> Option<String> {
+        p.env.iter().find(|v| v.name == name).map(|v| v.value.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn each_option_asks_for_its_part() {
+        assert!(run(&[]).unwrap().desktop.is_empty());
+        let p = run(&["--x11", "nested", "--wayland", "--dbus-talk", "org.example.A"]).unwrap();
+        assert_eq!(
+            p.desktop.x11,
+            Some(X11::Nested { display: ":0".into(), xauthority: "/home/u/.Xauthority".into() })
+        );
+        let bus = p.desktop.bus.as_ref().unwrap();
+        assert_eq!(
+            (bus.policy.mode, bus.policy.talk.as_slice()),
+            (BusMode::Filtered, &["org.example.A".to_string()][..])
+        );
+        let what: Vec<HelperFile> = p.desktop.helpers.iter().map(|h| h.what).collect();
+        assert_eq!(what, [HelperFile::NestedDisplay, HelperFile::Xauthority, HelperFile::SessionBus]);
+        assert_eq!(env(&p, "WAYLAND_DISPLAY").as_deref(), Some("wayland-0"));
+        assert_eq!(env(&p, "DISPLAY").as_deref(), Some(":0"));
+    }
+
+    #[test]
+    fn the_command_line_overrides_the_profile() {
+        let p = run(&["--profile", "desktop", "--x11", "none", "--wayland=no", "--dbus", "none"]).unwrap();
+        assert_eq!((p.desktop.x11.as_ref(), p.desktop.bus.as_ref()), (None, None));
+        assert_eq!(env(&p, "WAYLAND_DISPLAY"), None);
+        assert!(p.desktop.app_state.is_some(), "the profile's other keys stay");
+        let p = run(&["--profile", "desktop"]).unwrap();
+        assert_eq!(p.desktop.bus.unwrap().policy.talk, ["org.freedesktop.portal.*"]);
+    }
+
+    #[test]
+    fn mistakes_name_the_flag() {
+        assert_eq!(run(&["--dbus-talk", "nodots"]).unwrap_err(), "--dbus-talk nodots: \"nodots\" is not a bus name: it needs at least two elements, as in org.example");
+        assert!(run(&["--dbus-call", "org.a.B"]).unwrap_err().starts_with("--dbus-call org.a.B: "));
+        assert!(run(&["--x11", "maybe"]).unwrap_err().contains("host, nested, none, auto"));
+        assert!(run(&["--wayland=sometimes"]).unwrap_err().contains("yes, no, auto"));
+    }
+}
