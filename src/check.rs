@@ -80,13 +80,24 @@ pub fn run() -> u8 {
     // pieces here never change the exit status.
     let env: Vec<(String, String)> = std::env::vars().collect();
     let home = std::env::var_os("HOME").map_or_else(|| "/".into(), std::path::PathBuf::from);
-    for line in crate::desktop::detect::lines(&crate::desktop::detect::Session::read(env, &home)) {
+    for d in crate::desktop::detect::lines(&crate::desktop::detect::Session::read(env, &home)) {
         if written.is_err() {
             break;
         }
-        written = writeln!(out, "{line}");
+        written = writeln!(out, "{}", from_desktop(d));
     }
     u8::from(userns.status == Status::Missing)
+}
+
+/// A line of the desktop's detection, as a line of this report.
+fn from_desktop(d: crate::desktop::detect::Line) -> Line {
+    use crate::desktop::detect::Status as D;
+    let status = match d.status {
+        D::Ok => Status::Ok,
+        D::Limited => Status::Limited,
+        D::Missing => Status::Missing,
+    };
+    Line { status, feature: d.feature, detail: d.detail, fix: d.fix }
 }
 
 fn read_trim(path: impl AsRef<Path>) -> Option<String> {

@@ -10,7 +10,24 @@
 use std::path::{Path, PathBuf};
 
 use super::{dbus, x11};
-use crate::check::{Line, Status};
+
+/// A verdict, as `sandbox check` prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Limited,
+    Missing,
+}
+
+/// One line of `sandbox check`: the status, the feature, what was found
+/// and, where something is lacking, the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub status: Status,
+    pub feature: &'static str,
+    pub detail: String,
+    pub fix: Option<String>,
+}
 
 /// What one path on the host is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
