@@ -62,11 +62,14 @@ pub fn prepare(ctx: &Ctx) -> Result<Option<Cgroup>> {
         }
         Err(r) => r,
     };
-    match systemd::ping() {
-        Ok(()) => {
-            ctx.log("cgroup", &format!("{}; asking the systemd user manager", refusal.why));
-            Ok(Some(Cgroup::Systemd(limits)))
-        }
+    match systemd::manager_controllers() {
+        Ok(have) => match cg::assess_manager(&have, &limits.controllers()) {
+            Ok(()) => {
+                ctx.log("cgroup", &format!("{}; asking the systemd user manager", refusal.why));
+                Ok(Some(Cgroup::Systemd(limits)))
+            }
+            Err(m) => refuse(ctx, format!("{}; {}", refusal.why, m.why), &m.fix).map(|()| None),
+        },
         Err(e) => {
             let why = format!("{}; no systemd user manager to ask either ({e})", refusal.why);
             refuse(ctx, why, &refusal.fix).map(|()| None)

@@ -176,8 +176,8 @@ fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
         .map_err(step("mount overlay"))
 }
 
-/// Whether the caller's systemd user manager answers on D-Bus (it can then
-/// put a sandbox in a scope with limits); why not otherwise.
-pub fn systemd_user_manager() -> Result<(), String> {
-    super::systemd::ping()
+/// The controllers the caller's systemd user manager can give a scope (it
+/// answers on D-Bus and can then put a sandbox in one); why not otherwise.
+pub fn systemd_user_manager() -> Result<Vec<String>, String> {
+    super::systemd::manager_controllers()
 }

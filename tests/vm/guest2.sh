@@ -211,6 +211,7 @@ for p in delegated scope; do
 	session "${PRE[$p]} sandbox --io-weight 300 -- echo ran"
 	expect "$p: --io-weight refused without io" 125
 	echo "refusal ($p): $ERR"
+	check "$p: the reason names io" grep -q "the systemd user manager cannot limit io (it has: cpu memory pids)" <<<"$ERR"
 	check "$p: nothing ran" test -z "$OUT"
 done
 
