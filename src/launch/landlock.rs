@@ -85,6 +85,10 @@ impl HostView for RealHost {
             _ => false,
         }
     }
+
+    fn landlock_abi(&self) -> u32 {
+        kernel_abi()
+    }
 }
 
 /// The file-system grants for the plan's mode.

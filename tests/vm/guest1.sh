@@ -68,7 +68,7 @@ DROPS="--allow-read /usr (ABI 3), --allow-read /etc (ABI 3)" \
 # the landlock drops in the same warning.
 hidden="hide /etc/shadow, /etc/shadow-, /etc/gshadow, /etc/gshadow-, /etc/security/opasswd, /etc/ssl/private"
 hidden=$(sed 's|, |: inaccessible instead of empty; hide |g' <<<"$hidden")
-DROPS="landlock-only mode (its read-only rules need truncate control) (ABI 3), landlock-only mode without network (TCP denied) (ABI 4), scoping abstract unix sockets (landlock-only mode) (ABI 6), scoping signals (landlock-only mode) (ABI 6); $hidden: inaccessible instead of empty; tmpfs /tmp: inaccessible instead of empty; tmpfs $H: inaccessible instead of empty; dev: the host's /dev/null zero full random urandom tty only; proc: the host's /proc, read-only; no network namespace: TCP connect and bind denied by landlock, UDP and other protocols open; no mount, pid, ipc, uts, cgroup namespaces: the host's are visible" \
+DROPS="landlock-only mode (its read-only rules need truncate control) (ABI 3), landlock-only mode without network (TCP denied) (ABI 4), scoping abstract unix sockets (landlock-only mode) (ABI 6), scoping signals (landlock-only mode) (ABI 6); $hidden: inaccessible instead of empty; tmpfs /tmp: inaccessible instead of empty; tmpfs $H: inaccessible instead of empty; dev: the host's /dev/null zero full random urandom tty only; proc: the host's /proc, read-only; no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4); no mount, pid, ipc, uts, cgroup namespaces: the host's are visible" \
 	refused "ABI 3 truncate (--mode landlock)" \
 	"landlock-only mode (its read-only rules need truncate control)" 3 --mode landlock
 refused "ABI 4 TCP connect" "--allow-connect 443" 4 --allow-connect 443

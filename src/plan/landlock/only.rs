@@ -39,6 +39,8 @@ pub trait HostView {
     fn ids(&self) -> (u32, u32);
     /// Whether the host already has what a mkdir or symlink operation makes.
     fn has(&self, op: &FsOp) -> bool;
+    /// The kernel's landlock ABI (0: none).
+    fn landlock_abi(&self) -> u32;
 }
 
 /// A Plan run without namespaces.
@@ -170,10 +172,12 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
     }
     let ns = &plan.namespaces;
     if ns.net {
-        a.approximated.push(
+        a.approximated.push(if host.landlock_abi() >= 4 {
             "no network namespace: TCP connect and bind denied by landlock, UDP and other protocols open"
-                .into(),
-        );
+                .into()
+        } else {
+            "no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4)".into()
+        });
     }
     let shared: Vec<&str> = [("pid", ns.pid), ("ipc", ns.ipc), ("uts", ns.uts), ("cgroup", ns.cgroup)]
         .iter()

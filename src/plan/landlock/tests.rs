@@ -102,6 +102,41 @@ impl HostView for FakeHost {
     fn has(&self, op: &FsOp) -> bool {
         op.dest() == Path::new("/bin")
     }
+    fn landlock_abi(&self) -> u32 {
+        7
+    }
+}
+
+/// A 6.1 kernel (Debian 12): landlock ABI 2, no TCP rules.
+struct Abi2Host;
+
+impl HostView for Abi2Host {
+    fn ids(&self) -> (u32, u32) {
+        FakeHost.ids()
+    }
+    fn has(&self, op: &FsOp) -> bool {
+        FakeHost.has(op)
+    }
+    fn landlock_abi(&self) -> u32 {
+        2
+    }
+}
+
+/// The VM lane's guest 1 (6.1) found the best-effort warning saying TCP was
+/// denied by landlock, in the same line that listed the TCP rule as dropped.
+#[test]
+fn landlock_only_mode_never_claims_tcp_rules_the_kernel_lacks() {
+    let p = plan("default");
+    let text = adapt(&p, &Abi2Host).approximated.join("\n");
+    assert!(!text.contains("denied by landlock"), "{text}");
+    assert!(
+        text.contains(
+            "no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4)"
+        ),
+        "{text}"
+    );
+    let text = adapt(&p, &FakeHost).approximated.join("\n");
+    assert!(text.contains("TCP connect and bind denied by landlock"), "{text}");
 }
 
 #[test]
