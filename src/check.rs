@@ -161,10 +161,26 @@ fn seccomp() -> Line {
 }
 
 fn overlay() -> Line {
-    const NAME: &str = "overlayfs in user namespaces";
     let tmp = std::env::temp_dir();
-    match probe::overlay_in_userns(&tmp) {
-        Ok(()) => Line::new(Status::Ok, NAME, format!("mounted with userxattr in {}", tmp.display())),
+    overlay_line(&tmp, probe::overlay_in_userns(&tmp))
+}
+
+/// The verdict on overlays from the probe in `tmp`: an error, or whether a
+/// tmpfs takes user xattrs (`--overlay`'s upper layer is a tmpfs).
+fn overlay_line(tmp: &Path, probe: Result<bool, String>) -> Line {
+    const NAME: &str = "overlayfs in user namespaces";
+    match probe {
+        Ok(true) => Line::new(Status::Ok, NAME, format!("mounted with userxattr in {}", tmp.display())),
+        Ok(false) => Line::new(
+            Status::Limited,
+            NAME,
+            format!(
+                "mounted with userxattr in {}, but tmpfs has no user xattrs before Linux 6.6, so --overlay \
+                 (its upper layer is a tmpfs) cannot remove or rename a lower directory that has entries (EIO)",
+                tmp.display()
+            ),
+        )
+        .fix("--persist with the state directory on ext4, xfs or btrfs, or Linux 6.6+"),
         Err(e) => {
             let fix = match e.split([' ', ':']).next() {
                 Some("mkdir") => "set TMPDIR to a directory you may write",
@@ -368,6 +384,22 @@ mod tests {
         let v1 = cg::cgroup_dir("4:memory:/x\n", "", false);
         let line = cgroup_line(v1.map(|_| facts("", 0, true)), no_manager);
         assert!(line.detail.contains("cgroup v1 only"), "{line}");
+    }
+
+    /// The VM lane's guest 1 (6.1) found --overlay failing with EIO to
+    /// remove a lower directory while check said ok.
+    #[test]
+    fn overlay_without_user_xattrs_on_tmpfs_is_limited() {
+        let line = overlay_line(Path::new("/tmp"), Ok(false));
+        assert_eq!(line.status, Status::Limited);
+        assert!(
+            line.detail.contains("--overlay (its upper layer is a tmpfs) cannot remove or rename"),
+            "{line}"
+        );
+        assert!(line.fix.unwrap().starts_with("--persist with the state directory on ext4"));
+        assert_eq!(overlay_line(Path::new("/tmp"), Ok(true)).status, Status::Ok);
+        let line = overlay_line(Path::new("/tmp"), Err("mount overlay: EINVAL: Invalid argument".into()));
+        assert_eq!(line.status, Status::Missing);
     }
 
     #[test]

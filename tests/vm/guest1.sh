@@ -31,6 +31,8 @@ sbx check
 echo "== sandbox check (guest 1, as $U):"
 echo "$OUT"
 same "landlock ABI 2 on 6.1" "$(grep -o 'landlock: ABI [0-9]*' <<<"$OUT")" "landlock: ABI 2"
+same "check: overlays limited (tmpfs has no user xattrs before 6.6)" \
+	"$(grep -o '^[a-z]* *overlayfs in user namespaces' <<<"$OUT" | cut -d' ' -f1)" limited
 
 echo "== the default profile"
 sbx -v -- sh -c 'echo "ran on $(uname -r) as $(id -u)"; echo x > "$PWD/written"; grep ^Seccomp: /proc/self/status'
