@@ -111,6 +111,21 @@ impl Cgroup {
             Cgroup::Systemd(_) => false,
         }
     }
+
+    /// How many processes the kernel's OOM killer took in the sandbox, where
+    /// its cgroup is still there to ask at the end (a delegated one; systemd
+    /// 252 stops a scope at its first OOM kill and logs it itself).
+    pub fn oom_kills(&self) -> u64 {
+        match self {
+            Cgroup::Delegated(d) => d.oom_kills(),
+            Cgroup::Systemd(_) => 0,
+        }
+    }
+}
+
+/// `oom_kill` of a memory.events file (0 when absent).
+pub fn oom_kill_count(events: &str) -> u64 {
+    events.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok()).unwrap_or(0)
 }
 
 /// Makes the sandbox's cgroup under `parent` with `limits`, for the monitor
@@ -187,6 +202,11 @@ impl Delegated<'_> {
     fn freeze(&self, frozen: bool) -> bool {
         let Some(dir) = &self.dir else { return false };
         self.fs.write(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" }).is_ok()
+    }
+
+    fn oom_kills(&self) -> u64 {
+        let Some(dir) = &self.dir else { return 0 };
+        oom_kill_count(&self.fs.read(&dir.join("memory.events")).unwrap_or_default())
     }
 
     /// Kills what is left inside and waits until the cgroup is empty.

@@ -138,11 +138,12 @@ limits() {
 			stop "$p --memory" TERM
 		else
 			# systemd 252 (Debian 12) stops a scope at its first OOM kill
-			# (scopes get OOMPolicy= in 253): the whole sandbox ends, killed.
+			# (scopes get OOMPolicy= in 253): SIGTERM to everything in it,
+			# which ends the sandbox as a SIGTERM to sandbox would.
 			wait "$BG"
-			CODE=$?
-			expect "$p: the sandbox was stopped by systemd after the OOM kill" 137
-			same "$p: the status fd says SIGKILL" "$(tail -1 "$W/status" | tr -d ' ')" '{"exit-code":137,"signal":9}'
+			CODE=$? OUT=$(cat "$SCRATCH/bg.out") ERR=$(cat "$SCRATCH/bg.err")
+			expect "$p: the sandbox was stopped by systemd after the OOM kill" 143
+			same "$p: the status fd says SIGTERM" "$(tail -1 "$W/status" | tr -d ' ')" '{"exit-code":143,"signal":15}'
 			after=$(oom_kills "$APP")
 			figure "$p memory.events of $APP: oom_kill $before -> $after; kernel: $(dmesg | grep -o 'Memory cgroup out of memory: Killed process [0-9]* ([a-z]*)' | tail -1)"
 			check "$p: memory.events oom_kill counted it" test "$after" -gt "$before"
@@ -150,6 +151,15 @@ limits() {
 		fi
 	else
 		failed "$p: --memory" "did not start or the hog never ended: $(cat "$SCRATCH/bg.err")"
+	fi
+
+	echo "== $p: a memory hog as the command: killed, and said so"
+	session "${PRE[$p]} sandbox --memory 64M -- tail /dev/zero"
+	expect "$p: the hog ends with SIGKILL" 137
+	echo "sandbox said: $ERR"
+	if [ "$p" = delegated ]; then
+		same "$p: sandbox names the OOM kill" "$ERR" \
+			"sandbox: note: the sandbox reached --memory 64M: the kernel's OOM killer killed 1 process in it"
 	fi
 
 	echo "== $p: --pids 32 stops a fork loop"
