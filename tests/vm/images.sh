@@ -12,7 +12,7 @@ vm_kernel() {
 	mkdir -p "$VM/kernel"
 	deb=$(ls "$VM/kernel/${pkg}"_*.deb 2>/dev/null | head -1)
 	if [ -z "$deb" ]; then
-		(cd "$VM/kernel" && apt-get download -q -o APT::Sandbox::User=root "$pkg") >&2 ||
+		(cd "$VM/kernel" && apt-get download -q -o APT::Sandbox::User=root -o Acquire::Retries=3 "$pkg") >&2 ||
 			fail "apt-get download $pkg"
 		deb=$(ls "$VM/kernel/${pkg}"_*.deb | head -1)
 	fi
@@ -61,7 +61,7 @@ vm_rootfs() {
 	sources=$(ls /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null | head -1)
 	[ -n "$sources" ] || fail "no /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
 	note "mmdebstrap bookworm ($GUEST2_PACKAGES) from $sources"
-	mmdebstrap --quiet --variant=minbase --include="$GUEST2_PACKAGES" \
+	mmdebstrap --quiet --variant=minbase --include="$GUEST2_PACKAGES" --aptopt='Acquire::Retries "3"' \
 		--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
 		--dpkgopt='path-exclude=/usr/share/locale/*' \
 		bookworm "$root" "$sources" >&2 || fail "mmdebstrap"
