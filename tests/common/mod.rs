@@ -76,10 +76,11 @@ pub fn cgroup_v2_has_only_hugetlb() -> bool {
 }
 
 /// What cannot be tested without cgroup limits: a [`skip`], except on CI's
-/// known hybrid hierarchy, where the log says it is not tested here.
+/// known hybrid hierarchy, where the log says it is not tested here (CI's
+/// VM lane, tests/vm, applies the limits in a guest instead).
 pub fn without_cgroup_limits(why: &str) {
     if ci() && cgroup_v2_has_only_hugetlb() {
-        note(&format!("NOT TESTED on this host: {why}"));
+        note(&format!("NOT TESTED on this host (tests/vm applies cgroup limits in a guest): {why}"));
     } else {
         skip(why);
     }
