@@ -277,6 +277,14 @@ pub struct Process {
     pub caps: Vec<String>,
 }
 
+impl Plan {
+    /// Whether the command runs among the host's processes: `--share pid`,
+    /// or landlock-only mode, which has no namespaces at all.
+    pub fn shares_host_pids(&self) -> bool {
+        !self.namespaces.pid || self.mode == landlock::Mode::Landlock
+    }
+}
+
 /// Plan-level checks that every front end relies on. Front ends validate
 /// their own syntax; this catches what no single option can see.
 pub fn validate(plan: &Plan) -> Result<(), String> {
@@ -320,9 +328,32 @@ pub fn check_dest(dest: &std::path::Path) -> Result<(), String> {
 }
 
 impl fmt::Display for Plan {
-    /// The readable form printed by `sandbox explain`.
+    /// The readable form printed by `sandbox explain`: what will run, so in
+    /// landlock-only mode the landlock rules on the host's own paths, not
+    /// namespaces and mounts that will not exist.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::escape::{os, path};
+        match self.mode {
+            landlock::Mode::Namespaces => self.fmt_namespaces_and_mounts(f)?,
+            landlock::Mode::Landlock => landlock::only::explain(self, &landlock::only::RealHost, f)?,
+        }
+        self.fmt_process(f)?;
+        match self.mode {
+            landlock::Mode::Namespaces => writeln!(f, "{}", self.landlock)?,
+            landlock::Mode::Landlock => {
+                writeln!(f, "landlock:   the file-system rules above")?;
+                self.landlock.fmt_ports_and_scopes(f, self.namespaces.net)?;
+                writeln!(f)?;
+            }
+        }
+        let cmd: Vec<String> = self.command.iter().map(|a| crate::escape::os(a)).collect();
+        write!(f, "command:    {}", cmd.join(" "))
+    }
+}
+
+impl Plan {
+    /// `explain`'s namespaces, network, ids and mounts.
+    fn fmt_namespaces_and_mounts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::escape::path;
         let ns = &self.namespaces;
         let mut own = Vec::new();
         let mut shared = Vec::new();
@@ -400,6 +431,12 @@ impl fmt::Display for Plan {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `explain`'s environment, process options, seccomp and limits.
+    fn fmt_process(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::escape::{os, path};
         writeln!(f, "environment:")?;
         for v in &self.env {
             writeln!(f, "  {}={}", os(&v.name), os(&v.value))?;
@@ -426,21 +463,11 @@ impl fmt::Display for Plan {
                 writeln!(f, "{line}")?;
             }
         }
-        self.seccomp.explain(!self.namespaces.pid || self.mode == landlock::Mode::Landlock, f)?;
+        self.seccomp.explain(seccomp::Facts::of(self), f)?;
         if self.best_effort {
             writeln!(f, "best-effort: yes (confinements this kernel lacks are dropped with a warning)")?;
         }
-        write!(f, "{}", self.limits)?;
-        if self.mode == landlock::Mode::Landlock {
-            writeln!(
-                f,
-                "mode:       landlock only (no namespaces: the host's file system and processes, \
-                 confined by landlock; the namespaces above are not created)"
-            )?;
-        }
-        writeln!(f, "{}", self.landlock)?;
-        let cmd: Vec<String> = self.command.iter().map(|a| os(a)).collect();
-        write!(f, "command:    {}", cmd.join(" "))
+        write!(f, "{}", self.limits)
     }
 }
 

@@ -134,3 +134,37 @@ fn allow_exec_cannot_be_bypassed_through_the_dynamic_loader() {
     assert_eq!(out.lines().collect::<Vec<_>>(), ["cwd 0", "tmp 0", "shm 127", "usr 0", "usr-loader 0"]);
     assert!(cwd.path().join("ran-cwd").exists(), "the control ran the copy");
 }
+
+/// Copies /usr/bin/touch into a memfd and runs it from there: memfds lie on
+/// no mount of the sandbox and landlock does not check them.
+const MEMFD_EXEC: &str = r#"
+import os, sys
+try:
+    fd = os.memfd_create("x", int(sys.argv[1]))
+except OSError as e:
+    print("memfd_create", e.errno); sys.exit(0)
+os.write(fd, open("/usr/bin/touch", "rb").read())
+try:
+    os.execv("/proc/self/fd/%d" % fd, ["touch", "ran-memfd"])
+except OSError as e:
+    print("exec", e.errno)
+"#;
+
+#[test]
+fn allow_exec_cannot_be_bypassed_through_a_memfd() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let run = |args: &[&str], flags: &str| {
+        let mut argv: Vec<&str> = args.to_vec();
+        argv.extend(["--", "python3", "-c", MEMFD_EXEC, flags]);
+        sbx(cwd.path(), home.path(), argv).output().ok()
+    };
+    // Plain memfds are refused; a sealed one (MFD_NOEXEC_SEAL, 8) is made
+    // and cannot be run (EACCES).
+    assert_eq!(run(&["--allow-exec", "/usr"], "0").trim(), "memfd_create 1");
+    assert_eq!(run(&["--allow-exec", "/usr"], "1").trim(), "memfd_create 1", "MFD_CLOEXEC alone");
+    assert_eq!(run(&["--allow-exec", "/usr"], "8").trim(), "exec 13");
+    assert!(!cwd.path().join("ran-memfd").exists(), "the memfd copy ran");
+    // Control: without exec rules the memfd copy runs.
+    run(&[], "0");
+    assert!(cwd.path().join("ran-memfd").exists(), "the control ran the memfd copy");
+}

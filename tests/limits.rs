@@ -258,8 +258,8 @@ fn time_out_and_rlimits_in_landlock_only_mode() {
     let (cwd, home) = setup();
     let tok = token();
     let _sleepers = Sleepers(format!("sleep {tok}"));
-    // The command ignores SIGTERM and leaves a child: the SIGKILL after the
-    // grace reaches its whole process group.
+    // The command ignores SIGTERM and has a child: the SIGKILL after the
+    // grace reaches every process it started.
     let script = format!("trap '' TERM; sleep {tok}; echo survived");
     let args = ["--mode", "landlock", "--timeout", "0.5s", "--kill-after", "0.5s", "--", "sh", "-c", &script];
     let start = Instant::now();
@@ -278,7 +278,7 @@ fn time_out_and_rlimits_in_landlock_only_mode() {
 }
 
 /// Kills the host processes `sleep TOKEN` when dropped: in landlock-only
-/// mode what the command started does not end with the sandbox.
+/// mode they are host processes, and a failing test must not leave them.
 struct Sleepers(String);
 
 impl Drop for Sleepers {
@@ -304,9 +304,12 @@ fn status_fd_pid_file_and_signals_in_landlock_only_mode() {
     let mut child = with_status_fd(&cwd, &home, &args);
     let mut lines = child.lines();
     let start = json(&lines.line());
-    // No init: the monitor's child is the command, with no namespaces of its own.
-    let shell = start["command-pid"].as_u64().unwrap() as u32;
-    assert_eq!(start, serde_json::json!({ "child-pid": shell, "command-pid": shell }));
+    // init (the reaper, with no namespaces: no inodes) and its child, the command.
+    let (init, shell) = (start["child-pid"].as_u64().unwrap(), start["command-pid"].as_u64().unwrap());
+    assert_eq!(start, serde_json::json!({ "child-pid": init, "command-pid": shell }));
+    let ppid = std::fs::read_to_string(format!("/proc/{shell}/stat")).unwrap();
+    assert_eq!(ppid.rsplit(") ").next().unwrap().split(' ').nth(1), Some(init.to_string().as_str()));
+    let shell = shell as u32;
     assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), format!("{shell}\n"));
     assert!(wait_for(5.0, || host_pids_with(&format!("sleep {tok}")).len() == 1));
     let sleeper = host_pids_with(&format!("sleep {tok}"))[0];

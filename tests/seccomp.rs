@@ -121,6 +121,19 @@ fn socket_families_outside_the_allowlist_get_eafnosupport() {
     assert_ne!(try_in(&["--seccomp", "none"], "socket-vsock"), Some(libc::EAFNOSUPPORT));
 }
 
+/// socketpair creates its sockets with the family's own code before it
+/// asks for a pair, so it gets the same family allowlist as socket.
+#[test]
+fn socketpair_families_outside_the_allowlist_get_eafnosupport() {
+    let Some(code) = try_in(&[], "socketpair-vsock") else { return };
+    assert_eq!(code, libc::EAFNOSUPPORT, "AF_VSOCK");
+    assert_eq!(try_in(&[], "socketpair-packet"), Some(libc::EAFNOSUPPORT), "AF_PACKET");
+    assert_eq!(try_in(&[], "socketpair-xdp"), Some(libc::EAFNOSUPPORT), "AF_XDP");
+    assert_eq!(try_in(&[], "socketpair-unix"), Some(0));
+    let unfiltered = try_in(&["--seccomp", "none"], "socketpair-vsock");
+    assert_ne!(unfiltered, Some(libc::EAFNOSUPPORT), "control: this kernel has AF_VSOCK ({unfiltered:?})");
+}
+
 #[test]
 fn ptrace_is_denied_only_when_the_pid_namespace_is_the_hosts() {
     let Some(code) = try_in(&[], "ptrace") else { return };
@@ -300,6 +313,17 @@ fn explain_lists_the_policy() {
     assert!(text.contains("EPERM        add_key keyctl request_key"), "{text}");
     assert!(text.contains("ptrace"), "--share pid denies ptrace: {text}");
     assert!(text.contains("deny uname -> EACCES"), "{text}");
+    assert!(text.contains("EPERM        prlimit64 when arg0 != 0x0"), "--share pid: host processes: {text}");
+    assert!(!text.contains("sendmmsg"), "no port rules: {text}");
+    let out = sbx(
+        cwd.path(),
+        home.path(),
+        ["explain", "--allow-connect", "443", "--seccomp", "none", "--", "true"],
+    );
+    let text = out.output().ok();
+    assert!(text.contains("port rules and signal scope (whatever --seccomp says)"), "{text}");
+    assert!(text.contains("EOPNOTSUPP   sendto sendmmsg when arg3 has any bit of 0x20000000"), "{text}");
+    assert!(text.contains("socket when arg0 == 0x2 and arg1 & 0xf == 0x1"), "{text}");
     let out = sbx(cwd.path(), home.path(), ["explain", "--seccomp", "none", "--", "true"]).output().ok();
     assert!(out.contains("no built-in policy (--seccomp none)") && !out.contains("keyctl"), "{out}");
 }

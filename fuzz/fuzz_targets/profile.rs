@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sandbox::profile::{self, Host, Source};
+use sandbox::host::Host;
+use sandbox::profile::{self, Source};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -15,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(loaded) => {
             let _ = sandbox::settings::build(&host, &loaded.settings);
             let shown = profile::render(loaded.description.as_deref(), &loaded.settings);
-            assert!(toml::from_str::<profile::schema::Doc>(&shown).is_ok(), "render gave invalid TOML:\n{shown}");
+            assert!(
+                toml::from_str::<profile::schema::Doc>(&shown).is_ok(),
+                "render gave invalid TOML:\n{shown}"
+            );
         }
         Err(e) => assert!(!e.contains('\n'), "multi-line error: {e:?}"),
     }

@@ -34,7 +34,8 @@ use super::error::{Result, SetupError};
 use super::{probe, Ctx};
 use crate::escape;
 use crate::plan::landlock::compat::{self, Found, KNOWN_ABI};
-use crate::plan::landlock::only::{self, HostView};
+use crate::plan::landlock::only::HostView;
+pub use crate::plan::landlock::only::{self, RealHost};
 use crate::plan::landlock::{grants, Grant, Mode, Rights};
 use crate::plan::{FsOp, Plan};
 
@@ -70,24 +71,21 @@ pub fn precheck(ctx: &Ctx) -> Result<Vec<String>> {
     Ok(compat::warning(&d, abi).into_iter().collect())
 }
 
-/// The host as landlock-only mode sees it.
-pub struct RealHost;
+/// The host as the launch sees it: [`RealHost`] with this kernel's landlock
+/// ABI, so that landlock-only mode's warning says what this kernel does.
+pub struct KernelHost;
 
-impl HostView for RealHost {
+impl HostView for KernelHost {
     fn ids(&self) -> (u32, u32) {
-        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+        RealHost.ids()
     }
 
     fn has(&self, op: &FsOp) -> bool {
-        match op {
-            FsOp::Dir { dest, .. } => dest.is_dir(),
-            FsOp::Symlink { target, dest } => std::fs::read_link(dest).is_ok_and(|t| t == *target),
-            _ => false,
-        }
+        RealHost.has(op)
     }
 
-    fn landlock_abi(&self) -> u32 {
-        kernel_abi()
+    fn landlock_abi(&self) -> Option<u32> {
+        Some(kernel_abi())
     }
 }
 
@@ -122,7 +120,7 @@ pub fn restrict(ctx: &Ctx) -> Result<()> {
         .set_compatibility(CompatLevel::HardRequirement)
         .handle_access(AccessFs::from_all(abi))
         .map_err(err)?;
-    let tcp = ll.restricts_tcp() || (plan.mode == Mode::Landlock && plan.namespaces.net);
+    let tcp = crate::plan::landlock::restricts_tcp(plan);
     if tcp && abi >= ABI::V4 {
         ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp).map_err(err)?;
     }
@@ -164,12 +162,20 @@ fn check_status(ctx: &Ctx, status: &RestrictionStatus, abi: ABI) -> Result<()> {
     Ok(())
 }
 
+/// A directory's entries, for [`only::split`].
+fn list(p: &Path) -> Option<Vec<OsString>> {
+    Some(std::fs::read_dir(p).ok()?.filter_map(|e| Some(e.ok()?.file_name())).collect())
+}
+
+/// Every path a rule is added for, with its rights: the grants, split
+/// around excluded paths.
+pub fn rule_paths(plan: &Plan) -> Vec<(std::path::PathBuf, Rights)> {
+    plan_grants(plan).iter().flat_map(|g| only::split(&g.path, g.rights, &g.except, &list)).collect()
+}
+
 /// Adds a rule for every grant, split around excluded paths; a grant whose
 /// path does not exist is skipped (mirror) or refused (explicit rule).
 fn add_paths(ctx: &Ctx, mut created: RulesetCreated, abi: ABI) -> Result<RulesetCreated> {
-    let list = |p: &Path| -> Option<Vec<OsString>> {
-        Some(std::fs::read_dir(p).ok()?.filter_map(|e| Some(e.ok()?.file_name())).collect())
-    };
     for g in plan_grants(ctx.plan) {
         let parts = only::split(&g.path, g.rights, &g.except, &list);
         if !g.except.is_empty() {

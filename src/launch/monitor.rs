@@ -18,9 +18,11 @@
 //! ```
 //!
 //! In landlock-only mode (`--mode landlock`, or `--best-effort` where user
-//! namespaces are refused) there is no clone and no init: see `direct.rs`.
-//! What the monitor makes before it forks ([`Launch`]) and its loop are the
-//! same on both paths.
+//! namespaces are refused) init is a plain fork with no namespaces and no
+//! file system to build: it only reaps, and ends whatever the command
+//! leaves (`reaper.rs`, as with `--share pid`); see `direct.rs`. What the
+//! monitor makes before it forks ([`Launch`]) and its loop are the same on
+//! both paths.
 //!
 //! The pipes are close-on-exec: a setup failure anywhere inside travels to
 //! the monitor as one [`SetupError`]; a successful execve closes the last
@@ -97,6 +99,9 @@ fn monitor_signals(ctx: &Ctx) -> SigSet {
 }
 
 fn clone_flags(ctx: &Ctx) -> libc::c_int {
+    if ctx.plan.mode == Mode::Landlock {
+        return 0;
+    }
     let ns = &ctx.plan.namespaces;
     let mut flags = libc::CLONE_NEWNS;
     for (on, flag) in [
@@ -159,23 +164,30 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
         Some(&mut old_mask),
     )
     .map_err(|e| SetupError::errno("block signals", e))?;
-    if ctx.plan.mode == Mode::Landlock {
-        return super::direct::start(ctx, launch, old_mask);
-    }
-    namespaced(ctx, launch, old_mask)
+    clone_init(ctx, launch, old_mask)
 }
 
-/// clone into the namespaces, release init, supervise.
-fn namespaced(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
+/// clone init into the namespaces (none in landlock-only mode), release
+/// it, supervise.
+pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
+    let own_ns = ctx.plan.mode == Mode::Namespaces;
     let ((release_r, release_w), (report_r, report_w), (ended_r, ended_w)) = (pipe()?, pipe()?, pipe()?);
     let mut flags = clone_flags(ctx);
     if launch.cgroup.is_some() {
         // init makes its cgroup namespace once it is in the sandbox's cgroup.
         flags &= !libc::CLONE_NEWCGROUP;
     }
-    ctx.log("clone", &format!("namespaces {flags:#x}"));
+    match own_ns {
+        true => ctx.log("clone", &format!("namespaces {flags:#x}")),
+        false => ctx.log("fork", "landlock-only mode: no namespaces"),
+    }
+    if super::reaper::is_reaper(ctx) {
+        // The second reaper, should init be killed (see reaper.rs).
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    }
     let pid = match sys::clone_fork(flags) {
         Ok(pid) => pid,
+        Err(e) if !own_ns => return Err(SetupError::errno("fork", e)),
         Err(e) if ctx.plan.best_effort && ctx.plan.landlock.enabled && super::direct::refused(e) => {
             drop((release_r, release_w, report_r, report_w, ended_r, ended_w));
             return super::direct::fallback(ctx, launch, old_mask, e);
@@ -185,7 +197,7 @@ fn namespaced(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
     let Launch { exec, mut reporter, cgroup, tty, timeout } = launch;
     if pid == 0 {
         drop((release_w, report_r, ended_r));
-        let unshare_cgroup = cgroup.is_some() && ctx.plan.namespaces.cgroup;
+        let unshare_cgroup = cgroup.is_some() && ctx.plan.namespaces.cgroup && own_ns;
         // Removing the cgroup and the pid file is the monitor's job, never init's.
         std::mem::forget((cgroup, reporter));
         init(ctx, InitSide { release_r, report_w, ended_w, tty, unshare_cgroup }, old_mask, exec);
@@ -196,7 +208,6 @@ fn namespaced(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
     let run = supervise::Run {
         ctx,
         init: child,
-        direct: false,
         _alive: release_w,
         _net: net,
         report: Some(report_r),
@@ -227,21 +238,32 @@ fn release(
     let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
     let bw = ctx.plan.bwrap.as_ref();
     let ids = bw.map(|b| super::bwrap::first_level_ids(ctx, b)).unwrap_or(ctx.plan.ids);
-    ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
+    let own_ns = ctx.plan.mode == Mode::Namespaces;
+    if own_ns {
+        ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
+    }
     ctx.pause("before-maps");
     // A joined user namespace has its maps; with --userns-block-fd a
     // helper outside writes them.
     let helper_maps = bw.is_some_and(|b| b.userns_block_fd.is_some());
-    if ctx.plan.namespaces.user && !helper_maps {
+    if ctx.plan.namespaces.user && !helper_maps && own_ns {
         super::ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
     }
     if let Some(cg) = cgroup {
         cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
         ctx.pause("cgroup");
     }
+    if super::reaper::leaves_group(ctx) {
+        let _ = nix::unistd::setpgid(child, child);
+    }
     // The user-mode network (if any) is up before the command starts.
-    let net = super::usernet::start(ctx, child.as_raw()).map_err(abort)?;
-    reporter.namespaces(ctx, child.as_raw() as u32);
+    let net = match own_ns {
+        true => super::usernet::start(ctx, child.as_raw()).map_err(abort)?,
+        false => None,
+    };
+    if own_ns {
+        reporter.namespaces(ctx, child.as_raw() as u32);
+    }
     // From here on nothing in the sandbox may ptrace or read the monitor.
     let _ = nix::sys::prctl::set_dumpable(false);
     if let Some(b) = bw {

@@ -11,33 +11,45 @@
 //! unprivileged process install them.
 
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
+use nix::sys::socket;
 use seccompiler::{sock_filter, BpfProgram};
 
 use super::error::{Result, SetupError};
 use super::{sys, Ctx};
-use crate::plan::seccomp::Seccomp;
+use crate::plan::seccomp::{Facts, Seccomp};
 
-/// The programs to install, in order: the plan's policy, then the raw
-/// `--add-seccomp-fd` programs.
+/// The programs to install, in order: landlock-only mode's metadata
+/// filter, the plan's policy (landlock's companion first, see
+/// `seccomp::compile`), then the raw `--add-seccomp-fd` programs.
 #[derive(Default)]
 pub struct Filters {
     policy: Vec<BpfProgram>,
     raw: Vec<BpfProgram>,
     /// Unsupported here and dropped (best effort): stays dropped.
     dropped: bool,
+    pub notify: Option<Notify>,
 }
 
-/// Whether the command shares the host's pid namespace: `--share pid`, or
-/// landlock-only mode, which has no namespaces at all.
-fn host_pid(plan: &crate::plan::Plan) -> bool {
-    !plan.namespaces.pid || plan.mode == crate::plan::landlock::Mode::Landlock
+/// Landlock-only mode's metadata filter (`seccomp::notify`), and the
+/// socket pair its listener travels over, from the command to the monitor
+/// (which does the calls: `notify.rs`).
+pub struct Notify {
+    program: BpfProgram,
+    /// The monitor's end.
+    pub ours: OwnedFd,
+    /// The command's end.
+    theirs: OwnedFd,
 }
 
+/// The programs of the plan's policy, for the facts of the plan as it runs
+/// (the host's pid namespace with `--share pid` and in landlock-only mode;
+/// port rules; the signal scope).
 fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
-    crate::seccomp::compile::compile(&plan.seccomp, host_pid(plan)).map_err(|e| SetupError::new("seccomp", e))
+    crate::seccomp::compile::compile(&plan.seccomp, Facts::of(plan))
+        .map_err(|e| SetupError::new("seccomp", e))
 }
 
 /// Builds every program of the plan (in the monitor, before clone).
@@ -45,29 +57,85 @@ pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
     let policy = compile(plan)?;
     let bwrap = plan.bwrap.is_some();
     let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd, bwrap)).collect::<Result<Vec<_>>>()?;
+    let notify = metadata(plan)?;
     if policy.is_empty() && raw.is_empty() {
-        return Ok(Filters::default());
+        return Ok(Filters { notify, ..Filters::default() });
     }
     if let Err(e) = supported(&plan.seccomp) {
         if plan.best_effort {
-            eprintln!("sandbox: warning: running without system-call filters: {}", e.cause);
-            return Ok(Filters { dropped: true, ..Filters::default() });
+            let f = Facts::of(plan);
+            let extras = match f.port_rules || f.exec_rules || (f.share_pid && f.signal_scope) {
+                true => {
+                    " (the default policy and the filter that backs landlock's port, exec and signal rules)"
+                }
+                false => "",
+            };
+            eprintln!("sandbox: warning: running without system-call filters{extras}: {}", e.cause);
+            return Ok(Filters { dropped: true, notify, ..Filters::default() });
         }
         return Err(e);
     }
-    Ok(Filters { policy, raw, dropped: false })
+    Ok(Filters { policy, raw, dropped: false, notify })
+}
+
+/// Landlock-only mode's metadata filter, if the plan runs in that mode:
+/// this kernel must have user notification (Linux 5.0), or the run is
+/// refused unless best effort.
+fn metadata(plan: &crate::plan::Plan) -> Result<Option<Notify>> {
+    if plan.mode != crate::plan::landlock::Mode::Landlock || plan.bwrap.is_some() {
+        return Ok(None);
+    }
+    let program = crate::seccomp::notify::program().map_err(|e| SetupError::new("seccomp", e));
+    match program.and_then(|p| notify_supported().map(|()| p)) {
+        Ok(program) => {
+            let (ours, theirs) = socket::socketpair(
+                socket::AddressFamily::Unix,
+                socket::SockType::SeqPacket,
+                None,
+                socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| SetupError::errno("seccomp: listener socket", e))?;
+            Ok(Some(Notify { program, ours, theirs }))
+        }
+        Err(e) if plan.best_effort => {
+            eprintln!(
+                "sandbox: warning: chmod, chown, utimes and xattr calls are not confined (best effort): {}",
+                e.cause
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.hint(
+            "landlock-only mode confines metadata calls with seccomp user notification (Linux 5.0); \
+             --best-effort runs without",
+        )),
+    }
+}
+
+/// Whether this kernel can hand system calls to a listener.
+fn notify_supported() -> Result<()> {
+    let action = libc::SECCOMP_RET_USER_NOTIF;
+    // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32 from a valid pointer.
+    let rc =
+        unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_GET_ACTION_AVAIL, 0, &action as *const u32) };
+    match rc {
+        0 => Ok(()),
+        _ => Err(SetupError::errno("seccomp: user notification", Errno::last())),
+    }
 }
 
 impl Filters {
     /// The same filters for `plan`, which now runs in landlock-only mode
     /// (the fallback when user namespaces are refused): the policy is
-    /// compiled again (ptrace and its relatives now reach host processes),
+    /// compiled again (ptrace and its relatives now reach host processes,
+    /// System V IPC is the host's, and landlock stands in for "no network"
+    /// with its port rules),
     /// the raw programs, already read, are kept.
     pub fn for_plan(&self, plan: &crate::plan::Plan) -> Result<Filters> {
+        let notify = metadata(plan)?;
         if self.dropped {
-            return Ok(Filters { dropped: true, ..Filters::default() });
+            return Ok(Filters { dropped: true, notify, ..Filters::default() });
         }
-        Ok(Filters { policy: compile(plan)?, raw: self.raw.clone(), dropped: false })
+        Ok(Filters { policy: compile(plan)?, raw: self.raw.clone(), dropped: false, notify })
     }
 }
 
@@ -155,6 +223,9 @@ fn parse_program(bytes: &[u8]) -> std::result::Result<BpfProgram, String> {
 
 /// The last step: install every filter, in order.
 pub fn install(ctx: &Ctx) -> Result<()> {
+    if let Some(n) = &ctx.filters.notify {
+        install_notify(ctx, n)?;
+    }
     let filters: Vec<&BpfProgram> = ctx.filters.policy.iter().chain(&ctx.filters.raw).collect();
     if filters.is_empty() {
         return Ok(());
@@ -174,6 +245,69 @@ pub fn install(ctx: &Ctx) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Installs the metadata filter with a listener and sends the listener to
+/// the monitor. First of the filters: a policy that is an allow-list may
+/// not allow sendmsg. The command's copy is closed here; only the monitor
+/// holds one, so only it answers.
+fn install_notify(ctx: &Ctx, n: &Notify) -> Result<()> {
+    ctx.log("seccomp", "chmod, chown, utimes and xattr calls go to the monitor");
+    let prog = libc::sock_fprog {
+        len: n.program.len() as u16,
+        filter: n.program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `prog` points to a program that outlives the call; the kernel
+    // copies it and returns a new fd (the listener) that nothing else owns.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if fd < 0 {
+        return Err(SetupError::errno("seccomp: metadata filter", Errno::last()));
+    }
+    // SAFETY: the kernel just returned this descriptor.
+    let listener = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fds = [listener.as_raw_fd()];
+    socket::sendmsg::<()>(
+        n.theirs.as_raw_fd(),
+        &[std::io::IoSlice::new(b"l")],
+        &[socket::ControlMessage::ScmRights(&fds)],
+        socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| SetupError::errno("seccomp: send the listener to the monitor", e))?;
+    Ok(())
+}
+
+/// The monitor: the listener the command sent, once it has.
+pub fn receive_listener(ours: std::os::fd::BorrowedFd) -> Option<OwnedFd> {
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = socket::recvmsg::<()>(
+        ours.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        socket::MsgFlags::MSG_CMSG_CLOEXEC | socket::MsgFlags::MSG_DONTWAIT,
+    )
+    .ok()?;
+    let fds: Vec<std::os::fd::RawFd> = msg
+        .cmsgs()
+        .ok()?
+        .flat_map(|c| match c {
+            socket::ControlMessageOwned::ScmRights(fds) => fds,
+            _ => Vec::new(),
+        })
+        .collect();
+    // SAFETY: the kernel installed these descriptors for us with the
+    // message; nothing else owns them. Only the first is the listener.
+    let mut owned = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    owned.next()
 }
 
 #[cfg(test)]

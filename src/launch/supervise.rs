@@ -13,13 +13,16 @@
 //!   inside), and the monitor stops itself; SIGCONT undoes all three;
 //! - SIGWINCH resizes the sandbox's pty, if it has one; every other handled
 //!   signal goes to init, which passes it on to the command;
-//! - the time-out: SIGTERM to the command, SIGKILL to init after the grace.
+//! - the time-out: SIGTERM to the command, SIGKILL to init after the grace;
+//! - in landlock-only mode, the metadata listener: first its arrival from
+//!   the command, then each call to make for it (`notify.rs`).
 //!
-//! In landlock-only mode (`direct`) the monitor's child is the command
-//! itself: signals go to it directly, SIGTSTP/SIGCONT and the SIGKILL to its
-//! process group (see `direct.rs`), and its wait status is the outcome.
+//! Where the command shares the host's processes (`--share pid`,
+//! landlock-only mode) init is their reaper (`reaper.rs`): the time-out's
+//! SIGKILL becomes [`reaper::END`] to init, which kills every process the
+//! command started, wherever it moved, and then ends.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 use nix::errno::Errno;
@@ -31,11 +34,12 @@ use nix::unistd::Pid;
 
 use super::cgroup::Cgroup;
 use super::error::{Result, SetupError, SETUP};
+use super::notify::Notifier;
 use super::status::{Outcome, Reporter};
 use super::timeout::{Due, Timeout};
 use super::tty::{self, Relay};
 use super::usernet::UserNet;
-use super::Ctx;
+use super::{reaper, Ctx};
 
 /// Exit status after a time-out, as timeout(1) uses it.
 pub const TIMED_OUT: u8 = 124;
@@ -44,9 +48,6 @@ pub const TIMED_OUT: u8 = 124;
 pub struct Run<'a> {
     pub ctx: &'a Ctx<'a>,
     pub init: Pid,
-    /// Landlock-only mode: `init` is the command itself, with no init and no
-    /// pid namespace around it.
-    pub direct: bool,
     /// The write end of the release pipe, open for as long as the monitor
     /// lives: a hang-up tells the released process the monitor is gone
     /// (`init::wait_for_release`).
@@ -57,8 +58,7 @@ pub struct Run<'a> {
     pub _net: Option<UserNet>,
     /// Setup report from init and the command (close-on-exec).
     pub report: Option<OwnedFd>,
-    /// init's last words: how the command ended (`e` code or `s` signal);
-    /// none in landlock-only mode, where the wait status says it.
+    /// init's last words: how the command ended (`e` code or `s` signal).
     pub ended: Option<OwnedFd>,
     /// The socket the pty's master arrives on, and the relay for it.
     pub tty: Option<(OwnedFd, Relay)>,
@@ -73,6 +73,9 @@ struct State {
     sock: Option<OwnedFd>,
     relay: Option<Relay>,
     command: Option<Pid>,
+    /// The socket the metadata listener arrives on (the Filters' own).
+    listener_sock: Option<RawFd>,
+    notifier: Option<Notifier>,
 }
 
 /// Runs the loop; the exit status for the caller, or the setup error.
@@ -85,7 +88,16 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
         Some((s, r)) => (Some(s), Some(r)),
         None => (None, None),
     };
-    let mut st = State { report: run.report.take(), report_buf: Vec::new(), sock, relay, command: None };
+    let listener_sock = run.ctx.filters.notify.as_ref().map(|n| n.ours.as_raw_fd());
+    let mut st = State {
+        report: run.report.take(),
+        report_buf: Vec::new(),
+        sock,
+        relay,
+        command: None,
+        listener_sock,
+        notifier: None,
+    };
     loop {
         let wait = run.timeout.wait_ms(Instant::now());
         let ready = wait_once(&sigfd, &st, wait);
@@ -102,6 +114,7 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
                 }
             }
         }
+        serve_metadata(run.ctx, &mut st, &ready);
         if let Some(relay) = st.relay.as_mut() {
             if ready.input {
                 relay.read_input();
@@ -124,6 +137,25 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
     }
 }
 
+/// Landlock-only mode: takes the listener when it arrives, then makes
+/// the calls it hands over; drops it once no process is left under it.
+fn serve_metadata(ctx: &Ctx, st: &mut State, ready: &Ready) {
+    if ready.listener_sock {
+        if let Some(fd) = st.listener_sock.take() {
+            // SAFETY: the fd belongs to ctx.filters, which outlives the loop.
+            let sock = unsafe { BorrowedFd::borrow_raw(fd) };
+            st.notifier = super::seccomp::receive_listener(sock).map(|l| Notifier::new(ctx, l));
+        }
+    }
+    let done = match (ready.listener, ready.listener_hup) {
+        (true, _) => !st.notifier.as_ref().is_some_and(Notifier::serve),
+        (false, hup) => hup,
+    };
+    if done {
+        st.notifier = None;
+    }
+}
+
 #[derive(Default)]
 struct Ready {
     report: bool,
@@ -131,13 +163,16 @@ struct Ready {
     input: bool,
     master_in: bool,
     master_out: bool,
+    listener_sock: bool,
+    listener: bool,
+    listener_hup: bool,
 }
 
 /// One poll: which sources have something.
 fn wait_once(sigfd: &SignalFd, st: &State, wait_ms: Option<u64>) -> Ready {
     let r = PollFlags::POLLIN;
     let mut fds = vec![PollFd::new(sigfd.as_fd(), r)];
-    let mut slots = [usize::MAX; 5];
+    let mut slots = [usize::MAX; 7];
     let mut add = |fds: &mut Vec<PollFd>, slot: usize, fd: BorrowedFd<'static>, flags: PollFlags| {
         slots[slot] = fds.len();
         fds.push(PollFd::new(fd, flags));
@@ -162,6 +197,12 @@ fn wait_once(sigfd: &SignalFd, st: &State, wait_ms: Option<u64>) -> Ready {
             }
         }
     }
+    if let Some(f) = st.listener_sock {
+        add(&mut fds, 5, b(f), r);
+    }
+    if let Some(n) = &st.notifier {
+        add(&mut fds, 6, b(n.fd()), r);
+    }
     let timeout = match wait_ms {
         Some(ms) => PollTimeout::try_from(ms.min(i32::MAX as u64) as i32).unwrap_or(PollTimeout::MAX),
         None => PollTimeout::NONE,
@@ -169,11 +210,21 @@ fn wait_once(sigfd: &SignalFd, st: &State, wait_ms: Option<u64>) -> Ready {
     if poll(&mut fds, timeout).is_err() {
         return Ready::default();
     }
-    let got = |slot: usize| {
-        let i = slots[slot];
-        i != usize::MAX && fds[i].revents().is_some_and(|e| !e.is_empty())
+    let events = |slot: usize| match slots[slot] {
+        usize::MAX => PollFlags::empty(),
+        i => fds[i].revents().unwrap_or(PollFlags::empty()),
     };
-    Ready { report: got(0), sock: got(1), input: got(2), master_in: got(3), master_out: got(4) }
+    let got = |slot: usize| !events(slot).is_empty();
+    Ready {
+        report: got(0),
+        sock: got(1),
+        input: got(2),
+        master_in: got(3),
+        master_out: got(4),
+        listener_sock: got(5),
+        listener: events(6).contains(PollFlags::POLLIN),
+        listener_hup: events(6).intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL),
+    }
 }
 
 fn set_nonblocking(fd: &OwnedFd) {
@@ -201,7 +252,7 @@ fn read_report(run: &mut Run, st: &mut State) -> Result<Option<u8>> {
         let _ = waitpid(run.init, None);
         return Err(err);
     }
-    st.command = if run.direct { Some(run.init) } else { command_pid(run.init) };
+    st.command = command_pid(run.init);
     run.reporter.started(run.init.as_raw() as u32, st.command.map(|p| p.as_raw() as u32));
     Ok(None)
 }
@@ -248,16 +299,9 @@ fn on_signal(run: &mut Run, st: &mut State, signo: i32) -> Result<Option<u8>> {
 }
 
 /// Stops (or continues) the sandbox with signals, where no cgroup freezes
-/// it: init stops everything inside on SIGTSTP; in landlock-only mode the
-/// command's process group gets SIGSTOP.
+/// it: init stops (continues) everything inside on SIGTSTP (SIGCONT).
 fn stop(run: &Run, on: bool) {
-    let (target, sig) = match (run.direct, on) {
-        (false, true) => (run.init, Signal::SIGTSTP),
-        (true, true) => (super::direct::group(run.ctx, run.init), Signal::SIGSTOP),
-        (false, false) => (run.init, Signal::SIGCONT),
-        (true, false) => (super::direct::group(run.ctx, run.init), Signal::SIGCONT),
-    };
-    let _ = kill(target, sig);
+    let _ = kill(run.init, if on { Signal::SIGTSTP } else { Signal::SIGCONT });
 }
 
 fn on_due(run: &Run, st: &State, due: Due) {
@@ -272,10 +316,10 @@ fn on_due(run: &Run, st: &State, due: Due) {
         }
         Due::Kill => {
             run.ctx.log("timeout", "SIGKILL to the sandbox");
-            let _ = kill(init, Signal::SIGKILL);
-            if run.direct {
-                let _ = kill(super::direct::group(run.ctx, init), Signal::SIGKILL);
-            } else if !run.ctx.plan.namespaces.pid {
+            // The reaper kills every descendant, then ends with the command.
+            let reaper = reaper::is_reaper(run.ctx);
+            let _ = kill(init, if reaper { reaper::END } else { Signal::SIGKILL });
+            if run.ctx.plan.shares_host_pids() {
                 // Without a pid namespace the command does not die with init.
                 if let Some(c) = st.command {
                     let _ = kill(c, Signal::SIGKILL);
@@ -302,6 +346,10 @@ fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
         (WaitStatus::Signaled(_, sig, _), _, _) => (128u8.wrapping_add(sig as u8), Some(sig as i32)),
         _ => (SETUP, None),
     };
+    if reaper::is_reaper(run.ctx) {
+        let keep: Vec<Pid> = run._net.iter().map(UserNet::pid).collect();
+        reaper::end_orphans(&keep);
+    }
     let timed_out = run.timeout.fired;
     let oom_kills = run.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
     if oom_kills > 0 {

@@ -35,7 +35,7 @@ pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2): opens `path` relative to `dirfd` with `resolve` restrictions.
 pub fn openat2(dirfd: &impl AsRawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
-    openat2_mode(dirfd, path, flags, 0, resolve)
+    openat2_raw(dirfd.as_raw_fd(), path, flags, 0, resolve)
 }
 
 /// openat2(2) with the `mode` a file created by O_CREAT gets.
@@ -46,6 +46,11 @@ pub fn openat2_mode(
     mode: u32,
     resolve: u64,
 ) -> nix::Result<OwnedFd> {
+    openat2_raw(dirfd.as_raw_fd(), path, flags, mode, resolve)
+}
+
+/// [`openat2_mode`] with a raw `dirfd` (AT_FDCWD for the working directory).
+pub fn openat2_raw(dirfd: RawFd, path: &Path, flags: i32, mode: u32, resolve: u64) -> nix::Result<OwnedFd> {
     let c = cstring(path)?;
     let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode.into(), resolve };
     // SAFETY: `c` is a valid NUL-terminated string and `how` a valid
@@ -53,7 +58,7 @@ pub fn openat2_mode(
     let r = unsafe {
         libc::syscall(
             libc::SYS_openat2,
-            dirfd.as_raw_fd(),
+            dirfd,
             c.as_ptr(),
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),

@@ -271,6 +271,13 @@ impl UserNet {
     }
 }
 
+impl UserNet {
+    /// The helper's pid.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+}
+
 impl Drop for UserNet {
     fn drop(&mut self) {
         drop(self.exit.take());

@@ -204,6 +204,13 @@ impl Landlock {
     }
 }
 
+/// Whether landlock restricts TCP in `plan`: a port rule, or landlock-only
+/// mode standing in for "no network" (ABI 4).
+pub fn restricts_tcp(plan: &Plan) -> bool {
+    let ll = &plan.landlock;
+    ll.enabled && (ll.restricts_tcp() || (plan.mode == Mode::Landlock && plan.namespaces.net))
+}
+
 /// The sandbox's /dev: its few devices usable, /dev/shm a scratch directory.
 fn dev_grants(dest: &Path, out: &mut Vec<Grant>) {
     out.push(Grant::new(dest, Rights::READ | Rights::WRITE_FILE | Rights::IOCTL_DEV));
@@ -359,6 +366,15 @@ impl fmt::Display for Landlock {
         if self.exec_narrowed() {
             writeln!(f, "            with namespaces, every mount is noexec but beneath the exec rules")?;
         }
+        self.fmt_ports_and_scopes(f, false)
+    }
+}
+
+impl Landlock {
+    /// The port rules, scopes and logging of `explain`'s landlock section;
+    /// `deny_tcp`: TCP is denied even without a port rule (landlock-only
+    /// mode standing in for the network namespace).
+    pub fn fmt_ports_and_scopes(&self, f: &mut fmt::Formatter<'_>, deny_tcp: bool) -> fmt::Result {
         for (kind, ports) in [("connect", &self.connect_ports), ("bind", &self.bind_ports)] {
             for p in ports {
                 writeln!(f, "  {kind:<8} tcp port {p}")?;
@@ -366,6 +382,8 @@ impl fmt::Display for Landlock {
         }
         if self.restricts_tcp() {
             writeln!(f, "            every other TCP connect and bind is denied")?;
+        } else if deny_tcp {
+            writeln!(f, "            every TCP connect and bind is denied")?;
         }
         let mut scoped = Vec::new();
         if self.scope_abstract_unix {

@@ -55,6 +55,15 @@ impl Default for Seccomp {
     }
 }
 
+/// One rule in `sandbox explain`: answer, calls, argument tests.
+fn explain_rule(r: &Rule, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let args = match r.args.is_empty() {
+        true => String::new(),
+        false => format!(" when {}", crate::seccomp::policy::describe_args(&r.args)),
+    };
+    writeln!(f, "  {:<12} {}{args}", r.action.to_string(), r.syscalls.join(" "))
+}
+
 /// The built-in policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -230,30 +239,90 @@ pub enum Op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
-    /// The pid namespace is shared with the host (`--share pid`).
+    /// The pid namespace is the host's: `--share pid`, or landlock-only
+    /// mode, which has no namespaces at all.
     SharePid,
     /// `--allow-userns` was given.
     AllowUserns,
+    /// Landlock-only mode (`--mode landlock`): no namespaces at all.
+    LandlockOnly,
+    /// Landlock restricts TCP ports: a port rule (`--allow-connect`,
+    /// `--allow-bind`, a profile's list), or landlock-only mode standing in
+    /// for "no network".
+    PortRules,
+    /// The host's processes are visible (as for `share-pid`) and landlock's
+    /// signal scope is meant to keep them out of reach (no `--allow-signals`).
+    ScopedHostPids,
+    /// Landlock decides which files run (`--allow-exec`).
+    ExecRules,
+}
+
+/// What the conditions of the rules are decided on, taken from the whole
+/// Plan (`allow-userns` is the Seccomp part's own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The pid namespace is the host's: `--share pid`, or landlock-only mode.
+    pub share_pid: bool,
+    /// Landlock-only mode.
+    pub landlock_only: bool,
+    /// Landlock restricts TCP ports.
+    pub port_rules: bool,
+    /// Landlock scopes signals to the sandbox.
+    pub signal_scope: bool,
+    /// Landlock decides which files run (`--allow-exec`).
+    pub exec_rules: bool,
+}
+
+impl Facts {
+    /// The facts of `plan`, in the mode it runs in.
+    pub fn of(plan: &super::Plan) -> Facts {
+        let ll = &plan.landlock;
+        Facts {
+            share_pid: plan.shares_host_pids(),
+            landlock_only: plan.mode == super::landlock::Mode::Landlock,
+            port_rules: super::landlock::restricts_tcp(plan),
+            signal_scope: ll.enabled && ll.scope_signals,
+            exec_rules: ll.enabled && ll.exec_narrowed(),
+        }
+    }
+
+    /// Whether `c` holds; `allow_userns` comes from the Seccomp part.
+    pub fn holds(&self, c: Condition, allow_userns: bool) -> bool {
+        match c {
+            Condition::SharePid => self.share_pid,
+            Condition::AllowUserns => allow_userns,
+            Condition::LandlockOnly => self.landlock_only,
+            Condition::PortRules => self.port_rules,
+            Condition::ScopedHostPids => self.share_pid && self.signal_scope,
+            Condition::ExecRules => self.exec_rules,
+        }
+    }
 }
 
 impl Seccomp {
-    /// The lines `sandbox explain` prints; `share_pid`: the pid namespace
-    /// is the host's.
-    pub fn explain(&self, share_pid: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The lines `sandbox explain` prints for a sandbox with these facts.
+    pub fn explain(&self, facts: Facts, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.base {
             Base::Default => {
                 writeln!(f, "seccomp:    default policy (reasons: sandbox --help, under --seccomp)")?
             }
             Base::None => writeln!(f, "seccomp:    no built-in policy (--seccomp none)")?,
         }
-        for r in crate::seccomp::policy::base_rules(self, share_pid) {
-            let args = match r.args.is_empty() {
-                true => String::new(),
-                false => format!(" when {}", crate::seccomp::policy::describe_args(&r.args)),
-            };
-            writeln!(f, "  {:<12} {}{args}", r.action.to_string(), r.syscalls.join(" "))?;
+        for r in crate::seccomp::policy::base_rules(self, facts) {
+            explain_rule(&r, f)?;
         }
-        if self.base == Base::Default || !self.deny.is_empty() || !self.policies.is_empty() {
+        let companion = crate::seccomp::policy::landlock_rules(facts);
+        if !companion.is_empty() {
+            writeln!(f, "  for landlock's port rules and signal scope (whatever --seccomp says):")?;
+        }
+        for r in &companion {
+            explain_rule(r, f)?;
+        }
+        if self.base == Base::Default
+            || !self.deny.is_empty()
+            || !self.policies.is_empty()
+            || !companion.is_empty()
+        {
             writeln!(f, "  {:<12} x32 and i386 system calls", "ENOSYS")?;
         }
         if self.log {

@@ -73,7 +73,7 @@ pub fn run_all(progs: &[Vec<sock_filter>], d: &Data) -> u32 {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
-    use crate::plan::seccomp::{Base, Deny, Seccomp};
+    use crate::plan::seccomp::{Base, Deny, Facts, Seccomp};
     use crate::seccomp::guard::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
     use crate::seccomp::{compile::compile, oci, syscalls};
 
@@ -96,7 +96,7 @@ mod tests {
     }
 
     fn default(share_pid: bool) -> Vec<Vec<sock_filter>> {
-        compile(&Seccomp::default(), share_pid).unwrap()
+        compile(&Seccomp::default(), Facts { share_pid, ..Facts::default() }).unwrap()
     }
 
     #[test]
@@ -155,11 +155,112 @@ mod tests {
     }
 
     #[test]
+    fn socketpair_has_the_family_allowlist_of_socket() {
+        let p = default(false);
+        for family in [1, 2, 10, 16] {
+            assert_eq!(call(&p, "socketpair", &[family, 1, 0]), ALLOW, "family {family}");
+        }
+        for family in [17, 21, 30, 40, 43, 44] {
+            assert_eq!(call(&p, "socketpair", &[family, 1, 0]), errno(libc::EAFNOSUPPORT), "family {family}");
+        }
+    }
+
+    const MSG_FASTOPEN: u64 = 0x2000_0000;
+
+    /// The companion of landlock's port rules, with `base` as the built-in policy.
+    fn ports(base: Base, log: bool) -> Vec<Vec<sock_filter>> {
+        let s = Seccomp { base, log, ..Seccomp::default() };
+        compile(&s, Facts { port_rules: true, ..Facts::default() }).unwrap()
+    }
+
+    #[test]
+    fn port_rules_allow_plain_tcp_only_whatever_the_policy() {
+        let proto_refused = errno(libc::EPROTONOSUPPORT);
+        let flags = (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u64;
+        for p in [ports(Base::Default, false), ports(Base::None, false), ports(Base::Default, true)] {
+            for family in [2, 10] {
+                for ty in [1, 1 | flags] {
+                    assert_eq!(call(&p, "socket", &[family, ty, 0]), ALLOW);
+                    assert_eq!(call(&p, "socket", &[family, ty, 6]), ALLOW);
+                    assert_eq!(call(&p, "socket", &[family, ty, 6 | 1 << 32]), ALLOW, "an int: TCP");
+                    for proto in [262, 132, 256, 33, 262 | 1 << 32] {
+                        assert_eq!(
+                            call(&p, "socket", &[family, ty, proto]),
+                            proto_refused,
+                            "{family} {proto}"
+                        );
+                    }
+                }
+                assert_eq!(call(&p, "socket", &[family, 2 | flags, 17]), ALLOW, "UDP is not covered");
+                assert_eq!(call(&p, "socket", &[family, 2, 1]), ALLOW, "ping sockets");
+                for ty in (3..=15).chain([3 | flags, 5 | flags]) {
+                    assert_eq!(call(&p, "socket", &[family, ty, 0]), proto_refused, "type {ty:#x}");
+                }
+            }
+            assert_eq!(call(&p, "socket", &[1, 1, 262]), ALLOW, "AF_UNIX has no MPTCP");
+            for family in [43, 21, 41, 30, 17] {
+                assert_eq!(call(&p, "socket", &[family, 1, 0]), errno(libc::EAFNOSUPPORT), "{family}");
+            }
+            let notsup = errno(libc::EOPNOTSUPP);
+            assert_eq!(call(&p, "sendto", &[3, 0, 1, MSG_FASTOPEN, 0, 0]), notsup);
+            assert_eq!(
+                call(&p, "sendto", &[3, 0, 1, MSG_FASTOPEN | libc::MSG_NOSIGNAL as u64, 0, 0]),
+                notsup
+            );
+            assert_eq!(call(&p, "sendto", &[3, 0, 1, libc::MSG_NOSIGNAL as u64, 0, 0]), ALLOW);
+            assert_eq!(
+                call(&p, "sendto", &[3, 0, 1, MSG_FASTOPEN << 32, 0, 0]),
+                ALLOW,
+                "an int: low 32 bits"
+            );
+            assert_eq!(call(&p, "sendmsg", &[3, 0, MSG_FASTOPEN]), notsup);
+            assert_eq!(call(&p, "sendmsg", &[3, 0, 0, MSG_FASTOPEN]), ALLOW, "flags are the third argument");
+            assert_eq!(call(&p, "sendmmsg", &[3, 0, 1, MSG_FASTOPEN]), notsup);
+            assert_eq!(call(&p, "setsockopt", &[3, 6, 30]), notsup, "TCP_FASTOPEN_CONNECT");
+            assert_eq!(call(&p, "setsockopt", &[3, 6, 31]), notsup, "TCP_ULP");
+            assert_eq!(call(&p, "setsockopt", &[3, 6, 1]), ALLOW, "TCP_NODELAY");
+            assert_eq!(call(&p, "setsockopt", &[3, 1, 30]), ALLOW, "SOL_SOCKET");
+        }
+        let none = default(false);
+        assert_eq!(call(&none, "socket", &[2, 1, 262]), ALLOW, "without port rules MPTCP is fine");
+        assert_eq!(call(&none, "sendto", &[3, 0, 1, MSG_FASTOPEN]), ALLOW);
+    }
+
+    #[test]
+    fn with_share_pids_only_the_caller_itself_is_changed() {
+        let s = Seccomp { base: Base::None, ..Seccomp::default() };
+        let facts = Facts { share_pid: true, signal_scope: true, ..Facts::default() };
+        let p = compile(&s, facts).unwrap();
+        let eperm = errno(libc::EPERM);
+        let ptr = 0x7fff_0000u64;
+        assert_eq!(call(&p, "prlimit64", &[1234, 0, ptr, 0]), eperm);
+        assert_eq!(call(&p, "prlimit64", &[1234, 0, 0, ptr]), ALLOW, "reading is fine");
+        assert_eq!(call(&p, "prlimit64", &[0, 0, ptr, ptr]), ALLOW);
+        assert_eq!(call(&p, "prlimit64", &[1 << 32, 0, ptr, 0]), ALLOW, "pid_t: the kernel reads 0");
+        assert_eq!(call(&p, "setpriority", &[0, 1234, 19]), eperm);
+        assert_eq!(call(&p, "setpriority", &[0, 0, 19]), ALLOW);
+        assert_eq!(call(&p, "setpriority", &[1, 0, 19]), eperm, "PRIO_PGRP");
+        assert_eq!(call(&p, "setpriority", &[2, 0, 19]), eperm, "PRIO_USER with who 0: every process");
+        assert_eq!(call(&p, "ioprio_set", &[1, 0, 0x6000]), ALLOW);
+        assert_eq!(call(&p, "ioprio_set", &[1, 1234, 0x6000]), eperm);
+        assert_eq!(call(&p, "ioprio_set", &[3, 0, 0x6000]), eperm, "IOPRIO_WHO_USER");
+        for name in ["sched_setaffinity", "sched_setparam", "sched_setscheduler", "sched_setattr"] {
+            assert_eq!(call(&p, name, &[1234, 0, 0]), eperm, "{name}");
+            assert_eq!(call(&p, name, &[0, 0, 0]), ALLOW, "{name}");
+        }
+        for lifted in [Facts { signal_scope: false, ..facts }, Facts { share_pid: false, ..facts }] {
+            let p = compile(&s, lifted).unwrap();
+            assert_eq!(call(&p, "prlimit64", &[1234, 0, ptr, 0]), ALLOW, "{lifted:?}");
+            assert_eq!(call(&p, "setpriority", &[2, 0, 19]), ALLOW, "{lifted:?}");
+        }
+    }
+
+    #[test]
     fn x32_and_i386_calls_are_refused_whatever_the_number() {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut imported = Seccomp { base: Base::None, ..Seccomp::default() };
         imported.policies.push(oci::import(docker, "d", &oci::Facts { caps: &[], kernel: "6.18" }).unwrap());
-        for progs in [default(false), compile(&imported, false).unwrap()] {
+        for progs in [default(false), compile(&imported, Facts::default()).unwrap()] {
             for n in
                 [0u32, 1, 39, 56, 59, 101, 110, 250, 272, 435, 512, 514, 520, 547, 0x3fff_ffff, 0xbfff_ffff]
             {
@@ -181,7 +282,7 @@ mod tests {
         assert_eq!(call(&default(true), "ptrace", &[]), errno(libc::EPERM));
         assert_eq!(call(&default(true), "process_vm_readv", &[]), errno(libc::EPERM));
         let s = Seccomp { allow_userns: true, ..Seccomp::default() };
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "unshare", &[]), ALLOW);
         assert_eq!(call(&p, "clone", &[libc::CLONE_NEWUSER as u64]), ALLOW);
         assert_eq!(call(&p, "clone3", &[]), ALLOW);
@@ -194,18 +295,18 @@ mod tests {
         s.deny.push(Deny { syscall: "getppid".into(), errno: libc::ESRCH as u32 });
         s.deny.push(Deny { syscall: "keyctl".into(), errno: libc::EACCES as u32 });
         s.allow.push("bpf".into());
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "getppid", &[]), errno(libc::ESRCH));
         assert_eq!(call(&p, "keyctl", &[]), errno(libc::EACCES), "the user's errno wins");
         assert_eq!(call(&p, "bpf", &[]), ALLOW);
         s.log = true;
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         assert_eq!(call(&p, "add_key", &[]), LOG);
         assert_eq!(call(&p, "getppid", &[]), LOG);
         let x32 = Data { nr: 0x4000_0000 | 250, arch: AUDIT_ARCH_X86_64, args: [0; 6] };
         assert_eq!(run_all(&p, &x32), LOG);
         let none = Seccomp { base: Base::None, ..Seccomp::default() };
-        assert!(compile(&none, false).unwrap().is_empty(), "--seccomp none installs nothing");
+        assert!(compile(&none, Facts::default()).unwrap().is_empty(), "--seccomp none installs nothing");
     }
 
     #[test]
@@ -213,7 +314,7 @@ mod tests {
         let docker = include_str!("../../tests/fixtures/docker-default-seccomp.json");
         let mut s = Seccomp { base: Base::None, ..Seccomp::default() };
         s.policies.push(oci::import(docker, "d", &oci::Facts { caps: &[], kernel: "6.18" }).unwrap());
-        let p = compile(&s, false).unwrap();
+        let p = compile(&s, Facts::default()).unwrap();
         for name in ["read", "getppid", "execve", "ptrace", "socket"] {
             assert_eq!(call(&p, name, &[]), ALLOW, "{name}");
         }

@@ -1,21 +1,27 @@
 //! Seccomp: policies as data, OCI JSON import, BPF build and guards.
 //!
-//! - [`syscalls`]: names to numbers, with "did you mean" for typos;
+//! - [`syscalls`]: names to numbers on x86_64 and aarch64, with "did you
+//!   mean" for typos and "not on this architecture" for other tables;
 //! - [`policy`]: the built-in default (seccomp/default.json) and our JSON
 //!   format for `--seccomp-policy`;
 //! - [`oci`]: `--seccomp-oci`, an OCI runtime's `linux.seccomp` or Docker's
 //!   profile;
 //! - [`compile`]: the Plan's rules to BPF programs with seccompiler, each
-//!   behind the hand-written x32/i386 guard of `guard`.
+//!   behind the hand-written x32/i386 guard of `guard`;
+//! - [`notify`]: landlock-only mode's filter that hands the metadata calls
+//!   to the monitor (SECCOMP_RET_USER_NOTIF).
 //!
 //! Everything here is pure; installing the programs is `launch`'s last
 //! step before execve.
 
 pub mod compile;
 mod guard;
-/// The cBPF interpreter of the tests, public for the fuzz targets.
+/// The cBPF interpreter of the tests; the fuzz targets enable it with the
+/// `fuzzing` feature. Not part of the library otherwise.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod interp;
+pub mod notify;
 pub mod oci;
 pub mod policy;
 pub mod syscalls;

@@ -13,36 +13,87 @@
 //! every name is a system call of this architecture, argument indices and
 //! widths are valid. Pure: no system calls.
 
-use crate::plan::seccomp::{Action, Arg, Condition, Op, Policy, Rule, Seccomp};
+use crate::escape;
+use crate::plan::seccomp::{errno_from_name, Action, Arg, Condition, Deny, Facts, Op, Policy, Rule, Seccomp};
 
-use super::syscalls;
+use super::syscalls::{self, Arch};
 
 /// seccomp/default.json, as built into the binary.
 pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
 
-/// The built-in default policy.
-pub fn default_policy() -> Policy {
-    // The file is part of the source tree; a unit test loads it.
-    load(DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+/// seccomp/landlock.json: what landlock's port rules and signal scope do
+/// not see, closed by the filter. Part of landlock, not of the policy the
+/// user chooses: `--seccomp none`, `--seccomp-allow` and `--seccomp-log`
+/// leave it as it is.
+pub const LANDLOCK_JSON: &str = include_str!("../../seccomp/landlock.json");
+
+/// The architecture policies are resolved on: this binary's (x86_64's names
+/// where there is no table, so that the texts can still be shown; compiling
+/// a filter then fails with "no system-call table").
+fn native() -> Arch {
+    Arch::NATIVE.unwrap_or(Arch::X86_64)
 }
 
-/// Parses and checks a policy in our JSON format.
+/// The built-in default policy.
+pub fn default_policy() -> Policy {
+    default_policy_on(native())
+}
+
+/// The built-in default policy on `arch`.
+pub fn default_policy_on(arch: Arch) -> Policy {
+    // The file is part of the source tree; a unit test loads it on every architecture.
+    load_on(arch, DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+}
+
+/// The rules that complete landlock (seccomp/landlock.json) on `arch`.
+pub fn landlock_policy_on(arch: Arch) -> Policy {
+    // The file is part of the source tree; a unit test loads it on every architecture.
+    load_on(arch, LANDLOCK_JSON, "landlock's companion")
+        .unwrap_or_else(|e| panic!("seccomp/landlock.json: {e}"))
+}
+
+/// Parses and checks a policy in our JSON format for this architecture.
 pub fn load(text: &str, source: &str) -> Result<Policy, String> {
+    load_on(native(), text, source)
+}
+
+/// Parses and checks a policy in our JSON format for `arch`. A name that is
+/// a system call of other architectures only is taken out of its rule and
+/// listed in `skipped` (a rule left with no name goes), as OCI import and
+/// libseccomp do: `ioperm` has nothing to deny on aarch64.
+pub fn load_on(arch: Arch, text: &str, source: &str) -> Result<Policy, String> {
     let mut p: Policy = serde_json::from_str(text).map_err(|e| e.to_string())?;
     p.source = source.to_string();
-    check(&p)?;
+    let mut rules = Vec::new();
+    for mut r in std::mem::take(&mut p.rules) {
+        let named = !r.syscalls.is_empty();
+        let (here, foreign): (Vec<String>, Vec<String>) =
+            r.syscalls.into_iter().partition(|n| !syscalls::other_arch_on(arch, n));
+        for n in foreign {
+            if !p.skipped.contains(&n) {
+                p.skipped.push(n);
+            }
+        }
+        r.syscalls = here;
+        // A rule that named nothing stays, for check_on to refuse.
+        if !named || !r.syscalls.is_empty() {
+            rules.push(r);
+        }
+    }
+    p.rules = rules;
+    check_on(arch, &p)?;
     Ok(p)
 }
 
-/// Checks names, argument indices, widths and masks.
-pub fn check(p: &Policy) -> Result<(), String> {
+/// Checks names (on `arch`), argument indices, widths and masks.
+pub fn check_on(arch: Arch, p: &Policy) -> Result<(), String> {
     for (i, r) in p.rules.iter().enumerate() {
         let at = |e: String| format!("rule {}: {e}", i + 1);
         if r.syscalls.is_empty() {
             return Err(at("no system calls named".into()));
         }
         for name in &r.syscalls {
-            syscalls::check(name).map_err(at)?;
+            syscalls::check_on(arch, name).map_err(at)?;
         }
         for a in &r.args {
             check_arg(a).map_err(at)?;
@@ -71,23 +122,36 @@ fn check_arg(a: &Arg) -> Result<(), String> {
 }
 
 /// Whether `rule` applies to a sandbox with these facts.
-pub fn applies(rule: &Rule, share_pid: bool, allow_userns: bool) -> bool {
-    let holds = |c: Condition| match c {
-        Condition::SharePid => share_pid,
-        Condition::AllowUserns => allow_userns,
-    };
+pub fn applies(rule: &Rule, facts: Facts, allow_userns: bool) -> bool {
+    let holds = |c: Condition| facts.holds(c, allow_userns);
     rule.when.map_or(true, holds) && !rule.unless.is_some_and(holds)
 }
 
+/// The rules of seccomp/landlock.json that apply (every one of them needs
+/// a condition: none applies to a sandbox without port rules or host pids).
+pub fn landlock_rules(facts: Facts) -> Vec<Rule> {
+    landlock_rules_on(native(), facts)
+}
+
+/// [`landlock_rules`] on `arch`.
+pub fn landlock_rules_on(arch: Arch, facts: Facts) -> Vec<Rule> {
+    landlock_policy_on(arch).rules.into_iter().filter(|r| applies(r, facts, false)).collect()
+}
+
 /// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
-pub fn base_rules(s: &Seccomp, share_pid: bool) -> Vec<Rule> {
+pub fn base_rules(s: &Seccomp, facts: Facts) -> Vec<Rule> {
+    base_rules_on(native(), s, facts)
+}
+
+/// [`base_rules`] on `arch`.
+pub fn base_rules_on(arch: Arch, s: &Seccomp, facts: Facts) -> Vec<Rule> {
     if s.base == crate::plan::seccomp::Base::None {
         return Vec::new();
     }
-    default_policy()
+    default_policy_on(arch)
         .rules
         .into_iter()
-        .filter(|r| applies(r, share_pid, s.allow_userns))
+        .filter(|r| applies(r, facts, s.allow_userns))
         .filter_map(|mut r| {
             r.syscalls.retain(|n| !s.allow.contains(n));
             (!r.syscalls.is_empty()).then_some(r)
@@ -100,30 +164,69 @@ pub fn default_denies(name: &str) -> bool {
     default_policy().rules.iter().any(|r| r.action != Action::Allow && r.syscalls.iter().any(|n| n == name))
 }
 
+/// `NAME[:ERRNO]` of `--seccomp-deny` and the profile's `deny` (EPERM when
+/// no errno is given).
+pub fn parse_deny(v: &str) -> Result<Deny, String> {
+    let (name, errno) = match v.split_once(':') {
+        Some((n, e)) => (n, errno_from_name(e).ok_or_else(|| format!("unknown errno `{}`", escape::str(e)))?),
+        None => (v, libc::EPERM as u32),
+    };
+    syscalls::check(name)?;
+    Ok(Deny { syscall: name.to_string(), errno })
+}
+
+/// A name for `--seccomp-allow` and the profile's `allow`: a system call the
+/// built-in policy denies.
+pub fn check_allow(name: &str) -> Result<String, String> {
+    syscalls::check(name)?;
+    if !default_denies(name) {
+        return Err("the built-in policy does not deny it".into());
+    }
+    Ok(name.to_string())
+}
+
 /// The default policy as text for `--help` and the man page: one entry per
 /// rule with its calls, answer and reason.
 pub fn help_text() -> String {
     let mut out =
         String::from("Built-in policy: `default` or `none`.\n\n`default` denies (calls, answer, why):\n");
     for r in default_policy().rules {
-        let mut names = r.syscalls.join(", ");
-        if !r.args.is_empty() {
-            names.push_str(&format!(" ({})", describe_args(&r.args)));
-        }
-        let cond = match (r.when, r.unless) {
-            (Some(Condition::SharePid), _) => ", only with --share pid",
-            (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
-            _ => "",
-        };
-        out.push_str(&format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason));
+        out.push_str(&help_entry(&r));
     }
     out.push_str(
         "\nOn x86_64 every filter also answers ENOSYS to x32 calls (number bit 0x40000000) and to \
          i386 calls (int 0x80), which would otherwise slip past rules written for 64-bit numbers.\n\n\
          `none` installs no built-in filter; --seccomp-deny, --seccomp-policy, --seccomp-oci and \
-         --add-seccomp-fd still apply.",
+         --add-seccomp-fd still apply.\n\n\
+         Whatever --seccomp says, landlock's port rules, signal scope and exec rules come with a filter of their \
+         own (seccomp/landlock.json) for what landlock does not see:\n",
     );
+    for r in landlock_policy_on(native()).rules {
+        out.push_str(&help_entry(&r));
+    }
     out
+}
+
+/// One rule in the help: calls, arguments, answer, when, why.
+fn help_entry(r: &Rule) -> String {
+    let mut names = r.syscalls.join(", ");
+    if !r.args.is_empty() {
+        names.push_str(&format!(" ({})", describe_args(&r.args)));
+    }
+    let cond = match (r.when, r.unless) {
+        (Some(Condition::SharePid), _) => ", only with --share pid or in landlock-only mode",
+        (Some(Condition::LandlockOnly), _) => ", only in landlock-only mode",
+        (Some(Condition::PortRules), _) => {
+            ", with port rules: --allow-connect, --allow-bind, landlock-only mode"
+        }
+        (Some(Condition::ScopedHostPids), _) => {
+            ", with --share pid or in landlock-only mode, lifted by --allow-signals"
+        }
+        (Some(Condition::ExecRules), _) => ", with --allow-exec",
+        (_, Some(Condition::AllowUserns)) => ", lifted by --allow-userns",
+        _ => "",
+    };
+    format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason)
 }
 
 pub fn describe_args(args: &[Arg]) -> String {
@@ -131,14 +234,14 @@ pub fn describe_args(args: &[Arg]) -> String {
         .iter()
         .map(|a| {
             let op = match a.op {
-                Op::Eq => "==",
-                Op::Ne => "!=",
-                Op::Lt => "<",
-                Op::Le => "<=",
-                Op::Gt => ">",
-                Op::Ge => ">=",
-                Op::MaskedEq => "& mask ==",
-                Op::AnyBits => "has any bit of",
+                Op::Eq => "==".to_string(),
+                Op::Ne => "!=".to_string(),
+                Op::Lt => "<".to_string(),
+                Op::Le => "<=".to_string(),
+                Op::Gt => ">".to_string(),
+                Op::Ge => ">=".to_string(),
+                Op::MaskedEq => format!("& {:#x} ==", a.mask.unwrap_or(u64::MAX)),
+                Op::AnyBits => "has any bit of".to_string(),
             };
             format!("arg{} {op} {:#x}", a.index, a.value)
         })
@@ -160,12 +263,39 @@ mod tests {
             assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
         }
         assert!(help_text().contains("keyctl") && help_text().contains("CVE-2019-10063"));
+        let companion = landlock_policy_on(native());
+        assert_eq!(companion.default, Action::Allow);
+        for r in &companion.rules {
+            assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
+            assert!(
+                r.when.is_some() && r.action != Action::Allow,
+                "{:?} applies only with a condition",
+                r.syscalls
+            );
+        }
+        assert!(help_text().contains("MPTCP") && help_text().contains("prlimit64"));
+    }
+
+    #[test]
+    fn the_companion_rules_follow_port_rules_and_the_signal_scope() {
+        let names = |facts: Facts| -> Vec<String> {
+            landlock_rules(facts).into_iter().flat_map(|r| r.syscalls).collect()
+        };
+        assert!(names(Facts::default()).is_empty());
+        let ports = names(Facts { port_rules: true, ..Facts::default() });
+        assert!(ports.contains(&"socket".into()) && ports.contains(&"sendmsg".into()));
+        assert!(!ports.contains(&"prlimit64".into()));
+        let host = Facts { share_pid: true, signal_scope: true, ..Facts::default() };
+        assert!(names(host).contains(&"prlimit64".into()) && !names(host).contains(&"socket".into()));
+        assert!(names(Facts { signal_scope: false, ..host }).is_empty(), "--allow-signals lifts them");
+        assert!(names(Facts { share_pid: false, ..host }).is_empty(), "the sandbox's own pid namespace");
     }
 
     #[test]
     fn conditions_and_allow_shape_the_base_rules() {
         let names = |s: &Seccomp, share_pid| -> Vec<String> {
-            base_rules(s, share_pid).into_iter().flat_map(|r| r.syscalls).collect()
+            let facts = Facts { share_pid, ..Facts::default() };
+            base_rules(s, facts).into_iter().flat_map(|r| r.syscalls).collect()
         };
         let mut s = Seccomp::default();
         assert!(!names(&s, false).contains(&"ptrace".to_string()));
@@ -182,6 +312,22 @@ mod tests {
     }
 
     #[test]
+    fn landlock_only_mode_denies_the_host_s_ipc_and_file_flags() {
+        let s = Seccomp::default();
+        let names = |landlock_only| -> Vec<String> {
+            let facts = Facts { share_pid: landlock_only, landlock_only, ..Facts::default() };
+            base_rules(&s, facts).into_iter().flat_map(|r| r.syscalls).collect()
+        };
+        for name in ["shmget", "shmat", "semop", "msgsnd", "mq_open", "mq_unlink", "file_setattr"] {
+            assert!(names(true).contains(&name.to_string()), "{name}");
+            assert!(!names(false).contains(&name.to_string()), "{name} with an IPC namespace");
+        }
+        let ioctls = |landlock_only| base_rules(&s, Facts { landlock_only, ..Facts::default() }).len();
+        assert_eq!(ioctls(true), ioctls(false) + 9, "3 IPC and file-flag rules, 6 ioctl requests");
+        assert!(help_text().contains("only in landlock-only mode"));
+    }
+
+    #[test]
     fn bad_policies_are_refused_with_the_reason() {
         let bad = |text: &str| load(text, "t").unwrap_err();
         assert!(bad(r#"{"rules": [{"syscalls": ["keyctll"], "action": "EPERM"}]}"#)
@@ -193,5 +339,55 @@ mod tests {
         let ok = load(r#"{"default": "EPERM", "rules": [{"syscalls": ["read"], "action": "allow"}]}"#, "t")
             .unwrap();
         assert_eq!(ok.default, Action::Errno(1));
+    }
+
+    /// The built-in policies resolve on every architecture: each name is a
+    /// system call there, or one of the names listed here as missing from
+    /// it (skipped, with nothing to deny).
+    #[test]
+    fn the_built_in_policies_resolve_on_every_architecture() {
+        let missing = |arch| -> &[&str] {
+            match arch {
+                Arch::X86_64 => &[],
+                Arch::Aarch64 => &["ioperm", "iopl", "uselib", "ustat", "sysfs", "_sysctl"],
+            }
+        };
+        for arch in Arch::ALL {
+            for (text, p) in
+                [(DEFAULT_JSON, default_policy_on(arch)), (LANDLOCK_JSON, landlock_policy_on(arch))]
+            {
+                let all: Policy = serde_json::from_str(text).unwrap();
+                let mut skipped = p.skipped.clone();
+                skipped.sort();
+                let mut want: Vec<String> = missing(arch)
+                    .iter()
+                    .filter(|n| all.rules.iter().any(|r| r.syscalls.iter().any(|s| s == *n)))
+                    .map(|n| n.to_string())
+                    .collect();
+                want.sort();
+                assert_eq!(skipped, want, "{arch:?} {}", p.source);
+                for r in &p.rules {
+                    for n in &r.syscalls {
+                        assert!(arch.number(n).is_some(), "{arch:?}: {n}");
+                    }
+                }
+            }
+            assert!(default_policy_on(arch).rules.iter().any(|r| r.syscalls.contains(&"keyctl".to_string())));
+            assert!(default_denies("keyctl"));
+        }
+        let aarch64 = default_policy_on(Arch::Aarch64);
+        assert!(!aarch64.rules.iter().any(|r| r.syscalls.iter().any(|n| n == "iopl")), "the rule goes");
+        let x86 = load_on(
+            Arch::X86_64,
+            r#"{"rules": [{"syscalls": ["socketcall", "keyctl"], "action": "EPERM"}]}"#,
+            "t",
+        );
+        let x86 = x86.unwrap();
+        assert_eq!(
+            (x86.skipped.as_slice(), x86.rules[0].syscalls.as_slice()),
+            (&["socketcall".to_string()][..], &["keyctl".to_string()][..])
+        );
+        let bad = load_on(Arch::Aarch64, r#"{"rules": [{"syscalls": ["keyctll"], "action": "EPERM"}]}"#, "t");
+        assert!(bad.unwrap_err().contains("did you mean `keyctl`"));
     }
 }

@@ -213,6 +213,13 @@ impl Sbx {
         self
     }
 
+    /// Runs sandbox in a process group of its own (as a shell runs a job),
+    /// so a test can signal the group.
+    pub fn own_process_group(mut self) -> Sbx {
+        self.cmd.process_group(0);
+        self
+    }
+
     fn prepare(mut self) -> Command {
         if !self.root {
             as_caller(&mut self.cmd);

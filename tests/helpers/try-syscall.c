@@ -62,6 +62,13 @@ int main(int argc, char **argv) {
     if (!strcmp(c, "socket-vsock")) return result(socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
     if (!strcmp(c, "socket-unix")) return result(socket(AF_UNIX, SOCK_STREAM, 0));
     if (!strcmp(c, "socket-inet")) return result(socket(AF_INET, SOCK_DGRAM, 0));
+    /* socketpair runs the family's socket creation before it finds out
+     * that the family has no pairs (EOPNOTSUPP). */
+    int sv[2];
+    if (!strcmp(c, "socketpair-vsock")) return result(socketpair(40 /* AF_VSOCK */, SOCK_STREAM, 0, sv));
+    if (!strcmp(c, "socketpair-packet")) return result(socketpair(AF_PACKET, SOCK_DGRAM, 0, sv));
+    if (!strcmp(c, "socketpair-xdp")) return result(socketpair(44 /* AF_XDP */, SOCK_RAW | SOCK_CLOEXEC, 0, sv));
+    if (!strcmp(c, "socketpair-unix")) return result(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
     /* x32 getpid: number 39 with the x32 bit, through the 64-bit entry. */
     if (!strcmp(c, "x32-getpid")) return result(syscall(0x40000000L | SYS_getpid));
     if (!strcmp(c, "i386-getpid")) return raw(i386_call(20, 0));

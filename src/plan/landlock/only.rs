@@ -39,8 +39,28 @@ pub trait HostView {
     fn ids(&self) -> (u32, u32);
     /// Whether the host already has what a mkdir or symlink operation makes.
     fn has(&self, op: &FsOp) -> bool;
-    /// The kernel's landlock ABI (0: none).
-    fn landlock_abi(&self) -> u32;
+    /// The kernel's landlock ABI, where the caller knows it (the launch
+    /// does; `explain` describes the plan for any kernel).
+    fn landlock_abi(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// The host itself: read-only looks at its files and the caller's ids.
+pub struct RealHost;
+
+impl HostView for RealHost {
+    fn ids(&self) -> (u32, u32) {
+        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+    }
+
+    fn has(&self, op: &FsOp) -> bool {
+        match op {
+            FsOp::Dir { dest, .. } => dest.is_dir(),
+            FsOp::Symlink { target, dest } => std::fs::read_link(dest).is_ok_and(|t| t == *target),
+            _ => false,
+        }
+    }
 }
 
 /// A Plan run without namespaces.
@@ -170,23 +190,68 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
     if plan.network.user.is_some() {
         a.lost.push("--net user (needs a network namespace)".into());
     }
+    a.approximated.extend(without_namespaces(plan, host.landlock_abi()));
+}
+
+/// What stands in for each namespace the plan asked for, and what is open
+/// without it: one line each, for the warning and `explain`. `abi`: the
+/// kernel's landlock ABI when known (below 4 nothing denies TCP).
+pub fn without_namespaces(plan: &Plan, abi: Option<u32>) -> Vec<String> {
     let ns = &plan.namespaces;
-    if ns.net {
-        a.approximated.push(if host.landlock_abi() >= 4 {
-            "no network namespace: TCP connect and bind denied by landlock, UDP and other protocols open"
-                .into()
-        } else {
-            "no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4)".into()
+    let facts = crate::plan::seccomp::Facts::of(plan);
+    let rules = crate::seccomp::policy::base_rules(&plan.seccomp, facts);
+    let denied = |name: &str| {
+        rules
+            .iter()
+            .any(|r| r.action != crate::plan::seccomp::Action::Allow && r.syscalls.iter().any(|n| n == name))
+    };
+    let chattr =
+        if denied("file_setattr") { "chattr flags denied" } else { "chattr flags open (seccomp policy)" };
+    let mut out = vec![format!(
+        "no mount namespace: the host's file system confined by landlock, and chmod, chown, utimes and \
+         xattr calls only beneath writable rules (made by the monitor), {chattr}"
+    )];
+    if ns.net && abi.is_some_and(|abi| abi < 4) {
+        out.push(
+            "no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4)".into(),
+        );
+    } else if ns.net {
+        out.push(
+            "no network namespace: TCP connect and bind denied by landlock, and the ways around it refused \
+             by the filter (other stream protocols such as MPTCP and SCTP, raw sockets, TCP fast open); \
+             UDP and other datagram protocols, ICMP and pathname unix sockets open"
+                .into(),
+        );
+    }
+    if ns.pid {
+        let ptrace = if denied("ptrace") { "ptrace denied" } else { "ptrace open (seccomp policy)" };
+        let scope = match facts.signal_scope {
+            true => "signals to them denied by landlock, their limits, priority and CPUs by the filter",
+            false => "signals, limits, priority and CPUs of them open (--allow-signals)",
+        };
+        out.push(format!(
+            "no pid namespace: the host's processes visible ({scope}, {ptrace}), \
+             and every process the command starts killed when it ends"
+        ));
+    }
+    if ns.ipc {
+        out.push(match denied("shmget") && denied("mq_open") {
+            true => "no IPC namespace: System V IPC and POSIX message queues denied".into(),
+            false => {
+                "no IPC namespace: the host's System V IPC and POSIX message queues open (seccomp policy)"
+                    .into()
+            }
         });
     }
-    let shared: Vec<&str> = [("pid", ns.pid), ("ipc", ns.ipc), ("uts", ns.uts), ("cgroup", ns.cgroup)]
-        .iter()
-        .filter(|(_, own)| *own)
-        .map(|(n, _)| *n)
-        .collect();
-    if !shared.is_empty() {
-        a.approximated.push(format!("no mount, {} namespaces: the host's are visible", shared.join(", ")));
+    match (ns.uts, ns.cgroup) {
+        (true, true) => {
+            out.push("no uts and cgroup namespaces: the host's host name and cgroups visible".into())
+        }
+        (true, false) => out.push("no uts namespace: the host's host name".into()),
+        (false, true) => out.push("no cgroup namespace: the host's cgroups visible".into()),
+        (false, false) => {}
     }
+    out
 }
 
 /// Splits a grant around the paths in `except` beneath it: each entry of a
@@ -212,4 +277,43 @@ pub fn split(
         out.extend(split(&path.join(name), rights, &beneath, list));
     }
     out
+}
+
+/// The head of `explain` in landlock-only mode: the plan as it will run,
+/// with the landlock rules on the host's paths in place of namespaces and
+/// mounts.
+pub fn explain(plan: &Plan, host: &dyn HostView, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    let a = adapt(plan, host);
+    writeln!(
+        f,
+        "mode:       landlock only: no namespaces and no mounts; the command runs among the host's files, \
+         processes and network, confined by landlock, seccomp and no_new_privs"
+    )?;
+    let (uid, gid) = host.ids();
+    writeln!(f, "ids:        uid {uid} gid {gid} (the caller's own)")?;
+    writeln!(f, "filesystem: the host's, with these landlock rules (nothing else is readable or writable):")?;
+    for g in &a.grants {
+        let except: Vec<String> = g.except.iter().map(|e| show(e)).collect();
+        let except = if except.is_empty() { String::new() } else { format!(" except {}", except.join(" ")) };
+        writeln!(f, "  {:<30} {}{except}", g.rights.to_string(), show(&g.path))?;
+    }
+    writeln!(f, "instead of namespaces:")?;
+    for line in without_namespaces(plan, host.landlock_abi()) {
+        writeln!(f, "  {line}")?;
+    }
+    let fs_lines: Vec<&String> = a.approximated.iter().filter(|l| !l.starts_with("no ")).collect();
+    if !fs_lines.is_empty() {
+        writeln!(f, "approximated:")?;
+        for line in fs_lines {
+            writeln!(f, "  {line}")?;
+        }
+    }
+    if !a.lost.is_empty() {
+        let how = if plan.best_effort { "dropped (--best-effort)" } else { "refused: needs namespaces" };
+        writeln!(f, "not carried over, {how}:")?;
+        for line in &a.lost {
+            writeln!(f, "  {line}")?;
+        }
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use super::only::{adapt, split, HostView};
 use super::*;
-use crate::profile::Host;
+use crate::host::Host;
 
 pub(super) fn host() -> Host {
     let mut h = Host::fake("/home/u/proj");
@@ -102,8 +102,8 @@ impl HostView for FakeHost {
     fn has(&self, op: &FsOp) -> bool {
         op.dest() == Path::new("/bin")
     }
-    fn landlock_abi(&self) -> u32 {
-        7
+    fn landlock_abi(&self) -> Option<u32> {
+        Some(7)
     }
 }
 
@@ -117,8 +117,8 @@ impl HostView for Abi2Host {
     fn has(&self, op: &FsOp) -> bool {
         FakeHost.has(op)
     }
-    fn landlock_abi(&self) -> u32 {
-        2
+    fn landlock_abi(&self) -> Option<u32> {
+        Some(2)
     }
 }
 
@@ -128,7 +128,7 @@ impl HostView for Abi2Host {
 fn landlock_only_mode_never_claims_tcp_rules_the_kernel_lacks() {
     let p = plan("default");
     let text = adapt(&p, &Abi2Host).approximated.join("\n");
-    assert!(!text.contains("denied by landlock"), "{text}");
+    assert!(!text.contains("TCP connect and bind denied by landlock"), "{text}");
     assert!(
         text.contains(
             "no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4)"
@@ -250,4 +250,63 @@ fn plans_without_landlock_fields_get_the_secure_default() {
     assert_eq!(back.landlock, Landlock::default());
     assert!(back.landlock.enabled && back.landlock.scope_signals);
     assert_eq!(back.mode, Mode::Namespaces);
+}
+
+#[test]
+fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
+    use crate::plan::seccomp::Facts;
+    assert_eq!(
+        Facts::of(&plan("default")),
+        Facts {
+            share_pid: false,
+            landlock_only: false,
+            port_rules: false,
+            signal_scope: true,
+            exec_rules: false
+        }
+    );
+    assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
+    let mut only = plan("default");
+    only.mode = Mode::Landlock;
+    let f = Facts::of(&only);
+    assert!(f.share_pid && f.landlock_only && f.port_rules, "landlock-only mode: host pids, no TCP");
+    only.namespaces.net = false;
+    assert!(!Facts::of(&only).port_rules, "landlock-only mode with --net host");
+    let mut shared = plan("default");
+    shared.namespaces.pid = false;
+    assert!(Facts::of(&shared).share_pid, "--share pid");
+    shared.landlock.scope_signals = false;
+    assert!(!Facts::of(&shared).signal_scope, "--allow-signals");
+    shared.landlock.enabled = false;
+    shared.landlock.connect_ports = vec![443];
+    assert!(!Facts::of(&shared).port_rules, "--no-landlock: no port rules apply");
+}
+
+#[test]
+fn landlock_only_mode_says_what_stands_in_for_each_namespace() {
+    let mut p = plan("default");
+    p.mode = Mode::Landlock;
+    let text = super::only::without_namespaces(&p, None).join("\n");
+    for said in [
+        "chmod, chown, utimes and xattr calls only beneath writable rules",
+        "chattr flags denied",
+        "MPTCP and SCTP, raw sockets, TCP fast open",
+        "UDP and other datagram protocols, ICMP and pathname unix sockets open",
+        "signals to them denied by landlock, their limits, priority and CPUs by the filter",
+        "ptrace denied",
+        "every process the command starts killed",
+        "System V IPC and POSIX message queues denied",
+        "no uts and cgroup namespaces",
+    ] {
+        assert!(text.contains(said), "{said}: {text}");
+    }
+    p.seccomp.base = crate::plan::seccomp::Base::None;
+    p.namespaces.uts = false;
+    let text = super::only::without_namespaces(&p, None).join("\n");
+    assert!(text.contains("ptrace open (seccomp policy)"), "{text}");
+    assert!(text.contains("POSIX message queues open (seccomp policy)"), "{text}");
+    assert!(text.contains("no cgroup namespace:") && !text.contains("uts"), "{text}");
+    p.landlock.scope_signals = false;
+    let text = super::only::without_namespaces(&p, None).join("\n");
+    assert!(text.contains("signals, limits, priority and CPUs of them open (--allow-signals)"), "{text}");
 }
