@@ -3,7 +3,8 @@
 # (target/vm): made once, reused by later runs of the same checkout.
 
 # Debian 12's current 6.1 kernel (what linux-image-amd64 depends on), unpacked
-# with dpkg-deb; busybox's depmod writes the modules.dep its postinst would.
+# (in part) with dpkg-deb; busybox's depmod writes the modules.dep its
+# postinst would.
 # Sets KVER and VMLINUZ.
 vm_kernel() {
 	local pkg deb
@@ -20,7 +21,13 @@ vm_kernel() {
 	local root=$VM/kernel/root
 	if [ ! -e "$root/lib/modules/$KVER/modules.dep" ]; then
 		rm -rf "$root"
-		dpkg-deb -x "$deb" "$root" || fail "dpkg-deb -x $deb"
+		mkdir -p "$root"
+		# Only the kernel and the module directories the guests load from
+		# (their dependencies included): 60 MB instead of 400.
+		local m=./lib/modules/$KVER
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root" --wildcards "./boot/vmlinuz-$KVER" "$m/modules.*" \
+			"$m/kernel/fs/*" "$m/kernel/drivers/virtio/*" "$m/kernel/drivers/block/*" "$m/kernel/net/9p/*" \
+			"$m/kernel/crypto/*" "$m/kernel/lib/*" || fail "dpkg-deb --fsys-tarfile $deb"
 		busybox depmod -b "$root" "$KVER" || fail "depmod $KVER"
 	fi
 	VMLINUZ=$root/boot/vmlinuz-$KVER
