@@ -75,12 +75,14 @@ vm_rootfs() {
 	echo "$GUEST2_PACKAGES" >"$VM/rootfs.done"
 }
 
-# Guest 2's disk: the root plus this run's binary and scripts, a lingering
-# user `sbx` (uid 1000) with its user manager, and the lane's service that
-# runs guest2.sh once the system is up, its output on the serial console.
+# Guest 2's disk: the root plus this run's binaries (release; debug for its
+# test-only pause hook) and scripts, a lingering user `sbx` (uid 1000) with
+# its user manager, and the lane's service that runs guest2.sh once the
+# system is up, its output on the serial console.
 vm_image() {
 	local root=$VM/rootfs
 	install -D -m 0755 "$RELEASE" "$root/usr/local/bin/sandbox"
+	install -D -m 0755 "$DEBUG" "$root/usr/local/bin/sandbox-debug"
 	install -D -m 0755 "$HERE/guest2.sh" "$root/usr/local/lib/vmlane/guest2.sh"
 	install -D -m 0644 "$HERE/assert.sh" "$root/usr/local/lib/vmlane/assert.sh"
 	echo vmlane2 >"$root/etc/hostname"
