@@ -352,6 +352,15 @@ fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
         reaper::end_orphans(&keep);
     }
     let timed_out = run.timeout.fired;
+    let oom_kills = run.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
+    if oom_kills > 0 {
+        let memory = run.ctx.plan.limits.cgroup.flags().into_iter().find(|f| f.starts_with("--memory"));
+        let n = if oom_kills == 1 { "1 process".to_string() } else { format!("{oom_kills} processes") };
+        eprintln!(
+            "sandbox: note: the sandbox reached {}: the kernel's OOM killer killed {n} in it",
+            memory.unwrap_or_else(|| "its memory limit".into())
+        );
+    }
     let outcome = Outcome { code: if timed_out { TIMED_OUT } else { code }, signal, timed_out };
     run.reporter.ended(&outcome);
     Ok(outcome.code)

@@ -102,6 +102,41 @@ impl HostView for FakeHost {
     fn has(&self, op: &FsOp) -> bool {
         op.dest() == Path::new("/bin")
     }
+    fn landlock_abi(&self) -> Option<u32> {
+        Some(7)
+    }
+}
+
+/// A 6.1 kernel (Debian 12): landlock ABI 2, no TCP rules.
+struct Abi2Host;
+
+impl HostView for Abi2Host {
+    fn ids(&self) -> (u32, u32) {
+        FakeHost.ids()
+    }
+    fn has(&self, op: &FsOp) -> bool {
+        FakeHost.has(op)
+    }
+    fn landlock_abi(&self) -> Option<u32> {
+        Some(2)
+    }
+}
+
+/// The VM lane's guest 1 (6.1) found the best-effort warning saying TCP was
+/// denied by landlock, in the same line that listed the TCP rule as dropped.
+#[test]
+fn landlock_only_mode_never_claims_tcp_rules_the_kernel_lacks() {
+    let p = plan("default");
+    let text = adapt(&p, &Abi2Host).approximated.join("\n");
+    assert!(!text.contains("TCP connect and bind denied by landlock"), "{text}");
+    assert!(
+        text.contains(
+            "no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4)"
+        ),
+        "{text}"
+    );
+    let text = adapt(&p, &FakeHost).approximated.join("\n");
+    assert!(text.contains("TCP connect and bind denied by landlock"), "{text}");
 }
 
 #[test]
@@ -251,7 +286,7 @@ fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
 fn landlock_only_mode_says_what_stands_in_for_each_namespace() {
     let mut p = plan("default");
     p.mode = Mode::Landlock;
-    let text = super::only::without_namespaces(&p).join("\n");
+    let text = super::only::without_namespaces(&p, None).join("\n");
     for said in [
         "chmod, chown, utimes and xattr calls only beneath writable rules",
         "chattr flags denied",
@@ -267,11 +302,11 @@ fn landlock_only_mode_says_what_stands_in_for_each_namespace() {
     }
     p.seccomp.base = crate::plan::seccomp::Base::None;
     p.namespaces.uts = false;
-    let text = super::only::without_namespaces(&p).join("\n");
+    let text = super::only::without_namespaces(&p, None).join("\n");
     assert!(text.contains("ptrace open (seccomp policy)"), "{text}");
     assert!(text.contains("POSIX message queues open (seccomp policy)"), "{text}");
     assert!(text.contains("no cgroup namespace:") && !text.contains("uts"), "{text}");
     p.landlock.scope_signals = false;
-    let text = super::only::without_namespaces(&p).join("\n");
+    let text = super::only::without_namespaces(&p, None).join("\n");
     assert!(text.contains("signals, limits, priority and CPUs of them open (--allow-signals)"), "{text}");
 }
