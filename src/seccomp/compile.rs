@@ -17,8 +17,9 @@
 //! [`program`] compiles that whole stack into one program that gives the
 //! same answer for every call (the tests prove it against the filters
 //! seccompiler built before, see `reference`). Only when the one program
-//! would be over the kernel's 4096 instructions is each layer a program of
-//! its own, which the kernel then combines the same way.
+//! would be over the kernel's 4096 instructions is each layer (or, if one
+//! is still too large, each of its filters) a program of its own, which the
+//! kernel then combines the same way.
 //!
 //! `--seccomp-log` turns every answer but allow into SECCOMP_RET_LOG,
 //! except landlock's companion, which is enforcement of landlock's rules,
@@ -107,10 +108,18 @@ pub fn stack_on(arch: Arch, s: &Seccomp, facts: Facts, metadata: bool) -> Result
     }
     match program::build(check, &all) {
         Ok(p) => programs.extend(p),
-        // Too large as one: one program per layer.
+        // Too large as one: one program per layer, or per filter.
         Err(_) => {
             for (name, filters) in &layers {
-                programs.extend(program::build(check, filters).map_err(|e| format!("{name}: {e}"))?);
+                match program::build(check, filters) {
+                    Ok(p) => programs.extend(p),
+                    Err(_) => {
+                        for f in filters {
+                            let p = program::build(check, std::slice::from_ref(f));
+                            programs.extend(p.map_err(|e| format!("{name}: {e}"))?);
+                        }
+                    }
+                }
             }
         }
     }
