@@ -13,7 +13,10 @@
 //! every name is a system call of this architecture, argument indices and
 //! widths are valid. Pure: no system calls.
 
+use std::sync::OnceLock;
+
 use crate::escape;
+
 use crate::plan::seccomp::{errno_from_name, Action, Arg, Condition, Deny, Facts, Op, Policy, Rule, Seccomp};
 
 use super::syscalls::{self, Arch};
@@ -41,15 +44,30 @@ pub fn default_policy() -> Policy {
 
 /// The built-in default policy on `arch`.
 pub fn default_policy_on(arch: Arch) -> Policy {
-    // The file is part of the source tree; a unit test loads it on every architecture.
-    load_on(arch, DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+    static PARSED: [OnceLock<Policy>; 2] = [OnceLock::new(), OnceLock::new()];
+    built_in(&PARSED, arch, DEFAULT_JSON, "built-in default", "default.json")
 }
 
 /// The rules that complete landlock (seccomp/landlock.json) on `arch`.
 pub fn landlock_policy_on(arch: Arch) -> Policy {
+    static PARSED: [OnceLock<Policy>; 2] = [OnceLock::new(), OnceLock::new()];
+    built_in(&PARSED, arch, LANDLOCK_JSON, "landlock's companion", "landlock.json")
+}
+
+/// A built-in policy, parsed once per process and architecture (the help
+/// text, explain and the compiler each ask for it).
+fn built_in(
+    parsed: &'static [OnceLock<Policy>; 2],
+    arch: Arch,
+    text: &str,
+    source: &str,
+    file: &str,
+) -> Policy {
+    let slot = &parsed[Arch::ALL.iter().position(|&a| a == arch).unwrap_or(0)];
     // The file is part of the source tree; a unit test loads it on every architecture.
-    load_on(arch, LANDLOCK_JSON, "landlock's companion")
-        .unwrap_or_else(|e| panic!("seccomp/landlock.json: {e}"))
+    let p =
+        slot.get_or_init(|| load_on(arch, text, source).unwrap_or_else(|e| panic!("seccomp/{file}: {e}")));
+    p.clone()
 }
 
 /// Parses and checks a policy in our JSON format for this architecture.
