@@ -9,7 +9,7 @@
 //! tests' interpreter know are emitted: `ld [k]`, `and #k`, `jeq`, `jgt`,
 //! `jge`, `jset`, `ja`, `ret #k`.
 
-use seccompiler::sock_filter;
+use super::bpf::Insn as sock_filter;
 
 use super::program::{Cmp, Cond};
 

@@ -26,7 +26,7 @@
 //! not part of the policy being tried. i386 and x32 calls get ENOSYS (LOG
 //! when every layer is logged).
 
-use seccompiler::BpfProgram;
+use super::bpf::BpfProgram;
 
 use super::program::{self, Alt, ArchCheck, Cmp, Cond, Filter};
 use super::syscalls::{self, Arch};

@@ -3,7 +3,7 @@
 //! (every filter runs; the strictest answer wins; between equals, the
 //! filter installed last), as gVisor's `pkg/seccomp` tests do.
 
-use seccompiler::sock_filter;
+use super::bpf::Insn as sock_filter;
 
 /// The kernel's `struct seccomp_data`.
 pub struct Data {

@@ -16,6 +16,7 @@
 //! step before execve.
 
 mod asm;
+pub mod bpf;
 pub mod compile;
 mod guard;
 /// The cBPF interpreter of the tests; the fuzz targets enable it with the

@@ -10,7 +10,7 @@
 //! `launch/notify.rs`) and returns the result. Every other call is allowed
 //! (the policy's filters decide about it).
 
-use seccompiler::BpfProgram;
+use super::bpf::BpfProgram;
 
 use super::program::{self, Filter};
 use super::syscalls::{self, Arch};

@@ -29,7 +29,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 
-use seccompiler::sock_filter;
+use super::bpf::Insn as sock_filter;
 
 use super::asm::{Asm, Target, JGE};
 use super::guard::{AUDIT_ARCH_I386, X32_SYSCALL_BIT};

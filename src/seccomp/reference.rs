@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 
+use super::bpf::{BpfProgram, Insn};
 use super::compile::{ret, Layer, MAX_INSNS};
 use super::guard::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
 use super::syscalls::{self, Arch};
@@ -95,7 +95,8 @@ fn filter(arch: Arch, calls: Calls, mismatch: Action, matched: Action) -> Result
         Arch::Aarch64 => TargetArch::aarch64,
     };
     let f = SeccompFilter::new(rules, scmp(mismatch), scmp(matched), arch).map_err(|e| e.to_string())?;
-    f.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
+    let prog: seccompiler::BpfProgram = f.try_into().map_err(|e: seccompiler::BackendError| e.to_string())?;
+    Ok(prog.into_iter().map(|i| Insn { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect())
 }
 
 /// The argument tests of one rule as seccompiler rules (any of which
@@ -156,7 +157,7 @@ fn scmp(a: Action) -> SeccompAction {
 pub fn metadata_program(arch: Arch) -> Result<BpfProgram, String> {
     let here = super::notify::METADATA_CALLS.iter().filter(|n| !syscalls::other_arch_on(arch, n));
     let nrs: Vec<u32> = here.map(|n| syscalls::check_on(arch, n)).collect::<Result<_, _>>()?;
-    let mut out: Vec<sock_filter> = vec![
+    let mut out: Vec<Insn> = vec![
         stmt(LD_W_ABS, OFFSET_ARCH),
         jump(JEQ_K, arch.audit(), 1, 0),
         stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
@@ -181,19 +182,19 @@ const RET_K: u16 = 0x06;
 const OFFSET_NR: u32 = 0;
 const OFFSET_ARCH: u32 = 4;
 
-fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter { code, jt: 0, jf: 0, k }
+fn stmt(code: u16, k: u32) -> Insn {
+    Insn { code, jt: 0, jf: 0, k }
 }
 
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code, jt, jf, k }
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> Insn {
+    Insn { code, jt, jf, k }
 }
 
 /// The prefix on `arch`: on x86_64, i386 and x32 calls get `action` (a
 /// SECCOMP_RET_* value); everything else falls through to the program that
 /// follows. aarch64 has no second table under its own AUDIT_ARCH (an
 /// aarch32 process reports AUDIT_ARCH_ARM, which seccompiler's check kills).
-pub fn prefix(arch: Arch, action: u32) -> Vec<sock_filter> {
+pub fn prefix(arch: Arch, action: u32) -> Vec<Insn> {
     if arch != Arch::X86_64 {
         return Vec::new();
     }
@@ -211,7 +212,7 @@ pub fn prefix(arch: Arch, action: u32) -> Vec<sock_filter> {
 
 /// `program` behind the prefix. Jumps in classic BPF are relative and only
 /// forward, so prepending leaves the program's own jumps intact.
-pub fn guarded(arch: Arch, action: u32, program: Vec<sock_filter>) -> Vec<sock_filter> {
+pub fn guarded(arch: Arch, action: u32, program: Vec<Insn>) -> Vec<Insn> {
     let mut out = prefix(arch, action);
     out.extend(program);
     out

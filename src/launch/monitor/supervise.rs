@@ -89,7 +89,7 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
         Some((s, r)) => (Some(s), Some(r)),
         None => (None, None),
     };
-    let listener_sock = run.ctx.filters.notify.as_ref().map(|n| n.ours.as_raw_fd());
+    let listener_sock = run.ctx.filters.listener.as_ref().map(|n| n.ours.as_raw_fd());
     let mut st = State {
         report: run.report.take(),
         report_buf: Vec::new(),

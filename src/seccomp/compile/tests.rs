@@ -211,7 +211,7 @@ fn reference_stack(arch: Arch, s: &Seccomp, facts: Facts, metadata: bool) -> Vec
     progs
 }
 
-use seccompiler::sock_filter;
+use crate::seccomp::bpf::Insn as sock_filter;
 
 #[test]
 fn one_program_answers_as_the_filters_it_replaces_on_both_architectures() {
