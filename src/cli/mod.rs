@@ -156,7 +156,8 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     if args.get(1).is_some_and(|a| a == "bwrap") {
         return Ok(Command::Bwrap(args[2..].to_vec()));
     }
-    let matches = match Cli::command().try_get_matches_from(args) {
+    let cmd = if asks_for_help(&args) { command() } else { Cli::command() };
+    let matches = match cmd.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => return clap_error(e),
     };
@@ -175,6 +176,24 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
             Ok(Command::Run { request: request(Box::new(cli.run), &matches, host)?, verbose })
         }
     }
+}
+
+/// The whole command line with every help text, for `--help`, the man page
+/// and the completions. `--seccomp`'s long help lists the built-in policy's
+/// rules, parsed from seccomp/default.json and landlock.json: parse builds
+/// it only when help is asked for.
+pub fn command() -> clap::Command {
+    seccomp::LONG_HELP.store(true, std::sync::atomic::Ordering::Relaxed);
+    Cli::command()
+}
+
+/// Whether argv may ask for help: `-h`, `--help` or a `help` subcommand
+/// before the command (`--`). Erring towards yes only costs time.
+fn asks_for_help(args: &[OsString]) -> bool {
+    let options = args.iter().skip(1).take_while(|a| *a != "--");
+    options
+        .into_iter()
+        .any(|a| a == "--help" || a == "-h" || a == "help" || a.to_string_lossy().starts_with("-h"))
 }
 
 fn request(run: Box<RunArgs>, m: &ArgMatches, host: &Host) -> Result<Request, UsageError> {
