@@ -76,6 +76,7 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     if let Some(tty) = tty {
         tty.open_inside(ctx);
     }
+    wait_for_network(ctx, &release_r);
     if ctx.plan.process.pid1 == Pid1::Command {
         command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, None)
     }
@@ -169,6 +170,19 @@ fn wait_for_release(ctx: &Ctx, release_r: &OwnedFd) {
         sys::exit_now(SETUP as i32);
     }
     if die && sys::hung_up(release_r) {
+        sys::exit_now(SETUP as i32);
+    }
+}
+
+/// With user-mode networking, the monitor's second byte: the backend,
+/// started as init was released, has configured the namespace; the
+/// command may start. Exits if the monitor has gone or gave up instead.
+fn wait_for_network(ctx: &Ctx, release_r: &OwnedFd) {
+    if ctx.plan.network.user.is_none() || ctx.plan.mode != Mode::Namespaces {
+        return;
+    }
+    let mut byte = [0u8; 1];
+    if !matches!(nix::unistd::read(release_r.as_raw_fd(), &mut byte), Ok(1)) {
         sys::exit_now(SETUP as i32);
     }
 }
