@@ -63,6 +63,9 @@ fn all_inside(ctx: &Ctx, command: Pid, sig: Signal, proc: Option<&OwnedFd>) {
 /// signals are passed on to the command, if the plan forwards signals.
 pub(super) fn reap(ctx: &Ctx, command: Pid, ended: &OwnedFd, proc: Option<&OwnedFd>) -> ! {
     let set = init_signals();
+    // The setup's code is no longer needed here: init's resident set
+    // becomes this loop's (see sys::trim_text).
+    sys::trim_text();
     let forward = ctx.plan.process.signals == Signals::Forward;
     loop {
         match set.wait() {

@@ -255,6 +255,8 @@ fn read_report(run: &mut Run, st: &mut State) -> Result<Option<u8>> {
     }
     st.command = command_pid(run.init);
     run.reporter.started(run.init.as_raw() as u32, st.command.map(|p| p.as_raw() as u32));
+    // The command runs: the monitor's resident set becomes this loop's.
+    crate::launch::sys::trim_text();
     Ok(None)
 }
 
