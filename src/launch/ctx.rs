@@ -57,6 +57,16 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// [`Ctx::log`], the line made only when it is printed: for the steps a
+    /// run repeats many times (one per mount, one per landlock rule).
+    pub fn log_with(&self, step: &str, detail: impl FnOnce() -> String) {
+        if self.verbose {
+            self.log(step, &detail());
+        }
+    }
+}
+
 /// When launch began; set by [`begin`].
 static START: OnceLock<Instant> = OnceLock::new();
 
