@@ -50,7 +50,7 @@ def main():
         time.sleep(0.02)
     if sleeper is None:
         sys.exit(f"pss.py: no `sleep {token}` appeared")
-    time.sleep(0.2)  # let the launcher settle into its wait
+    time.sleep(0.5)  # let the launcher settle into its wait (it trims its memory after 100 ms)
     total = {"Pss": 0, "Rss": 0, "Private": 0}
     pid = parent(sleeper)
     while pid > 1 and exe_name(pid) in exes:
