@@ -156,6 +156,9 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     if args.get(1).is_some_and(|a| a == "bwrap") {
         return Ok(Command::Bwrap(args[2..].to_vec()));
     }
+    if let Some(plain) = plain_run(&args, host) {
+        return plain;
+    }
     let cmd = if asks_for_help(&args) { command() } else { Cli::command() };
     let matches = match cmd.try_get_matches_from(args) {
         Ok(m) => m,
@@ -185,6 +188,20 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
 pub fn command() -> clap::Command {
     seccomp::LONG_HELP.store(true, std::sync::atomic::Ordering::Relaxed);
     Cli::command()
+}
+
+/// `sandbox -- COMMAND...`: no option, the default profile, no clap (what
+/// clap would make of it, without building the whole command line first;
+/// `cli/tests.rs` compares the two).
+fn plain_run(args: &[OsString], host: &Host) -> Option<Result<Command, UsageError>> {
+    if args.len() < 3 || args[1] != "--" {
+        return None;
+    }
+    let run = RunArgs { profile: "default".into(), command: args[2..].to_vec(), ..RunArgs::default() };
+    Some(
+        request(Box::new(run), &ArgMatches::default(), host)
+            .map(|request| Command::Run { request, verbose: false }),
+    )
 }
 
 /// Whether argv may ask for help: `-h`, `--help` or a `help` subcommand
