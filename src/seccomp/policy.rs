@@ -45,28 +45,37 @@ pub fn default_policy() -> Policy {
 /// The built-in default policy on `arch`.
 pub fn default_policy_on(arch: Arch) -> Policy {
     static PARSED: [OnceLock<Policy>; 2] = [OnceLock::new(), OnceLock::new()];
-    built_in(&PARSED, arch, DEFAULT_JSON, "built-in default", "default.json")
+    built_in(&PARSED, arch, generated::default_policy, "built-in default")
 }
 
 /// The rules that complete landlock (seccomp/landlock.json) on `arch`.
 pub fn landlock_policy_on(arch: Arch) -> Policy {
     static PARSED: [OnceLock<Policy>; 2] = [OnceLock::new(), OnceLock::new()];
-    built_in(&PARSED, arch, LANDLOCK_JSON, "landlock's companion", "landlock.json")
+    built_in(&PARSED, arch, generated::landlock_policy, "landlock's companion")
 }
 
-/// A built-in policy, parsed once per process and architecture (the help
-/// text, explain and the compiler each ask for it).
+/// The built-in policies as build.rs wrote them from the JSON files (so a
+/// run parses no JSON for them; a unit test requires them to equal what
+/// [`load_on`] makes of the files).
+mod generated {
+    use crate::plan::seccomp::{Action, Arg, Condition, Op, Rule};
+    include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
+}
+
+/// A built-in policy on `arch`, made once per process and architecture
+/// (the help text, explain and the compiler each ask for it): the names of
+/// other architectures skipped, as [`load_on`] does.
 fn built_in(
-    parsed: &'static [OnceLock<Policy>; 2],
+    made: &'static [OnceLock<Policy>; 2],
     arch: Arch,
-    text: &str,
+    rules: fn() -> (Action, Vec<Rule>),
     source: &str,
-    file: &str,
 ) -> Policy {
-    let slot = &parsed[Arch::ALL.iter().position(|&a| a == arch).unwrap_or(0)];
-    // The file is part of the source tree; a unit test loads it on every architecture.
-    let p =
-        slot.get_or_init(|| load_on(arch, text, source).unwrap_or_else(|e| panic!("seccomp/{file}: {e}")));
+    let slot = &made[Arch::ALL.iter().position(|&a| a == arch).unwrap_or(0)];
+    let p = slot.get_or_init(|| {
+        let (default, rules) = rules();
+        for_arch(arch, Policy { source: source.into(), default, rules, skipped: Vec::new() })
+    });
     p.clone()
 }
 
@@ -82,6 +91,13 @@ pub fn load(text: &str, source: &str) -> Result<Policy, String> {
 pub fn load_on(arch: Arch, text: &str, source: &str) -> Result<Policy, String> {
     let mut p: Policy = serde_json::from_str(text).map_err(|e| e.to_string())?;
     p.source = source.to_string();
+    let p = for_arch(arch, p);
+    check_on(arch, &p)?;
+    Ok(p)
+}
+
+/// `p` without the names of other architectures (listed in `skipped`).
+fn for_arch(arch: Arch, mut p: Policy) -> Policy {
     let mut rules = Vec::new();
     for mut r in std::mem::take(&mut p.rules) {
         let named = !r.syscalls.is_empty();
@@ -99,8 +115,7 @@ pub fn load_on(arch: Arch, text: &str, source: &str) -> Result<Policy, String> {
         }
     }
     p.rules = rules;
-    check_on(arch, &p)?;
-    Ok(p)
+    p
 }
 
 /// Checks names (on `arch`), argument indices, widths and masks.
@@ -367,6 +382,19 @@ mod tests {
         let ok = load(r#"{"default": "EPERM", "rules": [{"syscalls": ["read"], "action": "allow"}]}"#, "t")
             .unwrap();
         assert_eq!(ok.default, Action::Errno(1));
+    }
+
+    /// build.rs's rules are what the JSON loader makes of the files, with
+    /// every check it makes, on both architectures.
+    #[test]
+    fn the_generated_built_in_policies_are_the_json_files() {
+        for arch in Arch::ALL {
+            assert_eq!(default_policy_on(arch), load_on(arch, DEFAULT_JSON, "built-in default").unwrap());
+            assert_eq!(
+                landlock_policy_on(arch),
+                load_on(arch, LANDLOCK_JSON, "landlock's companion").unwrap()
+            );
+        }
     }
 
     /// The built-in policies resolve on every architecture: each name is a
