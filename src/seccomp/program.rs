@@ -15,10 +15,12 @@
 //! 1. architecture guards: on x86_64, i386 calls (`int $0x80`) and x32 calls
 //!    (nr bit 0x40000000) get the stack's guard answer (ENOSYS); any other
 //!    architecture than the native one is killed;
-//! 2. a binary search on the system-call number over ranges of numbers
-//!    with the same decision (`jge` only, so the kernel still sees the
-//!    calls that are always allowed and answers them from its cache without
-//!    running the program);
+//! 2. the numbers whose calls it inspects, one `jeq` each (the kernel
+//!    answers the calls a program always allows from its cache, so the
+//!    program runs almost only for these), then a binary search on the
+//!    system-call number over ranges of numbers with the same decision
+//!    (`jeq`/`jge` on the number only, so the kernel's emulation still sees
+//!    the calls that are always allowed);
 //! 3. per decision, the stack's candidate answers in the kernel's order of
 //!    precedence, each behind its argument tests (64-bit arguments compared
 //!    as two 32-bit halves), the first that holds answering.
@@ -312,11 +314,19 @@ pub fn build(arch: ArchCheck, filters: &[Filter]) -> Result<Option<Vec<sock_filt
     for &(_, d) in &ranges {
         uses[d] += 1;
     }
+    let hot = inspected(&ranges, &decisions);
     let shared: Vec<Option<usize>> = decisions
         .iter()
         .zip(&uses)
-        .map(|(d, &n)| (n > 1 && trivial(d).is_none()).then(|| asm.label()))
+        .enumerate()
+        .map(|(i, (d, &n))| {
+            ((n > 1 || hot.iter().any(|&(_, h)| h == i)) && trivial(d).is_none()).then(|| asm.label())
+        })
         .collect();
+    for &(nr, d) in &hot {
+        let l = shared[d].expect("an inspected decision has a label");
+        asm.jeq(nr, Target::L(l), Target::Next);
+    }
     search(&mut asm, &ranges, &decisions, &shared);
     for (d, label) in decisions.iter().zip(&shared) {
         if let Some(l) = label {
@@ -335,14 +345,15 @@ pub fn build(arch: ArchCheck, filters: &[Filter]) -> Result<Option<Vec<sock_filt
 /// then loads the number: x32 numbers get the guard.
 fn prologue(asm: &mut Asm, arch: ArchCheck, guard: u32) {
     asm.ld(OFFSET_ARCH);
+    // The native architecture first: one test for nearly every call.
+    let native = asm.label();
+    asm.jeq(arch.native, Target::L(native), Target::Next);
     if arch.compat_guard {
         let other = asm.label();
         asm.jeq(AUDIT_ARCH_I386, Target::Next, Target::L(other));
         asm.ret(guard);
         asm.mark(other);
     }
-    let native = asm.label();
-    asm.jeq(arch.native, Target::L(native), Target::Next);
     asm.ret(KILL_PROCESS);
     asm.mark(native);
     asm.ld(OFFSET_NR);
@@ -352,6 +363,20 @@ fn prologue(asm: &mut Asm, arch: ArchCheck, guard: u32) {
         asm.ret(guard);
         asm.mark(below);
     }
+}
+
+/// The numbers whose decision tests arguments, each alone in its range,
+/// with that decision (16 at most, the lowest numbers first). The kernel
+/// answers the calls a program allows without looking from its cache, so
+/// the program runs almost only for these: they are tested before the
+/// binary search, ioctl (16 on x86_64, 29 on aarch64) among the first.
+fn inspected(ranges: &[(u32, usize)], decisions: &[Decision]) -> Vec<(u32, usize)> {
+    let single = |i: usize| ranges.get(i + 1).is_some_and(|&(next, _)| next == ranges[i].0 + 1);
+    (0..ranges.len())
+        .filter(|&i| single(i) && trivial(&decisions[ranges[i].1]).is_none())
+        .map(|i| ranges[i])
+        .take(16)
+        .collect()
 }
 
 /// The answer of a decision that tests no argument.
