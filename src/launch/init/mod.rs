@@ -23,7 +23,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode as Umask;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 
 use crate::launch::command::exec::{report, Exec};
 use crate::launch::command::{self, confine, tty};
@@ -90,12 +90,15 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     drop(release_r);
     let keep = kept_fds(ctx, &held, &ended_w, proc.as_ref());
     let reaper = proc.as_ref().map(|_| Pid::this());
-    // SAFETY: the process is single-threaded (it is a clone of the
-    // single-threaded monitor), so fork cannot leave a lock held.
-    match unsafe { nix::unistd::fork() } {
+    // The command's process shares init's memory until its execve (init is
+    // single-threaded, a clone of the single-threaded monitor, and waits
+    // meanwhile): no copy of init's address space for a process that execs.
+    let spawned = sys::spawn_sharing_memory(|| {
+        command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, reaper);
+    });
+    match spawned.map(Pid::from_raw) {
         Err(e) => report(&report_w, &SetupError::errno("fork the command", e)),
-        Ok(ForkResult::Child) => command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, reaper),
-        Ok(ForkResult::Parent { child }) => {
+        Ok(child) => {
             drop(report_w);
             let _ = sys::close_all_except(&keep);
             match ctx.plan.process.pid1 {

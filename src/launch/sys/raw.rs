@@ -285,3 +285,65 @@ pub fn trim_text() {
     // nothing after it returns.
     unsafe { libc::dl_iterate_phdr(Some(each), std::ptr::null_mut()) };
 }
+
+/// Starts `f` in a child process that shares this process's memory until it
+/// calls execve or exits (clone with CLONE_VM | CLONE_VFORK on a stack of
+/// its own, as posix_spawn does), and returns the child's pid once it has.
+/// No page table is copied and no page copied on write: a fork of init
+/// cost a copy of its address space for a process that execs at once.
+///
+/// `f` must end in execve or exit, never return to this function's caller:
+/// it runs on its own stack. While it runs this process is suspended, so
+/// what `f` borrows cannot be touched by anything else; what it allocates
+/// stays in the shared heap (leaked, harmless), what it changes in place is
+/// seen by this process afterwards. Only for a single-threaded caller (no
+/// other thread could hold a lock `f` takes, such as malloc's).
+pub fn spawn_sharing_memory(f: impl FnOnce()) -> nix::Result<libc::pid_t> {
+    const STACK: usize = 1 << 20;
+    const PAGE: usize = 4096;
+    // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    // SAFETY: the lowest page of our own mapping becomes the guard page.
+    unsafe { libc::mprotect(stack, PAGE, libc::PROT_NONE) };
+    let mut job: Option<Box<dyn FnOnce() + '_>> = Some(Box::new(f));
+    extern "C" fn start(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the `job` of spawn_sharing_memory, alive while
+        // that function waits (CLONE_VFORK); only this child touches it then.
+        let job = unsafe { &mut *(arg as *mut Option<Box<dyn FnOnce()>>) };
+        if let Some(f) = job.take() {
+            f();
+        }
+        // SAFETY: _exit is always safe; `f` should have exec'd or exited.
+        unsafe { libc::_exit(127) }
+    }
+    // SAFETY: the stack is ours (it grows down from its top), `start` never
+    // returns into this function, and CLONE_VFORK keeps this process
+    // suspended until the child has exec'd or exited, so `job` and what
+    // `f` borrows outlive every use the child makes of them.
+    let pid = unsafe {
+        libc::clone(
+            start,
+            (stack as *mut u8).add(STACK) as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            &mut job as *mut Option<Box<dyn FnOnce() + '_>> as *mut libc::c_void,
+        )
+    };
+    let result = Errno::result(pid);
+    // SAFETY: the child has exec'd (a new address space) or exited: nothing
+    // runs on this stack any more.
+    unsafe { libc::munmap(stack, STACK) };
+    drop(job);
+    result
+}
