@@ -272,7 +272,12 @@ fn read_report(run: &mut Run, st: &mut State) -> Result<Option<u8>> {
         let _ = waitpid(run.init, None);
         return Err(err);
     }
-    st.command = command_pid(run.init);
+    // Read from /proc only when something needs it: the status fd, the pid
+    // file, or the time-out's SIGKILL where the command is not in init's
+    // pid namespace.
+    if run.reporter.wants_command_pid() || run.ctx.plan.shares_host_pids() {
+        st.command = command_pid(run.init);
+    }
     run.reporter.started(run.init.as_raw() as u32, st.command.map(|p| p.as_raw() as u32));
     st.trim_at = Some(Instant::now() + TRIM_AFTER);
     Ok(None)
