@@ -81,6 +81,18 @@ struct State {
     trim_at: Option<Instant>,
 }
 
+/// Drops the setup's machine code once it is time; how many milliseconds
+/// until then otherwise (None: done, or the command has not started).
+fn trim(st: &mut State, now: Instant) -> Option<u64> {
+    let at = st.trim_at?;
+    if at <= now {
+        st.trim_at = None;
+        crate::launch::sys::trim_text();
+        return None;
+    }
+    Some(at.saturating_duration_since(now).as_micros().div_ceil(1000) as u64)
+}
+
 /// How long the command runs before the monitor drops the setup's machine
 /// code from its resident set (see sys::trim_text): a sandbox that lives
 /// on keeps only what its loop runs; a command that ends at once saves the
@@ -110,13 +122,7 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
     };
     loop {
         let now = Instant::now();
-        if st.trim_at.is_some_and(|at| at <= now) {
-            st.trim_at = None;
-            crate::launch::sys::trim_text();
-        }
-        let trim_ms =
-            st.trim_at.map(|at| at.saturating_duration_since(now).as_micros().div_ceil(1000) as u64);
-        let wait = match (run.timeout.wait_ms(now), trim_ms) {
+        let wait = match (run.timeout.wait_ms(now), trim(&mut st, now)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
