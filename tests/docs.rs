@@ -1,5 +1,5 @@
 //! The man pages and shell completions are generated from the clap
-//! definition (`sandbox::cli::Cli`), never written by hand. These tests
+//! definition (`sandbox::cli::command()`), never written by hand. These tests
 //! regenerate them in memory and compare them byte for byte with the
 //! committed files:
 //!
@@ -23,9 +23,7 @@
 
 use std::path::PathBuf;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-use sandbox::cli::Cli;
 
 const UPDATE_HINT: &str = "run `UPDATE_DOCS=1 cargo test --test docs` to regenerate it and commit the result";
 
@@ -34,7 +32,7 @@ const UPDATE_HINT: &str = "run `UPDATE_DOCS=1 cargo test --test docs` to regener
 /// and version flags are there and a subcommand is displayed as
 /// `sandbox-SUB` with the usage `sandbox SUB`.
 fn command() -> clap::Command {
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = sandbox::cli::command().disable_help_subcommand(true);
     cmd.build();
     cmd
 }
@@ -74,7 +72,7 @@ fn man_pages() -> Vec<(String, Vec<u8>)> {
 }
 
 fn completion(shell: Shell) -> Vec<u8> {
-    let mut cmd = Cli::command();
+    let mut cmd = sandbox::cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "sandbox", &mut out);
     out

@@ -156,7 +156,11 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     if args.get(1).is_some_and(|a| a == "bwrap") {
         return Ok(Command::Bwrap(args[2..].to_vec()));
     }
-    let matches = match Cli::command().try_get_matches_from(args) {
+    if let Some(plain) = plain_run(&args, host) {
+        return plain;
+    }
+    let cmd = if asks_for_help(&args) { command() } else { Cli::command() };
+    let matches = match cmd.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => return clap_error(e),
     };
@@ -175,6 +179,38 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
             Ok(Command::Run { request: request(Box::new(cli.run), &matches, host)?, verbose })
         }
     }
+}
+
+/// The whole command line with every help text, for `--help`, the man page
+/// and the completions. `--seccomp`'s long help lists the built-in policy's
+/// rules, parsed from seccomp/default.json and landlock.json: parse builds
+/// it only when help is asked for.
+pub fn command() -> clap::Command {
+    seccomp::LONG_HELP.store(true, std::sync::atomic::Ordering::Relaxed);
+    Cli::command()
+}
+
+/// `sandbox -- COMMAND...`: no option, the default profile, no clap (what
+/// clap would make of it, without building the whole command line first;
+/// `cli/tests.rs` compares the two).
+fn plain_run(args: &[OsString], host: &Host) -> Option<Result<Command, UsageError>> {
+    if args.len() < 3 || args[1] != "--" {
+        return None;
+    }
+    let run = RunArgs { profile: "default".into(), command: args[2..].to_vec(), ..RunArgs::default() };
+    Some(
+        request(Box::new(run), &ArgMatches::default(), host)
+            .map(|request| Command::Run { request, verbose: false }),
+    )
+}
+
+/// Whether argv may ask for help: `-h`, `--help` or a `help` subcommand
+/// before the command (`--`). Erring towards yes only costs time.
+fn asks_for_help(args: &[OsString]) -> bool {
+    let options = args.iter().skip(1).take_while(|a| *a != "--");
+    options
+        .into_iter()
+        .any(|a| a == "--help" || a == "-h" || a == "help" || a.to_string_lossy().starts_with("-h"))
 }
 
 fn request(run: Box<RunArgs>, m: &ArgMatches, host: &Host) -> Result<Request, UsageError> {

@@ -29,6 +29,11 @@ impl Ordered<'_> {
         values: &[T],
         f: impl Fn(&T) -> Result<Setting, String>,
     ) -> Result<(), UsageError> {
+        if values.is_empty() {
+            // Nothing to place, and nothing asked of the matches: a plain
+            // `sandbox -- COMMAND` has none (cli::plain_run).
+            return Ok(());
+        }
         let indices: Vec<usize> = self.m.indices_of(id).map(|i| i.collect()).unwrap_or_default();
         for (i, v) in values.iter().enumerate() {
             let at = indices.get(i).copied().unwrap_or(usize::MAX);

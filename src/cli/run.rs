@@ -163,7 +163,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub limits: limits::LimitsArgs,
 
-    /// Print each setup step on stderr.
+    /// Print each setup step on stderr, with the milliseconds since the launch began.
     #[arg(short, long)]
     pub verbose: bool,
 

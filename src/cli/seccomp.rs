@@ -24,10 +24,24 @@ pub enum Mode {
     None,
 }
 
+/// Whether `--seccomp`'s long help is built (see [`super::command`]).
+pub(super) static LONG_HELP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--seccomp`'s long help: the built-in policy's rules with their reasons,
+/// parsed from seccomp/default.json and landlock.json. Building it costs
+/// more than parsing the rest of the command line, so it is there only
+/// when help is asked for (empty otherwise: nothing shows it then).
+fn long_help() -> String {
+    match LONG_HELP.load(std::sync::atomic::Ordering::Relaxed) {
+        true => policy::help_text(),
+        false => String::new(),
+    }
+}
+
 #[derive(clap::Args, Debug, Default)]
 pub struct SeccompArgs {
     /// Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`.
-    #[arg(long, value_name = "MODE", value_enum, long_help = policy::help_text())]
+    #[arg(long, value_name = "MODE", value_enum, long_help = long_help())]
     pub seccomp: Option<Mode>,
 
     /// Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default

@@ -300,3 +300,17 @@ fn help_and_version_print() {
         assert!(matches!(r, Ok(Command::Print(_))), "{flag}");
     }
 }
+
+/// `sandbox -- COMMAND` skips clap (cli::plain_run): the same Plan as clap
+/// makes of the same command line with an option that changes nothing.
+#[test]
+fn a_command_alone_parses_as_clap_would() {
+    for command in [&["true"][..], &["sh", "-c", "echo --ro /x"], &["--help"], &["-v", "--"], &["--", "x"]] {
+        let mut plain = vec!["--"];
+        plain.extend(command);
+        let mut through_clap = vec!["--profile", "default", "--"];
+        through_clap.extend(command);
+        assert_eq!(parse_ok(&plain), parse_ok(&through_clap), "{command:?}");
+        assert_eq!(parse_ok(&plain).command, command.iter().map(OsString::from).collect::<Vec<_>>());
+    }
+}

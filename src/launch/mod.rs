@@ -47,6 +47,7 @@ use crate::plan::Plan;
 /// when it was killed by signal N. A failed setup, or a command that
 /// cannot be executed, is returned for the front end to word.
 pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
+    ctx::begin(opts.verbose);
     // Built before clone: a bad policy is an error with nothing started.
     let filters = filters::prepare(plan)?;
     let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref() };

@@ -199,7 +199,7 @@ fn add_paths(ctx: &Ctx, mut created: RulesetCreated, abi: ABI) -> Result<Ruleset
                 continue;
             }
             if g.except.is_empty() {
-                ctx.log("landlock", &format!("{rights} beneath {}", escape::path(&path)));
+                ctx.log_with("landlock", || format!("{rights} beneath {}", escape::path(&path)));
             }
             created = created.add_rule(PathBeneath::new(fd, access)).map_err(|e| {
                 SetupError::new(format!("landlock rule {}", escape::path(&path)), e.to_string())

@@ -4,13 +4,16 @@
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
 //!   makes the sandbox's cgroup (if limits ask for one) and its pty socket
 //!   writes uid/gid maps, moves init into the cgroup, starts the user-mode
-//!   network (pasta, slirp4netns) and waits until it is ready, then
-//!   releases init (one byte on `release`, whose write end it holds open
-//!   for its whole life), then runs the loop of supervise.rs: setup
+//!   network (pasta, slirp4netns), releases init (one byte on `release`,
+//!   whose write end it holds open for its whole life), and once the
+//!   network is ready (configured while init builds the root) writes a
+//!   second byte, without which init does not fork the command; then runs
+//!   the loop of supervise.rs: setup
 //!   report, signals, time-out, terminal relay, status fd
 //!   exits with init's status, which is the command's (124 after a time-out)
 //! init: PDEATHSIG, waits for release, builds the file system, hostname,
-//!   loopback, opens the pty, forks the command, then reaps everything and
+//!   loopback, opens the pty, waits for the network (if any), forks the
+//!   command, then reaps everything and
 //!   exits with the command's status, which it also writes on `ended`
 //!   (the kernel then kills whatever the command left)
 //! command: setsid, pty, cwd, capabilities, no_new_privs, fds, landlock,

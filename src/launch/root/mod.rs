@@ -71,7 +71,7 @@ fn operations<'s>(ctx: &Ctx, sys: &'s dyn Sys, base: &OwnedFd, sources: Sources)
     let mut root = Root::new(sys, open_root().what(|| "open the new root".into())?, true);
     let parent_modes = &ctx.plan.root.parent_modes;
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.into_ops()).enumerate() {
-        ctx.log("mount", &describe(op));
+        ctx.log_with("mount", || describe(op));
         root.parent_mode.set(parent_modes.get(n).copied().unwrap_or(0o755));
         ops::apply(ctx, &root, base, n, op, src)?;
         if op.dest() == Path::new("/") {

@@ -130,15 +130,18 @@ fn the_default_profile_builds_its_root_in_this_order() {
     let first = scratch(Some("mode=0755"));
     let middle = [
         "mkdir /newroot/usr 0755",
-        "mount /usr -> /newroot/usr (bind,rec)",
-        "setattr /newroot/usr ro,nosuid,nodev recursive",
+        "open_tree /usr",
+        "setattr /usr ro,nosuid,nodev recursive",
+        "move_mount /usr -> /newroot/usr",
         "mkdir /newroot/etc 0755",
-        "mount /etc -> /newroot/etc (bind,rec)",
-        "setattr /newroot/etc ro,nosuid,nodev recursive",
+        "open_tree /etc",
+        "setattr /etc ro,nosuid,nodev recursive",
+        "move_mount /etc -> /newroot/etc",
         "symlink /newroot/bin -> usr/bin",
         "mkdir /newroot/lib64 0755",
-        "mount /lib64 -> /newroot/lib64 (bind,rec)",
-        "setattr /newroot/lib64 ro,nosuid,nodev recursive",
+        "open_tree /lib64",
+        "setattr /lib64 ro,nosuid,nodev recursive",
+        "move_mount /lib64 -> /newroot/lib64",
         "mount /tmp/hidden-file -> /newroot/etc/shadow (bind)",
         "setattr /newroot/etc/shadow ro,nosuid,nodev,noexec",
         "mount /tmp/hidden-file -> /newroot/etc/gshadow (bind)",
@@ -153,23 +156,29 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "mkdir /newroot/dev 0755",
         "mount tmpfs /newroot/dev (nosuid,noexec) mode=0755",
         "create /newroot/dev/null 0444",
-        "mount /oldroot/dev/null -> /newroot/dev/null (bind,rec)",
-        "setattr /newroot/dev/null nosuid,noexec recursive",
+        "open_tree /oldroot/dev/null",
+        "setattr /oldroot/dev/null nosuid,noexec recursive",
+        "move_mount /oldroot/dev/null -> /newroot/dev/null",
         "create /newroot/dev/zero 0444",
-        "mount /oldroot/dev/zero -> /newroot/dev/zero (bind,rec)",
-        "setattr /newroot/dev/zero nosuid,noexec recursive",
+        "open_tree /oldroot/dev/zero",
+        "setattr /oldroot/dev/zero nosuid,noexec recursive",
+        "move_mount /oldroot/dev/zero -> /newroot/dev/zero",
         "create /newroot/dev/full 0444",
-        "mount /oldroot/dev/full -> /newroot/dev/full (bind,rec)",
-        "setattr /newroot/dev/full nosuid,noexec recursive",
+        "open_tree /oldroot/dev/full",
+        "setattr /oldroot/dev/full nosuid,noexec recursive",
+        "move_mount /oldroot/dev/full -> /newroot/dev/full",
         "create /newroot/dev/random 0444",
-        "mount /oldroot/dev/random -> /newroot/dev/random (bind,rec)",
-        "setattr /newroot/dev/random nosuid,noexec recursive",
+        "open_tree /oldroot/dev/random",
+        "setattr /oldroot/dev/random nosuid,noexec recursive",
+        "move_mount /oldroot/dev/random -> /newroot/dev/random",
         "create /newroot/dev/urandom 0444",
-        "mount /oldroot/dev/urandom -> /newroot/dev/urandom (bind,rec)",
-        "setattr /newroot/dev/urandom nosuid,noexec recursive",
+        "open_tree /oldroot/dev/urandom",
+        "setattr /oldroot/dev/urandom nosuid,noexec recursive",
+        "move_mount /oldroot/dev/urandom -> /newroot/dev/urandom",
         "create /newroot/dev/tty 0444",
-        "mount /oldroot/dev/tty -> /newroot/dev/tty (bind,rec)",
-        "setattr /newroot/dev/tty nosuid,noexec recursive",
+        "open_tree /oldroot/dev/tty",
+        "setattr /oldroot/dev/tty nosuid,noexec recursive",
+        "move_mount /oldroot/dev/tty -> /newroot/dev/tty",
         "symlink /newroot/dev/stdin -> /proc/self/fd/0",
         "symlink /newroot/dev/stdout -> /proc/self/fd/1",
         "symlink /newroot/dev/stderr -> /proc/self/fd/2",
@@ -181,18 +190,23 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "mount devpts /newroot/dev/pts (nosuid,noexec) newinstance,ptmxmode=0666,mode=620",
         "mkdir /newroot/proc 0755",
         "mount proc /newroot/proc (nosuid,nodev,noexec)",
-        "mount /newroot/proc/sys -> /newroot/proc/sys (bind,rec)",
+        "open_tree /newroot/proc/sys",
         "setattr /newroot/proc/sys ro,nosuid,nodev,noexec recursive",
-        "mount /newroot/proc/sysrq-trigger -> /newroot/proc/sysrq-trigger (bind,rec)",
+        "move_mount /newroot/proc/sys -> /newroot/proc/sys",
+        "open_tree /newroot/proc/sysrq-trigger",
         "setattr /newroot/proc/sysrq-trigger ro,nosuid,nodev,noexec recursive",
-        "mount /newroot/proc/irq -> /newroot/proc/irq (bind,rec)",
+        "move_mount /newroot/proc/sysrq-trigger -> /newroot/proc/sysrq-trigger",
+        "open_tree /newroot/proc/irq",
         "setattr /newroot/proc/irq ro,nosuid,nodev,noexec recursive",
-        "mount /newroot/proc/bus -> /newroot/proc/bus (bind,rec)",
+        "move_mount /newroot/proc/irq -> /newroot/proc/irq",
+        "open_tree /newroot/proc/bus",
         "setattr /newroot/proc/bus ro,nosuid,nodev,noexec recursive",
+        "move_mount /newroot/proc/bus -> /newroot/proc/bus",
         "mkdir /newroot/work 0755",
         "mkdir /newroot/work/proj 0755",
-        "mount /work/proj -> /newroot/work/proj (bind,rec)",
-        "setattr /newroot/work/proj nosuid,nodev recursive",
+        "open_tree /work/proj",
+        "setattr /work/proj nosuid,nodev recursive",
+        "move_mount /work/proj -> /newroot/work/proj",
         "mount /newroot (remount,bind,ro,nosuid,nodev)", // the root read-only
     ];
     assert_lines(&sys, &all(&first, &middle, &PIVOT));
@@ -220,11 +234,13 @@ fn a_flatpak_style_bubblewrap_vector_builds_bubblewraps_root() {
     let first = scratch(None);
     let middle = [
         "mkdir /newroot/usr 0755",
-        "mount /var/lib/flatpak/runtime/files -> /newroot/usr (bind,rec)",
-        "setattr /newroot/usr ro,nosuid,nodev recursive",
+        "open_tree /var/lib/flatpak/runtime/files",
+        "setattr /var/lib/flatpak/runtime/files ro,nosuid,nodev recursive",
+        "move_mount /var/lib/flatpak/runtime/files -> /newroot/usr",
         "mkdir /newroot/app 0755",
-        "mount /var/lib/flatpak/app/files -> /newroot/app (bind,rec)",
-        "setattr /newroot/app ro,nosuid,nodev recursive",
+        "open_tree /var/lib/flatpak/app/files",
+        "setattr /var/lib/flatpak/app/files ro,nosuid,nodev recursive",
+        "move_mount /var/lib/flatpak/app/files -> /newroot/app",
         "symlink /newroot/lib -> usr/lib",
         "symlink /newroot/bin -> usr/bin",
         "mkdir /newroot/proc 0755",
@@ -232,23 +248,29 @@ fn a_flatpak_style_bubblewrap_vector_builds_bubblewraps_root() {
         "mkdir /newroot/dev 0755",
         "mount tmpfs /newroot/dev (nosuid,nodev) mode=0755",
         "create /newroot/dev/null 0444",
-        "mount /oldroot/dev/null -> /newroot/dev/null (bind,rec)",
-        "setattr /newroot/dev/null nosuid recursive",
+        "open_tree /oldroot/dev/null",
+        "setattr /oldroot/dev/null nosuid recursive",
+        "move_mount /oldroot/dev/null -> /newroot/dev/null",
         "create /newroot/dev/zero 0444",
-        "mount /oldroot/dev/zero -> /newroot/dev/zero (bind,rec)",
-        "setattr /newroot/dev/zero nosuid recursive",
+        "open_tree /oldroot/dev/zero",
+        "setattr /oldroot/dev/zero nosuid recursive",
+        "move_mount /oldroot/dev/zero -> /newroot/dev/zero",
         "create /newroot/dev/full 0444",
-        "mount /oldroot/dev/full -> /newroot/dev/full (bind,rec)",
-        "setattr /newroot/dev/full nosuid recursive",
+        "open_tree /oldroot/dev/full",
+        "setattr /oldroot/dev/full nosuid recursive",
+        "move_mount /oldroot/dev/full -> /newroot/dev/full",
         "create /newroot/dev/random 0444",
-        "mount /oldroot/dev/random -> /newroot/dev/random (bind,rec)",
-        "setattr /newroot/dev/random nosuid recursive",
+        "open_tree /oldroot/dev/random",
+        "setattr /oldroot/dev/random nosuid recursive",
+        "move_mount /oldroot/dev/random -> /newroot/dev/random",
         "create /newroot/dev/urandom 0444",
-        "mount /oldroot/dev/urandom -> /newroot/dev/urandom (bind,rec)",
-        "setattr /newroot/dev/urandom nosuid recursive",
+        "open_tree /oldroot/dev/urandom",
+        "setattr /oldroot/dev/urandom nosuid recursive",
+        "move_mount /oldroot/dev/urandom -> /newroot/dev/urandom",
         "create /newroot/dev/tty 0444",
-        "mount /oldroot/dev/tty -> /newroot/dev/tty (bind,rec)",
-        "setattr /newroot/dev/tty nosuid recursive",
+        "open_tree /oldroot/dev/tty",
+        "setattr /oldroot/dev/tty nosuid recursive",
+        "move_mount /oldroot/dev/tty -> /newroot/dev/tty",
         "symlink /newroot/dev/stdin -> /proc/self/fd/0",
         "symlink /newroot/dev/stdout -> /proc/self/fd/1",
         "symlink /newroot/dev/stderr -> /proc/self/fd/2",
@@ -274,8 +296,9 @@ fn a_flatpak_style_bubblewrap_vector_builds_bubblewraps_root() {
         "mkdir /newroot/home/u/.var 0700",
         "mkdir /newroot/home/u/.var/app 0700",
         "mkdir /newroot/home/u/.var/app/org.x 0755",
-        "mount /home/u/.var/app/org.x -> /newroot/home/u/.var/app/org.x (bind,rec)",
-        "setattr /newroot/home/u/.var/app/org.x nosuid,nodev recursive",
+        "open_tree /home/u/.var/app/org.x",
+        "setattr /home/u/.var/app/org.x nosuid,nodev recursive",
+        "move_mount /home/u/.var/app/org.x -> /newroot/home/u/.var/app/org.x",
         "setattr /newroot/app ro",
     ];
     assert_lines(&sys, &all(&first, &middle, &PIVOT));
@@ -328,7 +351,7 @@ fn overlays_and_the_write_rules_mounts_come_after_the_binds() {
 
 /// A call that fails stops the build at once, and the error names the
 /// step and object: here the flags of the first bind (call 13: after the
-/// ten of the scratch tmpfs, the mkdir and the bind of /usr).
+/// ten of the scratch tmpfs, the mkdir and the clone of /usr's tree).
 #[test]
 fn a_failed_call_stops_the_build_and_names_its_object() {
     let plan = native(&["--", "true"]);
@@ -337,8 +360,8 @@ fn a_failed_call_stops_the_build_and_names_its_object() {
     assert_eq!(err.to_string(), "remount /usr: Operation not permitted");
     let lines = sys.lines();
     assert_eq!(lines.len(), 12, "nothing after the failure: {lines:#?}");
-    assert_eq!(lines[11], "mount /usr -> /newroot/usr (bind,rec)");
-    assert!(matches!(sys.calls().last(), Some(Call::Mount { .. })));
+    assert_eq!(lines[11], "open_tree /usr");
+    assert!(matches!(sys.calls().last(), Some(Call::OpenTree { .. })));
 }
 
 /// A destination reached through a symlink made earlier is resolved inside
@@ -368,11 +391,12 @@ fn a_bind_source_is_opened_once_through_its_links() {
     let lines = sys.lines();
     let at = lines.iter().position(|l| l == "mkdir /newroot/opt 0755").expect("the parent");
     assert_eq!(
-        lines[at + 1..at + 4],
+        lines[at + 1..at + 5],
         [
             "mkdir /newroot/opt/app 0755",
-            "mount /srv/app-2.1 -> /newroot/opt/app (bind,rec)",
-            "setattr /newroot/opt/app ro,nosuid,nodev recursive"
+            "open_tree /srv/app-2.1",
+            "setattr /srv/app-2.1 ro,nosuid,nodev recursive",
+            "move_mount /srv/app-2.1 -> /newroot/opt/app"
         ]
     );
 }
