@@ -15,4 +15,5 @@ pub mod plan;
 pub mod profile;
 pub mod seccomp;
 pub mod settings;
+pub mod toolchain;
 pub mod values;
