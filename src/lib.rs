@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod compat;
 pub mod escape;
+pub mod etclinks;
 pub mod hostfs;
 pub mod launch;
 pub mod plan;
