@@ -17,4 +17,5 @@ pub mod profile;
 pub mod seccomp;
 pub mod settings;
 pub mod toolchain;
+pub mod usage;
 pub mod values;
