@@ -8,6 +8,7 @@ pub mod cgroup;
 pub mod check;
 pub mod cli;
 pub mod compat;
+pub mod dispatch;
 pub mod escape;
 pub mod etclinks;
 pub mod hostfs;

@@ -38,6 +38,11 @@ use crate::profile::Host;
 /// The bubblewrap release whose command line this front end speaks.
 pub const BWRAP_VERSION: &str = "0.11.1";
 
+/// Every long option of bubblewrap's command line (`--bind`, `--unshare-all`, …).
+pub fn bwrap_options() -> Vec<&'static str> {
+    names::USAGE.iter().filter_map(|(usage, _)| usage.split(' ').next()).collect()
+}
+
 /// What parsing needs from the world besides the arguments: the data
 /// behind `--args`, `--file` and `--bind-data` descriptors, and a few
 /// kernel facts. [`RealIo`] asks the system; unit tests pass a fake.
