@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod compat;
 pub mod dispatch;
+pub mod docs;
 pub mod escape;
 pub mod etclinks;
 pub mod hostfs;
