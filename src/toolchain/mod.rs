@@ -17,6 +17,7 @@
 //! Pure: it reads the host only through [`HostFs`], and returns a
 //! [`Decision`] the front end folds into the Plan.
 
+mod caches;
 pub mod table;
 pub mod view;
 
@@ -28,6 +29,7 @@ use crate::escape;
 use crate::hostfs::{HostFs, Kind};
 use crate::plan::FsOp;
 use crate::profile::{Host, Private};
+pub use caches::{caches, Cache, CacheMode, How};
 pub use table::Table;
 
 /// One path shared read-only (at the same path inside), and why.
@@ -275,21 +277,8 @@ impl<'a> Decider<'a> {
 
     /// Why `p` may never be shared by toolchain sharing.
     fn forbidden(&self, p: &Path) -> Option<String> {
-        let host = self.inp.host;
-        let home = self.inp.fs.real(&host.home).unwrap_or(host.home.clone());
-        if home.starts_with(p) || host.home.starts_with(p) {
-            return Some("it is your home directory or above it".into());
-        }
-        if ["/proc", "/sys", "/dev"].iter().any(|k| p.starts_with(k)) {
-            return Some("the kernel's".into());
-        }
-        for d in &host.private {
-            if d.why != Private::Home && (p.starts_with(&d.path) || d.path.starts_with(p)) {
-                return Some(format!(
-                    "{} is shared by every user or holds your session's sockets",
-                    escape::path(&d.path)
-                ));
-            }
+        if let Some(why) = never(self.inp.host, self.inp.fs, p) {
+            return Some(why);
         }
         let secret = self.secrets.iter().find(|s| p.starts_with(s))?;
         Some(format!("{} is a secret", escape::path(secret)))
@@ -361,6 +350,23 @@ impl<'a> Decider<'a> {
         let new = OsStr::from_bytes(&joined.join(&b':')).to_owned();
         (new != old).then_some(new)
     }
+}
+
+/// Why `p` may never be shared on the sandbox's own initiative: `/`,
+/// `$HOME` or above it, the kernel's, the directories every user shares.
+fn never(host: &Host, fs: &dyn HostFs, p: &Path) -> Option<String> {
+    let home = fs.real(&host.home).unwrap_or(host.home.clone());
+    if home.starts_with(p) || host.home.starts_with(p) {
+        return Some("it is your home directory or above it".into());
+    }
+    if ["/proc", "/sys", "/dev"].iter().any(|k| p.starts_with(k)) {
+        return Some("the kernel's".into());
+    }
+    let d = host
+        .private
+        .iter()
+        .find(|d| d.why != Private::Home && (p.starts_with(&d.path) || d.path.starts_with(p)))?;
+    Some(format!("{} is shared by every user or holds your session's sockets", escape::path(&d.path)))
 }
 
 /// The hint for a command the sandbox could not find: where it is on the

@@ -19,6 +19,17 @@ pub struct Table {
     pub toolchains: Vec<Toolchain>,
     #[serde(default)]
     pub secrets: Secrets,
+    #[serde(rename = "cache", default)]
+    pub caches: Vec<CacheEntry>,
+}
+
+/// A tool's package caches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheEntry {
+    /// The command whose presence on PATH lets `rw` create a missing cache.
+    pub tool: String,
+    pub paths: Vec<String>,
 }
 
 /// One toolchain manager.
@@ -58,8 +69,11 @@ impl Table {
     /// The built-in table.
     pub fn builtin() -> Table {
         // The unit tests parse it: a failure here is a build that never passed them.
-        Table::parse(BUILTIN)
-            .unwrap_or_else(|_| Table { toolchains: Vec::new(), secrets: Secrets::default() })
+        Table::parse(BUILTIN).unwrap_or_else(|_| Table {
+            toolchains: Vec::new(),
+            secrets: Secrets::default(),
+            caches: Vec::new(),
+        })
     }
 }
 

@@ -36,6 +36,7 @@ fn expand_str(s: &str, host: &Host) -> Result<String, String> {
         "HOME" => Some(home.clone()),
         "XDG_CONFIG_HOME" => env(name).or(Some(format!("{home}/.config"))),
         "XDG_DATA_HOME" => env(name).or(Some(format!("{home}/.local/share"))),
+        "XDG_CACHE_HOME" => env(name).or(Some(format!("{home}/.cache"))),
         _ => env(name.strip_prefix("env:").ok_or("unknown")?),
     };
     let value = match (value, default) {
@@ -275,4 +276,47 @@ fn the_not_found_hint_names_the_host_path_and_the_option() {
     let hint = not_found_hint(OsStr::new("/srv/a:b/tool"), &h, &default_ops(), &fs, None).unwrap();
     assert!(hint.ends_with("share it with --ro /srv/a\\:b"), "{hint}");
     assert_eq!(not_found_hint(OsStr::new("nope"), &h, &default_ops(), &fs, None), None);
+}
+
+fn cache_run(fs: &FakeFs, host: &Host, mode: CacheMode) -> Vec<(String, How)> {
+    let table = Table::parse(table::BUILTIN).unwrap();
+    let expand = expand(host);
+    caches(&table, host, &expand, fs, mode)
+        .into_iter()
+        .map(|c| (c.path.display().to_string(), c.how))
+        .collect()
+}
+
+#[test]
+fn caches_are_shared_as_the_mode_says_and_created_only_for_tools_on_path() {
+    let mut fs = FakeFs::new();
+    fs.dir("/home/u/.cargo/registry").dir("/home/u/.npm").exe("/usr/bin/go").exe("/home/u/.cargo/bin/cargo");
+    let h = host("/home/u/.cargo/bin:/usr/bin");
+    assert_eq!(cache_run(&fs, &h, CacheMode::None), vec![]);
+    assert_eq!(
+        cache_run(&fs, &h, CacheMode::Ro),
+        vec![("/home/u/.cargo/registry".into(), How::ReadOnly), ("/home/u/.npm".into(), How::ReadOnly)]
+    );
+    assert_eq!(cache_run(&fs, &h, CacheMode::Overlay)[1], ("/home/u/.npm".into(), How::Overlay));
+    // rw: cargo and go are on PATH, so their missing caches are created;
+    // npm's exists; pip, maven and the rest are neither there nor used.
+    assert_eq!(
+        cache_run(&fs, &h, CacheMode::Rw),
+        vec![
+            ("/home/u/.cargo/registry".into(), How::ReadWrite),
+            ("/home/u/.cargo/git".into(), How::Create),
+            ("/home/u/.npm".into(), How::ReadWrite),
+            ("/home/u/.cache/go-build".into(), How::Create),
+            ("/home/u/go/pkg/mod".into(), How::Create),
+        ]
+    );
+}
+
+#[test]
+fn a_cache_in_a_shared_place_or_behind_a_file_is_left_alone() {
+    let mut fs = FakeFs::new();
+    fs.exe("/usr/bin/pip").exe("/usr/bin/npm").file("/home/u/.npm", "not a directory");
+    let mut h = host("/usr/bin");
+    h.env.push(("XDG_CACHE_HOME".into(), "/tmp/cache".into()));
+    assert_eq!(cache_run(&fs, &h, CacheMode::Rw), vec![]);
 }

@@ -1,0 +1,88 @@
+//! Package caches (`--caches`): the tools' download caches of the caller's
+//! home, for the profiles that build (ci: read-only, build: read-write,
+//! agent: writable with the writes vanishing at exit).
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{locate, never, Table};
+use crate::hostfs::{HostFs, Kind};
+use crate::profile::Host;
+
+/// What `--caches` does with the package caches of the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// Not shared (the empty `$HOME` has none).
+    #[default]
+    None,
+    /// Those that exist, read-only.
+    Ro,
+    /// Those that exist, writable through an overlay: writes vanish at exit
+    /// and the host's caches never change.
+    Overlay,
+    /// Read-write; a missing one is created (0700) when its tool is on PATH.
+    Rw,
+}
+
+/// How one cache is shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    ReadOnly,
+    Overlay,
+    ReadWrite,
+    /// Read-write, created (0700, with missing parents) first.
+    Create,
+}
+
+/// One cache directory to share at its own path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cache {
+    pub path: PathBuf,
+    pub how: How,
+    pub why: String,
+}
+
+/// The caches `mode` shares on this host.
+pub fn caches(
+    table: &Table,
+    host: &Host,
+    expand: &dyn Fn(&str) -> Result<String, String>,
+    fs: &dyn HostFs,
+    mode: CacheMode,
+) -> Vec<Cache> {
+    let mut out: Vec<Cache> = Vec::new();
+    if mode == CacheMode::None {
+        return out;
+    }
+    for entry in &table.caches {
+        let why = format!("package cache of {}", entry.tool);
+        for pattern in &entry.paths {
+            let Ok(text) = expand(pattern) else { continue };
+            let path = crate::values::normalize(&PathBuf::from(&text));
+            if !text.starts_with('/') || never(host, fs, &fs.real(&path).unwrap_or(path.clone())).is_some() {
+                continue;
+            }
+            let exists = fs.stat(&path) == Some(Kind::Dir);
+            let how = match (mode, exists) {
+                (CacheMode::Ro, true) => How::ReadOnly,
+                (CacheMode::Overlay, true) => How::Overlay,
+                (CacheMode::Rw, true) => How::ReadWrite,
+                (CacheMode::Rw, false) if on_path(&entry.tool, host, fs) && fs.kind(&path).is_none() => {
+                    How::Create
+                }
+                _ => continue,
+            };
+            if !out.iter().any(|c| c.path == path) {
+                out.push(Cache { path, how, why: why.clone() });
+            }
+        }
+    }
+    out
+}
+
+fn on_path(tool: &str, host: &Host, fs: &dyn HostFs) -> bool {
+    locate(OsStr::new(tool), host.var("PATH"), &host.cwd, fs).is_some()
+}
