@@ -10,6 +10,8 @@ use crate::plan::{Access, FileHow, FsOp, Upper};
 struct FakeIo {
     fds: HashMap<i32, Vec<u8>>,
     no_cgroup_ns: bool,
+    /// SELinux's answer for any label (none: not enabled).
+    selinux: Option<Label>,
 }
 
 impl Io for FakeIo {
@@ -24,6 +26,9 @@ impl Io for FakeIo {
     }
     fn effective_caps(&self) -> u64 {
         0
+    }
+    fn check_label(&self, _label: &str) -> Label {
+        self.selinux.unwrap_or(Label::Unsupported)
     }
 }
 
@@ -471,4 +476,28 @@ fn process_options_land_in_the_plan() {
     );
     let text = p.to_string();
     assert!(text.contains("mode:       bwrap") && text.contains("argv0:      right"), "{text}");
+}
+
+/// bubblewrap's die_unless_label_valid: without SELinux any label is
+/// refused; with it, the label must be one SELinux accepts.
+#[test]
+fn labels_need_selinux_and_a_valid_context() {
+    for opt in ["--exec-label", "--file-label"] {
+        assert_eq!(
+            die(&[opt, "system_u:object_r:tmp_t:s0", "true"]),
+            "labeling not supported on this system"
+        );
+        let mut io = FakeIo { selinux: Some(Label::Valid), ..Default::default() };
+        let p = plan_io(&[opt, "system_u:object_r:tmp_t:s0", "true"], &mut io);
+        let b = p.bwrap.unwrap();
+        let got = if opt == "--exec-label" { b.exec_label } else { b.file_label };
+        assert_eq!(got.as_deref(), Some("system_u:object_r:tmp_t:s0"));
+        let mut io = FakeIo { selinux: Some(Label::Invalid(Errno::EINVAL)), ..Default::default() };
+        match run(&[opt, "bogus", "true"], &mut io).result {
+            Err(Exit { stderr, code: 1, .. }) => {
+                assert_eq!(stderr, "bwrap: invalid label bogus: Invalid argument\n")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
