@@ -15,7 +15,8 @@
 //! hidden `/etc/shadow`, the empty `$HOME`, a tmpfs) stays covered, and
 //! nothing in `$HOME`, the directories every user shares (`/tmp`,
 //! `/var/tmp`, `/dev/shm`, `/run/user`, `$XDG_RUNTIME_DIR`) or the kernel's
-//! (`/proc`, `/sys`, `/dev`) is ever shared this way. Only the links
+//! (`/proc`, `/sys`, `/dev`) is ever shared this way, nor anything the
+//! caller may not read (a bind of it would fail the run). Only the links
 //! directly in `/etc` and in the few directories of [`SUBDIRS`] are looked
 //! at, so a run reads a few hundred directory entries, not all of `/etc`.
 
@@ -80,7 +81,7 @@ fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path, at: usize, ou
     }
     match view::at(ops, &walk.real) {
         (Shown::Same, _) => {}
-        (_, None) if allowed(host, &walk.real) => add.push(FsOp::Bind {
+        (_, None) if allowed(host, &walk.real) && fs.readable(&walk.real) => add.push(FsOp::Bind {
             src: walk.real.clone(),
             dest: walk.real.clone(),
             access: Access::ReadOnly,
@@ -179,6 +180,7 @@ mod tests {
         fs.link("/etc/session", "/run/user/1000/bus").dir("/run/user/1000/bus");
         fs.link("/etc/dangling", "/run/nothing/here");
         fs.link("/etc/loop", "/etc/loop");
+        fs.link("/etc/roots", "/root/secret").file("/root/secret", "").lock("/root");
         fs.file("/etc/passwd", "");
         fs
     }
@@ -218,7 +220,9 @@ mod tests {
     #[test]
     fn nothing_covered_private_or_the_kernels_is_ever_shown() {
         let got = extras();
-        for never in ["/etc/shadow", "/home/u", "/tmp/x", "/run/user", "/proc", "/run/nothing", "zoneinfo"] {
+        for never in
+            ["/etc/shadow", "/home/u", "/tmp/x", "/run/user", "/proc", "/run/nothing", "zoneinfo", "/root"]
+        {
             assert!(!got.iter().any(|(w, _)| w.contains(never)), "{never}: {got:?}");
         }
     }

@@ -65,6 +65,8 @@ pub trait HostFs {
     fn list(&self, dir: &Path) -> Vec<OsString>;
     /// Up to `n` first bytes of the regular file `p`.
     fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>>;
+    /// Whether the caller may read `p` (and search it, a directory).
+    fn readable(&self, p: &Path) -> bool;
     /// The names of the symlinks in a directory, sorted (from `readdir`'s
     /// types, without a `stat` each).
     fn links(&self, dir: &Path) -> Vec<OsString> {
@@ -192,6 +194,13 @@ impl HostFs for RealFs {
         names
     }
 
+    fn readable(&self, p: &Path) -> bool {
+        use nix::unistd::{access, AccessFlags};
+        let dir = std::fs::metadata(p).is_ok_and(|m| m.is_dir());
+        let mode = if dir { AccessFlags::R_OK | AccessFlags::X_OK } else { AccessFlags::R_OK };
+        access(p, mode).is_ok()
+    }
+
     fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>> {
         // O_NOFOLLOW and O_NONBLOCK: never a link's target, never a FIFO's wait.
         let file = std::fs::OpenOptions::new()
@@ -225,6 +234,8 @@ pub mod fake {
     #[derive(Debug, Default, Clone)]
     pub struct FakeFs {
         nodes: BTreeMap<PathBuf, Node>,
+        /// Paths the caller may not read (and what is beneath them).
+        locked: Vec<PathBuf>,
     }
 
     impl FakeFs {
@@ -259,6 +270,12 @@ pub mod fake {
         pub fn link(&mut self, p: &str, target: &str) -> &mut FakeFs {
             self.add(p, Node::Link(target.into()))
         }
+
+        /// Makes `p` (and what is beneath it) unreadable to the caller.
+        pub fn lock(&mut self, p: &str) -> &mut FakeFs {
+            self.locked.push(p.into());
+            self
+        }
     }
 
     impl HostFs for FakeFs {
@@ -283,6 +300,10 @@ pub mod fake {
                 .filter(|k| k.parent() == Some(dir) && k.as_path() != dir)
                 .filter_map(|k| k.file_name().map(|n| n.to_owned()))
                 .collect()
+        }
+
+        fn readable(&self, p: &Path) -> bool {
+            self.real(p).is_some_and(|r| !self.locked.iter().any(|l| r.starts_with(l) || p.starts_with(l)))
         }
 
         fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>> {
@@ -354,6 +375,8 @@ mod tests {
         assert_eq!(fs.links(root), vec![OsString::from("link")]);
         assert_eq!(fs.head(&root.join("dir/script"), 9).unwrap(), b"#!/bin/sh");
         assert_eq!(fs.head(&root.join("link"), 9), None, "never through a final link");
+        assert!(fs.readable(&root.join("link")) && fs.readable(root));
+        assert!(!fs.readable(&root.join("none")));
         let real = std::fs::canonicalize(root.join("dir/script")).unwrap();
         assert_eq!(fs.real(&std::fs::canonicalize(root).unwrap().join("link")), Some(real));
     }

@@ -264,7 +264,8 @@ impl<'a> Decider<'a> {
         if self.shown(&p) && self.shown(&real) {
             return;
         }
-        if let Some(reason) = self.forbidden(&p).or_else(|| self.forbidden(&real)) {
+        let unreadable = || (!fs.readable(&p)).then(|| "you may not read it".to_string());
+        if let Some(reason) = self.forbidden(&p).or_else(|| self.forbidden(&real)).or_else(unreadable) {
             if !self.out.skipped.iter().any(|s| s.path == p) {
                 self.out.skipped.push(Share { path: p, why: format!("{why}: not shared, {reason}") });
             }

@@ -235,11 +235,18 @@ fn opt_packages_are_shared_whole() {
 #[test]
 fn unknown_path_entries_are_shared_as_they_are_but_never_home_or_shared_scratch() {
     let mut fs = FakeFs::new();
-    fs.exe("/home/u/bin/x").exe("/tmp/t/bin/y").dir("/home/u/.local/state").dir("/srv/tools");
-    let d = run(&fs, &host("/home/u/bin:/home/u:/tmp/t/bin:/srv/tools:relative:/nonexistent:/usr/bin"), "x");
+    fs.exe("/home/u/bin/x")
+        .exe("/tmp/t/bin/y")
+        .dir("/home/u/.local/state")
+        .dir("/srv/tools")
+        .dir("/srv/locked");
+    fs.lock("/srv/locked");
+    let path = "/home/u/bin:/home/u:/tmp/t/bin:/srv/tools:/srv/locked:relative:/nonexistent:/usr/bin";
+    let d = run(&fs, &host(path), "x");
     assert_eq!(shares(&d), vec![pair("/home/u/bin", "holds x"), pair("/srv/tools", "on PATH")]);
     let skipped: Vec<String> = d.skipped.iter().map(|s| s.path.display().to_string()).collect();
-    assert_eq!(skipped, vec!["/home/u", "/tmp/t/bin"]);
+    assert_eq!(skipped, vec!["/home/u", "/tmp/t/bin", "/srv/locked"]);
+    assert!(d.skipped[2].why.ends_with("not shared, you may not read it"), "{:?}", d.skipped);
     assert!(d.skipped[0].why.contains("your home directory"), "{:?}", d.skipped);
 }
 
