@@ -23,9 +23,9 @@
 use std::path::Path;
 
 use crate::escape;
+use crate::host::{Host, Private};
 use crate::hostfs::{HostFs, Kind};
 use crate::plan::{Access, FsOp};
-use crate::profile::{Host, Private};
 use crate::toolchain::view::{self, Shown};
 
 /// The directories of `/etc`, besides itself, whose links are followed.

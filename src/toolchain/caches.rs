@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{locate, never, Table};
+use crate::host::Host;
 use crate::hostfs::{HostFs, Kind};
-use crate::profile::Host;
 
 /// What `--caches` does with the package caches of the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -26,9 +26,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::escape;
+use crate::host::{Host, Private};
 use crate::hostfs::{HostFs, Kind};
 use crate::plan::FsOp;
-use crate::profile::{Host, Private};
 pub use caches::{caches, Cache, CacheMode, How};
 pub use table::Table;
 
