@@ -5,6 +5,7 @@
 //! line in [`compat`]) build a [`plan::Plan`]; [`launch::run`] executes it. `sandbox explain` prints the
 //! Plan instead of running it.
 
+pub mod additions;
 pub mod cgroup;
 pub mod check;
 pub mod cli;

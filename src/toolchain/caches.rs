@@ -51,6 +51,7 @@ pub fn caches(
     host: &Host,
     expand: &dyn Fn(&str) -> Result<String, String>,
     fs: &dyn HostFs,
+    ops: &[crate::plan::FsOp],
     mode: CacheMode,
 ) -> Vec<Cache> {
     let mut out: Vec<Cache> = Vec::new();
@@ -63,6 +64,9 @@ pub fn caches(
             let Ok(text) = expand(pattern) else { continue };
             let path = crate::values::normalize(&PathBuf::from(&text));
             if !text.starts_with('/') || never(host, fs, &fs.real(&path).unwrap_or(path.clone())).is_some() {
+                continue;
+            }
+            if !super::view::fillable(ops, &path) {
                 continue;
             }
             let exists = fs.stat(&path) == Some(Kind::Dir);

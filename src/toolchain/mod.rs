@@ -265,7 +265,13 @@ impl<'a> Decider<'a> {
             return;
         }
         let unreadable = || (!fs.readable(&p)).then(|| "you may not read it".to_string());
-        if let Some(reason) = self.forbidden(&p).or_else(|| self.forbidden(&real)).or_else(unreadable) {
+        let covered = || {
+            (!view::fillable(self.inp.ops, &p))
+                .then(|| "an option or the profile puts something else there".to_string())
+        };
+        let refused =
+            self.forbidden(&p).or_else(|| self.forbidden(&real)).or_else(unreadable).or_else(covered);
+        if let Some(reason) = refused {
             if !self.out.skipped.iter().any(|s| s.path == p) {
                 self.out.skipped.push(Share { path: p, why: format!("{why}: not shared, {reason}") });
             }

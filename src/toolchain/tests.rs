@@ -288,7 +288,7 @@ fn the_not_found_hint_names_the_host_path_and_the_option() {
 fn cache_run(fs: &FakeFs, host: &Host, mode: CacheMode) -> Vec<(String, How)> {
     let table = Table::parse(table::BUILTIN).unwrap();
     let expand = expand(host);
-    caches(&table, host, &expand, fs, mode)
+    caches(&table, host, &expand, fs, &default_ops(), mode)
         .into_iter()
         .map(|c| (c.path.display().to_string(), c.how))
         .collect()

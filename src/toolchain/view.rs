@@ -59,6 +59,19 @@ fn host(src: PathBuf, p: &Path) -> Shown {
     }
 }
 
+/// Whether the sandbox may show the host's `p` on its own initiative: it
+/// shows nothing of the host there but emptiness it made itself (the empty
+/// root, or a tmpfs above `p` such as the empty `$HOME`). Not where an
+/// option hides it (`--hide`), empties it (a tmpfs at `p` itself), or puts
+/// something else (a bind, a file).
+pub fn fillable(ops: &[FsOp], p: &Path) -> bool {
+    match at(ops, p) {
+        (Shown::Own, None) => true,
+        (Shown::Own, Some(i)) => matches!(&ops[i], FsOp::Tmpfs { dest, .. } if dest != p),
+        _ => false,
+    }
+}
+
 /// Whether the host's own `p` is what the sandbox shows at `p`.
 pub fn shows(ops: &[FsOp], p: &Path) -> bool {
     at(ops, p).0 == Shown::Same
@@ -98,6 +111,12 @@ mod tests {
         assert_eq!(at("/opt/tool"), (Shown::Own, None));
         assert!(shows(&ops, Path::new("/usr/local/bin")));
         assert!(!shows(&ops, Path::new("/home/u")));
+        assert!(fillable(&ops, Path::new("/home/u/.cargo/bin")), "beneath the empty home");
+        assert!(fillable(&ops, Path::new("/opt/tool")), "the empty root");
+        assert!(!fillable(&ops, Path::new("/home/u")), "the tmpfs itself");
+        assert!(!fillable(&ops, Path::new("/etc/shadow")), "hidden");
+        assert!(!fillable(&ops, Path::new("/home/u/data/x")), "another bind");
+        assert!(!fillable(&ops, Path::new("/usr/bin")), "shown already");
     }
 
     #[test]
