@@ -219,6 +219,20 @@ impl Sbx {
         self
     }
 
+    /// Starts sandbox with SIGCHLD ignored, as a caller may leave it (the
+    /// disposition survives execve).
+    pub fn ignoring_sigchld(mut self) -> Sbx {
+        // SAFETY: between fork and exec only signal(2), which is
+        // async-signal-safe, runs.
+        unsafe {
+            self.cmd.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            })
+        };
+        self
+    }
+
     fn prepare(mut self) -> Command {
         if !self.root {
             as_caller(&mut self.cmd);
