@@ -49,7 +49,10 @@ use crate::plan::Plan;
 pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
     // Built before clone: a bad policy is an error with nothing started.
     let filters = filters::prepare(plan)?;
-    let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref() };
+    let caller =
+        crate::plan::Ids { uid: nix::unistd::getuid().as_raw(), gid: nix::unistd::getgid().as_raw() };
+    let ctx =
+        Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref(), caller };
     monitor::start(&ctx)
 }
 
