@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use sandbox::host::Host;
@@ -24,9 +23,12 @@ fn main() -> ExitCode {
     }
     let host = Host::current();
     let argv: Vec<OsString> = std::env::args_os().collect();
-    // Installed as `bwrap` (a symlink): bubblewrap's command line.
-    if let Some(prog) = argv.first().filter(|a| Path::new(a).file_name().is_some_and(|n| n == "bwrap")) {
-        return bwrap(&prog.to_string_lossy(), &argv[1..], &host);
+    // Installed as `bwrap` (a symlink), or such a binary re-executing
+    // itself through /proc/self/exe: bubblewrap's command line.
+    let exe = std::fs::read_link("/proc/self/exe").ok();
+    if sandbox::dispatch::bwrap_mode(&argv, exe.as_deref()) {
+        let prog = argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+        return bwrap(&prog, &argv[1..], &host);
     }
     let command = match native::parse(argv, &host) {
         Ok(c) => c,

@@ -96,7 +96,12 @@ fn a_plain_vector_gives_bubblewraps_defaults() {
     // bubblewrap's behaviours, stated as the Plan's.
     assert_eq!(
         p.root,
-        Root { tmpfs: RootTmpfs::Writable, special: Special::Plain, parent_modes: vec![0o700; 3] }
+        Root {
+            tmpfs: RootTmpfs::Writable,
+            special: Special::Plain,
+            parent_modes: vec![0o700; 3],
+            file_label: None,
+        }
     );
     assert_eq!(p.process.fds, Fds::AllBut(vec![]));
     assert_eq!((p.process.pid1, p.process.signals), (Pid1::PlainInit, Signals::NotForwarded));
@@ -540,9 +545,8 @@ fn labels_need_selinux_and_a_valid_context() {
         );
         let mut io = FakeIo { selinux: Some(Label::Valid), ..Default::default() };
         let p = plan_io(&[opt, "system_u:object_r:tmp_t:s0", "true"], &mut io);
-        if opt == "--exec-label" {
-            assert_eq!(p.process.exec_label.as_deref(), Some("system_u:object_r:tmp_t:s0"));
-        }
+        let got = if opt == "--exec-label" { p.process.exec_label } else { p.root.file_label };
+        assert_eq!(got.as_deref(), Some("system_u:object_r:tmp_t:s0"));
         let mut io = FakeIo { selinux: Some(Label::Invalid(Errno::EINVAL)), ..Default::default() };
         match run(&[opt, "bogus", "true"], &mut io).result {
             Err(Exit { stderr, code: 1, .. }) => {

@@ -20,6 +20,11 @@ pub struct Root {
     /// creates, one per operation; 0755 for those beyond the list.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parent_modes: Vec<u32>,
+    /// The SELinux context of the tmpfs mounts and the files the setup
+    /// makes (bubblewrap's `--file-label`, accepted only where SELinux is
+    /// enabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_label: Option<String>,
 }
 
 /// The tmpfs the root is built on.

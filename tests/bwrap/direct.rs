@@ -310,3 +310,22 @@ kill $(cat pid2) 2>/dev/null; wait"#
     assert_eq!(want, "switched\nnot the setup namespace\nexit 0", "Debian's bwrap");
     assert_eq!(script(&compat_bwrap(), &s), want);
 }
+
+/// bubblewrap's own test suite runs itself again through /proc/self/exe
+/// (`$BWRAP_RECURSE -- /proc/self/exe --unshare-all --bind / / …`): argv[0]
+/// no longer says bwrap, and the binary must stay bubblewrap's, also with
+/// an option both command lines have (`--dev-bind / /`).
+#[test]
+fn a_bwrap_run_again_through_proc_self_exe_stays_bwrap() {
+    if !need_reference() {
+        return;
+    }
+    let recurse = "$B --unshare-user --uid 0 --gid 0 --cap-add ALL --bind / / --bind /proc /proc --";
+    let s = format!(
+        "{recurse} /proc/self/exe --unshare-all --bind / / --bind /proc /proc echo hello\n\
+         {recurse} /proc/self/exe --dev-bind / / -- echo again"
+    );
+    let want = script(Path::new(REFERENCE), &s);
+    assert_eq!(want, "hello\nagain\nexit 0", "Debian's bwrap");
+    assert_eq!(script(&compat_bwrap(), &s), want);
+}

@@ -132,6 +132,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
             if let Some(size) = size {
                 data.push_str(&format!(",size={size}"));
             }
+            let data = labelled(ctx, data);
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             mount_fd(root, Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
                 .what(|| format!("tmpfs {}", show(dest)))
@@ -195,6 +196,15 @@ fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
     let attrs =
         sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
     restrict(root, dest, attrs, false)
+}
+
+/// A tmpfs's mount data with the Plan's SELinux file label, if it has one
+/// (bubblewrap's `--file-label`: `context="LABEL"`).
+pub fn labelled(ctx: &Ctx, data: String) -> String {
+    match &ctx.plan.root.file_label {
+        Some(label) => format!("{data},context=\"{label}\""),
+        None => data,
+    }
 }
 
 /// Binds the host object `src` over `dest` inside the root with `attrs`.

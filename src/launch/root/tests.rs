@@ -46,6 +46,10 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
         fn effective_caps(&self) -> u64 {
             0
         }
+        // An SELinux host, where any label is valid.
+        fn check_label(&self, _: &str) -> crate::compat::Label {
+            crate::compat::Label::Valid
+        }
     }
     let mut io = Io(data.iter().map(|(fd, d)| (*fd, d.to_vec())).collect());
     let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
@@ -194,6 +198,11 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "mkdir /newroot/work/proj 0755",
         "mount /work/proj -> /newroot/work/proj (bind,rec)",
         "setattr /newroot/work/proj nosuid,nodev recursive",
+        "mkdir /newroot/var 0755",
+        "mkdir /newroot/var/cache 0755",
+        "mkdir /newroot/var/cache/fontconfig 0755",
+        "mount /var/cache/fontconfig -> /newroot/var/cache/fontconfig (bind,rec)",
+        "setattr /newroot/var/cache/fontconfig ro,nosuid,nodev recursive",
         "mount /newroot (remount,bind,ro,nosuid,nodev)", // the root read-only
     ];
     assert_lines(&sys, &all(&first, &middle, &PIVOT));
@@ -376,4 +385,23 @@ fn a_bind_source_is_opened_once_through_its_links() {
             "setattr /newroot/opt/app ro,nosuid,nodev recursive"
         ]
     );
+}
+
+/// bubblewrap's --file-label where SELinux is on: the context set for the
+/// files the setup makes (setfscreatecon) before anything is made, and on
+/// every tmpfs, /dev's included.
+#[test]
+fn a_file_label_marks_the_files_made_and_every_tmpfs() {
+    let args = "--file-label system_u:object_r:container_file_t:s0 --dev /dev --tmpfs /tmp true";
+    let plan = compat_plan(&args.split_whitespace().collect::<Vec<_>>(), &[]);
+    let sys = RecordingSys::default().files(&["/proc/thread-self/attr/fscreate"]);
+    build_with(&plan, &sys).unwrap();
+    let lines = sys.lines();
+    assert_eq!(lines[0], "write /proc/thread-self/attr/fscreate 37 bytes", "first of all: {lines:#?}");
+    let ctx = "context=\"system_u:object_r:container_file_t:s0\"";
+    assert!(
+        lines.contains(&format!("mount tmpfs /newroot/dev (nosuid,nodev) mode=0755,{ctx}")),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&format!("mount tmpfs /newroot/tmp (nosuid,nodev) mode=755,{ctx}")), "{lines:#?}");
 }
