@@ -56,12 +56,32 @@ fn main() -> ExitCode {
             }
         },
         Command::Explain { built, json } => explain(&built, json),
+        Command::Completions(shell) => print_doc(sandbox::docs::completion(shell.name())),
+        Command::Man(page) => print_doc(sandbox::docs::man(page.as_deref())),
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
             match launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }) {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => ExitCode::from(failed(&e)),
             }
+        }
+    }
+}
+
+/// `sandbox man`, `sandbox completions`: the committed text, or why not.
+fn print_doc(text: Result<&str, String>) -> ExitCode {
+    match text {
+        Ok(text) => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sandbox: writing: {e}");
+                ExitCode::from(SETUP_FAILED)
+            }
+        },
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            ExitCode::from(SETUP_FAILED)
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum Command {
     Print(String),
     /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
     Bwrap(Vec<OsString>),
+    /// `sandbox completions SHELL`, `sandbox man [PAGE]`: the committed text.
+    Completions(cli::Shell),
+    Man(Option<String>),
 }
 
 /// A finished Plan with where its entries came from and notes for the user.
@@ -54,6 +57,8 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
         cli::Command::ProfilesShow(name) => Command::ProfilesShow(name),
         cli::Command::Print(text) => Command::Print(text),
         cli::Command::Bwrap(args) => Command::Bwrap(args),
+        cli::Command::Completions(shell) => Command::Completions(shell),
+        cli::Command::Man(page) => Command::Man(page),
     })
 }
 

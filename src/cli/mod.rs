@@ -80,6 +80,39 @@ pub enum Sub {
         #[command(subcommand)]
         action: ProfilesAction,
     },
+    /// Print the shell completion script for SHELL (the file under completions/), e.g.
+    /// `sandbox completions bash > ~/.local/share/bash-completion/completions/sandbox`.
+    Completions {
+        /// The shell: `bash`, `zsh` or `fish`.
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: Shell,
+    },
+    /// Print a man page (roff, as under man/): `sandbox` (the default), a subcommand's
+    /// (`explain`, `check`, `bwrap`, `profiles`, `completions`, `man`), or `profile` for the
+    /// profile format, e.g. `sandbox man | man -l -`.
+    Man {
+        /// The page: `sandbox`, a subcommand, or `profile`.
+        #[arg(value_name = "PAGE")]
+        page: Option<String>,
+    },
+}
+
+/// The shells `sandbox completions` has a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +146,10 @@ pub enum Command {
     Print(String),
     /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
     Bwrap(Vec<OsString>),
+    /// `sandbox completions SHELL`.
+    Completions(Shell),
+    /// `sandbox man [PAGE]`.
+    Man(Option<String>),
 }
 
 /// A sandbox the command line describes, before the profile is folded in.
@@ -166,6 +203,8 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
         Some(Sub::Bwrap { args }) => Ok(Command::Bwrap(args)),
         Some(Sub::Profiles { action: ProfilesAction::List }) => Ok(Command::ProfilesList),
         Some(Sub::Profiles { action: ProfilesAction::Show { name } }) => Ok(Command::ProfilesShow(name)),
+        Some(Sub::Completions { shell }) => Ok(Command::Completions(shell)),
+        Some(Sub::Man { page }) => Ok(Command::Man(page)),
         Some(Sub::Explain { json, run }) => {
             let sub = matches.subcommand_matches("explain").expect("explain matched");
             Ok(Command::Explain { request: request(run, sub, host)?, json })
