@@ -16,8 +16,9 @@ use crate::etclinks;
 use crate::host::Host;
 use crate::hostfs::HostFs;
 use crate::plan::landlock::Mode;
+use crate::plan::view;
 use crate::plan::{network, Access, EnvVar, FileHow, FsOp, Plan, Upper};
-use crate::toolchain::{self, view, CacheMode, How, Table};
+use crate::toolchain::{self, CacheMode, How, Table};
 
 /// What to add, as the settings say.
 pub struct Wanted<'a> {
@@ -138,7 +139,7 @@ impl<O, F: Fn(String) -> O> Inserter<'_, '_, O, F> {
             self.fs(op, s.why);
         }
         for h in d.hides {
-            self.fs(FsOp::Hide { dest: h.path }, h.why);
+            self.fs(FsOp::Hide { dest: h.path, optional: true }, h.why);
         }
         for name in d.env {
             let Some(value) = host.var(&name.to_string_lossy()).map(|v| v.to_owned()) else { continue };
@@ -184,7 +185,7 @@ mod tests {
             bind("/etc", Access::ReadOnly),
             FsOp::Tmpfs { dest: "/home/u".into(), mode: 0o755, size: None },
             bind("/work/proj", Access::ReadWrite),
-            FsOp::Hide { dest: "/home/u/.cargo/bin".into() },
+            FsOp::Hide { dest: "/home/u/.cargo/bin".into(), optional: false },
         ];
         p.env = vec![EnvVar { name: "PATH".into(), value: "/home/u/.cargo/bin:/usr/bin".into() }];
         p.command = vec![command.into()];

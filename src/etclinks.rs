@@ -25,8 +25,8 @@ use std::path::Path;
 use crate::escape;
 use crate::host::{Host, Private};
 use crate::hostfs::{HostFs, Kind};
+use crate::plan::view::{self, Shown};
 use crate::plan::{Access, FsOp};
-use crate::toolchain::view::{self, Shown};
 
 /// The directories of `/etc`, besides itself, whose links are followed.
 pub const SUBDIRS: [&str; 5] = ["alternatives", "ssl", "ssl/certs", "pki/tls", "pki/tls/certs"];
@@ -157,7 +157,7 @@ mod tests {
         vec![
             ro("/usr"),
             ro("/etc"),
-            FsOp::Hide { dest: "/etc/shadow".into() },
+            FsOp::Hide { dest: "/etc/shadow".into(), optional: false },
             FsOp::Tmpfs { dest: "/tmp".into(), mode: 0o1777, size: None },
             FsOp::Tmpfs { dest: "/home/u".into(), mode: 0o755, size: None },
         ]

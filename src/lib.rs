@@ -23,5 +23,4 @@ pub mod profile;
 pub mod seccomp;
 pub mod settings;
 pub mod toolchain;
-pub mod usage;
 pub mod values;

@@ -60,7 +60,11 @@ fn main() -> ExitCode {
         Command::Man(page) => print_doc(sandbox::docs::man(page.as_deref())),
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
-            match launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }) {
+            // The checks explain makes too, before anything starts.
+            let result = launch::check(&built.plan).and_then(|()| {
+                launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() })
+            });
+            match result {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => ExitCode::from(failed(&e)),
             }
@@ -90,6 +94,10 @@ fn print_doc(text: Result<&str, String>) -> ExitCode {
 /// came from.
 fn explain(built: &native::Built, json: bool) -> ExitCode {
     print_notes(&built.notes);
+    // What a run would refuse before starting, refused here with its line.
+    if let Err(e) = launch::check(&built.plan) {
+        return ExitCode::from(failed(&e));
+    }
     let mut out = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &built.plan)

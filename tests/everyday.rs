@@ -41,6 +41,95 @@ fn man_and_completions_print_the_committed_files() {
     assert_eq!(run(&["completions", "bash"]).ok(), committed("completions/sandbox.bash"));
     assert_eq!(run(&["completions", "zsh"]).ok(), committed("completions/_sandbox"));
     assert_eq!(run(&["completions", "fish"]).ok(), committed("completions/sandbox.fish"));
-    run(&["completions", "tcsh"]).fails(125, "invalid value 'tcsh'");
+    run(&["completions", "tcsh"]).fails(125, "expected one of bash, zsh, fish");
     run(&["man", "nope"]).fails(125, "no such page");
+}
+
+#[test]
+fn hide_of_a_missing_path_is_an_error_hide_try_is_not() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let missing = home.path().join(".sssh");
+    let out = sbx(cwd.path(), home.path(), ["--hide", missing.to_str().unwrap(), "--", "true"]).output();
+    out.fails(125, &format!("hide {}: No such file or directory", missing.display()));
+    assert!(out.stderr().contains("--hide-try"), "{}", out.stderr());
+    let out =
+        sbx(cwd.path(), home.path(), ["--hide-try", missing.to_str().unwrap(), "--", "echo", "ran"]).output();
+    assert_eq!(out.ok(), "ran\n");
+    home.file(".ssh/id", "key");
+    let ssh = home.path().join(".ssh");
+    let out = sbx(
+        cwd.path(),
+        home.path(),
+        [
+            "--rw",
+            home.path().to_str().unwrap(),
+            "--hide",
+            ssh.to_str().unwrap(),
+            "--",
+            "ls",
+            "-A",
+            ssh.to_str().unwrap(),
+        ],
+    )
+    .output();
+    assert_eq!(out.ok(), "");
+}
+
+#[test]
+fn explain_fails_as_the_run_would_with_the_same_line() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let cases: [&[&str]; 4] = [
+        &["--ro", "/nonexistent-source:/x"],
+        &["--persist", "/nonexistent-lower:/tmp/sandbox-test-state"],
+        &["--add-seccomp-fd", "77"],
+        &["--hide", "/nonexistent-hidden"],
+    ];
+    for args in cases {
+        let mut run_args: Vec<&str> = args.to_vec();
+        run_args.extend(["--", "true"]);
+        let ran = sbx(cwd.path(), home.path(), &run_args).output();
+        assert_eq!(ran.code(), 125, "{args:?}: {}", ran.stderr());
+        let mut explain_args = vec!["explain"];
+        explain_args.extend(&run_args);
+        let explained = sbx(cwd.path(), home.path(), &explain_args).output();
+        assert_eq!((explained.code(), explained.stderr()), (125, ran.stderr()), "{args:?}");
+        assert_eq!(explained.stdout(), "", "no plan printed");
+    }
+}
+
+#[test]
+fn options_of_a_fixed_set_list_their_values() {
+    run(&["--net", "foo", "--", "true"])
+        .fails(125, "invalid value 'foo' for '--net <MODE>': expected one of none, host, user, user:pasta, user:slirp4netns");
+    let out = run(&["--share", "netw", "--", "true"]);
+    out.fails(125, "expected one of ipc, pid, uts, net, cgroup; did you mean 'net'?");
+    run(&["--bind-cwd", "x", "--", "true"]).fails(125, "expected one of rw, ro, none");
+    run(&["--seccomp", "x", "--", "true"]).fails(125, "expected one of default, none");
+    run(&["--mode", "x", "--", "true"]).fails(125, "expected one of namespaces, landlock");
+}
+
+#[test]
+fn bubblewraps_spellings_say_the_native_form() {
+    run(&["--ro-bind", "/usr", "/usr", "--", "true"])
+        .fails(125, "--ro-bind is bubblewrap's spelling: write --ro /usr;");
+    run(&["--bind", "/tmp/a", "/b", "--", "true"]).fails(125, "write --rw /tmp/a:/b;");
+    let out = run(&["--dev-bind", "/dev", "/dev", "--", "true"]);
+    out.fails(125, "--dev-bind is bubblewrap's spelling: write --dev-bind /dev;");
+    assert!(out.stderr().contains("`sandbox bwrap ARGS`"), "{}", out.stderr());
+    run(&["--unshare-all", "--", "true"]).fails(125, "not needed here: every namespace is the sandbox's own");
+}
+
+#[test]
+fn a_tilde_in_a_value_or_a_profile_is_home() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    home.file("data/f", "in home\n");
+    let out = sbx(cwd.path(), home.path(), ["--ro=~/data:/data", "--", "cat", "/data/f"]).output();
+    assert_eq!(out.ok(), "in home\n");
+    let profile = cwd.file("p.toml", "include = [\"default\"]\n[filesystem]\nro = [\"~/data:/d2\"]\n");
+    let out =
+        sbx(cwd.path(), home.path(), ["--profile", profile.to_str().unwrap(), "--", "cat", "/d2/f"]).output();
+    assert_eq!(out.ok(), "in home\n");
+    let out = sbx(cwd.path(), home.path(), ["--ro", "~root/x", "--", "true"]).output();
+    out.fails(125, "only `~` and `~/…` are expanded");
+    assert!(out.stderr().contains("${HOME}"), "{}", out.stderr());
 }

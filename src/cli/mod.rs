@@ -21,6 +21,7 @@ pub mod network;
 mod ordered;
 mod run;
 pub mod seccomp;
+pub mod usage;
 
 pub use run::RunArgs;
 
@@ -193,9 +194,15 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     if args.get(1).is_some_and(|a| a == "bwrap") {
         return Ok(Command::Bwrap(args[2..].to_vec()));
     }
+    // bubblewrap's two-word `--dev-bind SRC DEST` parses natively (DEST as
+    // the command): say what was meant instead of running it.
+    if let Some(line) = usage::bwrap_two_words(&args[1.min(args.len())..]) {
+        return Err(UsageError(line));
+    }
+    let rest = args[1.min(args.len())..].to_vec();
     let matches = match Cli::command().try_get_matches_from(args) {
         Ok(m) => m,
-        Err(e) => return clap_error(e),
+        Err(e) => return clap_error(e, &rest),
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e)))?;
     match cli.sub {
@@ -221,8 +228,15 @@ fn request(run: Box<RunArgs>, m: &ArgMatches, host: &Host) -> Result<Request, Us
     Ok(Request { profile: run.profile.clone(), settings, run })
 }
 
-fn clap_error(e: clap::Error) -> Result<Command, UsageError> {
+fn clap_error(e: clap::Error, args: &[OsString]) -> Result<Command, UsageError> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+            if let Some(line) = usage::bwrap_spelling(arg, args) {
+                return Err(UsageError(line));
+            }
+        }
+    }
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Ok(Command::Print(e.render().to_string())),
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Err(UsageError(
@@ -230,7 +244,9 @@ fn clap_error(e: clap::Error) -> Result<Command, UsageError> {
         )),
         _ => {
             let mut msg = first_line(&e);
-            if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
+            if let Some(values) = usage::valid_values(&e) {
+                msg.push_str(&format!(": {values}"));
+            } else if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
                 msg.push_str(&format!("; did you mean '{s}'?"));
             }
             Err(UsageError(msg))

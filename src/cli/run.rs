@@ -72,9 +72,14 @@ pub struct RunArgs {
     pub tmpfs: Vec<OsString>,
 
     /// Hide PATH: cover a directory with an empty read-only one, a file with an empty
-    /// read-only file.
+    /// read-only file. A PATH the host does not have is an error (a typo would protect
+    /// nothing); see --hide-try.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub hide: Vec<OsString>,
+
+    /// Like --hide, but nothing is said when PATH does not exist.
+    #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub hide_try: Vec<OsString>,
 
     /// Create the directory PATH (and missing parents) inside the sandbox.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]

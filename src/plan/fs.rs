@@ -121,6 +121,11 @@ pub enum FsOp {
     Hide {
         #[serde(with = "os_path")]
         dest: PathBuf,
+        /// Fine when nothing is there (`--hide-try`); otherwise a path the
+        /// host does not have is an error before anything starts (a typo
+        /// would protect nothing).
+        #[serde(default, skip_serializing_if = "is_false")]
+        optional: bool,
     },
     /// A file with the given content: created at `dest` (`copy`, bwrap
     /// --file) or made in the scratch tmpfs and bound over `dest` (`bind`,
@@ -204,7 +209,7 @@ impl FsOp {
             | FsOp::Dev { dest }
             | FsOp::Dir { dest, .. }
             | FsOp::Symlink { dest, .. }
-            | FsOp::Hide { dest }
+            | FsOp::Hide { dest, .. }
             | FsOp::File { dest, .. }
             | FsOp::Chmod { dest, .. }
             | FsOp::RemountRo { dest }

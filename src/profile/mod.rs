@@ -178,7 +178,8 @@ fn load_into(
     stack.pop();
     let base = src.dir.clone().unwrap_or_else(|| host.cwd.clone());
     let expand = |s: &str| vars::expand(s, host);
-    let own = read::settings(&doc, &expand, &base).map_err(|(at, msg)| located_error(src, at, &msg))?;
+    let own =
+        read::settings(&doc, &expand, &base, &host.home).map_err(|(at, msg)| located_error(src, at, &msg))?;
     for (at, setting) in own {
         let (line, col) = line_col(&src.text, at);
         out.push(Located { setting, origin: Origin::Profile { file: src.label.clone(), line, col } });

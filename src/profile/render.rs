@@ -47,7 +47,8 @@ fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
         FsOp::Symlink { target, dest } => {
             ("symlink", format!("{}:{}", escape::path(target), escape::path(dest)))
         }
-        FsOp::Hide { dest } => ("hide", escape::path(dest)),
+        FsOp::Hide { dest, optional: false } => ("hide", escape::path(dest)),
+        FsOp::Hide { dest, optional: true } => ("hide-try", escape::path(dest)),
         FsOp::Overlay { lowers, dest, upper } => {
             let layers: Vec<String> = lowers.iter().map(|l| layer(l)).collect();
             let (layers, dest) = (layers.join(":"), escape::path(dest));
@@ -78,6 +79,7 @@ fn add_fs(doc: &mut Doc, key: &str, v: String) {
         "mkdir" => &mut f.mkdir,
         "symlink" => &mut f.symlink,
         "hide" => &mut f.hide,
+        "hide-try" => &mut f.hide_try,
         "overlay" => &mut f.overlay,
         "persist" => &mut f.persist,
         // "ro-overlay", the last key fs_entry gives.

@@ -71,6 +71,8 @@ pub struct Filesystem {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hide: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hide_try: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dev: Vec<S<String>>,

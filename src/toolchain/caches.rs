@@ -66,7 +66,7 @@ pub fn caches(
             if !text.starts_with('/') || never(host, fs, &fs.real(&path).unwrap_or(path.clone())).is_some() {
                 continue;
             }
-            if !super::view::fillable(ops, &path) {
+            if !crate::plan::view::fillable(ops, &path) {
                 continue;
             }
             let exists = fs.stat(&path) == Some(Kind::Dir);

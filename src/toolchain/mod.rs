@@ -19,7 +19,6 @@
 
 mod caches;
 pub mod table;
-pub mod view;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -28,7 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::escape;
 use crate::host::{Host, Private};
 use crate::hostfs::{HostFs, Kind};
-use crate::plan::FsOp;
+use crate::plan::{view, FsOp};
 pub use caches::{caches, Cache, CacheMode, How};
 pub use table::Table;
 

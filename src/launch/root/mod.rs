@@ -43,7 +43,7 @@ mod overlay;
 mod remount;
 pub mod resolve;
 mod scratch;
-mod sources;
+pub mod sources;
 mod special;
 #[cfg(test)]
 mod tests;
@@ -130,7 +130,7 @@ fn describe(op: &FsOp) -> String {
         FsOp::Dev { dest } => format!("dev {}", show(dest)),
         FsOp::Dir { dest, .. } => format!("mkdir {}", show(dest)),
         FsOp::Symlink { target, dest } => format!("symlink {} -> {}", show(dest), show(target)),
-        FsOp::Hide { dest } => format!("hide {}", show(dest)),
+        FsOp::Hide { dest, .. } => format!("hide {}", show(dest)),
         FsOp::File { dest, how, .. } => format!("file {} ({how:?})", show(dest)),
         FsOp::Chmod { dest, mode } => format!("chmod {mode:04o} {}", show(dest)),
         FsOp::RemountRo { dest } => format!("remount read-only {}", show(dest)),

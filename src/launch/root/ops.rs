@@ -142,7 +142,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
         FsOp::Dev { dest } => special::dev(ctx, root, dest),
         FsOp::Dir { dest, mode } => ensure_dir(root, dest, *mode).map(drop),
         FsOp::Symlink { target, dest } => symlink(root, target, dest),
-        FsOp::Hide { dest } => hide(ctx, root, base, dest),
+        FsOp::Hide { dest, .. } => hide(ctx, root, base, dest),
         FsOp::File { dest, content, mode, how } => files::file(root, base, n, dest, content, *mode, *how),
         FsOp::Chmod { dest, mode } => files::chmod(root, dest, *mode),
         FsOp::RemountRo { dest } => files::remount_ro(root, dest),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::{FsOp, Upper};
+use super::{FsOp, Upper};
 
 /// What is at a path inside the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ fn at_depth(ops: &[FsOp], p: &Path, hops: usize) -> (Shown, Option<usize>) {
             },
             FsOp::Symlink { target, .. } if hops < MAX_HOPS => {
                 let base = dest.parent().unwrap_or(Path::new("/"));
-                let next = crate::values::normalize(&base.join(target).join(rest));
+                let next = normalize(&base.join(target).join(rest));
                 return at_depth(ops, &next, hops + 1);
             }
             _ => Shown::Own,
@@ -49,6 +49,21 @@ fn at_depth(ops: &[FsOp], p: &Path, hops: usize) -> (Shown, Option<usize>) {
         return (shown, Some(i));
     }
     (Shown::Own, None)
+}
+
+/// `p` with `.` and `..` resolved lexically (never above `/`).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            std::path::Component::Normal(n) => out.push(n),
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn host(src: PathBuf, p: &Path) -> Shown {
@@ -69,6 +84,21 @@ pub fn fillable(ops: &[FsOp], p: &Path) -> bool {
         (Shown::Own, None) => true,
         (Shown::Own, Some(i)) => matches!(&ops[i], FsOp::Tmpfs { dest, .. } if dest != p),
         _ => false,
+    }
+}
+
+/// The host path a `--hide` of `p` is about, for the check that it names
+/// something: the source of the bind that shows it, or `p` itself where the
+/// sandbox shows the host's own or nothing of its own (the empty root, an
+/// empty tmpfs, a hidden path); `None` where the sandbox made the content
+/// itself (a directory, a link, a file, /dev, /proc).
+pub fn host_path(ops: &[FsOp], p: &Path) -> Option<PathBuf> {
+    match at(ops, p) {
+        (Shown::Same, _) | (Shown::Own, None) => Some(p.to_path_buf()),
+        (Shown::Host(src), _) => Some(src),
+        (Shown::Own, Some(i)) => {
+            matches!(ops[i], FsOp::Tmpfs { .. } | FsOp::Hide { .. }).then(|| p.to_path_buf())
+        }
     }
 }
 
@@ -98,7 +128,7 @@ mod tests {
             FsOp::Symlink { target: "usr/bin".into(), dest: "/bin".into() },
             tmpfs("/home/u"),
             bind("/data", "/home/u/data"),
-            FsOp::Hide { dest: "/etc/shadow".into() },
+            FsOp::Hide { dest: "/etc/shadow".into(), optional: false },
             FsOp::Chmod { dest: "/usr".into(), mode: 0o755 },
         ];
         let at = |p: &str| at(&ops, Path::new(p));
@@ -117,6 +147,12 @@ mod tests {
         assert!(!fillable(&ops, Path::new("/etc/shadow")), "hidden");
         assert!(!fillable(&ops, Path::new("/home/u/data/x")), "another bind");
         assert!(!fillable(&ops, Path::new("/usr/bin")), "shown already");
+        let host = |p: &str| host_path(&ops, Path::new(p));
+        assert_eq!(host("/home/u/data/x"), Some("/data/x".into()), "through the bind");
+        assert_eq!(host("/home/u/.ssh"), Some("/home/u/.ssh".into()), "beneath the empty home");
+        assert_eq!(host("/opt/x"), Some("/opt/x".into()), "the empty root");
+        let made = [FsOp::Dir { dest: "/made".into(), mode: 0o755 }];
+        assert_eq!(host_path(&made, Path::new("/made/x")), None, "the sandbox's own");
     }
 
     #[test]
