@@ -133,3 +133,15 @@ fn a_tilde_in_a_value_or_a_profile_is_home() {
     out.fails(125, "only `~` and `~/…` are expanded");
     assert!(out.stderr().contains("${HOME}"), "{}", out.stderr());
 }
+
+#[test]
+fn a_timeout_says_so_with_v_and_only_then() {
+    let out = run(&["-v", "--timeout", "300ms", "--", "sleep", "10"]);
+    assert_eq!(out.code(), 124);
+    let stderr = out.stderr();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("--timeout")).collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr());
+    assert!(lines[0].contains("300ms") && lines[0].contains("SIGTERM"), "{}", lines[0]);
+    let out = run(&["--timeout", "300ms", "--", "sleep", "10"]);
+    assert_eq!((out.code(), out.stderr().as_str()), (124, ""));
+}
