@@ -7,7 +7,9 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 
@@ -88,4 +90,54 @@ fn ci_commits_with_the_users_git_identity() {
 #[test]
 fn agent_commits_with_the_users_git_identity() {
     commits_with_the_users_identity("agent");
+}
+
+/// A free port on the host's loopback (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn fetch(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    Some(reply)
+}
+
+#[test]
+fn net_service_creates_its_state_and_serves_http_to_the_host() {
+    let w = world();
+    let state = w.home.path().join(".local/state/sandbox/service");
+    let out = w.run(&["--profile", "net-service", "--", "sh", "-c", "echo hello-state > hello.txt; pwd"]);
+    assert_eq!(out.ok(), "/var/lib/service\n");
+    assert!(
+        out.stderr().contains(&format!("created {} (0700)", state.display())),
+        "it says where: {}",
+        out.stderr()
+    );
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+    assert_eq!(std::fs::read_to_string(state.join("hello.txt")).unwrap(), "hello-state\n");
+
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:8000");
+    let args =
+        ["--profile", "net-service", "--publish", &publish, "--", "python3", "-m", "http.server", "8000"];
+    let child = sbx(w.proj.path(), w.home.path(), args).env("PATH", PATH).spawn();
+    let mut reply = None;
+    assert!(
+        wait_for(15.0, || {
+            reply = fetch(port, "/hello.txt").filter(|r| r.starts_with("HTTP/1.0 200"));
+            reply.is_some()
+        }),
+        "no answer on 127.0.0.1:{port}"
+    );
+    assert!(reply.unwrap().ends_with("\r\n\r\nhello-state\n"));
+    drop(child);
+    let second = w.run(&["--profile", "net-service", "--", "cat", "hello.txt"]);
+    assert_eq!(second.ok(), "hello-state\n");
+    assert!(!second.stderr().contains("created"), "only the first run creates it: {}", second.stderr());
 }

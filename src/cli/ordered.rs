@@ -90,6 +90,9 @@ fn filesystem(o: &mut Ordered, run: &RunArgs, host: &Host) -> Result<(), UsageEr
     o.each("hide", &run.hide, |v| Ok(Setting::Fs(FsOp::Hide { dest: dest(v)?, optional: false })))?;
     o.each("hide_try", &run.hide_try, |v| Ok(Setting::Fs(FsOp::Hide { dest: dest(v)?, optional: true })))?;
     o.each("mkdir", &run.mkdir, |v| Ok(Setting::Fs(FsOp::Dir { dest: dest(v)?, mode: 0o755 })))?;
+    o.each("state", &run.state, |v| {
+        values::src_dest(&t(v)?, base).map(|(src, dest)| Setting::State { src, dest })
+    })?;
     o.each("symlink", &run.symlink, |v| values::symlink(&t(v)?).map(Setting::Fs))?;
     o.one("merged_usr", run.merged_usr.then_some(Setting::MergedUsr));
     o.one("bind_cwd", run.bind_cwd.map(Setting::BindCwd));

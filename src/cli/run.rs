@@ -81,6 +81,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub hide_try: Vec<OsString>,
 
+    /// Bind the host directory DIR read-write at DEST (default: the same path), creating DIR
+    /// and its missing parents (mode 0700) when it does not exist; a note says where the
+    /// first time. For a service's state that outlives the sandbox.
+    #[arg(long, value_name = "DIR[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub state: Vec<OsString>,
+
     /// Create the directory PATH (and missing parents) inside the sandbox.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub mkdir: Vec<OsString>,

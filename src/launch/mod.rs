@@ -53,7 +53,7 @@ use crate::plan::Plan;
 pub fn check(plan: &Plan) -> error::Result<()> {
     filters::check(plan)?;
     if plan.mode == crate::plan::landlock::Mode::Namespaces {
-        root::sources::check(&sys::RealSys, &plan.fs, &[])?;
+        root::sources::check(&sys::RealSys, &plan.fs, &plan.root.create_dirs)?;
     }
     Ok(())
 }

@@ -20,6 +20,12 @@ pub struct Root {
     /// creates, one per operation; 0755 for those beyond the list.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parent_modes: Vec<u32>,
+    /// Host directories made (0700, with their missing parents) before the
+    /// sources are opened, when they do not exist: state directories
+    /// (`--state`) and the caches `--caches rw` fills. Each one made is
+    /// said on stderr.
+    #[serde(skip_serializing_if = "Vec::is_empty", with = "super::serde_os::os_vec_path")]
+    pub create_dirs: Vec<PathBuf>,
     /// The SELinux context of the tmpfs mounts and the files the setup
     /// makes (bubblewrap's `--file-label`, accepted only where SELinux is
     /// enabled).

@@ -67,6 +67,10 @@ fn filesystem(doc: &Doc, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
     each(out, &fs.hide, &|v| Ok(FsOp::Hide { dest: dest(v)?, optional: false }))?;
     each(out, &fs.hide_try, &|v| Ok(FsOp::Hide { dest: dest(v)?, optional: true }))?;
     each(out, &fs.mkdir, &|v| Ok(FsOp::Dir { dest: dest(v)?, mode: 0o755 }))?;
+    for s in &fs.state {
+        let (src, dest) = values::src_dest(OsStr::new(&val(s)?), base).map_err(|e| (s.span().start, e))?;
+        out.push((s.span().start, Setting::State { src, dest }));
+    }
     each(out, &fs.symlink, &|v| values::symlink(v))?;
     flag(out, &fs.merged_usr, |on| on.then_some(Setting::MergedUsr));
     if let Some(m) = &fs.bind_cwd {

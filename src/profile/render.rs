@@ -64,6 +64,16 @@ fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
     })
 }
 
+/// `--state`'s value: `DIR`, or `DIR:DEST`.
+fn state_value(src: &std::path::Path, dest: &std::path::Path) -> String {
+    let dir = escape::path(src).replace(':', "\\:");
+    if src == dest {
+        dir
+    } else {
+        format!("{dir}:{}", escape::path(dest))
+    }
+}
+
 /// Adds a file-system operation to the `[filesystem]` list of its key.
 fn add_fs(doc: &mut Doc, key: &str, v: String) {
     let f = &mut doc.filesystem;
@@ -101,6 +111,7 @@ fn doc(description: Option<&str>, settings: &[Located]) -> Doc {
                 }
             }
             Setting::MergedUsr => f.merged_usr = Some(s(true)),
+            Setting::State { src, dest } => f.state.push(s(state_value(src, dest))),
             Setting::BindCwd(m) => f.bind_cwd = Some(s(*m)),
             Setting::Env(k, v) => _ = env.set.insert(escape::os(k), s(escape::os(v))),
             Setting::KeepEnv(k) => env.keep.push(s(escape::os(k))),
@@ -162,6 +173,7 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         // doc() takes these; listed so that a new setting must be placed.
         Setting::Fs(_)
         | Setting::MergedUsr
+        | Setting::State { .. }
         | Setting::BindCwd(_)
         | Setting::Env(..)
         | Setting::KeepEnv(_)
@@ -189,6 +201,9 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::Fs(op) => fs_entry(op).map(|(k, v)| format!("{k} {}", toml::Value::String(v))),
             Setting::MergedUsr => Some("merged-usr".into()),
             Setting::BindCwd(m) => Some(format!("bind-cwd {}", toml::Value::try_from(m).ok()?)),
+            Setting::State { src, dest } => {
+                Some(format!("state {}", toml::Value::String(state_value(src, dest))))
+            }
             _ => None,
         })
         .collect();

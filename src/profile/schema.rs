@@ -95,6 +95,8 @@ pub struct Filesystem {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ro_overlay: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mkdir: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub symlink: Vec<S<String>>,

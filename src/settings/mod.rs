@@ -119,6 +119,11 @@ impl Net {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Setting {
     Fs(FsOp),
+    /// `--state DIR[:DEST]`: a read-write bind whose source is made when missing.
+    State {
+        src: PathBuf,
+        dest: PathBuf,
+    },
     MergedUsr,
     BindCwd(BindCwd),
     Net(Net),
