@@ -166,9 +166,7 @@ impl<O, F: Fn(String) -> O> Inserter<'_, '_, O, F> {
         }
         let content = etclinks::offline_resolv_conf().into_bytes();
         let op = FsOp::File { dest, content, mode: 0o644, how: FileHow::BindRo };
-        self.plan.fs.push(op);
-        self.prov.fs.push((self.origin)("no network: an unreachable resolver".into()));
-        self.ours.push(true);
+        self.fs(op, "no network: an unreachable resolver".into());
     }
 }
 
@@ -246,14 +244,14 @@ mod tests {
         let want = Wanted { toolchains: true, caches: CacheMode::None, expand: &expand };
         apply(&mut p, Prov { fs: &mut pf, env: &mut pe }, &host(), &fs, &want, |why| why);
         assert_eq!(p.fs.len(), 6, "{:?}", p.fs);
-        match p.fs.last().unwrap() {
+        match &p.fs[2] {
             FsOp::File { dest, content, how: FileHow::BindRo, .. } => {
                 assert_eq!(dest, Path::new("/etc/resolv.conf"));
                 assert!(String::from_utf8_lossy(content).contains("nameserver 192.0.2.53"));
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(pf[5], "no network: an unreachable resolver");
+        assert_eq!(pf[2], "no network: an unreachable resolver", "right after the /etc bind");
         // Landlock-only mode has no mounts to put it in.
         let mut p = plan("true");
         p.mode = Mode::Landlock;

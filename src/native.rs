@@ -10,6 +10,7 @@ use std::ffi::OsString;
 
 use crate::cli::{self, Request, UsageError};
 use crate::host::Host;
+use crate::hostfs::{HostFs, RealFs};
 use crate::plan::Plan;
 use crate::settings::{self, Located, Origin};
 
@@ -47,11 +48,18 @@ pub struct Built {
 }
 
 /// Parses argv (including argv[0]) against the caller's `host` view and
-/// builds the Plan of a run or `explain`.
+/// builds the Plan of a run or `explain`, looking at the host's file system.
 pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
+    parse_with(args, host, &RealFs)
+}
+
+/// [`parse`], with the host's file system seen through `fs`.
+pub fn parse_with(args: Vec<OsString>, host: &Host, fs: &dyn HostFs) -> Result<Command, UsageError> {
     Ok(match cli::parse(args, host)? {
-        cli::Command::Run { request, verbose } => Command::Run { built: build(&request, host)?, verbose },
-        cli::Command::Explain { request, json } => Command::Explain { built: build(&request, host)?, json },
+        cli::Command::Run { request, verbose } => Command::Run { built: build(&request, host, fs)?, verbose },
+        cli::Command::Explain { request, json } => {
+            Command::Explain { built: build(&request, host, fs)?, json }
+        }
         cli::Command::Check => Command::Check,
         cli::Command::ProfilesList => Command::ProfilesList,
         cli::Command::ProfilesShow(name) => Command::ProfilesShow(name),
@@ -63,14 +71,24 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
 }
 
 /// Builds the Plan: the profile's settings first, then the command line's
-/// in the order given, folded by [`settings::build`].
-pub fn build(request: &Request, host: &Host) -> Result<Built, UsageError> {
+/// in the order given, folded by [`settings::build`]; then what the
+/// native front end adds on its own ([`crate::additions`]: the offline
+/// resolver, /etc's link targets).
+pub fn build(request: &Request, host: &Host, fs: &dyn HostFs) -> Result<Built, UsageError> {
     let profile = crate::profile::load(&request.profile, host).map_err(UsageError)?;
     let mut all = profile.settings;
     let own = request.settings.iter().cloned();
     all.extend(own.map(|setting| Located { setting, origin: Origin::CommandLine }));
-    let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
+    let (mut plan, mut prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     request.finish(host, &mut plan)?;
+    let expand = |s: &str| crate::profile::expand(s, host);
+    let want = crate::additions::Wanted {
+        toolchains: false,
+        caches: crate::toolchain::CacheMode::None,
+        expand: &expand,
+    };
+    let out = crate::additions::Prov { fs: &mut prov.fs, env: &mut prov.env };
+    crate::additions::apply(&mut plan, out, host, fs, &want, Origin::Added);
     crate::plan::validate(&plan).map_err(UsageError)?;
     check(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })

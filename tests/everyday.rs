@@ -5,13 +5,93 @@
 
 mod common;
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::*;
 
 fn run(args: &[&str]) -> Out {
     let (cwd, home) = (Dir::new(), Dir::new());
     sbx(cwd.path(), home.path(), args).output()
+}
+
+/// A directory under /var/lib the test creates (as root) and removes.
+struct VarLib(PathBuf);
+
+impl Drop for VarLib {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `body` on a thread with a mount namespace of its own in which /etc
+/// is the host's with `links` (name, target) added by an overlay: what the
+/// thread starts sees them, nothing else on the host does.
+fn with_etc_links(links: &[(&str, &str)], body: impl FnOnce() + Send + 'static) {
+    use nix::mount::{mount, MsFlags};
+    let layers = tempfile::tempdir().unwrap();
+    let (upper, work) = (layers.path().join("upper"), layers.path().join("work"));
+    std::fs::create_dir_all(&upper).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    for (name, target) in links {
+        std::os::unix::fs::symlink(target, upper.join(name)).unwrap();
+    }
+    let t = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("unshare mount (root)");
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>).unwrap();
+        let opts = format!("lowerdir=/etc,upperdir={},workdir={}", upper.display(), work.display());
+        mount(Some("overlay"), "/etc", Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
+            .expect("overlay /etc");
+        body();
+    });
+    let joined = t.join();
+    drop(layers);
+    if let Err(panic) = joined {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn what_a_link_in_etc_points_at_is_there_read_only() {
+    if !root_or_skip("an overlay over /etc in a mount namespace of the test's own") {
+        return;
+    }
+    let dir = VarLib(PathBuf::from(format!("/var/lib/sandbox-test-{}", token())));
+    std::fs::create_dir_all(dir.0.join("resolve")).unwrap();
+    let stub = dir.0.join("resolve/stub-resolv.conf");
+    std::fs::write(&stub, "# the stub\nnameserver 127.0.0.53\n").unwrap();
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = Dir::new();
+    home.file("secret", "home secret\n");
+    let secret = home.path().join("secret");
+    let links = [
+        ("resolv.conf", format!("..{}", stub.display())),
+        ("sandbox-test-home", secret.display().to_string()),
+        ("sandbox-test-root", "/root/.bashrc".to_string()),
+    ];
+    let links: Vec<(&str, &str)> = links.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let stub_shown = stub.display().to_string();
+    with_etc_links(&links, move || {
+        let cwd = Dir::new();
+        let script = format!(
+            "cat /etc/resolv.conf; readlink /etc/resolv.conf >/dev/null && echo still-a-link; \
+             echo x >> {stub_shown} 2>/dev/null || echo read-only; \
+             cat /etc/sandbox-test-home 2>/dev/null || echo home-hidden; \
+             cat /etc/sandbox-test-root 2>/dev/null || echo root-hidden"
+        );
+        let out = sbx(cwd.path(), home.path(), ["--net", "host", "--", "sh", "-c", &script]).output();
+        assert_eq!(
+            out.stdout(),
+            "# the stub\nnameserver 127.0.0.53\nstill-a-link\nread-only\nhome-hidden\nroot-hidden\n",
+            "{}",
+            out.stderr()
+        );
+        let explain = sbx(cwd.path(), home.path(), ["explain", "--net", "host", "--", "true"]).output().ok();
+        let line = explain.lines().find(|l| l.trim_start().starts_with(&stub_shown)).unwrap_or("");
+        assert!(line.ends_with("/etc/resolv.conf links there"), "{explain}");
+    });
+    assert_eq!(std::fs::read_to_string(&stub).unwrap(), "# the stub\nnameserver 127.0.0.53\n");
 }
 
 #[test]
@@ -144,4 +224,21 @@ fn a_timeout_says_so_with_v_and_only_then() {
     assert!(lines[0].contains("300ms") && lines[0].contains("SIGTERM"), "{}", lines[0]);
     let out = run(&["--timeout", "300ms", "--", "sleep", "10"]);
     assert_eq!((out.code(), out.stderr().as_str()), (124, ""));
+}
+
+#[test]
+fn without_a_network_a_name_lookup_fails_at_once_and_v_says_why() {
+    let start = Instant::now();
+    let out =
+        run(&["--", "sh", "-c", "getent hosts example.org || echo failed; grep nameserver /etc/resolv.conf"]);
+    assert_eq!(out.ok(), "failed\nnameserver 192.0.2.53\n");
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    let out = run(&["-v", "--", "true"]);
+    assert!(
+        out.stderr().lines().any(|l| l.contains("no network: only loopback") && l.contains("--net user")),
+        "{}",
+        out.stderr()
+    );
+    let quiet = run(&["--", "true"]);
+    assert_eq!(quiet.stderr(), "", "nothing without -v");
 }

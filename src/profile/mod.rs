@@ -22,6 +22,12 @@ use std::path::{Path, PathBuf};
 
 pub use render::render;
 
+/// Expands the profiles' `${…}` variables in `s` for `host` (the toolchain
+/// table uses them too).
+pub fn expand(s: &str, host: &Host) -> Result<String, String> {
+    vars::expand(s, host)
+}
+
 use crate::escape;
 use crate::host::Host;
 use crate::settings::{Located, Origin};

@@ -30,6 +30,9 @@ pub use fold::build;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     CommandLine,
+    /// Added by the native front end on its own (a toolchain the command
+    /// needs, what a link of /etc points at), with why.
+    Added(String),
     /// A profile file (or built-in name) and the line and column of the key.
     Profile {
         file: String,
@@ -42,6 +45,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::CommandLine => f.write_str("command line"),
+            Origin::Added(why) => f.write_str(why),
             Origin::Profile { file, line, col } => write!(f, "{file}:{line}:{col}"),
         }
     }

@@ -23,7 +23,8 @@ fn host() -> Host {
 /// The native front end's Plan for `args`.
 fn native(args: &[&str]) -> Plan {
     let argv: Vec<OsString> = ["sandbox"].iter().chain(args).map(OsString::from).collect();
-    match crate::native::parse(argv, &host()) {
+    // An empty host file system: nothing of this host's /etc or PATH is added.
+    match crate::native::parse_with(argv, &host(), &crate::hostfs::fake::FakeFs::new()) {
         Ok(crate::native::Command::Run { built, .. }) => built.plan,
         other => panic!("{args:?}: {other:?}"),
     }
@@ -126,7 +127,9 @@ fn etc_host() -> RecordingSys {
 /// current directory); hidden files get an empty read-only file over
 /// them, absent ones nothing; /dev's devices are noexec, /dev/shm
 /// sticky; /proc's sys, sysrq-trigger, irq, bus are covered read-only;
-/// the root itself is remounted read-only last, before pivot_root.
+/// /etc/resolv.conf is --net none's unreachable resolver, bound right after
+/// /etc; fontconfig's cache comes last; the root itself is remounted
+/// read-only last, before pivot_root.
 #[test]
 fn the_default_profile_builds_its_root_in_this_order() {
     let plan = native(&["--", "true"]);
@@ -140,6 +143,11 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "mkdir /newroot/etc 0755",
         "mount /etc -> /newroot/etc (bind,rec)",
         "setattr /newroot/etc ro,nosuid,nodev recursive",
+        // --net none's unreachable resolver, right after /etc.
+        "create /tmp/data-2 0644",
+        "write /tmp/data-2 231 bytes",
+        "mount /tmp/data-2 -> /newroot/etc/resolv.conf (bind)",
+        "setattr /newroot/etc/resolv.conf ro,nosuid,nodev",
         "symlink /newroot/bin -> usr/bin",
         "mkdir /newroot/lib64 0755",
         "mount /lib64 -> /newroot/lib64 (bind,rec)",
