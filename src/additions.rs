@@ -46,6 +46,9 @@ pub fn apply<O>(
     let mut ins = Inserter { ours: vec![false; plan.fs.len()], plan, prov, origin };
     let table = Table::builtin();
     for cache in toolchain::caches(&table, host, want.expand, fs, &ins.plan.fs.clone(), want.caches) {
+        if cache.how == How::Create && !ins.plan.root.create_dirs.contains(&cache.path) {
+            ins.plan.root.create_dirs.push(cache.path.clone());
+        }
         ins.fs(cache_op(&cache.path, cache.how), cache.why);
     }
     let mut skipped = Vec::new();

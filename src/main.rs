@@ -56,19 +56,30 @@ fn main() -> ExitCode {
             }
         },
         Command::Explain { built, json } => explain(&built, json),
+        Command::Run { built, verbose } => run(&built, verbose, &host),
         Command::Completions(shell) => print_doc(sandbox::docs::completion(shell.name())),
         Command::Man(page) => print_doc(sandbox::docs::man(page.as_deref())),
-        Command::Run { built, verbose } => {
-            print_notes(&built.notes);
-            // The checks explain makes too, before anything starts.
-            let result = launch::check(&built.plan).and_then(|()| {
-                launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() })
-            });
-            match result {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => ExitCode::from(failed(&e)),
+    }
+}
+
+/// A run: the checks made before anything starts, then launch; a command
+/// not found gets a hint naming where it is on the host.
+fn run(built: &native::Built, verbose: bool, host: &Host) -> ExitCode {
+    print_notes(&built.notes);
+    let result = launch::check(&built.plan)
+        .and_then(|()| launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.class() == launch::error::Class::NotFound => {
+            let cmd = built.plan.command.first().cloned().unwrap_or_default();
+            let off = built.toolchains_off.as_deref();
+            let fs = sandbox::hostfs::RealFs;
+            match sandbox::toolchain::not_found_hint(&cmd, host, &built.plan.fs, &fs, off) {
+                Some(hint) => ExitCode::from(failed(&e.hint(hint))),
+                None => ExitCode::from(failed(&e)),
             }
         }
+        Err(e) => ExitCode::from(failed(&e)),
     }
 }
 
@@ -104,7 +115,14 @@ fn explain(built: &native::Built, json: bool) -> ExitCode {
             .map_err(std::io::Error::other)
             .and_then(|_| writeln!(out))
     } else {
-        writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov))
+        writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov)).and_then(
+            |_| {
+                for s in &built.skipped {
+                    writeln!(out, "  not shared: {:<20} {}", sandbox::escape::path(&s.path), s.why)?;
+                }
+                Ok(())
+            },
+        )
     };
     match written {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use crate::cli::{self, Request, UsageError};
 use crate::host::Host;
 use crate::hostfs::{HostFs, RealFs};
 use crate::plan::Plan;
-use crate::settings::{self, Located, Origin};
+use crate::settings::{self, CacheMode, Located, Origin, Setting};
 
 /// What the user asked for, with the Plan built.
 #[derive(Debug)]
@@ -45,6 +45,11 @@ pub struct Built {
     pub plan: Plan,
     pub prov: settings::Provenance,
     pub notes: Vec<String>,
+    /// Toolchain places not shared, and why (explain lists them).
+    pub skipped: Vec<crate::toolchain::Share>,
+    /// How toolchain sharing was turned off, when it was (for the hint of
+    /// a command that is not found).
+    pub toolchains_off: Option<String>,
 }
 
 /// Parses argv (including argv[0]) against the caller's `host` view and
@@ -72,8 +77,8 @@ pub fn parse_with(args: Vec<OsString>, host: &Host, fs: &dyn HostFs) -> Result<C
 
 /// Builds the Plan: the profile's settings first, then the command line's
 /// in the order given, folded by [`settings::build`]; then what the
-/// native front end adds on its own ([`crate::additions`]: the offline
-/// resolver, /etc's link targets).
+/// native front end adds on its own ([`crate::additions`]: caches,
+/// toolchains, the offline resolver, /etc's link targets).
 pub fn build(request: &Request, host: &Host, fs: &dyn HostFs) -> Result<Built, UsageError> {
     let profile = crate::profile::load(&request.profile, host).map_err(UsageError)?;
     let mut all = profile.settings;
@@ -82,16 +87,43 @@ pub fn build(request: &Request, host: &Host, fs: &dyn HostFs) -> Result<Built, U
     let (mut plan, mut prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     request.finish(host, &mut plan)?;
     let expand = |s: &str| crate::profile::expand(s, host);
+    let toolchains_off = toolchains_off(&all);
     let want = crate::additions::Wanted {
-        toolchains: false,
-        caches: crate::toolchain::CacheMode::None,
+        toolchains: toolchains_off.is_none(),
+        caches: caches(&all),
         expand: &expand,
     };
     let out = crate::additions::Prov { fs: &mut prov.fs, env: &mut prov.env };
-    crate::additions::apply(&mut plan, out, host, fs, &want, Origin::Added);
+    let skipped = crate::additions::apply(&mut plan, out, host, fs, &want, Origin::Added);
     crate::plan::validate(&plan).map_err(UsageError)?;
     check(&plan).map_err(UsageError)?;
-    Ok(Built { plan, prov, notes })
+    Ok(Built { plan, prov, notes, skipped, toolchains_off })
+}
+
+/// How toolchain sharing is off, when it is: the last `toolchains` setting
+/// says so (or none does: a profile that does not include `default`).
+fn toolchains_off(all: &[Located]) -> Option<String> {
+    let last = all.iter().rev().find_map(|l| match l.setting {
+        Setting::Toolchains(on) => Some((on, &l.origin)),
+        _ => None,
+    });
+    match last {
+        Some((true, _)) => None,
+        Some((false, Origin::CommandLine)) => Some("--no-toolchains".into()),
+        Some((false, o)) => Some(format!("toolchains = false at {o}")),
+        None => Some("the profile does not include `default`, which turns it on".into()),
+    }
+}
+
+/// The package caches asked for: the last `caches` setting.
+fn caches(all: &[Located]) -> CacheMode {
+    all.iter()
+        .rev()
+        .find_map(|l| match l.setting {
+            Setting::Caches(m) => Some(m),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// The native front end's own rules for a finished Plan, beyond those

@@ -92,6 +92,39 @@ fn agent_commits_with_the_users_git_identity() {
     commits_with_the_users_identity("agent");
 }
 
+#[test]
+fn agent_installs_dependencies_through_writable_caches_that_never_reach_the_host() {
+    let w = world();
+    w.home.file(".npm/_cacache/index", "cached\n");
+    let npm = w.home.path().join(".npm");
+    let script = format!(
+        "cat {n}/_cacache/index && echo fetched > {n}/_cacache/new && cat {n}/_cacache/new && \
+         mkdir -p node_modules/dep && echo dep > node_modules/dep/index.js && echo installed",
+        n = npm.display()
+    );
+    let out = w.run(&["--profile", "agent", "--", "sh", "-c", &script]);
+    assert_eq!(out.ok(), "cached\nfetched\ninstalled\n");
+    assert!(!npm.join("_cacache/new").exists(), "the host's cache is unchanged");
+    assert!(w.proj.path().join("node_modules/dep/index.js").exists(), "the project got its dependency");
+}
+
+#[test]
+fn build_creates_a_missing_cache_on_the_host() {
+    let w = world();
+    let cargo = w.home.file(".cargo/bin/cargo", "#!/bin/sh\nmkdir -p \"$HOME/.cargo/registry/cache\" && echo crate > \"$HOME/.cargo/registry/cache/c.crate\"\n");
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let registry = w.home.path().join(".cargo/registry");
+    assert!(!registry.exists());
+    let out = sbx(w.proj.path(), w.home.path(), ["--profile", "build", "--", "cargo", "fetch"])
+        .env("PATH", &format!("{}:{PATH}", w.home.path().join(".cargo/bin").display()))
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(out.stderr().contains(&format!("created {} (0700)", registry.display())), "{}", out.stderr());
+    assert_eq!(std::fs::read_to_string(registry.join("cache/c.crate")).unwrap(), "crate\n");
+    let mode = std::fs::metadata(&registry).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+}
+
 /// A free port on the host's loopback (bound, then released).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -106,23 +106,20 @@ fn the_fontconfig_cache_is_there() {
 }
 
 #[test]
-fn a_destination_error_after_a_colon_mentions_the_escape() {
-    run(&["--ro", "/usr/a:b", "--", "true"])
-        .fails(125, "destination b: must be an absolute path (the value was split at ':'; a literal ':' in a path is written '\\:')");
-}
-
-#[test]
-fn man_and_completions_print_the_committed_files() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let committed = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
-    assert_eq!(run(&["man"]).ok(), committed("man/sandbox.1"));
-    assert_eq!(run(&["man", "profile"]).ok(), committed("man/sandbox-profile.5"));
-    assert_eq!(run(&["man", "explain"]).ok(), committed("man/sandbox-explain.1"));
-    assert_eq!(run(&["completions", "bash"]).ok(), committed("completions/sandbox.bash"));
-    assert_eq!(run(&["completions", "zsh"]).ok(), committed("completions/_sandbox"));
-    assert_eq!(run(&["completions", "fish"]).ok(), committed("completions/sandbox.fish"));
-    run(&["completions", "tcsh"]).fails(125, "expected one of bash, zsh, fish");
-    run(&["man", "nope"]).fails(125, "no such page");
+fn without_a_network_a_name_lookup_fails_at_once_and_v_says_why() {
+    let start = Instant::now();
+    let out =
+        run(&["--", "sh", "-c", "getent hosts example.org || echo failed; grep nameserver /etc/resolv.conf"]);
+    assert_eq!(out.ok(), "failed\nnameserver 192.0.2.53\n");
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    let out = run(&["-v", "--", "true"]);
+    assert!(
+        out.stderr().lines().any(|l| l.contains("no network: only loopback") && l.contains("--net user")),
+        "{}",
+        out.stderr()
+    );
+    let quiet = run(&["--", "true"]);
+    assert_eq!(quiet.stderr(), "", "nothing without -v");
 }
 
 #[test]
@@ -200,6 +197,12 @@ fn bubblewraps_spellings_say_the_native_form() {
 }
 
 #[test]
+fn a_destination_error_after_a_colon_mentions_the_escape() {
+    run(&["--ro", "/usr/a:b", "--", "true"])
+        .fails(125, "destination b: must be an absolute path (the value was split at ':'; a literal ':' in a path is written '\\:')");
+}
+
+#[test]
 fn a_tilde_in_a_value_or_a_profile_is_home() {
     let (cwd, home) = (Dir::new(), Dir::new());
     home.file("data/f", "in home\n");
@@ -227,18 +230,15 @@ fn a_timeout_says_so_with_v_and_only_then() {
 }
 
 #[test]
-fn without_a_network_a_name_lookup_fails_at_once_and_v_says_why() {
-    let start = Instant::now();
-    let out =
-        run(&["--", "sh", "-c", "getent hosts example.org || echo failed; grep nameserver /etc/resolv.conf"]);
-    assert_eq!(out.ok(), "failed\nnameserver 192.0.2.53\n");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
-    let out = run(&["-v", "--", "true"]);
-    assert!(
-        out.stderr().lines().any(|l| l.contains("no network: only loopback") && l.contains("--net user")),
-        "{}",
-        out.stderr()
-    );
-    let quiet = run(&["--", "true"]);
-    assert_eq!(quiet.stderr(), "", "nothing without -v");
+fn man_and_completions_print_the_committed_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let committed = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+    assert_eq!(run(&["man"]).ok(), committed("man/sandbox.1"));
+    assert_eq!(run(&["man", "profile"]).ok(), committed("man/sandbox-profile.5"));
+    assert_eq!(run(&["man", "explain"]).ok(), committed("man/sandbox-explain.1"));
+    assert_eq!(run(&["completions", "bash"]).ok(), committed("completions/sandbox.bash"));
+    assert_eq!(run(&["completions", "zsh"]).ok(), committed("completions/_sandbox"));
+    assert_eq!(run(&["completions", "fish"]).ok(), committed("completions/sandbox.fish"));
+    run(&["completions", "tcsh"]).fails(125, "expected one of bash, zsh, fish");
+    run(&["man", "nope"]).fails(125, "no such page");
 }

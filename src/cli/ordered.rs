@@ -93,6 +93,8 @@ fn filesystem(o: &mut Ordered, run: &RunArgs, host: &Host) -> Result<(), UsageEr
     o.each("state", &run.state, |v| {
         values::src_dest(&t(v)?, base).map(|(src, dest)| Setting::State { src, dest })
     })?;
+    o.one("no_toolchains", run.no_toolchains.then_some(Setting::Toolchains(false)));
+    o.one("caches", run.caches.map(Setting::Caches));
     o.each("symlink", &run.symlink, |v| values::symlink(&t(v)?).map(Setting::Fs))?;
     o.one("merged_usr", run.merged_usr.then_some(Setting::MergedUsr));
     o.one("bind_cwd", run.bind_cwd.map(Setting::BindCwd));

@@ -87,6 +87,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub state: Vec<OsString>,
 
+    /// Do not share the toolchains the command needs. By default, when the command (looked
+    /// up on your PATH) or a PATH entry lives where the sandbox shows nothing of the host
+    /// ($HOME, /opt), the toolchain it belongs to is shared read-only: rustup's ~/.cargo/bin
+    /// and ~/.rustup, pyenv, nvm, volta, fnm, ~/.local/bin with its Python packages, Go,
+    /// bun, deno, mise, asdf, /opt/NAME… (profiles/toolchains.toml); credentials inside them
+    /// stay hidden. `sandbox explain` lists what is added and why.
+    #[arg(long)]
+    pub no_toolchains: bool,
+
+    /// Package caches of your home: `none` (the default profile's), `ro` (those that exist,
+    /// read-only: ci), `overlay` (writable, the writes vanish at exit and the host's caches
+    /// never change: agent), or `rw` (read-write, a missing one created 0700 when its tool is
+    /// on your PATH: build). For cargo, npm, yarn, pnpm, pip, uv, go, maven and gradle.
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub caches: Option<crate::settings::CacheMode>,
+
     /// Create the directory PATH (and missing parents) inside the sandbox.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub mkdir: Vec<OsString>,

@@ -71,6 +71,10 @@ fn filesystem(doc: &Doc, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
         let (src, dest) = values::src_dest(OsStr::new(&val(s)?), base).map_err(|e| (s.span().start, e))?;
         out.push((s.span().start, Setting::State { src, dest }));
     }
+    flag(out, &fs.toolchains, |on| Some(Setting::Toolchains(on)));
+    if let Some(m) = &fs.caches {
+        out.push((m.span().start, Setting::Caches(*m.get_ref())));
+    }
     each(out, &fs.symlink, &|v| values::symlink(v))?;
     flag(out, &fs.merged_usr, |on| on.then_some(Setting::MergedUsr));
     if let Some(m) = &fs.bind_cwd {

@@ -112,6 +112,8 @@ fn doc(description: Option<&str>, settings: &[Located]) -> Doc {
             }
             Setting::MergedUsr => f.merged_usr = Some(s(true)),
             Setting::State { src, dest } => f.state.push(s(state_value(src, dest))),
+            Setting::Toolchains(on) => f.toolchains = Some(s(*on)),
+            Setting::Caches(m) => f.caches = Some(s(*m)),
             Setting::BindCwd(m) => f.bind_cwd = Some(s(*m)),
             Setting::Env(k, v) => _ = env.set.insert(escape::os(k), s(escape::os(v))),
             Setting::KeepEnv(k) => env.keep.push(s(escape::os(k))),
@@ -174,6 +176,8 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::Fs(_)
         | Setting::MergedUsr
         | Setting::State { .. }
+        | Setting::Toolchains(_)
+        | Setting::Caches(_)
         | Setting::BindCwd(_)
         | Setting::Env(..)
         | Setting::KeepEnv(_)

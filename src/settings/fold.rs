@@ -154,6 +154,9 @@ impl Builder<'_> {
                     self.plan.root.create_dirs.push(src.clone());
                 }
             }
+            // The native front end reads these (native.rs); the fold keeps where.
+            Setting::Toolchains(_) => self.scalar("toolchains", o),
+            Setting::Caches(_) => self.scalar("caches", o),
             Setting::MergedUsr => self.merged_usr(o),
             Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
             s @ (Setting::Net(_) | Setting::Share(_) | Setting::Publish(_) | Setting::AllowHostLoopback) => {

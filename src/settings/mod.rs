@@ -119,6 +119,24 @@ impl Net {
     }
 }
 
+/// What `--caches` does with the package caches of the table.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// Not shared (the empty `$HOME` has none).
+    #[default]
+    None,
+    /// Those that exist, read-only.
+    Ro,
+    /// Those that exist, writable through an overlay: writes vanish at exit
+    /// and the host's caches never change.
+    Overlay,
+    /// Read-write; a missing one is created (0700) when its tool is on PATH.
+    Rw,
+}
+
 /// One thing a front end said.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Setting {
@@ -128,6 +146,11 @@ pub enum Setting {
         src: PathBuf,
         dest: PathBuf,
     },
+    /// `--no-toolchains` (false), `[filesystem] toolchains`: whether the
+    /// native front end shares the toolchains the command needs.
+    Toolchains(bool),
+    /// `--caches`: the package caches of the caller's home.
+    Caches(CacheMode),
     MergedUsr,
     BindCwd(BindCwd),
     Net(Net),

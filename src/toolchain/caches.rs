@@ -5,27 +5,10 @@
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-
 use super::{locate, never, Table};
 use crate::host::Host;
 use crate::hostfs::{HostFs, Kind};
-
-/// What `--caches` does with the package caches of the table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum CacheMode {
-    /// Not shared (the empty `$HOME` has none).
-    #[default]
-    None,
-    /// Those that exist, read-only.
-    Ro,
-    /// Those that exist, writable through an overlay: writes vanish at exit
-    /// and the host's caches never change.
-    Overlay,
-    /// Read-write; a missing one is created (0700) when its tool is on PATH.
-    Rw,
-}
+pub use crate::settings::CacheMode;
 
 /// How one cache is shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -368,6 +368,10 @@ fn never(host: &Host, fs: &dyn HostFs, p: &Path) -> Option<String> {
     if ["/proc", "/sys", "/dev"].iter().any(|k| p.starts_with(k)) {
         return Some("the kernel's".into());
     }
+    // Beneath $HOME is the user's own, even when $HOME lies in /tmp.
+    if p.starts_with(&home) || p.starts_with(&host.home) {
+        return None;
+    }
     let d = host
         .private
         .iter()

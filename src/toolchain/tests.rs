@@ -327,3 +327,27 @@ fn a_cache_in_a_shared_place_or_behind_a_file_is_left_alone() {
     h.env.push(("XDG_CACHE_HOME".into(), "/tmp/cache".into()));
     assert_eq!(cache_run(&fs, &h, CacheMode::Rw), vec![]);
 }
+
+#[test]
+fn a_home_in_tmp_is_still_the_users_own() {
+    let mut fs = FakeFs::new();
+    fs.exe("/tmp/h/.local/bin/tool").exe("/tmp/other/bin/x");
+    let mut h = host("/tmp/h/.local/bin:/tmp/other/bin:/usr/bin");
+    h.home = "/tmp/h".into();
+    h.private = crate::host::Host::fake("/").private.into_iter().filter(|d| d.why != Private::Home).collect();
+    let table = Table::parse(table::BUILTIN).unwrap();
+    let ops = vec![FsOp::Tmpfs { dest: "/tmp".into(), mode: 0o1777, size: None }];
+    let expand = expand(&h);
+    let inside_path = h.var("PATH");
+    let d = decide(&Input {
+        table: &table,
+        host: &h,
+        ops: &ops,
+        command: OsStr::new("tool"),
+        inside_path,
+        expand: &expand,
+        fs: &fs,
+    });
+    assert_eq!(shares(&d), vec![pair("/tmp/h/.local/bin", "toolchain of tool (pip --user)")]);
+    assert_eq!(d.skipped.len(), 1, "/tmp/other/bin is not: {:?}", d.skipped);
+}
