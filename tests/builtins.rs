@@ -174,3 +174,25 @@ fn net_service_creates_its_state_and_serves_http_to_the_host() {
     assert_eq!(second.ok(), "hello-state\n");
     assert!(!second.stderr().contains("created"), "only the first run creates it: {}", second.stderr());
 }
+
+/// build with a real package manager: npm, on PATH, fills the user's own
+/// cache (~/.npm, created 0700 on the host since it did not exist yet),
+/// not a tmpfs that vanishes.
+#[test]
+fn build_lets_npm_fill_the_users_cache() {
+    if !std::path::Path::new("/usr/bin/npm").exists() {
+        skip("npm is not installed (.ci/run installs it)");
+        return;
+    }
+    let w = world();
+    w.proj.file("pkg/package.json", "{\"name\": \"tiny\", \"version\": \"1.0.0\"}\n");
+    let npm = w.home.path().join(".npm");
+    let script = "cd pkg && npm pack --silent >/dev/null && npm cache add ./tiny-1.0.0.tgz && echo cached";
+    let out = w.run(&["--profile", "build", "--", "sh", "-c", script]);
+    assert_eq!(out.ok(), "cached\n");
+    assert!(out.stderr().contains(&format!("created {} (0700)", npm.display())), "{}", out.stderr());
+    let mode = std::fs::metadata(&npm).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+    let index = npm.join("_cacache/index-v5");
+    assert!(std::fs::read_dir(&index).is_ok_and(|mut d| d.next().is_some()), "npm's cache index on the host");
+}
