@@ -210,3 +210,27 @@ fn man_pages_mention_every_long_option() {
     // sure the committed files are the same bytes.
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// `sandbox man` and `sandbox completions` print the committed files
+/// (embedded at build time): every page and script is there, byte for byte.
+#[test]
+fn the_binary_embeds_every_committed_page_and_completion() {
+    let mut problems = Vec::new();
+    let dir = root().join("man");
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
+        let name = entry.expect("man/ entry").file_name().to_string_lossy().into_owned();
+        let committed = std::fs::read_to_string(dir.join(&name)).expect("a UTF-8 page");
+        match sandbox::docs::MAN.iter().find(|(file, _)| *file == name) {
+            Some((_, text)) if *text == committed => {}
+            Some(_) => problems.push(format!("man/{name} differs from the embedded page (rebuild)")),
+            None => problems.push(format!("man/{name} is not in sandbox::docs::MAN (src/docs.rs)")),
+        }
+    }
+    for (shell, file) in [("bash", "sandbox.bash"), ("zsh", "_sandbox"), ("fish", "sandbox.fish")] {
+        let committed = std::fs::read_to_string(root().join("completions").join(file)).expect("completion");
+        if sandbox::docs::completion(shell).ok() != Some(committed.as_str()) {
+            problems.push(format!("completions/{file} is not what `sandbox completions {shell}` prints"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -82,7 +82,7 @@ pub struct SeccompArgs {
 
 impl SeccompArgs {
     /// The seccomp settings, in the order written.
-    pub(super) fn settings(&self, o: &mut Ordered) -> Result<(), UsageError> {
+    pub(super) fn settings(&self, o: &mut Ordered, home: &std::path::Path) -> Result<(), UsageError> {
         let base = self.seccomp.map(|m| match m {
             Mode::Default => Base::Default,
             Mode::None => Base::None,
@@ -95,7 +95,11 @@ impl SeccompArgs {
         o.each("seccomp_allow", &self.seccomp_allow, |v| {
             policy::check_allow(v).map(Setting::SeccompAllow).map_err(|e| named(v, e))
         })?;
-        let file = |oci| move |f: &OsString| Ok(Setting::SeccompFile { path: PathBuf::from(f), oci });
+        let file = |oci| {
+            move |f: &OsString| {
+                Ok(Setting::SeccompFile { path: PathBuf::from(crate::values::tilde(f, home)?), oci })
+            }
+        };
         o.each("seccomp_policy", &self.seccomp_policy, file(false))?;
         o.each("seccomp_oci", &self.seccomp_oci, file(true))?;
         o.one("seccomp_log", self.seccomp_log.then_some(Setting::SeccompLog));

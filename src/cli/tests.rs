@@ -112,7 +112,7 @@ fn symlink_hide_mkdir_tmpfs() {
         user_ops(&plan),
         [
             FsOp::Symlink { target: "usr/lib".into(), dest: "/lib".into() },
-            FsOp::Hide { dest: "/etc/x".into() },
+            FsOp::Hide { dest: "/etc/x".into(), optional: false },
             FsOp::Dir { dest: "/m".into(), mode: 0o755 },
             FsOp::Tmpfs { dest: "/t".into(), mode: 0o755, size: None },
         ]

@@ -30,6 +30,9 @@ pub struct Ctx<'a> {
     pub filters: &'a Filters,
     /// See [`Options::pause_at`].
     pub pause_at: Option<&'a str>,
+    /// The caller's own uid and gid, read when the run started (before any
+    /// namespace was joined).
+    pub caller: crate::plan::Ids,
 }
 
 impl Ctx<'_> {

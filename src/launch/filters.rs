@@ -47,6 +47,20 @@ fn compile(plan: &crate::plan::Plan, metadata: bool) -> Result<Compiled> {
     compile::stack(&plan.seccomp, Facts::of(plan), metadata).map_err(|e| SetupError::new("seccomp", e))
 }
 
+/// What [`prepare`] would refuse, without reading a raw program's fd or
+/// saying anything: the policy compiles and every raw program's fd is
+/// open (`sandbox explain`, and the run before anything starts).
+pub fn check(plan: &crate::plan::Plan) -> Result<()> {
+    compile(plan, metadata(plan)?)?;
+    for &fd in &plan.seccomp.bpf_fds {
+        if !sys::fd_is_open(fd) {
+            let kind = Kind::SeccompProgram { fd, problem: Program::Unreadable };
+            return Err(SetupError::errno(format!("--add-seccomp-fd {fd}"), Errno::EBADF).kind(kind));
+        }
+    }
+    Ok(())
+}
+
 /// Builds every program of the plan (in the monitor, before clone).
 pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
     let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd)).collect::<Result<Vec<_>>>()?;

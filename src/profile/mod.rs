@@ -22,6 +22,12 @@ use std::path::{Path, PathBuf};
 
 pub use render::render;
 
+/// Expands the profiles' `${…}` variables in `s` for `host` (the toolchain
+/// table uses them too).
+pub fn expand(s: &str, host: &Host) -> Result<String, String> {
+    vars::expand(s, host)
+}
+
 use crate::escape;
 use crate::host::Host;
 use crate::settings::{Located, Origin};
@@ -178,7 +184,8 @@ fn load_into(
     stack.pop();
     let base = src.dir.clone().unwrap_or_else(|| host.cwd.clone());
     let expand = |s: &str| vars::expand(s, host);
-    let own = read::settings(&doc, &expand, &base).map_err(|(at, msg)| located_error(src, at, &msg))?;
+    let own =
+        read::settings(&doc, &expand, &base, &host.home).map_err(|(at, msg)| located_error(src, at, &msg))?;
     let lines = LineStarts::of(&src.text);
     for (at, setting) in own {
         let (line, col) = lines.line_col(at);

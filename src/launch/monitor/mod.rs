@@ -56,7 +56,7 @@ use nix::sys::signal::{SigSet, SigmaskHow};
 use crate::launch::command::exec::Exec;
 use crate::launch::command::{landlock, tty};
 use crate::launch::error::{Result, SetupError};
-use crate::launch::{init, sys, Ctx};
+use crate::launch::{hostfile, init, sys, Ctx};
 use crate::plan::landlock::Mode;
 
 mod cgroup;
@@ -75,6 +75,7 @@ mod usernet;
 pub fn start(ctx: &Ctx) -> Result<u8> {
     let started = Instant::now();
     check_keep_fds(ctx)?;
+    make_dirs(ctx)?; // state directories and caches that do not exist yet
     default_sigchld();
     init::userns::join(ctx)?; // init is then created inside them
     let exec = Exec::prepare(ctx)?; // a bad argument fails here, not after clone
@@ -101,6 +102,25 @@ fn check_keep_fds(ctx: &Ctx) -> Result<()> {
         if !sys::fd_is_open(fd) {
             return Err(SetupError::errno(format!("--keep-fd {fd}"), Errno::EBADF));
         }
+    }
+    Ok(())
+}
+
+/// The host directories the Plan asks for (`--state`, `--caches rw`),
+/// made when missing: 0700 with their missing parents, whatever the
+/// umask, then opened without following a final symlink and checked to be
+/// a directory of the caller's. Each one made is said once, on stderr,
+/// since the next runs will find it there.
+fn make_dirs(ctx: &Ctx) -> Result<()> {
+    for dir in &ctx.plan.root.create_dirs {
+        let shown = crate::escape::path(dir);
+        let what = || format!("create {shown}");
+        if std::fs::symlink_metadata(dir).is_ok() {
+            continue;
+        }
+        hostfile::create_dirs(dir).map_err(|cause| SetupError::new(what(), cause))?;
+        hostfile::open_dir(dir).map_err(|cause| SetupError::new(what(), cause))?;
+        eprintln!("sandbox: note: created {shown} (0700)");
     }
     Ok(())
 }

@@ -340,14 +340,24 @@ fn on_due(run: &Run, st: &State, due: Due) {
     let init = run.init;
     match due {
         Due::Term => {
-            run.ctx.log("timeout", "SIGTERM to the command");
+            // One line with -v, as timeout(1) --verbose says it.
+            let limits = &run.ctx.plan.limits;
+            let show = crate::plan::limits::show_ms;
+            run.ctx.log(
+                "timeout",
+                &format!(
+                    "--timeout {} reached: SIGTERM to the command, SIGKILL to the sandbox {} later if it is still there (exit status 124)",
+                    show(limits.timeout_ms.unwrap_or(0)),
+                    show(limits.kill_after_ms)
+                ),
+            );
             let _ = kill(init, Signal::SIGTERM);
             if !run.cgroup.as_ref().is_some_and(|c| c.freeze(false)) {
                 stop(run, false);
             }
         }
         Due::Kill => {
-            run.ctx.log("timeout", "SIGKILL to the sandbox");
+            run.ctx.log("timeout", "the grace after SIGTERM is over: SIGKILL to the sandbox");
             // The reaper kills every descendant, then ends with the command.
             let reaper = reaper::is_reaper(run.ctx);
             let _ = kill(init, if reaper { reaper::END } else { Signal::SIGKILL });

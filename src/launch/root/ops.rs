@@ -136,6 +136,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
             if let Some(size) = size {
                 data.push_str(&format!(",size={size}"));
             }
+            let data = labelled(ctx, data);
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             mount_fd(root, Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
                 .what(|| format!("tmpfs {}", show(dest)))
@@ -145,7 +146,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
         FsOp::Dev { dest } => special::dev(ctx, root, dest),
         FsOp::Dir { dest, mode } => ensure_dir(root, dest, *mode).map(drop),
         FsOp::Symlink { target, dest } => symlink(root, target, dest),
-        FsOp::Hide { dest } => hide(ctx, root, base, dest),
+        FsOp::Hide { dest, .. } => hide(ctx, root, base, dest),
         FsOp::File { dest, content, mode, how } => files::file(root, base, n, dest, content, *mode, *how),
         FsOp::Chmod { dest, mode } => files::chmod(root, dest, *mode),
         FsOp::RemountRo { dest } => files::remount_ro(root, dest),
@@ -199,6 +200,15 @@ fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
     let attrs =
         sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
     restrict(root, dest, attrs, false)
+}
+
+/// A tmpfs's mount data with the Plan's SELinux file label, if it has one
+/// (bubblewrap's `--file-label`: `context="LABEL"`).
+pub fn labelled(ctx: &Ctx, data: String) -> String {
+    match &ctx.plan.root.file_label {
+        Some(label) => format!("{data},context=\"{label}\""),
+        None => data,
+    }
 }
 
 /// Binds the host object `src` over `dest` inside the root with `attrs`.

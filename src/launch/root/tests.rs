@@ -23,7 +23,8 @@ fn host() -> Host {
 /// The native front end's Plan for `args`.
 fn native(args: &[&str]) -> Plan {
     let argv: Vec<OsString> = ["sandbox"].iter().chain(args).map(OsString::from).collect();
-    match crate::native::parse(argv, &host()) {
+    // An empty host file system: nothing of this host's /etc or PATH is added.
+    match crate::native::parse_with(argv, &host(), &crate::hostfs::fake::FakeFs::new()) {
         Ok(crate::native::Command::Run { built, .. }) => built.plan,
         other => panic!("{args:?}: {other:?}"),
     }
@@ -46,6 +47,10 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
         fn effective_caps(&self) -> u64 {
             0
         }
+        // An SELinux host, where any label is valid.
+        fn check_label(&self, _: &str) -> crate::compat::Label {
+            crate::compat::Label::Valid
+        }
     }
     let mut io = Io(data.iter().map(|(fd, d)| (*fd, d.to_vec())).collect());
     let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
@@ -58,7 +63,8 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
 /// Builds `plan`'s root through `sys`.
 fn build_with(plan: &Plan, sys: &RecordingSys) -> Result<()> {
     let filters = Filters::default();
-    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None };
+    let caller = crate::plan::Ids { uid: 1000, gid: 1000 };
+    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None, caller };
     let sources = open_sources(sys, &plan.fs)?;
     build(&ctx, sys, sources)
 }
@@ -121,7 +127,9 @@ fn etc_host() -> RecordingSys {
 /// current directory); hidden files get an empty read-only file over
 /// them, absent ones nothing; /dev's devices are noexec, /dev/shm
 /// sticky; /proc's sys, sysrq-trigger, irq, bus are covered read-only;
-/// the root itself is remounted read-only last, before pivot_root.
+/// /etc/resolv.conf is --net none's unreachable resolver, bound right after
+/// /etc; fontconfig's cache comes last; the root itself is remounted
+/// read-only last, before pivot_root.
 #[test]
 fn the_default_profile_builds_its_root_in_this_order() {
     let plan = native(&["--", "true"]);
@@ -137,6 +145,11 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "open_tree /etc",
         "setattr /etc ro,nosuid,nodev recursive",
         "move_mount /etc -> /newroot/etc",
+        // --net none's unreachable resolver, right after /etc.
+        "create /tmp/data-2 0644",
+        "write /tmp/data-2 231 bytes",
+        "mount /tmp/data-2 -> /newroot/etc/resolv.conf (bind)",
+        "setattr /newroot/etc/resolv.conf ro,nosuid,nodev",
         "symlink /newroot/bin -> usr/bin",
         "mkdir /newroot/lib64 0755",
         "open_tree /lib64",
@@ -207,6 +220,12 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "open_tree /work/proj",
         "setattr /work/proj nosuid,nodev recursive",
         "move_mount /work/proj -> /newroot/work/proj",
+        "mkdir /newroot/var 0755",
+        "mkdir /newroot/var/cache 0755",
+        "mkdir /newroot/var/cache/fontconfig 0755",
+        "open_tree /var/cache/fontconfig",
+        "setattr /var/cache/fontconfig ro,nosuid,nodev recursive",
+        "move_mount /var/cache/fontconfig -> /newroot/var/cache/fontconfig",
         "mount /newroot (remount,bind,ro,nosuid,nodev)", // the root read-only
     ];
     assert_lines(&sys, &all(&first, &middle, &PIVOT));
@@ -399,4 +418,23 @@ fn a_bind_source_is_opened_once_through_its_links() {
             "move_mount /srv/app-2.1 -> /newroot/opt/app"
         ]
     );
+}
+
+/// bubblewrap's --file-label where SELinux is on: the context set for the
+/// files the setup makes (setfscreatecon) before anything is made, and on
+/// every tmpfs, /dev's included.
+#[test]
+fn a_file_label_marks_the_files_made_and_every_tmpfs() {
+    let args = "--file-label system_u:object_r:container_file_t:s0 --dev /dev --tmpfs /tmp true";
+    let plan = compat_plan(&args.split_whitespace().collect::<Vec<_>>(), &[]);
+    let sys = RecordingSys::default().files(&["/proc/thread-self/attr/fscreate"]);
+    build_with(&plan, &sys).unwrap();
+    let lines = sys.lines();
+    assert_eq!(lines[0], "write /proc/thread-self/attr/fscreate 37 bytes", "first of all: {lines:#?}");
+    let ctx = "context=\"system_u:object_r:container_file_t:s0\"";
+    assert!(
+        lines.contains(&format!("mount tmpfs /newroot/dev (nosuid,nodev) mode=0755,{ctx}")),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&format!("mount tmpfs /newroot/tmp (nosuid,nodev) mode=755,{ctx}")), "{lines:#?}");
 }

@@ -126,7 +126,7 @@ fn carry_over(
             show(src),
             show(dest)
         )),
-        FsOp::Tmpfs { dest, .. } | FsOp::Hide { dest } => {
+        FsOp::Tmpfs { dest, .. } | FsOp::Hide { dest, .. } => {
             let what = if matches!(op, FsOp::Hide { .. }) { "hide" } else { "tmpfs" };
             a.approximated.push(format!("{what} {}: inaccessible instead of empty", show(dest)));
             a.grants.retain(|g| !g.path.starts_with(dest));

@@ -195,7 +195,7 @@ fn a_later_bind_uncovers_a_hidden_path() {
     let mut p = plan("none");
     let ro =
         |d: &str| FsOp::Bind { src: d.into(), dest: d.into(), access: Access::ReadOnly, optional: false };
-    p.fs = vec![ro("/etc"), FsOp::Hide { dest: "/etc/ssl".into() }, ro("/etc/ssl/certs")];
+    p.fs = vec![ro("/etc"), FsOp::Hide { dest: "/etc/ssl".into(), optional: false }, ro("/etc/ssl/certs")];
     let a = adapt(&p, &FakeHost);
     assert_eq!(a.grants[0].except, [PathBuf::from("/etc/ssl")]);
     assert_eq!(find(&a.grants, "/etc/ssl/certs"), Some(Rights::READ | Rights::EXEC));
@@ -360,7 +360,7 @@ fn the_mirror_is_linear_and_answers_as_before() {
                     2 => FsOp::Tmpfs { dest, mode: 0o755, size: None },
                     3 => FsOp::Dev { dest },
                     4 => FsOp::Proc { dest },
-                    5 => FsOp::Hide { dest },
+                    5 => FsOp::Hide { dest, optional: false },
                     _ => FsOp::Dir { dest, mode: 0o755 },
                 }
             })
