@@ -22,6 +22,9 @@ _sandbox() {
             sandbox,check)
                 cmd="sandbox__subcmd__check"
                 ;;
+            sandbox,completions)
+                cmd="sandbox__subcmd__completions"
+                ;;
             sandbox,desktop)
                 cmd="sandbox__subcmd__desktop"
                 ;;
@@ -30,6 +33,9 @@ _sandbox() {
                 ;;
             sandbox,help)
                 cmd="sandbox__subcmd__help"
+                ;;
+            sandbox,man)
+                cmd="sandbox__subcmd__man"
                 ;;
             sandbox,profiles)
                 cmd="sandbox__subcmd__profiles"
@@ -64,6 +70,9 @@ _sandbox() {
             sandbox__subcmd__help,check)
                 cmd="sandbox__subcmd__help__subcmd__check"
                 ;;
+            sandbox__subcmd__help,completions)
+                cmd="sandbox__subcmd__help__subcmd__completions"
+                ;;
             sandbox__subcmd__help,desktop)
                 cmd="sandbox__subcmd__help__subcmd__desktop"
                 ;;
@@ -72,6 +81,9 @@ _sandbox() {
                 ;;
             sandbox__subcmd__help,help)
                 cmd="sandbox__subcmd__help__subcmd__help"
+                ;;
+            sandbox__subcmd__help,man)
+                cmd="sandbox__subcmd__help__subcmd__man"
                 ;;
             sandbox__subcmd__help,profiles)
                 cmd="sandbox__subcmd__help__subcmd__profiles"
@@ -116,7 +128,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-v -h -V --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --x11 --wayland --audio --gpu --dbus --dbus-see --dbus-talk --dbus-own --dbus-call --dbus-system-talk --app-state --help --version explain check bwrap profiles desktop help"
+            opts="-v -h -V --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --hide-try --state --no-toolchains --caches --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --x11 --wayland --audio --gpu --dbus --dbus-see --dbus-talk --dbus-own --dbus-call --dbus-system-talk --app-state --help --version explain check bwrap profiles desktop completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,6 +184,18 @@ _sandbox() {
                     ;;
                 --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide-try)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --caches)
+                    COMPREPLY=($(compgen -W "none ro overlay rw" -- "${cur}"))
                     return 0
                     ;;
                 --mkdir)
@@ -397,6 +421,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__completions)
+            opts="-h --help bash zsh fish"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__desktop)
             opts="-h --help install list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -528,7 +566,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__explain)
-            opts="-v -h --json --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --x11 --wayland --audio --gpu --dbus --dbus-see --dbus-talk --dbus-own --dbus-call --dbus-system-talk --app-state --help"
+            opts="-v -h --json --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --hide-try --state --no-toolchains --caches --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --x11 --wayland --audio --gpu --dbus --dbus-see --dbus-talk --dbus-own --dbus-call --dbus-system-talk --app-state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,6 +622,18 @@ _sandbox() {
                     ;;
                 --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide-try)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --caches)
+                    COMPREPLY=($(compgen -W "none ro overlay rw" -- "${cur}"))
                     return 0
                     ;;
                 --mkdir)
@@ -782,7 +832,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help)
-            opts="explain check bwrap profiles desktop help"
+            opts="explain check bwrap profiles desktop completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -810,6 +860,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -907,6 +971,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__help__subcmd__profiles)
             opts="list show"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -938,6 +1016,20 @@ _sandbox() {
         sandbox__subcmd__help__subcmd__profiles__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__man)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -7,8 +7,8 @@ use clap::ArgAction;
 use super::ordered::Ordered;
 use super::UsageError;
 use crate::desktop::resolve::{self, Ask, BusMode, NameAsk, Want, X11Mode};
-use crate::escape;
 use crate::settings::Setting;
+use crate::{escape, values};
 
 #[derive(clap::Args, Debug, Default)]
 pub struct DesktopArgs {
@@ -77,9 +77,15 @@ pub struct DesktopArgs {
 
 impl DesktopArgs {
     /// The desktop settings, in the order written.
-    pub(super) fn settings(&self, o: &mut Ordered, cwd: &std::path::Path) -> Result<(), UsageError> {
-        let state = self.app_state.as_ref().map(|d| Ask::AppState(crate::values::normalize(&cwd.join(d))));
-        o.one("app_state", state.map(Setting::Desktop));
+    /// A leading `~` of `--app-state` is $HOME, where the shell did not
+    /// expand it (`--app-state=~/apps`).
+    pub(super) fn settings(&self, o: &mut Ordered, host: &crate::host::Host) -> Result<(), UsageError> {
+        if let Some(d) = &self.app_state {
+            let d = values::tilde(d.as_os_str(), &host.home)
+                .map_err(|e| UsageError(format!("--app-state {e}")))?;
+            let dir = values::normalize(&host.cwd.join(d));
+            o.one("app_state", Some(Setting::Desktop(Ask::AppState(dir))));
+        }
         let one = |a: Option<Ask>| a.map(Setting::Desktop);
         o.one("x11", one(self.x11.map(Ask::X11)));
         o.one("wayland", one(self.wayland.map(Ask::Wayland)));
