@@ -147,6 +147,14 @@ impl Xvfb {
     }
 }
 
+impl Drop for Xvfb {
+    /// Its socket removed while it still holds the number (then `proc`,
+    /// dropped, kills it: SIGKILL would leave the socket).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(x11::socket(self.display));
+    }
+}
+
 /// A session bus (dbus-daemon) at `RUNTIME/bus` with a service owning each
 /// of `names`.
 pub struct Bus {

@@ -12,6 +12,25 @@ pub fn on(x: &Xvfb, cwd: &Dir, home: &Dir, rt: &Dir, args: &[&str]) -> Sbx {
         .env("XDG_RUNTIME_DIR", rt.path().to_str().unwrap())
 }
 
+/// The sockets X server `pid` listens on in /tmp/.X11-unix (its open
+/// sockets' inodes looked up in the host's /proc/net/unix).
+fn server_files(pid: u32) -> Vec<std::path::PathBuf> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten();
+    let links = fds.filter_map(|e| std::fs::read_link(e.path()).ok());
+    let inodes: Vec<String> = links
+        .filter_map(|l| l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned))
+        .collect();
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap();
+    let rows = table.lines().map(|l| l.split_whitespace().collect::<Vec<_>>());
+    let ours = rows.filter(|r| r.len() == 8 && inodes.iter().any(|i| i == r[6]) && r[7].starts_with("/tmp/"));
+    ours.map(|r| r[7].into()).collect()
+}
+
+/// Whether process `pid` has ended (gone, or a zombie).
+fn ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "))
+}
+
 /// Windows on the host display whose name is exactly `name`.
 fn host_windows(x: &Xvfb, name: &str) -> usize {
     out(x.client("xdotool").args(["search", "--name", &format!("^{name}$")])).stdout().lines().count()
@@ -73,8 +92,30 @@ fn a_nested_display_hides_the_host_windows_and_shows_on_the_host() {
     // (PDEATHSIG), and it removes its socket.
     let xephyr = crate::common::children_named(run.id(), "Xephyr");
     assert_eq!(xephyr.len(), 1, "one Xephyr for the sandbox");
+    let files = server_files(xephyr[0]);
+    assert_eq!(files.len(), 1, "Xephyr's socket: {files:?}");
     run.kill();
-    assert!(wait_for(10.0, || !std::path::Path::new(&format!("/proc/{}/cmdline", xephyr[0])).exists()
-        || std::fs::read(format!("/proc/{}/cmdline", xephyr[0])).unwrap_or_default().is_empty()));
+    assert!(wait_for(10.0, || ended(xephyr[0])), "Xephyr outlived a killed monitor");
+    assert!(wait_for(5.0, || files.iter().all(|f| !f.exists())), "left on the host: {files:?}");
     host_app.kill();
+}
+
+#[test]
+fn a_nested_display_leaves_nothing_when_the_run_ends() {
+    if !have(&["Xvfb", "Xephyr", "xwininfo"]) {
+        return;
+    }
+    let (cwd, home, rt, x) = (Dir::new(), Dir::new(), runtime_dir(), Xvfb::start());
+    let script = "xwininfo -root >/dev/null && echo up; sleep 2";
+    let mut run = on(&x, &cwd, &home, &rt, &["--x11", "nested", "--", "sh", "-c", script]).spawn();
+    assert_eq!(run.lines().line(), "up");
+    let xephyr = crate::common::children_named(run.id(), "Xephyr");
+    assert_eq!(xephyr.len(), 1, "one Xephyr for the sandbox");
+    let files = server_files(xephyr[0]);
+    assert_eq!(files.len(), 1, "Xephyr's socket: {files:?}");
+    let status = run.wait_up_to(std::time::Duration::from_secs(30)).expect("the run ends");
+    assert!(status.success());
+    // Killed and not waited for: gone within a bounded wait, its files at once.
+    assert!(wait_for(10.0, || ended(xephyr[0])), "Xephyr outlived the run");
+    assert!(files.iter().all(|f| !f.exists()), "left on the host: {files:?}");
 }

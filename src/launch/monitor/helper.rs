@@ -1,14 +1,21 @@
-//! Helper programs the monitor starts beside the sandbox (pasta or
+//! The programs the monitor runs beside the sandbox (pasta or
 //! slirp4netns, xdg-dbus-proxy, Xephyr): how each is started, how it says
-//! it is ready, and how it is stopped.
+//! it is ready, and how it is stopped. `usernet/` and `desktop/` say what
+//! each one is run with; this is the one place that starts them.
 //!
 //! - Each runs in a process group of its own, so a terminal's ^C reaches
 //!   the command (through the monitor) and not the helper, with the signal
 //!   mask the monitor blocked for its signalfd cleared (a mask survives
 //!   exec), stdin on /dev/null and stdout and stderr in a memory file whose
 //!   last meaningful line becomes the error when it fails.
-//! - Ready means the helper said so on a descriptor, never a sleep: a
-//!   byte, a pid file, a display number ([`read_ready`], bounded).
+//! - They start while the sandbox is being set up, never waited for on the
+//!   way: the monitor waits for each one's own word that it is ready (a
+//!   byte, a pid file, a display number on a descriptor: [`poll_first`],
+//!   bounded, never a sleep) only where the sandbox needs it.
+//! - Stopping is SIGKILL, not waited for ([`Child::kill`]): the kernel
+//!   reaps the helper once the monitor exits. It is waited for only where
+//!   the monitor's cgroup leaf, which it shares, is removed after it (a
+//!   cgroup with a process in it cannot be removed).
 //! - When the monitor is killed (-9) no code of ours runs: the kernel ends
 //!   the helper with PR_SET_PDEATHSIG (set in the child before exec, then
 //!   getppid() checked against a monitor that died in between), or the
@@ -16,7 +23,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -45,7 +52,7 @@ pub struct Spawn<'a> {
     pub path: &'a Path,
     pub args: &'a [String],
     /// Variables set for it beside the monitor's own.
-    pub env: Vec<(String, std::ffi::OsString)>,
+    pub env: Vec<(&'static str, OsString)>,
     /// Descriptors the helper inherits, at the same numbers.
     pub keep: Vec<RawFd>,
     /// The signal the kernel sends it when the monitor dies, if any.
@@ -60,6 +67,11 @@ pub fn memfd(name: &str) -> Result<File> {
     )
     .what(|| "memfd_create".into())?;
     Ok(File::from(fd))
+}
+
+/// A pipe, both ends close-on-exec: (read, write).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).what(|| "pipe".into())
 }
 
 /// Starts a helper.
@@ -101,26 +113,43 @@ pub fn spawn(s: Spawn) -> Result<Child> {
     Ok(Child { name: s.name, pid: Pid::from_raw(child.id() as libc::pid_t), out })
 }
 
-/// What arrived on `fd` (empty: end of file), once something did, or
-/// `None` when `deadline` passed first.
-pub fn read_ready(fd: &OwnedFd, deadline: Instant) -> Result<Option<Vec<u8>>> {
+/// The index of the first of `fds` with something to read (or a hang-up),
+/// once one has, or `None` when `deadline` passed first.
+pub fn poll_first(fds: &[BorrowedFd], deadline: Instant) -> Result<Option<usize>> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let ms = PollTimeout::try_from(left.as_millis().min(60_000) as u32).unwrap_or(PollTimeout::MAX);
-        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, ms) {
+        let mut polled: Vec<PollFd> = fds.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)).collect();
+        match poll(&mut polled, ms) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(SetupError::errno("poll", e)),
             Ok(0) if left.is_zero() => return Ok(None),
             Ok(0) => continue,
             Ok(_) => {}
         }
-        let mut buf = [0u8; 64];
+        return Ok(polled.iter().position(|p| p.revents().is_some_and(|r| !r.is_empty())));
+    }
+}
+
+/// What one read of `fd` returns (empty: end of file).
+pub fn read_some(fd: &OwnedFd) -> Result<Vec<u8>> {
+    let mut buf = [0u8; 64];
+    loop {
         match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
             Err(Errno::EINTR) => continue,
-            Ok(n) => return Ok(Some(buf[..n].to_vec())),
+            Ok(n) => return Ok(buf[..n].to_vec()),
             Err(e) => return Err(SetupError::errno("read", e)),
         }
+    }
+}
+
+/// What arrived on `fd` (empty: end of file), once something did, or
+/// `None` when `deadline` passed first.
+pub fn read_ready(fd: &OwnedFd, deadline: Instant) -> Result<Option<Vec<u8>>> {
+    use std::os::fd::AsFd;
+    match poll_first(&[fd.as_fd()], deadline)? {
+        Some(_) => read_some(fd).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -142,7 +171,8 @@ impl Child {
     }
 
     /// Waits up to `grace` for the helper to exit, then kills it; its
-    /// status, in words.
+    /// status, in words. For a helper that failed, or one that cleans up
+    /// after itself when told to stop.
     pub fn reap(&self, grace: Duration) -> String {
         let end = Instant::now() + grace;
         loop {
@@ -163,10 +193,13 @@ impl Child {
         }
     }
 
-    /// SIGTERM, then SIGKILL after `grace`.
-    pub fn stop(&self, grace: Duration) {
-        let _ = kill(self.pid, Signal::SIGTERM);
-        self.reap(grace);
+    /// SIGKILL; its exit waited for only when `wait` (see the module's
+    /// note on cgroup leaves).
+    pub fn kill(&self, wait: bool) {
+        let _ = kill(self.pid, Signal::SIGKILL);
+        if wait {
+            let _ = waitpid(self.pid, None);
+        }
     }
 }
 

@@ -1,18 +1,22 @@
 //! The desktop helpers: xdg-dbus-proxy for `--dbus`, Xephyr for `--x11
 //! nested`, and the sandbox's own Xauthority for `--x11 host`.
 //!
-//! They start before clone, both at once, and the monitor waits for each
-//! one's own word that it is ready (the proxy's byte on `--fd`, Xephyr's
-//! display number on `-displayfd`), so when init builds the root their
-//! sockets are there to be bound, and the command never starts before its
-//! bus or display. What they provide becomes ordinary operations appended
+//! They start through `helper` (the one spawn path, shared with the
+//! user-mode network), both at once, as soon as the run is known to go on
+//! (after the prechecks and the cgroup's leaf, which they share), and the
+//! monitor waits for each one's own word that it is ready (the proxy's
+//! byte on `--fd`, Xephyr's display number on `-displayfd`) as late as it
+//! can: right before clone, since init binds their sockets into the root
+//! and Xephyr's socket is named after the number it picks. The command
+//! never starts before its bus or display. What they provide becomes ordinary operations appended
 //! to the Plan's (a bind of each socket, a file with the cookie): init
 //! builds them like any other, and never learns where they came from.
 //!
-//! Nothing is left on the host: the proxy's sockets (in the host's
-//! `$XDG_RUNTIME_DIR`, 0700) are removed by the proxy when it exits, and
-//! Xephyr removes its socket and lock file on SIGTERM, which it gets at the
-//! end of the run and, by PR_SET_PDEATHSIG, when the monitor is killed.
+//! Nothing is left on the host: at the end of the run both are killed
+//! (SIGKILL, not waited for) and the monitor removes their sockets (in the
+//! host's `$XDG_RUNTIME_DIR`, 0700, and Xephyr's in /tmp/.X11-unix with its
+//! lock file); when the monitor is killed, the proxy sees its pipe close
+//! and Xephyr gets SIGTERM (PR_SET_PDEATHSIG), and each removes its own.
 //! Xephyr's cookie is read from a memory file (`-auth /proc/self/fd/N`),
 //! never written to disk.
 
@@ -38,57 +42,69 @@ pub struct Helpers {
     xephyr: Option<xephyr::Xephyr>,
 }
 
-/// Starts the helpers the plan asks for and waits until they are ready;
-/// returns them with the plan to run: the given one with their files
-/// appended (`None`: nothing to add).
-pub fn start(ctx: &Ctx) -> Result<(Helpers, Option<Plan>)> {
+/// Starts the helpers the plan asks for, without waiting for them
+/// ([`Helpers::ready`] waits). `reap_on_stop`: they share the monitor's
+/// cgroup leaf, removed after them (see `helper`).
+pub fn start(ctx: &Ctx, reap_on_stop: bool) -> Result<Helpers> {
     let desktop = &ctx.plan.desktop;
     if desktop.helpers.is_empty() && desktop.app_state.is_none() {
-        return Ok((Helpers::default(), None));
+        return Ok(Helpers::default());
     }
     if ctx.plan.mode == crate::plan::landlock::Mode::Landlock {
         let e = "they need the sandbox's own mount namespace, which landlock-only mode does not have";
         return Err(SetupError::new("--x11 nested, --x11 host, --dbus", e));
     }
-    let deadline = Instant::now() + READY_TIMEOUT;
     let mut helpers = Helpers::default();
     if let Some(bus) = &desktop.bus {
-        helpers.proxy = Some(proxy::start(ctx, bus)?);
+        helpers.proxy = Some(proxy::start(ctx, bus, reap_on_stop)?);
     }
     if let Some(X11::Nested { display, xauthority }) = &desktop.x11 {
-        helpers.xephyr = Some(xephyr::start(ctx, display, xauthority, &title(&ctx.plan.command))?);
+        let title = title(&ctx.plan.command);
+        helpers.xephyr = Some(xephyr::start(ctx, display, xauthority, &title, reap_on_stop)?);
     }
-    if let Some(p) = &helpers.proxy {
-        p.wait(deadline)?;
-    }
-    let nested = match &helpers.xephyr {
-        Some(x) => Some(x.wait(deadline)?),
-        None => None,
-    };
-    let mut plan = ctx.plan.clone();
-    for note in &desktop.notes {
-        ctx.log("desktop", note);
-    }
-    for h in &desktop.helpers {
-        let (what, dest) = (&h.what, &h.dest);
-        let op = match what {
-            HelperFile::SessionBus | HelperFile::SystemBus => {
-                let p = helpers.proxy.as_ref().expect("a proxy for the bus");
-                socket(&p.socket(*what), dest)
-            }
-            HelperFile::NestedDisplay => socket(&x11::socket(nested.expect("Xephyr").number), dest),
-            HelperFile::Xauthority => xauthority(ctx, desktop.x11.as_ref(), nested.map(|n| n.cookie), dest)?,
-        };
-        ctx.log("desktop", &describe(&op));
-        plan.fs.push(op);
-    }
-    if let Some(a) = &desktop.app_state {
-        app_state(ctx, a, &mut plan)?;
-    }
-    Ok((helpers, Some(plan)))
+    Ok(helpers)
 }
 
 impl Helpers {
+    /// Waits until the helpers are ready; returns the plan to run: the
+    /// given one with their files appended (`None`: nothing to add).
+    pub fn ready(&mut self, ctx: &Ctx) -> Result<Option<Plan>> {
+        let desktop = &ctx.plan.desktop;
+        if desktop.helpers.is_empty() && desktop.app_state.is_none() {
+            return Ok(None);
+        }
+        let deadline = Instant::now() + READY_TIMEOUT;
+        if let Some(p) = &self.proxy {
+            p.wait(deadline)?;
+        }
+        let nested = match &mut self.xephyr {
+            Some(x) => Some(x.wait(deadline)?),
+            None => None,
+        };
+        let mut plan = ctx.plan.clone();
+        for note in &desktop.notes {
+            ctx.log("desktop", note);
+        }
+        for h in &desktop.helpers {
+            let (what, dest) = (&h.what, &h.dest);
+            let op = match what {
+                HelperFile::SessionBus | HelperFile::SystemBus => {
+                    let p = self.proxy.as_ref().expect("a proxy for the bus");
+                    socket(&p.socket(*what), dest)
+                }
+                HelperFile::NestedDisplay => socket(&x11::socket(nested.expect("Xephyr").number), dest),
+                HelperFile::Xauthority => {
+                    xauthority(ctx, desktop.x11.as_ref(), nested.map(|n| n.cookie), dest)?
+                }
+            };
+            ctx.log("desktop", &describe(&op));
+            plan.fs.push(op);
+        }
+        if let Some(a) = &desktop.app_state {
+            app_state(ctx, a, &mut plan)?;
+        }
+        Ok(Some(plan))
+    }
     /// The helpers' pids (left alone when the monitor ends orphans).
     pub fn pids(&self) -> Vec<nix::unistd::Pid> {
         let proxy = self.proxy.as_ref().map(|p| p.pid());

@@ -9,7 +9,8 @@
 //! the monitor and init hold the read end, so the proxy ends with the
 //! sandbox, also when the monitor is killed with SIGKILL (init dies with
 //! it, and the kernel closes both). It gets no PR_SET_PDEATHSIG: being
-//! killed, it would leave its sockets behind.
+//! killed, it would leave its sockets behind. At the end of a run the
+//! monitor kills it (SIGKILL, not waited for) and removes its sockets.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::desktop::dbus::{self, Upstream};
-use crate::launch::error::{Context, Result, SetupError};
+use crate::launch::error::{Result, SetupError};
 use crate::launch::monitor::helper::{self, Child, Spawn};
 use crate::launch::{probe, Ctx};
 use crate::plan::desktop::{Bus, HelperFile};
@@ -28,6 +29,8 @@ pub struct Proxy {
     sync: Option<OwnedFd>,
     session: Option<PathBuf>,
     system: Option<PathBuf>,
+    /// Wait for its exit when stopping it (see `helper`'s cgroup note).
+    reap_on_stop: bool,
 }
 
 /// The socket directory must be a directory of the user's (not a symlink).
@@ -46,7 +49,7 @@ fn check_dir(dir: &Path) -> Result<()> {
 }
 
 /// Starts the proxy for `bus`; [`Proxy::wait`] waits until it listens.
-pub fn start(ctx: &Ctx, bus: &Bus) -> Result<Proxy> {
+pub fn start(ctx: &Ctx, bus: &Bus, reap_on_stop: bool) -> Result<Proxy> {
     let path = probe::which("xdg-dbus-proxy").ok_or_else(|| {
         SetupError::new("--dbus", "xdg-dbus-proxy not found in PATH").hint("apt install xdg-dbus-proxy")
     })?;
@@ -54,7 +57,7 @@ pub fn start(ctx: &Ctx, bus: &Bus) -> Result<Proxy> {
     let pid = std::process::id();
     let session = bus.policy.session().then(|| bus.socket_dir.join(format!(".sandbox-{pid}-bus")));
     let system = bus.system.as_ref().map(|_| bus.socket_dir.join(format!(".sandbox-{pid}-system-bus")));
-    let (sync_r, sync_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).what(|| "pipe".into())?;
+    let (sync_r, sync_w) = helper::pipe()?;
     let s = session.as_ref().map(|p| p.to_string_lossy().into_owned());
     let y = system.as_ref().map(|p| p.to_string_lossy().into_owned());
     let args = dbus::proxy_args(
@@ -73,7 +76,7 @@ pub fn start(ctx: &Ctx, bus: &Bus) -> Result<Proxy> {
         deathsig: None,
     })?;
     drop(sync_w);
-    Ok(Proxy { child, sync: Some(sync_r), session, system })
+    Ok(Proxy { child, sync: Some(sync_r), session, system, reap_on_stop })
 }
 
 impl Proxy {
@@ -107,11 +110,9 @@ impl Proxy {
 }
 
 impl Drop for Proxy {
+    /// Its sockets removed (what is still a socket of ours), then SIGKILL,
+    /// not waited for: killed, it could not remove them itself.
     fn drop(&mut self) {
-        // The proxy sees the pipe close, removes its sockets and exits.
-        drop(self.sync.take());
-        self.child.reap(Duration::from_secs(2));
-        // Killed instead, it left them: remove what is still a socket of ours.
         for p in self.session.iter().chain(&self.system) {
             if std::fs::symlink_metadata(p).is_ok_and(|m| {
                 std::os::unix::fs::FileTypeExt::is_socket(&m.file_type())
@@ -120,5 +121,7 @@ impl Drop for Proxy {
                 let _ = std::fs::remove_file(p);
             }
         }
+        self.child.kill(self.reap_on_stop);
+        drop(self.sync.take());
     }
 }
