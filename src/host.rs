@@ -35,8 +35,9 @@ pub struct Host {
     /// profiles that include rules by kernel version.
     pub kernel: String,
     /// The graphical session (display, sound, bus, GPU nodes), for the
-    /// desktop options.
-    pub session: crate::desktop::detect::Session,
+    /// desktop options: read the first time [`Host::session`] asks, so a
+    /// run without them pays nothing for it.
+    pub session: std::cell::OnceCell<crate::desktop::detect::Session>,
 }
 
 /// Why a directory is never shared as the current directory.
@@ -127,7 +128,6 @@ impl Host {
                 }
             })
             .collect();
-        let session = crate::desktop::detect::Session::read(utf8_env(&env), &home);
         Host {
             cwd: crate::values::normalize(&cwd),
             home: crate::values::normalize(&home),
@@ -141,7 +141,7 @@ impl Host {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
-            session,
+            session: std::cell::OnceCell::new(),
         }
     }
 
@@ -168,6 +168,11 @@ impl Host {
         })
     }
 
+    /// The graphical session, read on first use.
+    pub fn session(&self) -> &crate::desktop::detect::Session {
+        self.session.get_or_init(|| crate::desktop::detect::Session::read(utf8_env(&self.env), &self.home))
+    }
+
     pub fn var(&self, name: &str) -> Option<&OsStr> {
         self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_os_str())
     }
@@ -191,7 +196,7 @@ impl Host {
             root_links: vec![("/bin".into(), Some("usr/bin".into())), ("/lib64".into(), None)],
             private: private_dirs(Path::new("/home/u"), Some(Path::new("/run/user/1000")), &same),
             kernel: "6.18.0".into(),
-            session: Default::default(),
+            session: crate::desktop::detect::Session::default().into(),
         }
     }
 }

@@ -122,7 +122,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<Plan, String> {
         let mut h = Host::fake("/work/proj");
         h.env.push(("XDG_CONFIG_HOME".into(), "/nonexistent-sandbox-test".into()));
-        h.session = Session::fake();
+        h.session = Session::fake().into();
         let mut argv = vec![OsString::from("sandbox")];
         argv.extend(args.iter().map(OsString::from));
         argv.extend(["--", "xeyes"].map(OsString::from));
@@ -154,6 +154,19 @@ mod tests {
         assert_eq!(what, [HelperFile::NestedDisplay, HelperFile::Xauthority, HelperFile::SessionBus]);
         assert_eq!(env(&p, "WAYLAND_DISPLAY").as_deref(), Some("wayland-0"));
         assert_eq!(env(&p, "DISPLAY").as_deref(), Some(":0"));
+    }
+
+    #[test]
+    fn the_session_is_read_only_when_a_desktop_option_asks() {
+        let parsed = |h: &Host, args: &[&str]| {
+            let argv = ["sandbox"].iter().chain(args).chain(&["--", "true"]).map(OsString::from);
+            assert!(matches!(parse(argv.collect(), h), Ok(Command::Run { .. })), "{args:?}");
+        };
+        let h = Host { session: std::cell::OnceCell::new(), ..Host::fake("/work/proj") };
+        parsed(&h, &[]);
+        assert!(h.session.get().is_none(), "a run without desktop options read the session");
+        parsed(&h, &["--x11", "none"]);
+        assert!(h.session.get().is_some());
     }
 
     #[test]

@@ -15,7 +15,7 @@ fn host_with(files: &[(&str, &str)]) -> (Host, tempfile::TempDir) {
     let mut h = Host::fake("/work/proj");
     h.env.push(("XDG_CONFIG_HOME".into(), dir.path().into()));
     h.cwd = dir.path().to_path_buf();
-    h.session = crate::desktop::detect::Session::fake();
+    h.session = crate::desktop::detect::Session::fake().into();
     (h, dir)
 }
 

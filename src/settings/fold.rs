@@ -87,7 +87,7 @@ fn desktop(
     origin: Option<Origin>,
 ) -> Result<(), String> {
     let Some(origin) = origin else { return Ok(()) };
-    let r = crate::desktop::resolve::resolve(asked, &host.session, host.uid)?;
+    let r = crate::desktop::resolve::resolve(asked, host.session(), host.uid)?;
     for op in r.ops {
         plan.fs.push(op);
         prov.fs.push(origin.clone());
