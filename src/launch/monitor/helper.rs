@@ -44,6 +44,9 @@ pub struct Child {
     pub name: &'static str,
     pub pid: Pid,
     out: File,
+    /// Killed or waited for already: not signalled again (once waited
+    /// for, its pid may be another process's).
+    reaped: std::cell::Cell<bool>,
 }
 
 /// How to start a helper.
@@ -110,7 +113,8 @@ pub fn spawn(s: Spawn) -> Result<Child> {
         });
     }
     let child = cmd.spawn().map_err(io)?;
-    Ok(Child { name: s.name, pid: Pid::from_raw(child.id() as libc::pid_t), out })
+    let pid = Pid::from_raw(child.id() as libc::pid_t);
+    Ok(Child { name: s.name, pid, out, reaped: Default::default() })
 }
 
 /// The index of the first of `fds` with something to read (or a hang-up),
@@ -174,6 +178,7 @@ impl Child {
     /// status, in words. For a helper that failed, or one that cleans up
     /// after itself when told to stop.
     pub fn reap(&self, grace: Duration) -> String {
+        self.reaped.set(true);
         let end = Instant::now() + grace;
         loop {
             match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
@@ -196,6 +201,9 @@ impl Child {
     /// SIGKILL; its exit waited for only when `wait` (see the module's
     /// note on cgroup leaves).
     pub fn kill(&self, wait: bool) {
+        if self.reaped.replace(true) {
+            return;
+        }
         let _ = kill(self.pid, Signal::SIGKILL);
         if wait {
             let _ = waitpid(self.pid, None);
