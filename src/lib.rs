@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod compat;
 pub mod escape;
+pub mod idmap;
 pub mod launch;
 pub mod plan;
 pub mod profile;
