@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 mod proc;
+pub mod rootfs;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
@@ -28,7 +29,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 #[allow(unused_imports)]
-pub use proc::{kill_tree, out, spawn, status, timeout, try_spawn, Lines, Proc};
+pub use proc::{kill_tree, out, out_within, spawn, status, timeout, try_spawn, Lines, Proc};
 
 /// Whether this is a CI run (CI=true), where nothing may be skipped.
 pub fn ci() -> bool {
@@ -112,8 +113,49 @@ pub fn test_ids() -> Option<(u32, u32)> {
             let _ = status(&mut add);
         }
         let u = lookup().expect("could not create the unprivileged test user sandbox-test");
+        give_subids(&u);
         Some((u.uid.as_raw(), u.gid.as_raw()))
     })
+}
+
+/// Gives the test user a range of subordinate uids and gids (for
+/// `--userns auto`) unless it has one: the first free block of 65536 ids
+/// from 100000 on, added with usermod (so /etc/subuid is locked as shadow
+/// locks it), under a lock of our own against a concurrent test run.
+fn give_subids(u: &nix::unistd::User) {
+    use sandbox::idmap::{subid, Files, Kind};
+    let has = |f: &Files, k: Kind| !f.ranges(k, Some(&u.name), u.uid.as_raw()).is_empty();
+    if has(&Files::read(), Kind::Uid) && has(&Files::read(), Kind::Gid) {
+        return;
+    }
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open("/run/sandbox-test-subids.lock")
+        .expect("open /run/sandbox-test-subids.lock");
+    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).expect("flock");
+    let files = Files::read();
+    let taken = |k: Kind| subid::parse(files.text(k).as_deref().unwrap_or(""));
+    let block = subid::free_block(&[taken(Kind::Uid), taken(Kind::Gid)].concat()).to_string();
+    let mut usermod = Command::new("usermod");
+    for (kind, flag) in [(Kind::Uid, "--add-subuids"), (Kind::Gid, "--add-subgids")] {
+        if !has(&files, kind) {
+            usermod.args([flag, &block]);
+        }
+    }
+    let out = out(usermod.arg(&u.name));
+    assert_eq!(out.code(), 0, "usermod (subordinate ids for {}): {}", u.name, out.stderr());
+    assert!(has(&Files::read(), Kind::Uid) && has(&Files::read(), Kind::Gid), "no ranges after usermod");
+}
+
+/// The test user's first subordinate uid and gid ranges (`None` when the
+/// tests are not root).
+pub fn test_subids() -> Option<(sandbox::idmap::Range, sandbox::idmap::Range)> {
+    use sandbox::idmap::{Files, Kind};
+    let (uid, _) = test_ids()?;
+    let files = Files::read();
+    let first = |k: Kind| files.ranges(k, Some(TEST_USER), uid).first().copied();
+    Some((first(Kind::Uid)?, first(Kind::Gid)?))
 }
 
 /// The uid the sandbox's caller has (the test user's, or ours).
