@@ -328,3 +328,29 @@ pub fn auto_maps(
     };
     Ok((one(Kind::Uid, inside.0, caller.uid)?, one(Kind::Gid, inside.1, caller.gid)?))
 }
+
+/// The lines of a `/proc/PID/uid_map` or `gid_map` as the kernel prints
+/// them (three numbers each, padded); `None` if one does not parse.
+pub fn parse_map_file(text: &str) -> Option<Vec<Extent>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let n: Vec<u32> = l.split_whitespace().map(|w| w.parse().ok()).collect::<Option<_>>()?;
+            match n[..] {
+                [inside, outside, count] => Some(Extent { inside, outside, count }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Whether the kernel holds exactly `wanted` (a helper may not have written
+/// what it was asked): the same lines, in any order.
+pub fn same_map(wanted: &[Extent], found: &[Extent]) -> bool {
+    let sorted = |m: &[Extent]| {
+        let mut v = m.to_vec();
+        v.sort_by_key(|e| e.inside);
+        v
+    };
+    sorted(wanted) == sorted(found)
+}

@@ -208,3 +208,15 @@ fn auto_maps_read_both_files_by_name_or_uid() {
     let err = auto_maps(&files, &alice, (0, 0)).unwrap_err();
     assert_eq!(err.message, "--userns auto: cannot read /etc/subgid: No such file or directory");
 }
+
+#[test]
+fn the_kernels_map_file_is_read_back_and_compared() {
+    let text = "         0       1000          1\n         1     100000      65536\n";
+    let found = parse_map_file(text).unwrap();
+    assert_eq!(found, [e(0, 1000, 1), e(1, 100000, 65536)]);
+    assert!(same_map(&[e(1, 100000, 65536), e(0, 1000, 1)], &found));
+    assert!(!same_map(&[e(0, 1000, 1)], &found));
+    assert_eq!(parse_map_file(""), Some(vec![]));
+    assert_eq!(parse_map_file("0 1000\n"), None);
+    assert_eq!(parse_map_file("0 1000 x\n"), None);
+}
