@@ -354,3 +354,29 @@ pub fn same_map(wanted: &[Extent], found: &[Extent]) -> bool {
     };
     sorted(wanted) == sorted(found)
 }
+
+/// What `--userns auto` needs to know of the host, read once with the
+/// rest of the caller's view: the two files, the caller's name in the
+/// password database (newuidmap matches ranges by it), and the helpers
+/// found along PATH (or why not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostView {
+    pub files: Files,
+    pub name: Option<String>,
+    pub newuidmap: Result<std::path::PathBuf, Error>,
+    pub newgidmap: Result<std::path::PathBuf, Error>,
+}
+
+impl HostView {
+    /// A host where `name` (uid/gid 1000) has 100000-165535 and the
+    /// helpers are in /usr/bin, for tests.
+    pub fn fake(name: &str) -> HostView {
+        let line = format!("{name}:100000:65536\n");
+        HostView {
+            files: Files { subuid: Ok(line.clone()), subgid: Ok(line) },
+            name: Some(name.to_string()),
+            newuidmap: Ok("/usr/bin/newuidmap".into()),
+            newgidmap: Ok("/usr/bin/newgidmap".into()),
+        }
+    }
+}
