@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sandbox_global_optspecs
-    string join \n profile= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= publish= allow-host-loopback share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort timeout= kill-after= limit= memory= pids= cpus= io-weight= status-fd= pid-file= v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
+    string join \n profile= userns= ro= rw= ro-try= rw-try= dev-bind= dev= proc= overlay= persist= ro-overlay= tmpfs= hide= mkdir= symlink= merged-usr bind-cwd= net= publish= allow-host-loopback share= env= keep-env= clear-env cwd= hostname= uid= gid= cap-add= keep-fd= no-die-with-parent no-new-session best-effort timeout= kill-after= limit= memory= pids= cpus= io-weight= status-fd= pid-file= v/verbose no-landlock allow-read= allow-write= allow-exec= allow-connect= allow-bind= allow-signals allow-abstract-unix log-denials mode= seccomp= seccomp-deny= seccomp-allow= seccomp-policy= seccomp-oci= seccomp-log allow-userns add-seccomp-fd= h/help V/version
 end
 
 function __fish_sandbox_needs_command
@@ -25,6 +25,8 @@ function __fish_sandbox_using_subcommand
 end
 
 complete -c sandbox -n "__fish_sandbox_needs_command" -l profile -d 'Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles, then the built-ins: default, none, strict, ci, build, agent, net-service) or from the file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5)' -r
+complete -c sandbox -n "__fish_sandbox_needs_command" -l userns -d 'Which ids exist inside: `self` (the default: only your uid and gid, seen as --uid and --gid) or `auto` (also every other id, mapped to your subordinate ids from /etc/subuid and /etc/subgid by newuidmap and newgidmap, package uidmap), so that files of any owner, chown, su and package managers work: inside id --uid is you, the others are filled in order from your ranges (with --uid 0, rootless podman\'s layout)' -r -f -a "self\t'Only your own uid and gid, seen inside as --uid and --gid'
+auto\t'Also every other id, mapped to your subordinate ids (/etc/subuid, /etc/subgid) by newuidmap and newgidmap'"
 complete -c sandbox -n "__fish_sandbox_needs_command" -l ro -d 'Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\\:`). Read-only, nosuid and nodev apply to every mount beneath SRC too' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l rw -d 'Bind SRC read-write at DEST (DEST defaults to SRC). Writes land on the host' -r
 complete -c sandbox -n "__fish_sandbox_needs_command" -l ro-try -d 'Like --ro, but skipped when SRC does not exist' -r
@@ -105,6 +107,8 @@ complete -c sandbox -n "__fish_sandbox_needs_command" -a "bwrap" -d 'Run with bu
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "profiles" -d 'List the profiles on the search path, or show one merged and expanded'
 complete -c sandbox -n "__fish_sandbox_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l profile -d 'Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles, then the built-ins: default, none, strict, ci, build, agent, net-service) or from the file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5)' -r
+complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l userns -d 'Which ids exist inside: `self` (the default: only your uid and gid, seen as --uid and --gid) or `auto` (also every other id, mapped to your subordinate ids from /etc/subuid and /etc/subgid by newuidmap and newgidmap, package uidmap), so that files of any owner, chown, su and package managers work: inside id --uid is you, the others are filled in order from your ranges (with --uid 0, rootless podman\'s layout)' -r -f -a "self\t'Only your own uid and gid, seen inside as --uid and --gid'
+auto\t'Also every other id, mapped to your subordinate ids (/etc/subuid, /etc/subgid) by newuidmap and newgidmap'"
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l ro -d 'Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\\:`). Read-only, nosuid and nodev apply to every mount beneath SRC too' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l rw -d 'Bind SRC read-write at DEST (DEST defaults to SRC). Writes land on the host' -r
 complete -c sandbox -n "__fish_sandbox_using_subcommand explain" -l ro-try -d 'Like --ro, but skipped when SRC does not exist' -r

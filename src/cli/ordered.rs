@@ -105,6 +105,7 @@ fn environment(o: &mut Ordered, run: &RunArgs) -> Result<(), UsageError> {
 fn process(o: &mut Ordered, run: &RunArgs) -> Result<(), UsageError> {
     o.one("net", run.net.map(Setting::Net));
     o.each("hostname", run.hostname.as_slice(), |h| values::hostname(h).map(Setting::Hostname))?;
+    o.one("userns", run.userns.map(Setting::Userns));
     o.one("uid", run.uid.map(Setting::Uid));
     o.one("gid", run.gid.map(Setting::Gid));
     o.one("no_die_with_parent", run.no_die_with_parent.then_some(Setting::DieWithParent(false)));

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use clap::{ArgAction, Args};
 
 use super::{landlock, limits, network, seccomp};
-use crate::settings::{BindCwd, Net, Share};
+use crate::settings::{BindCwd, Net, Share, Userns};
 use crate::values;
 
 /// The options that describe a sandbox (shared by running and `explain`).
@@ -19,6 +19,14 @@ pub struct RunArgs {
     /// file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5).
     #[arg(long, value_name = "NAME|PATH", default_value = "default")]
     pub profile: String,
+
+    /// Which ids exist inside: `self` (the default: only your uid and gid, seen as --uid and
+    /// --gid) or `auto` (also every other id, mapped to your subordinate ids from /etc/subuid
+    /// and /etc/subgid by newuidmap and newgidmap, package uidmap), so that files of any
+    /// owner, chown, su and package managers work: inside id --uid is you, the others are
+    /// filled in order from your ranges (with --uid 0, rootless podman's layout).
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub userns: Option<Userns>,
 
     /// Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\:`).
     /// Read-only, nosuid and nodev apply to every mount beneath SRC too.

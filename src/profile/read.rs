@@ -204,6 +204,9 @@ fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, Strin
 
 fn process(p: &Process, val: Val, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
     let at = |s: &S<String>| s.span().start;
+    if let Some(u) = &p.userns {
+        out.push((u.span().start, Setting::Userns(*u.get_ref())));
+    }
     if let Some(s) = &p.cwd {
         let v = val(s)?;
         out.push((at(s), Setting::Cwd(values::cwd(OsStr::new(&v)).map_err(|e| (at(s), e))?)));

@@ -98,6 +98,7 @@ fn doc(description: Option<&str>, settings: &[Located]) -> Doc {
                     add_fs(&mut d, key, v);
                 }
             }
+            Setting::Userns(u) => p.userns = Some(s(*u)),
             Setting::MergedUsr => f.merged_usr = Some(s(true)),
             Setting::BindCwd(m) => f.bind_cwd = Some(s(*m)),
             Setting::Env(k, v) => _ = env.set.insert(escape::os(k), s(escape::os(v))),
@@ -159,6 +160,7 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::SeccompFd(_) => {}
         // doc() takes these; listed so that a new setting must be placed.
         Setting::Fs(_)
+        | Setting::Userns(_)
         | Setting::MergedUsr
         | Setting::BindCwd(_)
         | Setting::Env(..)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::plan::landlock::Mode;
-use crate::settings::{BindCwd, Net, Share};
+use crate::settings::{BindCwd, Net, Share, Userns};
 
 /// A value with the place it was written (`0..0` for values rendered by
 /// `sandbox profiles show`).
@@ -199,6 +199,9 @@ pub struct Landlock {
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Process {
+    /// `--userns self|auto`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<S<Userns>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share};
+use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share, Userns};
 use crate::escape;
 use crate::host::Host;
 use crate::plan::network::{self, Publish, UserNet};
@@ -22,11 +22,13 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         publish: Vec::new(),
         host_loopback: false,
         policy_files: Vec::new(),
+        userns: Userns::Own,
     };
     for s in settings {
         b.apply(s);
     }
-    let Builder { mut plan, mut prov, notes, publish, host_loopback, policy_files, .. } = b;
+    let Builder { mut plan, mut prov, notes, publish, host_loopback, policy_files, userns, .. } = b;
+    super::settle::id_map(&mut plan, host, userns)?;
     user_net(&mut plan, publish, host_loopback)?;
     // A profile's host name gives way to a shared UTS namespace; one given on
     // the command line is a conflict that validation reports.
@@ -82,6 +84,7 @@ fn empty(host: &Host) -> Plan {
         namespaces: Namespaces::ALL,
         ns_setup: Default::default(),
         ids: Ids { uid: host.uid, gid: host.gid },
+        id_map: Default::default(),
         root: Default::default(),
         fs: Vec::new(),
         env: Vec::new(),
@@ -130,6 +133,8 @@ struct Builder<'a> {
     host_loopback: bool,
     /// Seccomp policy files, read when the fold is done.
     policy_files: Vec<(PathBuf, bool)>,
+    /// `--userns`: settled when the fold is done.
+    userns: Userns,
 }
 
 impl Builder<'_> {
@@ -147,6 +152,10 @@ impl Builder<'_> {
         let o = &l.origin;
         match &l.setting {
             Setting::Fs(op) => self.fs(op.clone(), o),
+            Setting::Userns(u) => {
+                self.userns = *u;
+                self.scalar("userns", o);
+            }
             Setting::MergedUsr => self.merged_usr(o),
             Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
             s @ (Setting::Net(_) | Setting::Share(_) | Setting::Publish(_) | Setting::AllowHostLoopback) => {
