@@ -77,13 +77,17 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-v -h -V --profile --userns --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help --version explain check bwrap profiles help"
+            opts="-v -h -V --profile --rootfs --rw-rootfs --userns --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help --version explain check bwrap profiles help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rootfs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -319,13 +323,17 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__explain)
-            opts="-v -h --json --profile --userns --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help"
+            opts="-v -h --json --profile --rootfs --rw-rootfs --userns --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rootfs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

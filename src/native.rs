@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use crate::cli::{self, Request, UsageError};
 use crate::host::Host;
 use crate::plan::Plan;
-use crate::settings::{self, Located, Origin};
+use crate::settings::{self, Located, Origin, Setting};
 
 /// What the user asked for, with the Plan built.
 #[derive(Debug)]
@@ -60,7 +60,7 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
 /// Builds the Plan: the profile's settings first, then the command line's
 /// in the order given, folded by [`settings::build`].
 pub fn build(request: &Request, host: &Host) -> Result<Built, UsageError> {
-    let profile = crate::profile::load(&request.profile, host).map_err(UsageError)?;
+    let profile = crate::profile::load(profile_name(request), host).map_err(UsageError)?;
     let mut all = profile.settings;
     let own = request.settings.iter().cloned();
     all.extend(own.map(|setting| Located { setting, origin: Origin::CommandLine }));
@@ -69,6 +69,17 @@ pub fn build(request: &Request, host: &Host) -> Result<Built, UsageError> {
     crate::plan::validate(&plan).map_err(UsageError)?;
     check(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })
+}
+
+/// The profile named, else `rootfs` when the command line gives a root
+/// directory (the default profile's pieces of the host have no place
+/// there), else `default`.
+fn profile_name(request: &Request) -> &str {
+    match &request.profile {
+        Some(name) => name,
+        None if request.settings.iter().any(|s| matches!(s, Setting::Rootfs(_))) => "rootfs",
+        None => "default",
+    }
 }
 
 /// The native front end's own rules for a finished Plan, beyond those

@@ -25,7 +25,7 @@ pub mod process;
 pub mod seccomp;
 mod serde_os;
 
-pub use fs::{Access, FileHow, FsOp, Root, RootTmpfs, Special, Upper};
+pub use fs::{Access, FileHow, FsOp, Root, RootSource, RootTmpfs, RootWrites, Special, Upper};
 pub use namespaces::{IdMap, Ids, MapHelpers, Namespaces, NsSetup, Ranges};
 pub use process::{Fds, Pid1, Process, Signals};
 pub(crate) use serde_os::{opt_os_path, os_path};
@@ -110,8 +110,15 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     if !plan.namespaces.user && plan.ns_setup.join_user_fd.is_none() {
         return Err("a user namespace is required: sandbox never runs privileged".into());
     }
-    if plan.mode == landlock::Mode::Landlock && !plan.id_map.is_own() {
-        return Err("--userns auto needs a user namespace of its own, which --mode landlock has not".into());
+    if plan.mode == landlock::Mode::Landlock {
+        if !plan.id_map.is_own() {
+            return Err(
+                "--userns auto needs a user namespace of its own, which --mode landlock has not".into()
+            );
+        }
+        if !plan.root.source.is_tmpfs() {
+            return Err("--rootfs needs a mount namespace of its own, which --mode landlock has not".into());
+        }
     }
     if !plan.id_map.is_own() && (plan.ns_setup != NsSetup::default() || !plan.namespaces.user) {
         return Err("--userns auto needs a new user namespace, made by sandbox itself".into());

@@ -118,8 +118,8 @@ pub enum Command {
 /// A sandbox the command line describes, before the profile is folded in.
 #[derive(Debug)]
 pub struct Request {
-    /// The profile named with `--profile` (`default` when none is).
-    pub profile: String,
+    /// The profile named with `--profile`, if one is.
+    pub profile: Option<String>,
     /// The command line's settings, in the order written.
     pub settings: Vec<Setting>,
     /// The options applied to the folded Plan (see [`Request::finish`]).

@@ -85,6 +85,8 @@ fn filesystem(o: &mut Ordered, run: &RunArgs, base: &Path) -> Result<(), UsageEr
     o.each("hide", &run.hide, |v| Ok(Setting::Fs(FsOp::Hide { dest: dest(v)? })))?;
     o.each("mkdir", &run.mkdir, |v| Ok(Setting::Fs(FsOp::Dir { dest: dest(v)?, mode: 0o755 })))?;
     o.each("symlink", &run.symlink, |v| values::symlink(v).map(Setting::Fs))?;
+    o.each("rootfs", run.rootfs.as_slice(), |v| values::host_path(v, base).map(Setting::Rootfs))?;
+    o.one("rw_rootfs", run.rw_rootfs.then_some(Setting::RwRootfs(true)));
     o.one("merged_usr", run.merged_usr.then_some(Setting::MergedUsr));
     o.one("bind_cwd", run.bind_cwd.map(Setting::BindCwd));
     Ok(())

@@ -17,8 +17,8 @@ use crate::plan::landlock::{Landlock, Mode};
 use crate::plan::limits::{Limits, StatusStyle};
 use crate::plan::seccomp::{Base, Seccomp};
 use crate::plan::{
-    EnvVar, Fds, FsOp, IdMap, Ids, Namespaces, NsSetup, Pid1, Plan, Process, Root, RootTmpfs, Signals,
-    Special,
+    EnvVar, Fds, FsOp, IdMap, Ids, Namespaces, NsSetup, Pid1, Plan, Process, Root, RootSource, RootTmpfs,
+    Signals, Special,
 };
 
 /// Runs the checks and builds the Plan for `command`.
@@ -185,6 +185,7 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
             tmpfs: RootTmpfs::Writable,
             special: Special::Plain,
             parent_modes: b.parent_modes.clone(),
+            source: RootSource::Tmpfs,
         },
         process: process(&st, &seccomp, host),
         env: std::mem::take(&mut st.env).into_iter().map(|(name, value)| EnvVar { name, value }).collect(),

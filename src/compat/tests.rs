@@ -91,7 +91,12 @@ fn a_plain_vector_gives_bubblewraps_defaults() {
     // bubblewrap's behaviours, stated as the Plan's.
     assert_eq!(
         p.root,
-        Root { tmpfs: RootTmpfs::Writable, special: Special::Plain, parent_modes: vec![0o700; 3] }
+        Root {
+            tmpfs: RootTmpfs::Writable,
+            special: Special::Plain,
+            parent_modes: vec![0o700; 3],
+            source: Default::default()
+        }
     );
     assert_eq!(p.process.fds, Fds::AllBut(vec![]));
     assert_eq!((p.process.pid1, p.process.signals), (Pid1::PlainInit, Signals::NotForwarded));

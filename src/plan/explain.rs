@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::fs::{Access, FileHow, FsOp, RootTmpfs, Special, Upper};
+use super::fs::{Access, FileHow, FsOp, RootSource, RootTmpfs, RootWrites, Special, Upper};
 use super::namespaces::{Extent, IdMap, Setgroups};
 use super::process::{Fds, Pid1, Signals, SEARCH_PATH};
 use super::{landlock, seccomp, Plan};
@@ -126,7 +126,23 @@ impl Plan {
             RootTmpfs::ReadOnly => "read-only",
             RootTmpfs::Writable => "writable",
         };
-        writeln!(f, "filesystem: (in order, on an empty {root} tmpfs root)")?;
+        match &self.root.source {
+            RootSource::Tmpfs => writeln!(f, "filesystem: (in order, on an empty {root} tmpfs root)")?,
+            RootSource::Dir { path: dir, writes } => {
+                let writes = match writes {
+                    RootWrites::ReadOnly => {
+                        "read-only; mount points it lacks are made in memory, the directory never changes"
+                            .into()
+                    }
+                    RootWrites::ReadWrite => "read-write: writes land in the directory".to_string(),
+                    RootWrites::Overlay { upper } => {
+                        format!("writable through an overlay, {}", upper_words(upper))
+                    }
+                };
+                writeln!(f, "root:       {} (nosuid, nodev; {writes})", path(dir))?;
+                writeln!(f, "filesystem: (in order, on that root)")?;
+            }
+        }
         if self.root.special == Special::Plain {
             writeln!(
                 f,

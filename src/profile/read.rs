@@ -46,6 +46,11 @@ fn filesystem(doc: &Doc, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
         Ok::<(), (usize, String)>(())
     };
     let fs = &doc.filesystem;
+    if let Some(dir) = &fs.rootfs {
+        let path = values::host_path(OsStr::new(&val(dir)?), base).map_err(|e| (dir.span().start, e))?;
+        out.push((dir.span().start, Setting::Rootfs(path)));
+    }
+    flag(out, &fs.rw_rootfs, |on| Some(Setting::RwRootfs(on)));
     let dest = values::dest_path;
     each(out, &fs.ro, &|v| values::bind(v, base, Access::ReadOnly, false))?;
     each(out, &fs.rw, &|v| values::bind(v, base, Access::ReadWrite, false))?;

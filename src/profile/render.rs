@@ -98,6 +98,8 @@ fn doc(description: Option<&str>, settings: &[Located]) -> Doc {
                     add_fs(&mut d, key, v);
                 }
             }
+            Setting::Rootfs(dir) => f.rootfs = Some(path(dir)),
+            Setting::RwRootfs(on) => f.rw_rootfs = Some(s(*on)),
             Setting::Userns(u) => p.userns = Some(s(*u)),
             Setting::MergedUsr => f.merged_usr = Some(s(true)),
             Setting::BindCwd(m) => f.bind_cwd = Some(s(*m)),
@@ -160,6 +162,8 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::SeccompFd(_) => {}
         // doc() takes these; listed so that a new setting must be placed.
         Setting::Fs(_)
+        | Setting::Rootfs(_)
+        | Setting::RwRootfs(_)
         | Setting::Userns(_)
         | Setting::MergedUsr
         | Setting::BindCwd(_)

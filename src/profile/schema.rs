@@ -64,6 +64,11 @@ pub struct Doc {
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Filesystem {
+    /// `--rootfs DIR`: the root is this host directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<S<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rw_rootfs: Option<S<bool>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ro: Vec<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share, Userns};
 use crate::escape;
@@ -22,12 +22,26 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         publish: Vec::new(),
         host_loopback: false,
         policy_files: Vec::new(),
+        rootfs: None,
+        rw_rootfs: false,
         userns: Userns::Own,
     };
     for s in settings {
         b.apply(s);
     }
-    let Builder { mut plan, mut prov, notes, publish, host_loopback, policy_files, userns, .. } = b;
+    let Builder {
+        mut plan,
+        mut prov,
+        notes,
+        publish,
+        host_loopback,
+        policy_files,
+        rootfs,
+        rw_rootfs,
+        userns,
+        ..
+    } = b;
+    super::settle::root_source(&mut plan, &mut prov, rootfs, rw_rootfs)?;
     super::settle::id_map(&mut plan, host, userns)?;
     user_net(&mut plan, publish, host_loopback)?;
     // A profile's host name gives way to a shared UTS namespace; one given on
@@ -68,15 +82,38 @@ fn user_net(plan: &mut Plan, publish: Vec<Publish>, host_loopback: bool) -> Resu
 
 /// With user-mode networking, the sandbox's /etc/resolv.conf names the
 /// backend's DNS forwarder, last so that it covers the host's, unless a
-/// file-system setting already puts something there.
+/// file-system setting already puts something there. A `--rootfs` root,
+/// which has nothing of the host's /etc, also gets an /etc/hosts then;
+/// with the host's network it gets the host's two files, read-only.
 fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
-    let dest = Path::new(network::RESOLV_CONF);
-    if plan.network.user.is_none() || plan.fs.iter().any(|op| op.dest() == dest) {
-        return;
+    let rootfs = !plan.root.source.is_tmpfs();
+    let origin = prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine);
+    let mut add = |plan: &mut Plan, op: FsOp| {
+        if !plan.fs.iter().any(|o| o.dest() == op.dest()) {
+            plan.fs.push(op);
+            prov.fs.push(origin.clone());
+        }
+    };
+    let file = |dest: &str, content: String| FsOp::File {
+        dest: dest.into(),
+        content: content.into_bytes(),
+        mode: 0o644,
+        how: FileHow::BindRo,
+    };
+    if plan.network.user.is_some() {
+        add(plan, file(network::RESOLV_CONF, network::resolv_conf()));
+        if rootfs {
+            let name = plan.process.hostname.clone().unwrap_or_else(|| "localhost".into());
+            add(plan, file(network::HOSTS, network::hosts(&name)));
+        }
+    } else if rootfs && !plan.namespaces.net {
+        for dest in [network::RESOLV_CONF, network::HOSTS] {
+            add(
+                plan,
+                FsOp::Bind { src: dest.into(), dest: dest.into(), access: Access::ReadOnly, optional: true },
+            );
+        }
     }
-    let content = network::resolv_conf().into_bytes();
-    plan.fs.push(FsOp::File { dest: dest.to_path_buf(), content, mode: 0o644, how: FileHow::BindRo });
-    prov.fs.push(prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine));
 }
 
 fn empty(host: &Host) -> Plan {
@@ -133,7 +170,9 @@ struct Builder<'a> {
     host_loopback: bool,
     /// Seccomp policy files, read when the fold is done.
     policy_files: Vec<(PathBuf, bool)>,
-    /// `--userns`: settled when the fold is done.
+    /// `--rootfs`, `--rw-rootfs`, `--userns`: settled when the fold is done.
+    rootfs: Option<PathBuf>,
+    rw_rootfs: bool,
     userns: Userns,
 }
 
@@ -152,6 +191,14 @@ impl Builder<'_> {
         let o = &l.origin;
         match &l.setting {
             Setting::Fs(op) => self.fs(op.clone(), o),
+            Setting::Rootfs(dir) => {
+                self.rootfs = Some(dir.clone());
+                self.scalar("rootfs", o);
+            }
+            Setting::RwRootfs(on) => {
+                self.rw_rootfs = *on;
+                self.scalar("rw-rootfs", o);
+            }
             Setting::Userns(u) => {
                 self.userns = *u;
                 self.scalar("userns", o);

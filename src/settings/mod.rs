@@ -136,6 +136,10 @@ impl Net {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Setting {
     Fs(FsOp),
+    /// `--rootfs DIR`: the root is a host directory.
+    Rootfs(PathBuf),
+    /// `--rw-rootfs`: writes to that root go into it.
+    RwRootfs(bool),
     /// `--userns`.
     Userns(Userns),
     MergedUsr,

@@ -74,10 +74,11 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
     let pid = match sys::clone_fork(flags) {
         Ok(pid) => pid,
         Err(e) if !own_ns => return Err(SetupError::errno("fork", e)),
-        // An id map of ranges has no landlock-only form.
+        // A root directory or an id map of ranges has no landlock-only form.
         Err(e)
             if ctx.plan.best_effort
                 && ctx.plan.landlock.enabled
+                && ctx.plan.root.source.is_tmpfs()
                 && ctx.plan.id_map.is_own()
                 && direct::refused(e) =>
         {

@@ -59,7 +59,7 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
 fn build_with(plan: &Plan, sys: &RecordingSys) -> Result<()> {
     let filters = Filters::default();
     let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None };
-    let sources = open_sources(sys, &plan.fs)?;
+    let sources = open_sources(sys, &plan.root.source, &plan.fs)?;
     build(&ctx, sys, sources)
 }
 
@@ -375,4 +375,41 @@ fn a_bind_source_is_opened_once_through_its_links() {
             "setattr /newroot/opt/app ro,nosuid,nodev recursive"
         ]
     );
+}
+
+/// `--rootfs`: the directory first, as an overlay's lower layer (its
+/// upper a tmpfs of the scratch space), every operation on top, the root
+/// remounted read-only last; with `--rw-rootfs` a writable nosuid, nodev
+/// bind instead, and no read-only remount.
+#[test]
+fn a_root_directory_comes_first_and_the_operations_land_on_it() {
+    let plan = native(&["--rootfs", "/img", "--", "true"]);
+    let n = plan.fs.len();
+    let sys = etc_host();
+    build_with(&plan, &sys).unwrap();
+    let lines = sys.lines();
+    let start = scratch(Some("mode=0755")).len();
+    let want = [
+        format!("mkdir /tmp/overlay-upper-{n} 0755"),
+        format!("mkdir /tmp/overlay-work-{n} 0755"),
+        format!(
+            "mount overlay /newroot (nosuid,nodev) lowerdir=/img,upperdir=/tmp/overlay-upper-{n},\
+             workdir=/tmp/overlay-work-{n},userxattr"
+        ),
+        "mkdir /newroot/tmp 0755".into(),
+    ];
+    assert_eq!(lines[start..start + want.len()], want);
+    assert_eq!(lines[lines.len() - PIVOT.len() - 1], "mount /newroot (remount,bind,ro,nosuid,nodev)");
+    let plan = native(&["--rootfs", "/img", "--rw-rootfs", "--", "true"]);
+    let sys = etc_host();
+    build_with(&plan, &sys).unwrap();
+    let lines = sys.lines();
+    // (The double takes the bound directory to have a /tmp.)
+    let want = [
+        "mount /img -> /newroot (bind,rec)",
+        "setattr /newroot nosuid,nodev recursive",
+        "mount tmpfs /newroot/tmp (nosuid,nodev) mode=755",
+    ];
+    assert_eq!(lines[start..start + want.len()], want);
+    assert!(!lines.iter().any(|l| l.contains("remount,bind,ro")), "{lines:#?}");
 }
