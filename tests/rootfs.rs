@@ -264,3 +264,26 @@ fn explain_shows_the_roots_source() {
     assert!(text.contains(&line), "{text}");
     assert!(!text.contains("/usr -> /usr") && !text.contains("ro       /usr"), "{text}");
 }
+
+/// A mount point the root lacks, under a directory of an id the sandbox
+/// does not map: one line, and how to fix it.
+#[test]
+fn a_mount_point_under_another_owner_says_how_to_fix_it() {
+    if !root_or_skip("a root directory owned by root") {
+        return;
+    }
+    let (cwd, home, d) = (Dir::new(), Dir::new(), Dir::new());
+    let root = tiny_root(&d, "root", &["true"]);
+    std::fs::create_dir(root.join("home")).unwrap();
+    for p in common::rootfs::walk(&root) {
+        std::os::unix::fs::lchown(&p, Some(0), Some(0)).unwrap();
+    }
+    let args = ["--rootfs", root.to_str().unwrap(), "--", "true"];
+    let out = sbx(cwd.path(), home.path(), args).env("HOME", "/home/someone").output();
+    out.fails(125, "mkdir /home/someone: Permission denied");
+    assert!(
+        out.stderr().contains("hint: the directory above /home/someone belongs to an id"),
+        "{}",
+        out.stderr()
+    );
+}
