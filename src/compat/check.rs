@@ -186,6 +186,8 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
             special: Special::Plain,
             parent_modes: b.parent_modes.clone(),
             source: RootSource::Tmpfs,
+            create_dirs: Vec::new(),
+            file_label: b.file_label.clone(),
         },
         process: process(&st, &seccomp, host),
         env: std::mem::take(&mut st.env).into_iter().map(|(name, value)| EnvVar { name, value }).collect(),

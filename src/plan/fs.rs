@@ -24,6 +24,17 @@ pub struct Root {
     /// directory of the host (`--rootfs`).
     #[serde(skip_serializing_if = "RootSource::is_tmpfs")]
     pub source: RootSource,
+    /// Host directories made (0700, with their missing parents) before the
+    /// sources are opened, when they do not exist: state directories
+    /// (`--state`) and the caches `--caches rw` fills. Each one made is
+    /// said on stderr.
+    #[serde(skip_serializing_if = "Vec::is_empty", with = "super::serde_os::os_vec_path")]
+    pub create_dirs: Vec<PathBuf>,
+    /// The SELinux context of the tmpfs mounts and the files the setup
+    /// makes (bubblewrap's `--file-label`, accepted only where SELinux is
+    /// enabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_label: Option<String>,
 }
 
 /// What the new root is before the Plan's operations apply on it.
@@ -178,6 +189,11 @@ pub enum FsOp {
     Hide {
         #[serde(with = "os_path")]
         dest: PathBuf,
+        /// Fine when nothing is there (`--hide-try`); otherwise a path the
+        /// host does not have is an error before anything starts (a typo
+        /// would protect nothing).
+        #[serde(default, skip_serializing_if = "is_false")]
+        optional: bool,
     },
     /// A file with the given content: created at `dest` (`copy`, bwrap
     /// --file) or made in the scratch tmpfs and bound over `dest` (`bind`,
@@ -261,7 +277,7 @@ impl FsOp {
             | FsOp::Dev { dest }
             | FsOp::Dir { dest, .. }
             | FsOp::Symlink { dest, .. }
-            | FsOp::Hide { dest }
+            | FsOp::Hide { dest, .. }
             | FsOp::File { dest, .. }
             | FsOp::Chmod { dest, .. }
             | FsOp::RemountRo { dest }

@@ -3,7 +3,7 @@
 //! it in the cgroup, starts the user-mode network, reports it, then
 //! releases it and supervises.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
@@ -97,7 +97,7 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
     }
     drop((release_r, report_w, ended_w));
     let child = Pid::from_raw(pid);
-    let net = release(ctx, child, cgroup.as_ref(), &mut reporter, &release_w)?;
+    let net = release(ctx, child, cgroup.as_ref(), &mut reporter, (&release_w, &report_r))?;
     let run = supervise::Run {
         ctx,
         init: child,
@@ -113,16 +113,18 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
     supervise::supervise(run, &monitor_signals(ctx))
 }
 
-/// After clone: the id maps, the cgroup, the user-mode network (returned:
-/// it stops when dropped), what the status fd needs of init while it can
+/// After clone: the id maps, the cgroup, the user-mode network started
+/// (it stops when dropped), what the status fd needs of init while it can
 /// still be inspected, the early reports and the map helper; then init may
-/// go on.
+/// go on, and once the network is ready (configured while init builds the
+/// root), it may fork the command: a second byte on `release` (`pipes`:
+/// the release pipe's write end and the report pipe's read end).
 fn release(
     ctx: &Ctx,
     child: Pid,
     cgroup: Option<&Cgroup>,
     reporter: &mut status::Reporter,
-    release_w: &OwnedFd,
+    (release_w, report_r): (&OwnedFd, &OwnedFd),
 ) -> Result<Option<UserNet>> {
     let abort = |e: SetupError| {
         let _ = kill(child, Signal::SIGKILL);
@@ -157,9 +159,8 @@ fn release(
     if reaper::leaves_group(ctx) {
         let _ = nix::unistd::setpgid(child, child);
     }
-    // The user-mode network (if any) is up before the command starts.
     let net = match own_ns {
-        true => usernet::start(ctx, child.as_raw()).map_err(abort)?,
+        true => usernet::spawn(ctx, child.as_raw(), cgroup.is_some()).map_err(abort)?,
         false => None,
     };
     if own_ns {
@@ -172,7 +173,35 @@ fn release(
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
-    Ok(net)
+    let Some(starting) = net else { return Ok(None) };
+    // init builds the root meanwhile; a setup error of its own that ended
+    // it (and so the backend's namespace) is the one to report.
+    let net = starting.ready(ctx).map_err(|e| abort(init_error(child, report_r, false).unwrap_or(e)))?;
+    if nix::unistd::write(release_w, b"n") != Ok(1) {
+        // init has closed its end: it is ending.
+        let ended = SetupError::new("start the sandbox", "it ended before setup");
+        return Err(abort(init_error(child, report_r, true).unwrap_or(ended)));
+    }
+    Ok(Some(net))
+}
+
+/// init's own setup error, if it ended with one: init writes its report
+/// before it exits (and the command is not forked yet, so init holds the
+/// only write end), so a report waiting in the pipe means init is ending
+/// (`ending`: it is known to be); then it is waited for and the report read.
+fn init_error(child: Pid, report_r: &OwnedFd, ending: bool) -> Option<SetupError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(report_r.as_fd(), PollFlags::POLLIN)];
+    if !ending && !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1..)) {
+        return None;
+    }
+    let _ = waitpid(child, None);
+    let mut report = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = nix::unistd::read(report_r.as_raw_fd(), &mut buf) {
+        report.extend_from_slice(&buf[..n]);
+    }
+    SetupError::decode(&report)
 }
 
 /// The monitor's part once init exists and its maps are written: it dies
