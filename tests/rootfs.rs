@@ -79,6 +79,28 @@ fn rw_rootfs_writes_land_in_the_directory_nosuid() {
     run(&cwd, &home, &["--rw-rootfs", "--", "true"]).fails(125, "--rw-rootfs needs --rootfs");
 }
 
+/// `--rw DIR:/` binds DIR read-write over the root: it stays writable (the
+/// read-only remount is the empty root's), the writes land in DIR; `--ro
+/// DIR:/` stays read-only.
+#[test]
+fn a_directory_bound_read_write_at_the_root_is_writable() {
+    let (cwd, home, d) = (Dir::new(), Dir::new(), Dir::new());
+    let root = tiny_root(&d, "root", &["sh", "cat"]);
+    let r = root.to_str().unwrap();
+    let script = "echo written > /note && cat /note";
+    let rw = format!("{r}:/");
+    let args = ["--profile", "none", "--rw", &rw, "--cwd", "/", "--", "sh", "-c", script];
+    assert_eq!(run(&cwd, &home, &args).ok(), "written\n");
+    let note = root.join("note");
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), "written\n");
+    assert_eq!(std::fs::metadata(&note).unwrap().uid(), caller_uid());
+    std::fs::remove_file(&note).unwrap();
+    let args = ["--profile", "none", "--ro", &rw, "--cwd", "/", "--", "sh", "-c", script];
+    let out = run(&cwd, &home, &args);
+    assert!(out.stderr().contains("Read-only file system"), "{}", out.stderr());
+    assert!(!note.exists());
+}
+
 #[test]
 fn a_missing_root_is_one_line_and_exit_125() {
     let (cwd, home) = (Dir::new(), Dir::new());

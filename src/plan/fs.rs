@@ -285,6 +285,18 @@ impl FsOp {
             | FsOp::Overlay { dest, .. } => dest,
         }
     }
+
+    /// Whether this operation mounts something at `/` itself, covering the
+    /// root and everything mounted on it before: `/` then has this mount's
+    /// own access (`--rw DIR:/` writable, `--ro DIR:/` read-only), and the
+    /// read-only remount of the root is not applied over it.
+    pub fn replaces_root(&self) -> bool {
+        let meta = matches!(
+            self,
+            FsOp::Dir { .. } | FsOp::Symlink { .. } | FsOp::Chmod { .. } | FsOp::RemountRo { .. }
+        );
+        !meta && self.dest() == Path::new("/")
+    }
 }
 
 fn is_false(b: &bool) -> bool {

@@ -105,9 +105,15 @@ fn operations<'s>(ctx: &Ctx, sys: &'s dyn Sys, base: &OwnedFd, sources: Sources)
 
 /// The root read-only (nosuid, nodev); a writable root stays so: callers
 /// create files in it. A `--rootfs` root made read-only is the overlay whose
-/// upper layer held the mount points the operations needed.
+/// upper layer held the mount points the operations needed. A mount the
+/// Plan puts at `/` itself (`--rw DIR:/`) replaced that root and keeps its
+/// own access: a read-only one is read-only already.
 fn read_only(ctx: &Ctx, root: &Root) -> Result<()> {
-    if ctx.plan.root.tmpfs == RootTmpfs::Writable || ctx.plan.root.source.writable() {
+    let plan = ctx.plan;
+    if plan.root.tmpfs == RootTmpfs::Writable
+        || plan.root.source.writable()
+        || plan.fs.iter().any(FsOp::replaces_root)
+    {
         return Ok(());
     }
     ctx.log("mount", "/ read-only, pivot_root");

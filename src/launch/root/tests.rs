@@ -459,6 +459,28 @@ fn a_root_directory_comes_first_and_the_operations_land_on_it() {
     assert!(!lines.iter().any(|l| l.contains("remount,bind,ro")), "{lines:#?}");
 }
 
+/// A directory bound read-write at `/` (`--rw DIR:/`) replaces the root
+/// and keeps its own access: nothing remounts it read-only after the
+/// operations; a read-only one is read-only through its own flags. Only
+/// the tmpfs root itself gets the read-only remount.
+#[test]
+fn a_directory_bound_at_the_root_keeps_its_own_access() {
+    let remounted = |args: &[&str]| {
+        let sys = etc_host();
+        build_with(&native(args), &sys).unwrap();
+        let lines = sys.lines();
+        (lines.iter().any(|l| l == "mount /newroot (remount,bind,ro,nosuid,nodev)"), lines)
+    };
+    let (ro, lines) = remounted(&["--profile", "none", "--rw", "/data:/", "--", "true"]);
+    assert!(!ro, "{lines:#?}");
+    assert!(lines.contains(&"setattr /data nosuid,nodev recursive".to_string()), "{lines:#?}");
+    let (ro, lines) = remounted(&["--profile", "none", "--ro", "/data:/", "--", "true"]);
+    assert!(!ro, "{lines:#?}");
+    assert!(lines.contains(&"setattr /data ro,nosuid,nodev recursive".to_string()), "{lines:#?}");
+    let (ro, lines) = remounted(&["--profile", "none", "--rw", "/data:/srv", "--", "true"]);
+    assert!(ro, "the tmpfs root stays read-only: {lines:#?}");
+}
+
 /// bubblewrap's --file-label where SELinux is on: the context set for the
 /// files the setup makes (setfscreatecon) before anything is made, and on
 /// every tmpfs, /dev's included.
