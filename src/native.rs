@@ -12,7 +12,7 @@ use crate::cli::{self, Request, UsageError};
 use crate::host::Host;
 use crate::hostfs::{HostFs, RealFs};
 use crate::plan::Plan;
-use crate::settings::{self, CacheMode, Located, Origin, Setting};
+use crate::settings::{self, CacheMode, Located, Origin, Setting, Userns};
 
 /// What the user asked for, with the Plan built.
 #[derive(Debug)]
@@ -126,14 +126,27 @@ fn caches(all: &[Located]) -> CacheMode {
         .unwrap_or_default()
 }
 
-/// The profile named, else `rootfs` when the command line gives a root
-/// directory (the default profile's pieces of the host have no place
-/// there), else `default`.
+/// The profile named; else, when the command line gives a root directory
+/// (the default profile's pieces of the host have no place there),
+/// `container` if it also asks for every id (`--userns auto`) without
+/// naming the command's ids (`--uid`, `--gid`): a distribution's tools
+/// (apt-get, dpkg, useradd) run as root inside, as in any container;
+/// `rootfs` otherwise; else `default`.
 fn profile_name(request: &Request) -> &str {
+    let given = |f: fn(&Setting) -> bool| request.settings.iter().any(f);
+    let userns = request.settings.iter().rev().find_map(|s| match s {
+        Setting::Userns(u) => Some(*u),
+        _ => None,
+    });
     match &request.profile {
         Some(name) => name,
-        None if request.settings.iter().any(|s| matches!(s, Setting::Rootfs(_))) => "rootfs",
-        None => "default",
+        None if !given(|s| matches!(s, Setting::Rootfs(_))) => "default",
+        None if userns == Some(Userns::Auto)
+            && !given(|s| matches!(s, Setting::Uid(_) | Setting::Gid(_))) =>
+        {
+            "container"
+        }
+        None => "rootfs",
     }
 }
 
@@ -142,6 +155,15 @@ fn profile_name(request: &Request) -> &str {
 fn check(plan: &Plan) -> Result<(), String> {
     if !plan.process.caps.is_empty() && plan.ids.uid != 0 {
         return Err("--cap-add needs --uid 0: capabilities are dropped on exec for any other uid".into());
+    }
+    let publish = plan.network.user.iter().flat_map(|u| &u.publish);
+    let bind = plan.process.caps.iter().any(|c| c == "CAP_NET_BIND_SERVICE");
+    if let Some(p) = publish.filter(|p| p.port < 1024).find(|_| !bind) {
+        return Err(format!(
+            "--publish {p}: nothing inside can listen on port {} without CAP_NET_BIND_SERVICE: add --uid 0 \
+             --cap-add net_bind_service (the `container` profile has both), or publish a port from 1024 up",
+            p.port
+        ));
     }
     Ok(())
 }

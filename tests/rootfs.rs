@@ -159,7 +159,8 @@ fn absolute_symlinks_in_the_root_resolve_inside_it() {
 }
 
 /// Escape: a setuid-root file of the root gives nothing: the root is
-/// nosuid and the command has no_new_privs.
+/// nosuid and the command has no_new_privs. The `rootfs` profile is named:
+/// without it `--userns auto` would make the command root (`container`).
 #[test]
 fn setuid_files_in_the_root_gain_nothing() {
     if !root_or_skip("a setuid file owned by a subordinate id") {
@@ -178,7 +179,7 @@ fn setuid_files_in_the_root_gain_nothing() {
     // Without seccomp too, whose filter would set no_new_privs by itself.
     for extra in [&[][..], &["--seccomp", "none"]] {
         let args = [
-            &["--rootfs", root.to_str().unwrap(), "--userns", "auto"][..],
+            &["--profile", "rootfs", "--rootfs", root.to_str().unwrap(), "--userns", "auto"][..],
             extra,
             &["--", "sh", "-c", script],
         ];
@@ -232,6 +233,51 @@ fn persist_keeps_a_package_and_a_user_for_the_next_run() {
     let f = std::fs::metadata(state.join("upper/home/app/f")).unwrap();
     assert_eq!(f.uid(), su.start + 999, "the user's file is not its subordinate id on the host");
     unchanged(root, &before);
+}
+
+/// The issue's command lines as written, without `--profile container`:
+/// a root directory with every id is a container (root inside, the
+/// `container` profile), so apt-get and useradd work; the `rootfs`
+/// profile's command, not root, could never listen on port 80, and is
+/// told what to add before anything starts.
+#[test]
+fn the_issues_command_lines_work_as_written() {
+    let Some(root) = debian_root() else { return };
+    let (su, _) = test_subids().unwrap();
+    let (cwd, home) = (Dir::new(), Dir::new());
+    deb(&cwd, "hello", "hello from a package");
+    std::os::unix::fs::symlink(root, cwd.path().join("debian")).unwrap();
+    let before = tree_state(root);
+    let sh = "apt-get install -y ./hello.deb && hello";
+    let text = run(
+        &cwd,
+        &home,
+        &["--rootfs", "./debian", "--userns", "auto", "--overlay", "/", "--", "sh", "-c", sh],
+    )
+    .ok();
+    assert!(text.ends_with("\nhello from a package\n"), "{text}");
+    let args = [
+        "--rootfs",
+        "./debian",
+        "--userns",
+        "auto",
+        "--persist",
+        "/:./debian-state",
+        "--",
+        "useradd",
+        "-m",
+        "app",
+    ];
+    run(&cwd, &home, &args).ok();
+    let app = std::fs::metadata(cwd.path().join("debian-state/upper/home/app")).unwrap();
+    assert!(app.is_dir() && app.uid() == su.start + 999, "app's home is not its subordinate id's: {app:?}");
+    let passwd = std::fs::read_to_string(cwd.path().join("debian-state/upper/etc/passwd")).unwrap();
+    assert!(passwd.contains("\napp:x:1000:1000::/home/app:"), "{passwd}");
+    unchanged(root, &before);
+    let args =
+        ["--rootfs", "./debian", "--net", "user", "--publish", "8080:80", "--", "nginx", "-g", "daemon off;"];
+    let out = run(&cwd, &home, &args);
+    out.fails(125, "--publish 127.0.0.1:8080:80/tcp: nothing inside can listen on port 80 without CAP_NET_BIND_SERVICE: add --uid 0 --cap-add net_bind_service");
 }
 
 /// A service of the root, reached from the host through --publish.

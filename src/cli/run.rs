@@ -16,7 +16,8 @@ use crate::values;
 pub struct RunArgs {
     /// Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles,
     /// then the built-ins: default, rootfs, none, strict, ci, build, agent, net-service) or from
-    /// the file PATH (anything with a `/`). Without it: `default`, or `rootfs` with --rootfs.
+    /// the file PATH (anything with a `/`). Without it: `default`, or `rootfs` with --rootfs
+    /// (`container` with --rootfs and --userns auto but no --uid or --gid).
     /// See `sandbox profiles list` and sandbox-profile(5).
     #[arg(long, value_name = "NAME|PATH")]
     pub profile: Option<String>,

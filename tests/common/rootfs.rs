@@ -1,7 +1,7 @@
 //! Root file systems for `--rootfs` tests.
 //!
-//! [`debian_root`] builds a minimal Debian (mmdebstrap, the essential
-//! packages and passwd, from the mirror the host's apt sources name, so it
+//! [`debian_root`] builds a minimal Debian (mmdebstrap `--variant=apt`,
+//! as the issue's users would, and passwd for useradd, from the mirror the host's apt sources name, so it
 //! works without the internet as long as that mirror answers) once per
 //! target directory: later test binaries of the same run, and later runs,
 //! find it under `target/tmp/rootfs/`. A lock keeps two builders apart; a
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use super::{note, out, out_within, skip, test_ids, test_subids, Dir};
 
 /// What the cached root holds; a change makes a new one.
-const RECIPE: &str = "mmdebstrap --variant=essential --include=passwd 1";
+const RECIPE: &str = "mmdebstrap --variant=apt --include=passwd 1";
 
 /// The minimal Debian root, owned for the test user's `--userns auto --uid
 /// 0`; `None` (after a [`skip`]) where it cannot be built.
@@ -120,7 +120,7 @@ pub fn mirror(suite: &str) -> String {
 fn mmdebstrap(suite: &str, dir: &Path) -> bool {
     let mirror = mirror(suite);
     let mut cmd = Command::new("mmdebstrap");
-    cmd.args(["--mode=root", "--variant=essential", "--include=passwd", "--quiet"]);
+    cmd.args(["--mode=root", "--variant=apt", "--include=passwd", "--quiet"]);
     for p in ["/usr/share/man/*", "/usr/share/locale/*", "/usr/share/doc/*", "/usr/share/info/*"] {
         cmd.arg(format!("--dpkgopt=path-exclude={p}"));
     }
