@@ -175,3 +175,70 @@ fn explain_and_check_show_the_map_and_the_ranges() {
     assert!(line.starts_with("ok "), "{line}");
     assert!(line.contains(&format!("/etc/subuid {su}-")), "{line}");
 }
+
+/// tests/setup-test-user (run by .ci/run and by the harness) in a root of
+/// its own (`--root`): on a fresh machine it makes the user and one range
+/// of each kind that overlaps no other owner's entry in either file and no
+/// real id; an unsound range of the user (overlapping another's) goes, a
+/// duplicated line is left once; a second run changes nothing.
+#[test]
+fn the_test_users_setup_is_idempotent_and_never_collides() {
+    use sandbox::idmap::subid::{parse, Entry};
+    if !root_or_skip("tests/setup-test-user runs useradd and usermod") {
+        return;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup-test-user");
+    let fresh = |subuid: &str, subgid: &str| {
+        let d = Dir::new();
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nother:x:1000:1000::/home/other:/bin/sh\n\
+                      high:x:170000:170000::/:/bin/sh\n";
+        d.file("etc/passwd", passwd);
+        d.file("etc/group", "root:x:0:\nother:x:1000:\nhigh:x:170000:\n");
+        d.file("etc/shadow", "root:*:1::::::\nother:*:1::::::\nhigh:*:1::::::\n");
+        d.file("etc/gshadow", "root:*::\nother:!::\nhigh:!::\n");
+        d.file("etc/subuid", subuid);
+        d.file("etc/subgid", subgid);
+        d
+    };
+    let setup = |d: &Dir| {
+        let o = common::out(Command::new(&script).arg("--root").arg(d.path()));
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        let read = |f: &str| std::fs::read_to_string(d.path().join("etc").join(f)).unwrap();
+        (read("subuid"), read("subgid"))
+    };
+    let sound = |files: &(String, String), real: &[u32]| {
+        let all: Vec<Entry> = [parse(&files.0), parse(&files.1)].concat();
+        for text in [&files.0, &files.1] {
+            let mine: Vec<Entry> = parse(text).into_iter().filter(|e| e.owner == TEST_USER).collect();
+            assert_eq!(mine.len(), 1, "not one line of the test user:\n{text}");
+            let r = mine[0].range;
+            assert_eq!(r.count, 65536, "{text}");
+            let others = all.iter().filter(|e| e.owner != TEST_USER);
+            assert!(
+                others.clone().all(|e| e.range.end() <= r.start || r.end() <= e.range.start),
+                "{files:?}"
+            );
+            assert!(!real.iter().any(|&id| r.contains(id)), "a real id is in {r}: {files:?}");
+        }
+    };
+    let d = fresh("other:100000:65536\n", "other:100000:65536\nthird:165536:1000\n");
+    let first = setup(&d);
+    let passwd = std::fs::read_to_string(d.path().join("etc/passwd")).unwrap();
+    let uid: u32 = passwd
+        .lines()
+        .find_map(|l| l.strip_prefix("sandbox-test:x:"))
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    sound(&first, &[0, 1000, 170000, uid]);
+    assert_eq!(setup(&d), first, "a second run changed the files");
+    let unsound = "other:100000:65536\nsandbox-test:130000:65536\nsandbox-test:300000:65536\nsandbox-test:300000:65536\n";
+    let d = fresh(unsound, "sandbox-test:100000:65536\n");
+    let first = setup(&d);
+    sound(&first, &[0, 1000, 170000]);
+    assert!(first.0.contains("sandbox-test:300000:65536\n"), "the sound range was not kept: {}", first.0);
+    assert_eq!(setup(&d), first, "a second run changed the files");
+}

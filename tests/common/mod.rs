@@ -1,7 +1,8 @@
 //! Test harness: runs the real `sandbox` binary the way a user would.
 //!
 //! When the test process is root (CI is), every run drops to the
-//! unprivileged user `sandbox-test` (created if missing), so the tests
+//! unprivileged user `sandbox-test` (made, with its subordinate ids, by
+//! tests/setup-test-user), so the tests
 //! exercise the rootless path; `Sbx::as_root()` runs as root on purpose.
 //! The binary is copied to a world-readable directory first, since the
 //! build directory may not be reachable by that user.
@@ -123,46 +124,15 @@ pub fn test_ids() -> Option<(u32, u32)> {
         if nix::unistd::geteuid().as_raw() != 0 {
             return None;
         }
-        let lookup = || nix::unistd::User::from_name(TEST_USER).ok().flatten();
-        if lookup().is_none() {
-            let mut add = Command::new("useradd");
-            add.args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
-            let _ = status(&mut add);
-        }
-        let u = lookup().expect("could not create the unprivileged test user sandbox-test");
-        give_subids(&u);
+        // The user and its subordinate ids (for `--userns auto`), made or
+        // repaired idempotently by the script .ci/run also runs.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup-test-user");
+        let o = out(&mut Command::new(&script));
+        assert_eq!(o.code(), 0, "{}: {}", script.display(), o.stderr());
+        let u = nix::unistd::User::from_name(TEST_USER).ok().flatten();
+        let u = u.expect("tests/setup-test-user did not make the unprivileged test user sandbox-test");
         Some((u.uid.as_raw(), u.gid.as_raw()))
     })
-}
-
-/// Gives the test user a range of subordinate uids and gids (for
-/// `--userns auto`) unless it has one: the first free block of 65536 ids
-/// from 100000 on, added with usermod (so /etc/subuid is locked as shadow
-/// locks it), under a lock of our own against a concurrent test run.
-fn give_subids(u: &nix::unistd::User) {
-    use sandbox::idmap::{subid, Files, Kind};
-    let has = |f: &Files, k: Kind| !f.ranges(k, Some(&u.name), u.uid.as_raw()).is_empty();
-    if has(&Files::read(), Kind::Uid) && has(&Files::read(), Kind::Gid) {
-        return;
-    }
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open("/run/sandbox-test-subids.lock")
-        .expect("open /run/sandbox-test-subids.lock");
-    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).expect("flock");
-    let files = Files::read();
-    let taken = |k: Kind| subid::parse(files.text(k).as_deref().unwrap_or(""));
-    let block = subid::free_block(&[taken(Kind::Uid), taken(Kind::Gid)].concat()).to_string();
-    let mut usermod = Command::new("usermod");
-    for (kind, flag) in [(Kind::Uid, "--add-subuids"), (Kind::Gid, "--add-subgids")] {
-        if !has(&files, kind) {
-            usermod.args([flag, &block]);
-        }
-    }
-    let out = out(usermod.arg(&u.name));
-    assert_eq!(out.code(), 0, "usermod (subordinate ids for {}): {}", u.name, out.stderr());
-    assert!(has(&Files::read(), Kind::Uid) && has(&Files::read(), Kind::Gid), "no ranges after usermod");
 }
 
 /// The test user's first subordinate uid and gid ranges (`None` when the
