@@ -280,6 +280,25 @@ fn the_issues_command_lines_work_as_written() {
     out.fails(125, "--publish 127.0.0.1:8080:80/tcp: nothing inside can listen on port 80 without CAP_NET_BIND_SERVICE: add --uid 0 --cap-add net_bind_service");
 }
 
+/// The Debian root is built at most once per run of `cargo test`, in a
+/// directory of this run only: the trees of finished runs are gone.
+#[test]
+fn the_debian_root_belongs_to_this_run() {
+    let Some(root) = debian_root() else { return };
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootfs");
+    assert_eq!(root.parent().unwrap(), cache.join(common::rootfs::this_run()), "{}", root.display());
+    assert_eq!(debian_root(), Some(root));
+    let trees = std::fs::read_dir(root.parent().unwrap()).unwrap().flatten();
+    let names: Vec<String> = trees.map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.iter().filter(|n| n.starts_with("debian-")).count(), 2, "{names:?}");
+    for e in std::fs::read_dir(&cache).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix("run-").and_then(|r| r.split('-').next()?.parse::<i32>().ok());
+        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        assert!(name == "lock" || alive, "{name} is left from a finished run");
+    }
+}
+
 /// A service of the root, reached from the host through --publish.
 #[test]
 fn a_service_from_the_root_is_reached_from_the_host() {

@@ -1,11 +1,15 @@
 //! Root file systems for `--rootfs` tests.
 //!
 //! [`debian_root`] builds a minimal Debian (mmdebstrap `--variant=apt`,
-//! as the users would, and passwd for useradd, from the mirror the host's apt sources name, so it
-//! works without the internet as long as that mirror answers) once per
-//! target directory: later test binaries of the same run, and later runs,
-//! find it under `target/tmp/rootfs/`. A lock keeps two builders apart; a
-//! half-built tree is never used. Building it takes about 50 s here.
+//! as the users would, and passwd for useradd, from the mirror the
+//! host's apt sources name, so it works without the internet as long as
+//! that mirror answers) at most once per run of `cargo test`: under
+//! `target/tmp/rootfs/run-PID-START/`, the run being the process that
+//! started the test binary (cargo), named by its pid and start time. Later
+//! test binaries of the same run find it there; a later run builds its own
+//! and removes the trees of runs that are over. A lock keeps two builders
+//! apart; a half-built tree is never used. Building it takes about 60 s
+//! here.
 //!
 //! mmdebstrap runs as root, so the tree's owners are real ids; they are
 //! then shifted to what the test user's `--userns auto --uid 0` shows as
@@ -53,18 +57,21 @@ fn build_or_reuse() -> Option<PathBuf> {
     let (subuid, subgid) = test_subids().expect("the test user has subordinate ids");
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rootfs");
     std::fs::create_dir_all(&cache).unwrap();
-    open_path_for_others(&cache);
+    let lock = std::fs::OpenOptions::new().create(true).append(true).open(cache.join("lock")).unwrap();
+    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).expect("flock");
+    remove_finished_runs(&cache);
+    let run = cache.join(this_run());
+    std::fs::create_dir_all(&run).unwrap();
+    open_path_for_others(&run);
     let key = format!("{RECIPE} {suite} {uid}:{gid} {}:{}", subuid.start, subgid.start);
     let mut h = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut h);
-    let root = cache.join(format!("debian-{:016x}", h.finish()));
+    let root = run.join(format!("debian-{:016x}", h.finish()));
     let ready = root.with_extension("ready");
-    let lock = std::fs::OpenOptions::new().create(true).append(true).open(cache.join("lock")).unwrap();
-    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).expect("flock");
     if ready.exists() {
         return Some(root);
     }
-    let build = cache.join(format!("build-{}", std::process::id()));
+    let build = run.join(format!("build-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&build);
     let started = Instant::now();
     if !mmdebstrap(&suite, &build) {
@@ -76,6 +83,34 @@ fn build_or_reuse() -> Option<PathBuf> {
     std::fs::write(&ready, &key).unwrap();
     note(&format!("built the Debian root {} in {:.0?}", root.display(), started.elapsed()));
     Some(root)
+}
+
+/// `run-PID-START`: the process that started this test binary (cargo, for
+/// every binary of one `cargo test`), by pid and start time.
+pub fn this_run() -> String {
+    let ppid = nix::unistd::getppid().as_raw();
+    format!("run-{ppid}-{}", start_time(ppid).unwrap_or(0))
+}
+
+/// The start time of `pid` (field 22 of /proc/PID/stat), if it runs.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Removes the roots of runs whose process is gone (and what older
+/// versions of this harness left beside them).
+fn remove_finished_runs(cache: &Path) {
+    for e in std::fs::read_dir(cache).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let live = name.strip_prefix("run-").and_then(|r| r.split_once('-')).is_some_and(|(pid, start)| {
+            pid.parse().ok().and_then(start_time).is_some_and(|t| t.to_string() == start)
+        });
+        if name != "lock" && !live {
+            let p = e.path();
+            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+    }
 }
 
 /// `bookworm`, from /etc/os-release, when the host is Debian.
