@@ -8,6 +8,7 @@ pub mod cgroup;
 pub mod check;
 pub mod cli;
 pub mod compat;
+pub mod egress;
 pub mod escape;
 pub mod launch;
 pub mod plan;

@@ -1,0 +1,21 @@
+//! Egress by host name (`--allow-host`, `--allow-addr`): the pure parts.
+//!
+//! With user-mode networking the sandbox's own network namespace gets a
+//! firewall that lets packets out only to addresses an allowed name
+//! resolved to (through the sandbox's DNS filter) or an `--allow-addr`
+//! rule names, and rejects everything else at once. This module holds
+//! what can be decided and encoded without touching the kernel: the rules
+//! ([`pattern`]), the DNS filter's decisions ([`dns`] over [`wire`]), the
+//! firewall ([`ruleset`]) and its netlink messages ([`netlink`], [`nflog`]),
+//! and the report's lines ([`report`]). The monitor's side that runs them
+//! is in `launch`.
+
+pub mod dns;
+pub mod netlink;
+pub mod nflog;
+pub mod pattern;
+pub mod report;
+pub mod ruleset;
+pub mod wire;
+
+pub use pattern::{AddrRule, HostPattern, Ports};
