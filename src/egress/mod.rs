@@ -11,11 +11,13 @@
 //! is in `launch`.
 
 pub mod dns;
+pub mod grants;
 pub mod netlink;
 pub mod nflog;
 pub mod pattern;
 pub mod report;
 pub mod ruleset;
+pub mod serve;
 pub mod wire;
 
 pub use pattern::{AddrRule, HostPattern, Ports};

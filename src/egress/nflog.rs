@@ -13,6 +13,7 @@ const NFULNL_MSG_PACKET: u16 = 0;
 const NFULNL_MSG_CONFIG: u16 = 1;
 const NFULA_CFG_CMD: u16 = 1;
 const NFULA_CFG_MODE: u16 = 2;
+const NFULA_CFG_QTHRESH: u16 = 5;
 const NFULNL_CFG_CMD_BIND: u8 = 1;
 const NFULNL_COPY_PACKET: u8 = 2;
 #[cfg(test)]
@@ -21,7 +22,9 @@ const NFULA_PAYLOAD: u16 = 9;
 const NFULA_PREFIX: u16 = 10;
 
 /// The requests that bind `group` to the socket and ask for the first
-/// `range` bytes of each packet (their sequence numbers from `seq`).
+/// `range` bytes of each packet, each packet sent as it comes (the
+/// kernel's default holds up to 100 packets for up to a second), with
+/// their sequence numbers from `seq`.
 pub fn bind_requests(group: u16, range: u32, seq: u32) -> Vec<(Vec<u8>, u32)> {
     let bind = request(NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG, seq, group, |m| {
         m.attr(NFULA_CFG_CMD, &[NFULNL_CFG_CMD_BIND]);
@@ -29,7 +32,7 @@ pub fn bind_requests(group: u16, range: u32, seq: u32) -> Vec<(Vec<u8>, u32)> {
     let mut mode = range.to_be_bytes().to_vec();
     mode.extend([NFULNL_COPY_PACKET, 0]);
     let copy = request(NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG, seq + 1, group, |m| {
-        m.attr(NFULA_CFG_MODE, &mode);
+        m.attr(NFULA_CFG_MODE, &mode).be32(NFULA_CFG_QTHRESH, 1);
     });
     vec![(bind, seq), (copy, seq + 1)]
 }
@@ -184,7 +187,8 @@ mod tests {
         let m = &messages(&reqs[1].0)[0];
         assert_eq!(m.ty, 0x401);
         assert_eq!(&m.body[2..4], &1u16.to_be_bytes(), "the group is the res_id");
-        assert_eq!(attrs(m.body, 4), vec![(NFULA_CFG_MODE, &[0, 0, 0, 128, 2, 0][..])]);
+        let want = vec![(NFULA_CFG_MODE, &[0, 0, 0, 128, 2, 0][..]), (NFULA_CFG_QTHRESH, &[0, 0, 0, 1][..])];
+        assert_eq!(attrs(m.body, 4), want);
     }
 
     fn hex(s: &str) -> Vec<u8> {

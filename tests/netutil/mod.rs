@@ -12,6 +12,8 @@
 
 #![allow(dead_code)]
 
+pub mod zone;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
