@@ -16,6 +16,7 @@ pub mod netlink;
 pub mod nflog;
 pub mod pattern;
 pub mod report;
+pub mod routes;
 pub mod ruleset;
 pub mod serve;
 pub mod wire;
