@@ -1,7 +1,8 @@
 //! sandbox: a rootless, user-mode sandbox for Linux.
 //!
-//! Data flows one way: front ends (the native CLI in [`cli`]) build a
-//! [`plan::Plan`]; [`launch::run`] executes it. `sandbox explain` prints the
+//! Data flows one way: front ends (the native CLI in [`cli`] with the
+//! profiles of [`profile`], put together by [`native`]; bubblewrap's command
+//! line in [`compat`]) build a [`plan::Plan`]; [`launch::run`] executes it. `sandbox explain` prints the
 //! Plan instead of running it.
 
 pub mod cgroup;
@@ -10,7 +11,9 @@ pub mod cli;
 pub mod compat;
 pub mod egress;
 pub mod escape;
+pub mod host;
 pub mod launch;
+pub mod native;
 pub mod plan;
 pub mod profile;
 pub mod seccomp;

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use sandbox::cli::{self, Command};
-use sandbox::profile::Host;
+use sandbox::host::Host;
+use sandbox::native::{self, Command};
 use sandbox::{check, launch};
 
 /// Exit status for a sandbox setup failure (bad input included), as GNU env
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     if let Some(prog) = argv.first().filter(|a| Path::new(a).file_name().is_some_and(|n| n == "bwrap")) {
         return bwrap(&prog.to_string_lossy(), &argv[1..], &host);
     }
-    let command = match cli::parse(argv, &host) {
+    let command = match native::parse(argv, &host) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sandbox: {e}");
@@ -53,29 +53,33 @@ fn main() -> ExitCode {
                 ExitCode::from(SETUP_FAILED)
             }
         },
-        Command::Explain { built, json } => {
-            print_notes(&built.notes);
-            let mut out = std::io::stdout().lock();
-            let written = if json {
-                serde_json::to_writer_pretty(&mut out, &built.plan)
-                    .map_err(std::io::Error::other)
-                    .and_then(|_| writeln!(out))
-            } else {
-                writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov))
-            };
-            match written {
-                Ok(()) => ExitCode::SUCCESS,
-                // A closed pipe (`explain | head`) is the reader's choice, not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("sandbox: writing the plan: {e}");
-                    ExitCode::from(SETUP_FAILED)
-                }
-            }
-        }
+        Command::Explain { built, json } => explain(&built, json),
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
             ExitCode::from(launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }))
+        }
+    }
+}
+
+/// `sandbox explain`: the Plan as JSON, or readable with where each entry
+/// came from.
+fn explain(built: &native::Built, json: bool) -> ExitCode {
+    print_notes(&built.notes);
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, &built.plan)
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(out))
+    } else {
+        writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov))
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`explain | head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sandbox: writing the plan: {e}");
+            ExitCode::from(SETUP_FAILED)
         }
     }
 }

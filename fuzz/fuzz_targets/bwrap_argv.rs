@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStringExt;
 
 use libfuzzer_sys::fuzz_target;
 use sandbox::compat::{self, Io};
-use sandbox::profile::Host;
+use sandbox::host::Host;
 
 struct FuzzIo(Vec<u8>);
 

@@ -7,9 +7,9 @@ use clap::{ArgAction, Args, ValueEnum};
 
 use super::{RunArgs, UsageError};
 use crate::escape;
+use crate::host::Host;
 use crate::plan::landlock::{Mode, PathRule, RuleAccess};
 use crate::plan::Plan;
-use crate::profile::Host;
 
 /// How the command is isolated.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +127,7 @@ fn rule_path(flag: &str, p: &OsString, host: &Host) -> Result<PathBuf, UsageErro
         return Err(UsageError(format!("{flag}: the path is empty")));
     }
     let path = PathBuf::from(p);
-    let full = super::normalize(&host.cwd.join(&path));
+    let full = crate::values::normalize(&host.cwd.join(&path));
     crate::plan::check_dest(&full).map_err(|e| UsageError(format!("{flag} {}: {e}", escape::path(&path))))?;
     Ok(full)
 }
@@ -171,10 +171,10 @@ fn landlock_only(run: &RunArgs, plan: &mut Plan) -> Result<(), UsageError> {
 mod tests {
     use std::ffi::OsString;
 
-    use crate::cli::{parse, Command};
+    use crate::host::Host;
+    use crate::native::{parse, Command};
     use crate::plan::landlock::{Mode, PathRule, RuleAccess};
     use crate::plan::Plan;
-    use crate::profile::Host;
 
     fn host() -> Host {
         let mut h = Host::fake("/work/proj");

@@ -110,9 +110,9 @@ impl LimitsArgs {
 mod tests {
     use std::ffi::OsString;
 
-    use crate::cli::{parse, Command};
+    use crate::host::Host;
+    use crate::native::{parse, Command};
     use crate::plan::limits::{Limits, Resource};
-    use crate::profile::Host;
 
     fn parse_args(args: &[&str]) -> Result<Limits, String> {
         let mut argv = vec![OsString::from("sandbox")];

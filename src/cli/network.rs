@@ -52,10 +52,10 @@ mod tests {
     use std::ffi::OsString;
     use std::path::Path;
 
-    use crate::cli::{parse, Command};
+    use crate::host::Host;
+    use crate::native::{parse, Command};
     use crate::plan::network::{self, Backend, UserNet};
     use crate::plan::{FileHow, FsOp, Plan};
-    use crate::profile::Host;
 
     fn parse_net(args: &[&str]) -> Result<Plan, String> {
         let mut host = Host::fake("/work/proj");

@@ -1,18 +1,19 @@
 //! Seccomp options of the native command line.
 //!
-//! Files named here are read and checked now, so that the Plan carries the
-//! rules themselves and a typo is a usage error before anything starts.
+//! Names are checked here (a typo is a usage error naming the flag); the
+//! files named are read when the settings are folded.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::PathBuf;
 
 use clap::{ArgAction, ValueEnum};
 
+use super::ordered::Ordered;
 use super::UsageError;
 use crate::escape;
-use crate::plan::seccomp::{errno_from_name, Base, Deny, Policy};
-use crate::plan::Plan;
-use crate::seccomp::{oci, policy, syscalls};
+use crate::plan::seccomp::Base;
+use crate::seccomp::policy;
+use crate::settings::Setting;
 
 /// `--seccomp MODE`.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,66 +67,25 @@ pub struct SeccompArgs {
 }
 
 impl SeccompArgs {
-    pub fn apply(&self, plan: &mut Plan) -> Result<(), UsageError> {
-        let err = |flag: &str, v: &str, e: String| UsageError(format!("--{flag} {}: {e}", escape::str(v)));
-        let s = &mut plan.seccomp;
-        match self.seccomp {
-            Some(Mode::Default) => s.base = Base::Default,
-            Some(Mode::None) => s.base = Base::None,
-            None => {}
-        }
-        for v in &self.seccomp_deny {
-            s.deny.push(parse_deny(v).map_err(|e| err("seccomp-deny", v, e))?);
-        }
-        for name in &self.seccomp_allow {
-            s.allow.push(check_allow(name).map_err(|e| err("seccomp-allow", name, e))?);
-        }
-        for file in &self.seccomp_policy {
-            let p = load_file(Path::new(file), false, &plan.process.caps).map_err(UsageError)?;
-            plan.seccomp.policies.push(p);
-        }
-        for file in &self.seccomp_oci {
-            let p = load_file(Path::new(file), true, &plan.process.caps).map_err(UsageError)?;
-            plan.seccomp.policies.push(p);
-        }
-        let s = &mut plan.seccomp;
-        s.log |= self.seccomp_log;
-        s.allow_userns |= self.allow_userns;
-        s.bpf_fds.extend(&self.add_seccomp_fd);
-        Ok(())
+    /// The seccomp settings, in the order written.
+    pub(super) fn settings(&self, o: &mut Ordered) -> Result<(), UsageError> {
+        let base = self.seccomp.map(|m| match m {
+            Mode::Default => Base::Default,
+            Mode::None => Base::None,
+        });
+        o.one("seccomp", base.map(Setting::SeccompBase));
+        let named = |v: &String, e: String| format!("{}: {e}", escape::str(v));
+        o.each("seccomp_deny", &self.seccomp_deny, |v| {
+            policy::parse_deny(v).map(Setting::SeccompDeny).map_err(|e| named(v, e))
+        })?;
+        o.each("seccomp_allow", &self.seccomp_allow, |v| {
+            policy::check_allow(v).map(Setting::SeccompAllow).map_err(|e| named(v, e))
+        })?;
+        let file = |oci| move |f: &OsString| Ok(Setting::SeccompFile { path: PathBuf::from(f), oci });
+        o.each("seccomp_policy", &self.seccomp_policy, file(false))?;
+        o.each("seccomp_oci", &self.seccomp_oci, file(true))?;
+        o.one("seccomp_log", self.seccomp_log.then_some(Setting::SeccompLog));
+        o.one("allow_userns", self.allow_userns.then_some(Setting::AllowUserns));
+        o.each("add_seccomp_fd", &self.add_seccomp_fd, |fd| Ok(Setting::SeccompFd(*fd)))
     }
-}
-
-/// `NAME[:ERRNO]` of `--seccomp-deny` (EPERM when no errno is given).
-pub fn parse_deny(v: &str) -> Result<Deny, String> {
-    let (name, errno) = match v.split_once(':') {
-        Some((n, e)) => (n, errno_from_name(e).ok_or_else(|| format!("unknown errno `{}`", escape::str(e)))?),
-        None => (v, libc::EPERM as u32),
-    };
-    syscalls::check(name)?;
-    Ok(Deny { syscall: name.to_string(), errno })
-}
-
-/// A name for `--seccomp-allow`: a system call the built-in policy denies.
-pub fn check_allow(name: &str) -> Result<String, String> {
-    syscalls::check(name)?;
-    if !policy::default_denies(name) {
-        return Err("the built-in policy does not deny it".into());
-    }
-    Ok(name.to_string())
-}
-
-/// Reads a policy file: our JSON format, or (when `oci`) an OCI runtime
-/// config or its `linux.seccomp` object. Errors name the flag and file.
-pub fn load_file(file: &Path, oci: bool, caps: &[String]) -> Result<Policy, String> {
-    let flag = if oci { "--seccomp-oci" } else { "--seccomp-policy" };
-    let shown = escape::path(file);
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{flag} {shown}: {}", escape::cause(&e)))?;
-    let loaded = if oci {
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-        oci::import(&text, &shown, &oci::Facts { caps, kernel: kernel.trim() })
-    } else {
-        policy::load(&text, &shown)
-    };
-    loaded.map_err(|e| format!("{flag} {shown}: {e}"))
 }

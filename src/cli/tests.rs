@@ -1,5 +1,11 @@
-use super::*;
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::host::Host;
+use crate::native::{parse, Command};
 use crate::plan::Namespaces;
+use crate::plan::{Access, FsOp, Plan};
+use std::ffi::OsStr;
 
 fn host() -> Host {
     let mut h = Host::fake("/work/proj");

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 
 use super::parse::{State, Unshare};
 use super::{message, names, usage, Exit, Io};
+use crate::host::Host;
 use crate::plan::landlock::{Landlock, Mode};
 use crate::plan::seccomp::{Base, Seccomp};
 use crate::plan::{EnvVar, FsOp, Ids, Namespaces, Plan, Process};
-use crate::profile::Host;
 
 /// Runs the checks and builds the Plan for `command`.
 pub fn finish(

@@ -32,8 +32,8 @@ use std::ffi::OsString;
 
 use nix::errno::Errno;
 
+use crate::host::Host;
 use crate::plan::Plan;
-use crate::profile::Host;
 
 /// The bubblewrap release whose command line this front end speaks.
 pub const BWRAP_VERSION: &str = "0.11.1";

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use super::args::{self, MAX_ARGS};
 use super::{message, names, ops, Io};
 use crate::escape;
+use crate::host::Host;
 use crate::plan::bwrap::Bwrap;
 use crate::plan::FsOp;
-use crate::profile::Host;
 
 /// Why parsing stopped early.
 #[derive(Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 //! order. Lists append and scalars override when they are folded into a
 //! Plan by [`crate::settings::build`].
 
-mod host;
+mod read;
 mod render;
 pub mod schema;
 mod vars;
@@ -20,10 +20,10 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-pub use host::{Host, Private, PrivateDir};
 pub use render::render;
 
 use crate::escape;
+use crate::host::Host;
 use crate::settings::{Located, Origin};
 
 /// Built-in profiles, in the order `profiles list` shows them.
@@ -178,7 +178,7 @@ fn load_into(
     stack.pop();
     let base = src.dir.clone().unwrap_or_else(|| host.cwd.clone());
     let expand = |s: &str| vars::expand(s, host);
-    let own = schema::settings(&doc, &expand, &base).map_err(|(at, msg)| located_error(src, at, &msg))?;
+    let own = read::settings(&doc, &expand, &base).map_err(|(at, msg)| located_error(src, at, &msg))?;
     for (at, setting) in own {
         let (line, col) = line_col(&src.text, at);
         out.push(Located { setting, origin: Origin::Profile { file: src.label.clone(), line, col } });

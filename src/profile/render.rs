@@ -1,39 +1,33 @@
 //! `sandbox profiles show`: settings written back as a profile.
 //!
 //! Includes are already applied and variables expanded, so the output is
-//! what the profile means on this host. File-system entries are grouped by
-//! key in the order each key first appears; a comment lists the exact order
-//! in which they apply.
+//! what the profile means on this host. The settings become the profile
+//! schema's own types ([`Doc`]), which serde and toml write: the output is
+//! a profile that loads. Within a section each key's entries stand
+//! together, in the schema's order; a comment lists the exact order in
+//! which the file-system entries applied.
 
-use std::fmt::Write;
+use toml::Spanned;
 
+use super::schema::{Doc, S};
 use crate::escape;
 use crate::plan::landlock::RuleAccess;
 use crate::plan::{Access, FsOp, Upper};
 use crate::settings::{Located, Setting};
 
-/// Sets `key = value` in an ordered list of lines, replacing an earlier
-/// value of the same key (scalars: the last one wins).
-fn upsert(lines: &mut Vec<(String, String)>, key: &str, value: String) {
-    match lines.iter_mut().find(|(k, _)| k == key) {
-        Some(line) => line.1 = value,
-        None => lines.push((key.to_string(), value)),
-    }
+/// A rendered value: written nowhere yet.
+fn s<T>(value: T) -> S<T> {
+    Spanned::new(0..0, value)
 }
 
-fn joined(lines: &[(String, String)]) -> String {
-    lines.iter().map(|(k, v)| format!("{k} = {v}\n")).collect()
+fn path(p: &std::path::Path) -> S<String> {
+    s(escape::path(p))
 }
 
-fn q(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
-fn p(path: &std::path::Path) -> String {
-    q(&escape::path(path))
-}
-
+/// The profile key of a file-system operation and its value, or `None` for
+/// what only the bwrap front end makes.
 fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
+    let layer = |p: &std::path::Path| escape::path(p).replace(':', "\\:");
     Some(match op {
         FsOp::Bind { src, dest, access, optional } => {
             let key = match (access, optional) {
@@ -43,27 +37,24 @@ fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
                 (Access::ReadWrite, true) => "rw-try",
                 (Access::Device, _) => "dev-bind",
             };
-            let s = escape::path(src).replace(':', "\\:");
-            let v = if src == dest { s } else { format!("{s}:{}", escape::path(dest)) };
-            (key, q(&v))
+            let v = if src == dest { layer(src) } else { format!("{}:{}", layer(src), escape::path(dest)) };
+            (key, v)
         }
-        FsOp::Tmpfs { dest, .. } => ("tmpfs", p(dest)),
-        FsOp::Proc { dest } => ("proc", p(dest)),
-        FsOp::Dev { dest } => ("dev", p(dest)),
-        FsOp::Dir { dest, .. } => ("mkdir", p(dest)),
+        FsOp::Tmpfs { dest, .. } => ("tmpfs", escape::path(dest)),
+        FsOp::Proc { dest } => ("proc", escape::path(dest)),
+        FsOp::Dev { dest } => ("dev", escape::path(dest)),
+        FsOp::Dir { dest, .. } => ("mkdir", escape::path(dest)),
         FsOp::Symlink { target, dest } => {
-            ("symlink", q(&format!("{}:{}", escape::path(target), escape::path(dest))))
+            ("symlink", format!("{}:{}", escape::path(target), escape::path(dest)))
         }
-        FsOp::Hide { dest } => ("hide", p(dest)),
+        FsOp::Hide { dest } => ("hide", escape::path(dest)),
         FsOp::Overlay { lowers, dest, upper } => {
-            let layers: Vec<String> = lowers.iter().map(|l| escape::path(l).replace(':', "\\:")).collect();
-            let dest = escape::path(dest);
+            let layers: Vec<String> = lowers.iter().map(|l| layer(l)).collect();
+            let (layers, dest) = (layers.join(":"), escape::path(dest));
             match upper {
-                Upper::Tmpfs => ("overlay", q(&format!("{}:{dest}", layers.join(":")))),
-                Upper::State { dir } => {
-                    ("persist", q(&format!("{}:{}:{dest}", layers.join(":"), escape::path(dir))))
-                }
-                Upper::ReadOnly => ("ro-overlay", q(&format!("{}:{dest}", layers.join(":")))),
+                Upper::Tmpfs => ("overlay", format!("{layers}:{dest}")),
+                Upper::State { dir } => ("persist", format!("{layers}:{}:{dest}", escape::path(dir))),
+                Upper::ReadOnly => ("ro-overlay", format!("{layers}:{dest}")),
                 Upper::Dir { .. } => return None,
             }
         }
@@ -72,152 +63,147 @@ fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
     })
 }
 
-/// The merged profile as TOML.
-pub fn render(description: Option<&str>, settings: &[Located]) -> String {
-    let mut top = Vec::new();
-    let mut fs: Vec<(&str, Vec<String>)> = Vec::new();
-    let mut order = Vec::new();
-    let mut fs_scalars = Vec::new();
-    let (mut env_clear, mut keep, mut set) = (false, Vec::new(), Vec::new());
-    let mut net = Vec::new();
-    let (mut landlock, mut connect, mut bind) = (Vec::new(), Vec::new(), Vec::new());
-    let mut rules: Vec<(&str, Vec<String>)> = Vec::new();
-    let mut seccomp = Vec::new();
-    let mut sc_lists: [Vec<String>; 4] = Default::default();
-    let mut publish = Vec::new();
-    let (mut lim, mut rlimits) = (Vec::new(), Vec::new());
-    let mut process = Vec::new();
-    let mut shares = Vec::new();
-    let mut caps = Vec::new();
-    let mut fds = Vec::new();
-    if let Some(d) = description {
-        upsert(&mut top, "description", q(d));
-    }
+/// Adds a file-system operation to the `[filesystem]` list of its key.
+fn add_fs(doc: &mut Doc, key: &str, v: String) {
+    let f = &mut doc.filesystem;
+    let list = match key {
+        "ro" => &mut f.ro,
+        "ro-try" => &mut f.ro_try,
+        "rw" => &mut f.rw,
+        "rw-try" => &mut f.rw_try,
+        "dev-bind" => &mut f.dev_bind,
+        "tmpfs" => &mut f.tmpfs,
+        "proc" => &mut f.proc,
+        "dev" => &mut f.dev,
+        "mkdir" => &mut f.mkdir,
+        "symlink" => &mut f.symlink,
+        "hide" => &mut f.hide,
+        "overlay" => &mut f.overlay,
+        "persist" => &mut f.persist,
+        // "ro-overlay", the last key fs_entry gives.
+        _ => &mut f.ro_overlay,
+    };
+    list.push(s(v));
+}
+
+/// The settings as the schema's document: lists append, scalars take the
+/// last value, a clear of the environment drops what came before it.
+fn doc(description: Option<&str>, settings: &[Located]) -> Doc {
+    let mut d = Doc { description: description.map(str::to_string), ..Doc::default() };
     for l in settings {
+        let (f, env, p) = (&mut d.filesystem, &mut d.environment, &mut d.process);
         match &l.setting {
             Setting::Fs(op) => {
-                let Some((key, v)) = fs_entry(op) else { continue };
-                order.push(format!("{key} {v}"));
-                match fs.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, vs)) => vs.push(v),
-                    None => fs.push((key, vec![v])),
+                if let Some((key, v)) = fs_entry(op) {
+                    add_fs(&mut d, key, v);
                 }
             }
-            Setting::MergedUsr => {
-                order.push("merged-usr".into());
-                upsert(&mut fs_scalars, "merged-usr", "true".into());
-            }
-            Setting::BindCwd(m) => {
-                let v = q(&format!("{m:?}").to_lowercase());
-                order.push(format!("bind-cwd {v}"));
-                upsert(&mut fs_scalars, "bind-cwd", v);
-            }
-            Setting::Net(n) => upsert(&mut net, "mode", q(n.name())),
-            Setting::Share(s) => shares.push(q(&format!("{s:?}").to_lowercase())),
-            Setting::Env(k, v) => upsert(&mut set, &q(&escape::os(k)), q(&escape::os(v))),
-            Setting::KeepEnv(k) => keep.push(q(&escape::os(k))),
+            Setting::MergedUsr => f.merged_usr = Some(s(true)),
+            Setting::BindCwd(m) => f.bind_cwd = Some(s(*m)),
+            Setting::Env(k, v) => _ = env.set.insert(escape::os(k), s(escape::os(v))),
+            Setting::KeepEnv(k) => env.keep.push(s(escape::os(k))),
             // What came before a clear no longer counts.
-            Setting::ClearEnv => (env_clear, keep, set) = (true, Vec::new(), Vec::new()),
-            Setting::Cwd(c) => upsert(&mut process, "cwd", p(c)),
-            Setting::Hostname(h) => upsert(&mut process, "hostname", q(h)),
-            Setting::Uid(u) => upsert(&mut process, "uid", u.to_string()),
-            Setting::Gid(g) => upsert(&mut process, "gid", g.to_string()),
-            Setting::CapAdd(c) => caps.push(q(c)),
-            Setting::KeepFd(fd) => fds.push(fd.to_string()),
-            Setting::DieWithParent(on) => upsert(&mut process, "die-with-parent", on.to_string()),
-            Setting::NewSession(on) => upsert(&mut process, "new-session", on.to_string()),
-            Setting::BestEffort(on) => upsert(&mut top, "best-effort", on.to_string()),
-            Setting::Mode(m) => upsert(&mut top, "mode", q(&format!("{m:?}").to_lowercase())),
-            Setting::Landlock(on) => upsert(&mut landlock, "enabled", on.to_string()),
-            Setting::LandlockRule(r) => {
-                let key = match r.access {
-                    RuleAccess::Read => "allow-read",
-                    RuleAccess::Write => "allow-write",
-                    RuleAccess::Exec => "allow-exec",
-                };
-                match rules.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, v)) => v.push(p(&r.path)),
-                    None => rules.push((key, vec![p(&r.path)])),
-                }
+            Setting::ClearEnv => {
+                *env = super::schema::Environment { clear: Some(s(true)), ..Default::default() }
             }
-            Setting::AllowConnect(port) => connect.push(port.to_string()),
-            Setting::AllowBind(port) => bind.push(port.to_string()),
-            Setting::AllowSignals => upsert(&mut landlock, "allow-signals", "true".into()),
-            Setting::AllowAbstractUnix => upsert(&mut landlock, "allow-abstract-unix", "true".into()),
-            Setting::LogDenials => upsert(&mut landlock, "log-denials", "true".into()),
-            Setting::SeccompBase(b) => upsert(&mut seccomp, "base", q(&format!("{b:?}").to_lowercase())),
-            Setting::SeccompDeny(d) => sc_lists[0].push(q(&format!("{}:{}", d.syscall, d.errno))),
-            Setting::SeccompAllow(n) => sc_lists[1].push(q(n)),
-            Setting::SeccompFile { path, oci } => sc_lists[if *oci { 3 } else { 2 }].push(p(path)),
-            Setting::SeccompLog => upsert(&mut seccomp, "log", "true".into()),
-            Setting::AllowUserns => upsert(&mut seccomp, "allow-userns", "true".into()),
-            Setting::Publish(pb) => publish.push(q(&pb.to_string())),
-            Setting::AllowHostLoopback => upsert(&mut net, "allow-host-loopback", "true".into()),
-            Setting::Timeout(ms) => upsert(&mut lim, "timeout", q(&format!("{ms}ms"))),
-            Setting::KillAfter(ms) => upsert(&mut lim, "kill-after", q(&format!("{ms}ms"))),
-            Setting::Rlimit(r) => rlimits.push(q(&r.to_string())),
-            Setting::Memory(b) => upsert(&mut lim, "memory", q(&b.to_string())),
-            Setting::Pids(n) => upsert(&mut lim, "pids", n.to_string()),
-            Setting::Cpus(m) => upsert(&mut lim, "cpus", q(&format!("{}", *m as f64 / 1000.0))),
-            Setting::IoWeight(w) => upsert(&mut lim, "io-weight", w.to_string()),
+            Setting::Cwd(c) => p.cwd = Some(path(c)),
+            Setting::Hostname(h) => p.hostname = Some(s(h.clone())),
+            Setting::Uid(u) => p.uid = Some(s(*u)),
+            Setting::Gid(g) => p.gid = Some(s(*g)),
+            Setting::CapAdd(c) => p.cap_add.push(s(c.clone())),
+            Setting::KeepFd(fd) => p.keep_fd.push(s(*fd)),
+            Setting::DieWithParent(on) => p.die_with_parent = Some(s(*on)),
+            Setting::NewSession(on) => p.new_session = Some(s(*on)),
+            Setting::Share(ns) => p.share.push(s(*ns)),
+            Setting::BestEffort(on) => d.best_effort = Some(s(*on)),
+            Setting::Mode(m) => d.mode = Some(s(*m)),
+            other => confinement(&mut d, other),
         }
     }
-    let mut out = joined(&top);
-    out.push_str("\n[filesystem]\n");
+    d
+}
+
+/// The network, landlock, seccomp and limits settings of [`doc`].
+fn confinement(d: &mut Doc, setting: &Setting) {
+    let (n, ll, sc, lim) = (&mut d.network, &mut d.landlock, &mut d.seccomp, &mut d.limits);
+    match setting {
+        Setting::Net(net) => n.mode = Some(s(*net)),
+        Setting::Publish(pb) => n.publish.push(s(pb.to_string())),
+        Setting::AllowHostLoopback => n.allow_host_loopback = Some(s(true)),
+        Setting::AllowConnect(port) => n.allow_connect.push(s(*port)),
+        Setting::AllowBind(port) => n.allow_bind.push(s(*port)),
+        Setting::Landlock(on) => ll.enabled = Some(s(*on)),
+        Setting::LandlockRule(r) => match r.access {
+            RuleAccess::Read => ll.allow_read.push(path(&r.path)),
+            RuleAccess::Write => ll.allow_write.push(path(&r.path)),
+            RuleAccess::Exec => ll.allow_exec.push(path(&r.path)),
+        },
+        Setting::AllowSignals => ll.allow_signals = Some(s(true)),
+        Setting::AllowAbstractUnix => ll.allow_abstract_unix = Some(s(true)),
+        Setting::LogDenials => ll.log_denials = Some(s(true)),
+        Setting::SeccompBase(b) => sc.base = Some(s(*b)),
+        Setting::SeccompDeny(deny) => sc.deny.push(s(format!("{}:{}", deny.syscall, deny.errno))),
+        Setting::SeccompAllow(name) => sc.allow.push(s(name.clone())),
+        Setting::SeccompFile { path: p, oci: false } => sc.policy.push(path(p)),
+        Setting::SeccompFile { path: p, oci: true } => sc.oci.push(path(p)),
+        Setting::SeccompLog => sc.log = Some(s(true)),
+        Setting::AllowUserns => sc.allow_userns = Some(s(true)),
+        Setting::Timeout(ms) => lim.timeout = Some(s(format!("{ms}ms"))),
+        Setting::KillAfter(ms) => lim.kill_after = Some(s(format!("{ms}ms"))),
+        Setting::Rlimit(r) => lim.limit.push(s(r.to_string())),
+        Setting::Memory(b) => lim.memory = Some(s(b.to_string())),
+        Setting::Pids(count) => lim.pids = Some(s(*count)),
+        Setting::Cpus(m) => lim.cpus = Some(s(format!("{}", *m as f64 / 1000.0))),
+        Setting::IoWeight(w) => lim.io_weight = Some(s(*w)),
+        // An fd of the caller: nothing a profile can say.
+        Setting::SeccompFd(_) => {}
+        // doc() takes these; listed so that a new setting must be placed.
+        Setting::Fs(_)
+        | Setting::MergedUsr
+        | Setting::BindCwd(_)
+        | Setting::Env(..)
+        | Setting::KeepEnv(_)
+        | Setting::ClearEnv
+        | Setting::Cwd(_)
+        | Setting::Hostname(_)
+        | Setting::Uid(_)
+        | Setting::Gid(_)
+        | Setting::CapAdd(_)
+        | Setting::KeepFd(_)
+        | Setting::DieWithParent(_)
+        | Setting::NewSession(_)
+        | Setting::Share(_)
+        | Setting::BestEffort(_)
+        | Setting::Mode(_) => {}
+    }
+}
+
+/// The merged profile as TOML.
+pub fn render(description: Option<&str>, settings: &[Located]) -> String {
+    let mut out = String::new();
+    let order: Vec<String> = settings
+        .iter()
+        .filter_map(|l| match &l.setting {
+            Setting::Fs(op) => fs_entry(op).map(|(k, v)| format!("{k} {}", toml::Value::String(v))),
+            Setting::MergedUsr => Some("merged-usr".into()),
+            Setting::BindCwd(m) => Some(format!("bind-cwd {}", toml::Value::try_from(m).ok()?)),
+            _ => None,
+        })
+        .collect();
     if !order.is_empty() {
-        out.push_str("# applied in this order:\n");
+        out.push_str("# [filesystem] entries applied in this order:\n");
         for o in &order {
-            let _ = writeln!(out, "#   {o}");
+            out.push_str(&format!("#   {o}\n"));
         }
+        out.push('\n');
     }
-    for (key, vs) in &fs {
-        let _ = writeln!(out, "{key} = [{}]", vs.join(", "));
-    }
-    out.push_str(&joined(&fs_scalars));
-    out.push_str("\n[environment]\n");
-    if env_clear {
-        out.push_str("clear = true\n");
-    }
-    if !keep.is_empty() {
-        let _ = writeln!(out, "keep = [{}]", keep.join(", "));
-    }
-    if !set.is_empty() {
-        let pairs: Vec<String> = set.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        let _ = writeln!(out, "set = {{ {} }}", pairs.join(", "));
-    }
-    out.push_str("\n[network]\n");
-    out.push_str(&joined(&net));
-    if !publish.is_empty() {
-        let _ = writeln!(out, "publish = [{}]", publish.join(", "));
-    }
-    for (key, ports) in [("allow-connect", connect), ("allow-bind", bind)] {
-        if !ports.is_empty() {
-            let _ = writeln!(out, "{key} = [{}]", ports.join(", "));
-        }
-    }
-    out.push_str("\n[landlock]\n");
-    out.push_str(&joined(&landlock));
-    for (key, paths) in rules {
-        let _ = writeln!(out, "{key} = [{}]", paths.join(", "));
-    }
-    out.push_str("\n[seccomp]\n");
-    out.push_str(&joined(&seccomp));
-    for (key, vs) in ["deny", "allow", "policy", "oci"].iter().zip(&sc_lists) {
-        if !vs.is_empty() {
-            let _ = writeln!(out, "{key} = [{}]", vs.join(", "));
-        }
-    }
-    out.push_str("\n[limits]\n");
-    out.push_str(&joined(&lim));
-    if !rlimits.is_empty() {
-        let _ = writeln!(out, "limit = [{}]", rlimits.join(", "));
-    }
-    out.push_str("\n[process]\n");
-    out.push_str(&joined(&process));
-    for (key, vs) in [("share", shares), ("cap-add", caps), ("keep-fd", fds)] {
-        if !vs.is_empty() {
-            let _ = writeln!(out, "{key} = [{}]", vs.join(", "));
-        }
+    match toml::to_string(&doc(description, settings)) {
+        Ok(text) => out.push_str(&text),
+        // The schema's types always serialize; say so if they ever do not.
+        Err(e) => out.push_str(&format!(
+            "# cannot write the profile: {e}
+"
+        )),
     }
     out
 }

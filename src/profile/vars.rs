@@ -7,7 +7,7 @@
 //! variable without a default is an error: a profile never silently binds
 //! a path it did not mean.
 
-use super::host::Host;
+use crate::host::Host;
 
 /// Expands every `${…}` in `s`.
 pub fn expand(s: &str, host: &Host) -> Result<String, String> {

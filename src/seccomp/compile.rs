@@ -26,7 +26,8 @@ use seccompiler::{
     TargetArch,
 };
 
-use super::{guard, policy, syscalls};
+use super::syscalls::{self, Arch};
+use super::{guard, policy};
 use crate::plan::seccomp::{Action, Arg, Facts, Op, Rule, Seccomp};
 
 /// The kernel's limit on one filter (BPF_MAXINSNS).
@@ -42,19 +43,27 @@ struct Layer {
 }
 
 /// The programs for `s` in a sandbox with these `facts`, in installation
-/// order.
+/// order, for the architecture this binary runs on.
 pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
+    let arch = Arch::NATIVE.ok_or_else(|| {
+        format!("no system-call table for this architecture ({}) yet", std::env::consts::ARCH)
+    })?;
+    compile_on(arch, s, facts)
+}
+
+/// [`compile`] for `arch` (tests build the programs of both).
+pub fn compile_on(arch: Arch, s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
     let mut layers = vec![
         Layer {
             name: "landlock's companion".into(),
             default: Action::Allow,
-            rules: policy::landlock_rules(facts),
+            rules: policy::landlock_rules_on(arch, facts),
             log: false,
         },
         Layer {
             name: "built-in policy".into(),
             default: Action::Allow,
-            rules: policy::base_rules(s, facts),
+            rules: policy::base_rules_on(arch, s, facts),
             log: s.log,
         },
     ];
@@ -79,8 +88,8 @@ pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
     let mut out = Vec::new();
     for layer in layers {
         let guard_action = if layer.log { Action::Log } else { Action::Errno(libc::ENOSYS as u32) };
-        for prog in layer_programs(layer).map_err(|(name, e)| format!("{name}: {e}"))? {
-            let prog = guard::guarded(ret(guard_action), prog);
+        for prog in layer_programs(arch, layer).map_err(|(name, e)| format!("{name}: {e}"))? {
+            let prog = guard::guarded(arch, ret(guard_action), prog);
             if prog.len() > MAX_INSNS {
                 return Err(format!(
                     "a filter of {} instructions is over the kernel's {MAX_INSNS}",
@@ -97,7 +106,7 @@ pub fn compile(s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgram>, String> {
 /// rules (each a conjunction of conditions).
 type Calls = BTreeMap<i64, Option<Vec<SeccompRule>>>;
 
-fn layer_programs(layer: Layer) -> Result<Vec<BpfProgram>, (String, String)> {
+fn layer_programs(arch: Arch, layer: Layer) -> Result<Vec<BpfProgram>, (String, String)> {
     let err = |e: String| (layer.name.clone(), e);
     let lower = |a: Action| if layer.log && a != Action::Allow { Action::Log } else { a };
     let default = lower(layer.default);
@@ -107,7 +116,7 @@ fn layer_programs(layer: Layer) -> Result<Vec<BpfProgram>, (String, String)> {
         let action = lower(rule.action);
         let alternatives = conditions(&rule.args).map_err(err)?;
         for name in &rule.syscalls {
-            let nr = i64::from(syscalls::check(name).map_err(err)?);
+            let nr = i64::from(syscalls::check_on(arch, name).map_err(err)?);
             add(&mut named, nr, alternatives.clone());
             if action == Action::Allow {
                 continue;
@@ -124,10 +133,10 @@ fn layer_programs(layer: Layer) -> Result<Vec<BpfProgram>, (String, String)> {
     }
     let mut programs = Vec::new();
     if default != Action::Allow {
-        programs.push(filter(named, default, Action::Allow).map_err(err)?);
+        programs.push(filter(arch, named, default, Action::Allow).map_err(err)?);
     }
     for (action, calls) in groups {
-        programs.push(filter(calls, Action::Allow, action).map_err(err)?);
+        programs.push(filter(arch, calls, Action::Allow, action).map_err(err)?);
     }
     Ok(programs)
 }
@@ -144,9 +153,12 @@ fn add(calls: &mut Calls, nr: i64, alternatives: Option<Vec<SeccompRule>>) {
     }
 }
 
-fn filter(calls: Calls, mismatch: Action, matched: Action) -> Result<BpfProgram, String> {
+fn filter(arch: Arch, calls: Calls, mismatch: Action, matched: Action) -> Result<BpfProgram, String> {
     let rules = calls.into_iter().map(|(nr, alt)| (nr, alt.unwrap_or_default())).collect();
-    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
+    let arch = match arch {
+        Arch::X86_64 => TargetArch::x86_64,
+        Arch::Aarch64 => TargetArch::aarch64,
+    };
     let f = SeccompFilter::new(rules, scmp(mismatch), scmp(matched), arch).map_err(|e| e.to_string())?;
     f.try_into().map_err(|e: seccompiler::BackendError| e.to_string())
 }
@@ -207,4 +219,61 @@ fn scmp(a: Action) -> SeccompAction {
 /// The SECCOMP_RET_* value of an action.
 pub fn ret(a: Action) -> u32 {
     scmp(a).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::guard::{AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64};
+    use crate::seccomp::interp::{run_all, Data};
+
+    /// The default policy and landlock's companion compile for aarch64 with
+    /// aarch64's numbers and arch check (the binary runs only on its own
+    /// architecture; this is what it would install there).
+    #[test]
+    fn the_default_filters_compile_for_aarch64() {
+        let a = Arch::Aarch64;
+        let s = Seccomp::default();
+        let facts = Facts { port_rules: true, ..Facts::default() };
+        let progs = compile_on(a, &s, facts).unwrap();
+        let answer = |arch, name: &str, args: [u64; 6]| {
+            run_all(&progs, &Data { nr: a.number(name).unwrap(), arch, args })
+        };
+        let errno = |e: i32| libc::SECCOMP_RET_ERRNO | e as u32;
+        let aarch64 = AUDIT_ARCH_AARCH64;
+        assert_eq!(answer(aarch64, "keyctl", [0; 6]), errno(libc::EPERM));
+        assert_eq!(answer(aarch64, "io_uring_setup", [0; 6]), errno(libc::ENOSYS));
+        assert_eq!(answer(aarch64, "umount2", [0; 6]), errno(libc::EPERM));
+        assert_eq!(answer(aarch64, "read", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(answer(aarch64, "openat", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        let newuser = libc::CLONE_NEWUSER as u64;
+        assert_eq!(answer(aarch64, "clone", [newuser, 0, 0, 0, 0, 0]), errno(libc::EPERM));
+        assert_eq!(answer(aarch64, "clone", [0; 6]), libc::SECCOMP_RET_ALLOW);
+        // Port rules: a UDP socket goes, a raw one does not (landlock's companion).
+        let raw = [libc::AF_INET as u64, libc::SOCK_RAW as u64, 0, 0, 0, 0];
+        assert_ne!(answer(aarch64, "socket", raw), libc::SECCOMP_RET_ALLOW);
+        // No x32/i386 guard on aarch64 (its ENOSYS answer): another
+        // architecture is killed by the arch check.
+        assert!(guard::prefix(a, 0).is_empty());
+        assert_eq!(answer(AUDIT_ARCH_X86_64, "read", [0; 6]), libc::SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(answer(AUDIT_ARCH_I386, "read", [0; 6]), libc::SECCOMP_RET_KILL_PROCESS);
+    }
+
+    /// landlock-only mode's metadata filter on aarch64: its *at calls go to
+    /// the monitor (it has no chmod, chown or utimes).
+    #[test]
+    fn the_metadata_filter_compiles_for_aarch64() {
+        let a = Arch::Aarch64;
+        let prog = crate::seccomp::notify::program_on(a).unwrap();
+        let answer = |name: &str| {
+            run_all(
+                std::slice::from_ref(&prog),
+                &Data { nr: a.number(name).unwrap(), arch: AUDIT_ARCH_AARCH64, args: [0; 6] },
+            )
+        };
+        for name in ["fchmodat", "fchmodat2", "fchownat", "utimensat", "setxattr", "fremovexattr"] {
+            assert_eq!(answer(name), libc::SECCOMP_RET_USER_NOTIF, "{name}");
+        }
+        assert_eq!(answer("openat"), libc::SECCOMP_RET_ALLOW);
+    }
 }

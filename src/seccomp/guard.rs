@@ -1,8 +1,8 @@
 //! The architecture guards seccompiler lacks, written by hand.
 //!
 //! seccompiler starts every program with `arch == AUDIT_ARCH_X86_64, else
-//! KILL_PROCESS` and then matches syscall numbers. That leaves two holes
-//! for a deny-list (SECURITY-REFERENCE.md §1.10):
+//! KILL_PROCESS` (on x86_64; AUDIT_ARCH_AARCH64 on aarch64) and then matches
+//! syscall numbers. On x86_64 that leaves two holes for a deny-list (SECURITY-REFERENCE.md §1.10):
 //!
 //! - x32: a 64-bit process may set bit 0x40000000 in the number and reach
 //!   the x32 table under the same AUDIT_ARCH_X86_64. `keyctl` is 250 but
@@ -19,10 +19,14 @@
 
 use seccompiler::sock_filter;
 
+use super::syscalls::Arch;
+
 /// `AUDIT_ARCH_I386`: EM_386 | __AUDIT_ARCH_LE.
 pub const AUDIT_ARCH_I386: u32 = 3 | 0x4000_0000;
 /// `AUDIT_ARCH_X86_64`: EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE.
 pub const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+/// `AUDIT_ARCH_AARCH64`: EM_AARCH64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE.
+pub const AUDIT_ARCH_AARCH64: u32 = 183 | 0x8000_0000 | 0x4000_0000;
 /// The x32 bit of the system-call number.
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
@@ -41,10 +45,12 @@ pub(super) fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 
-/// The prefix: i386 and x32 calls get `action` (a SECCOMP_RET_* value);
-/// everything else falls through to the program that follows.
-pub fn prefix(action: u32) -> Vec<sock_filter> {
-    if !cfg!(target_arch = "x86_64") {
+/// The prefix on `arch`: on x86_64, i386 and x32 calls get `action` (a
+/// SECCOMP_RET_* value); everything else falls through to the program that
+/// follows. aarch64 has no second table under its own AUDIT_ARCH (an
+/// aarch32 process reports AUDIT_ARCH_ARM, which seccompiler's check kills).
+pub fn prefix(arch: Arch, action: u32) -> Vec<sock_filter> {
+    if arch != Arch::X86_64 {
         return Vec::new();
     }
     vec![
@@ -61,8 +67,8 @@ pub fn prefix(action: u32) -> Vec<sock_filter> {
 
 /// `program` behind the prefix. Jumps in classic BPF are relative and only
 /// forward, so prepending leaves the program's own jumps intact.
-pub fn guarded(action: u32, program: Vec<sock_filter>) -> Vec<sock_filter> {
-    let mut out = prefix(action);
+pub fn guarded(arch: Arch, action: u32, program: Vec<sock_filter>) -> Vec<sock_filter> {
+    let mut out = prefix(arch, action);
     out.extend(program);
     out
 }

@@ -1,6 +1,7 @@
 //! Seccomp: policies as data, OCI JSON import, BPF build and guards.
 //!
-//! - [`syscalls`]: names to numbers, with "did you mean" for typos;
+//! - [`syscalls`]: names to numbers on x86_64 and aarch64, with "did you
+//!   mean" for typos and "not on this architecture" for other tables;
 //! - [`policy`]: the built-in default (seccomp/default.json) and our JSON
 //!   format for `--seccomp-policy`;
 //! - [`oci`]: `--seccomp-oci`, an OCI runtime's `linux.seccomp` or Docker's
@@ -15,7 +16,9 @@
 
 pub mod compile;
 mod guard;
-/// The cBPF interpreter of the tests, public for the fuzz targets.
+/// The cBPF interpreter of the tests; the fuzz targets enable it with the
+/// `fuzzing` feature. Not part of the library otherwise.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod interp;
 pub mod notify;

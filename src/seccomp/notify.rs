@@ -13,10 +13,14 @@
 use seccompiler::{sock_filter, BpfProgram};
 
 use super::guard::{self, jump, stmt, JEQ_K, LD_W_ABS, OFFSET_ARCH, OFFSET_NR, RET_K};
-use super::syscalls;
+use super::syscalls::{self, Arch};
 
-/// The architecture the filter passes to the monitor.
-pub const NATIVE_ARCH: u32 = guard::AUDIT_ARCH_X86_64;
+/// The architecture the filter passes to the monitor (0 where sandbox has
+/// no system-call table, and no filter).
+pub const NATIVE_ARCH: u32 = match Arch::NATIVE {
+    Some(arch) => arch.audit(),
+    None => 0,
+};
 
 /// The calls that change a file's mode, owner, times or extended
 /// attributes, through a path, a directory fd and a path, or an fd.
@@ -47,13 +51,20 @@ pub const METADATA_CALLS: [&str; 20] = [
 /// past), any other architecture killed, then USER_NOTIF for the metadata
 /// calls and ALLOW for the rest.
 pub fn program() -> Result<BpfProgram, String> {
-    if !cfg!(target_arch = "x86_64") {
-        return Err(format!("no system-call table for this architecture ({}) yet", std::env::consts::ARCH));
+    match Arch::NATIVE {
+        Some(arch) => program_on(arch),
+        None => Err(format!("no system-call table for this architecture ({}) yet", std::env::consts::ARCH)),
     }
-    let nrs: Vec<u32> = METADATA_CALLS.iter().map(|n| syscalls::check(n)).collect::<Result<_, _>>()?;
+}
+
+/// [`program`] for `arch`. The calls that `arch` does not have (aarch64 has
+/// only the `*at` forms: no `chmod`, `chown`, `utimes`, …) are left out.
+pub fn program_on(arch: Arch) -> Result<BpfProgram, String> {
+    let here = METADATA_CALLS.iter().filter(|n| !syscalls::other_arch_on(arch, n));
+    let nrs: Vec<u32> = here.map(|n| syscalls::check_on(arch, n)).collect::<Result<_, _>>()?;
     let mut out: Vec<sock_filter> = vec![
         stmt(LD_W_ABS, OFFSET_ARCH),
-        jump(JEQ_K, guard::AUDIT_ARCH_X86_64, 1, 0),
+        jump(JEQ_K, arch.audit(), 1, 0),
         stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
         stmt(LD_W_ABS, OFFSET_NR),
     ];
@@ -64,7 +75,7 @@ pub fn program() -> Result<BpfProgram, String> {
     }
     out.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
     out.push(stmt(RET_K, libc::SECCOMP_RET_USER_NOTIF));
-    Ok(guard::guarded(libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32, out))
+    Ok(guard::guarded(arch, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32, out))
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::plan::seccomp::{Action, Arg, Op, Policy, Rule};
 
-use super::syscalls;
+use super::syscalls::{self, Arch};
 
 /// What the import needs to know about the sandbox.
 pub struct Facts<'a> {
@@ -87,8 +87,17 @@ struct Filter {
     min_kernel: Option<String>,
 }
 
-/// Parses an OCI config or seccomp object into a [`Policy`].
+/// Parses an OCI config or seccomp object into a [`Policy`] for this
+/// architecture.
 pub fn import(text: &str, source: &str, facts: &Facts) -> Result<Policy, String> {
+    let arch = Arch::NATIVE.ok_or_else(|| {
+        format!("no system-call table for this architecture ({}) yet", std::env::consts::ARCH)
+    })?;
+    import_on(arch, text, source, facts)
+}
+
+/// [`import`] for `arch`.
+pub fn import_on(arch: Arch, text: &str, source: &str, facts: &Facts) -> Result<Policy, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let object = match value.get("linux") {
         Some(linux) => linux.get("seccomp").cloned().ok_or("the OCI config has no linux.seccomp object")?,
@@ -103,14 +112,14 @@ pub fn import(text: &str, source: &str, facts: &Facts) -> Result<Policy, String>
     let mut policy = Policy { source: source.to_string(), default, rules: Vec::new(), skipped: Vec::new() };
     for (i, s) in oci.syscalls.iter().enumerate() {
         let at = |e: String| format!("syscalls[{i}]: {e}");
-        if !wanted(s.includes.as_ref(), s.excludes.as_ref(), facts).map_err(at)? {
+        if !wanted(arch, s.includes.as_ref(), s.excludes.as_ref(), facts).map_err(at)? {
             continue;
         }
         let mut names = Vec::new();
         for n in &s.names {
-            match syscalls::check(n) {
+            match syscalls::check_on(arch, n) {
                 Ok(_) => names.push(n.clone()),
-                Err(_) if syscalls::other_arch(n) => {
+                Err(_) if syscalls::other_arch_on(arch, n) => {
                     if !policy.skipped.contains(n) {
                         policy.skipped.push(n.clone())
                     }
@@ -126,7 +135,7 @@ pub fn import(text: &str, source: &str, facts: &Facts) -> Result<Policy, String>
         let action = action(&s.action, s.errno_ret).map_err(at)?;
         policy.rules.push(Rule { syscalls: names, action, args, when: None, unless: None, reason });
     }
-    super::policy::check(&policy)?;
+    super::policy::check_on(arch, &policy)?;
     Ok(policy)
 }
 
@@ -161,8 +170,8 @@ fn arg(a: &OciArg) -> Result<Arg, String> {
 }
 
 /// Docker's `includes` (all must hold) and `excludes` (none may hold).
-fn wanted(inc: Option<&Filter>, exc: Option<&Filter>, facts: &Facts) -> Result<bool, String> {
-    let arch = native_arch_names();
+fn wanted(arch: Arch, inc: Option<&Filter>, exc: Option<&Filter>, facts: &Facts) -> Result<bool, String> {
+    let arch = arch_names(arch);
     if let Some(f) = inc {
         if let Some(arches) = &f.arches {
             if !arches.iter().any(|a| arch.contains(&a.as_str())) {
@@ -194,12 +203,11 @@ fn wanted(inc: Option<&Filter>, exc: Option<&Filter>, facts: &Facts) -> Result<b
     Ok(true)
 }
 
-/// The names Docker and Go use for this architecture.
-fn native_arch_names() -> &'static [&'static str] {
-    match std::env::consts::ARCH {
-        "x86_64" => &["amd64", "x86_64", "SCMP_ARCH_X86_64"],
-        "aarch64" => &["arm64", "aarch64", "SCMP_ARCH_AARCH64"],
-        _ => &[],
+/// The names Docker and Go use for `arch`.
+fn arch_names(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::X86_64 => &["amd64", "x86_64", "SCMP_ARCH_X86_64"],
+        Arch::Aarch64 => &["arm64", "aarch64", "SCMP_ARCH_AARCH64"],
     }
 }
 
@@ -259,6 +267,21 @@ mod tests {
         assert!(bad(r#"{"defaultAction": "SCMP_ACT_NOPE"}"#).contains("unknown action"));
         assert!(bad(r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscals": []}"#).contains("unknown field"));
         assert!(bad(r#"{"ociVersion": "1", "linux": {}}"#).contains("no linux.seccomp"));
+    }
+
+    /// Docker's profile on aarch64: the calls aarch64 lacks (`open`,
+    /// `chmod`, i386's, ARM's 32-bit ones) are skipped, and the entries for
+    /// x86 architectures only are left out.
+    #[test]
+    fn dockers_profile_imports_on_aarch64() {
+        let p = import_on(Arch::Aarch64, DOCKER, "docker.json", &facts()).unwrap();
+        for name in ["open", "chmod", "socketcall", "_llseek", "arch_prctl"] {
+            assert!(!p.rules.iter().any(|r| r.syscalls.iter().any(|n| n == name)), "{name}");
+        }
+        assert!(p.skipped.contains(&"open".to_string()) && p.skipped.contains(&"chmod".to_string()));
+        assert!(p.rules.iter().any(|r| r.syscalls.iter().any(|n| n == "openat")));
+        let x86 = import_on(Arch::X86_64, DOCKER, "docker.json", &facts()).unwrap();
+        assert!(x86.rules.iter().any(|r| r.syscalls.iter().any(|n| n == "arch_prctl")));
     }
 
     #[test]

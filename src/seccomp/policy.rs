@@ -13,9 +13,10 @@
 //! every name is a system call of this architecture, argument indices and
 //! widths are valid. Pure: no system calls.
 
-use crate::plan::seccomp::{Action, Arg, Condition, Facts, Op, Policy, Rule, Seccomp};
+use crate::escape;
+use crate::plan::seccomp::{errno_from_name, Action, Arg, Condition, Deny, Facts, Op, Policy, Rule, Seccomp};
 
-use super::syscalls;
+use super::syscalls::{self, Arch};
 
 /// seccomp/default.json, as built into the binary.
 pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
@@ -26,35 +27,73 @@ pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
 /// leave it as it is.
 pub const LANDLOCK_JSON: &str = include_str!("../../seccomp/landlock.json");
 
+/// The architecture policies are resolved on: this binary's (x86_64's names
+/// where there is no table, so that the texts can still be shown; compiling
+/// a filter then fails with "no system-call table").
+fn native() -> Arch {
+    Arch::NATIVE.unwrap_or(Arch::X86_64)
+}
+
 /// The built-in default policy.
 pub fn default_policy() -> Policy {
-    // The file is part of the source tree; a unit test loads it.
-    load(DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+    default_policy_on(native())
 }
 
-/// The rules that complete landlock (seccomp/landlock.json).
-pub fn landlock_policy() -> Policy {
-    // The file is part of the source tree; a unit test loads it.
-    load(LANDLOCK_JSON, "landlock's companion").unwrap_or_else(|e| panic!("seccomp/landlock.json: {e}"))
+/// The built-in default policy on `arch`.
+pub fn default_policy_on(arch: Arch) -> Policy {
+    // The file is part of the source tree; a unit test loads it on every architecture.
+    load_on(arch, DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
 }
 
-/// Parses and checks a policy in our JSON format.
+/// The rules that complete landlock (seccomp/landlock.json) on `arch`.
+pub fn landlock_policy_on(arch: Arch) -> Policy {
+    // The file is part of the source tree; a unit test loads it on every architecture.
+    load_on(arch, LANDLOCK_JSON, "landlock's companion")
+        .unwrap_or_else(|e| panic!("seccomp/landlock.json: {e}"))
+}
+
+/// Parses and checks a policy in our JSON format for this architecture.
 pub fn load(text: &str, source: &str) -> Result<Policy, String> {
+    load_on(native(), text, source)
+}
+
+/// Parses and checks a policy in our JSON format for `arch`. A name that is
+/// a system call of other architectures only is taken out of its rule and
+/// listed in `skipped` (a rule left with no name goes), as OCI import and
+/// libseccomp do: `ioperm` has nothing to deny on aarch64.
+pub fn load_on(arch: Arch, text: &str, source: &str) -> Result<Policy, String> {
     let mut p: Policy = serde_json::from_str(text).map_err(|e| e.to_string())?;
     p.source = source.to_string();
-    check(&p)?;
+    let mut rules = Vec::new();
+    for mut r in std::mem::take(&mut p.rules) {
+        let named = !r.syscalls.is_empty();
+        let (here, foreign): (Vec<String>, Vec<String>) =
+            r.syscalls.into_iter().partition(|n| !syscalls::other_arch_on(arch, n));
+        for n in foreign {
+            if !p.skipped.contains(&n) {
+                p.skipped.push(n);
+            }
+        }
+        r.syscalls = here;
+        // A rule that named nothing stays, for check_on to refuse.
+        if !named || !r.syscalls.is_empty() {
+            rules.push(r);
+        }
+    }
+    p.rules = rules;
+    check_on(arch, &p)?;
     Ok(p)
 }
 
-/// Checks names, argument indices, widths and masks.
-pub fn check(p: &Policy) -> Result<(), String> {
+/// Checks names (on `arch`), argument indices, widths and masks.
+pub fn check_on(arch: Arch, p: &Policy) -> Result<(), String> {
     for (i, r) in p.rules.iter().enumerate() {
         let at = |e: String| format!("rule {}: {e}", i + 1);
         if r.syscalls.is_empty() {
             return Err(at("no system calls named".into()));
         }
         for name in &r.syscalls {
-            syscalls::check(name).map_err(at)?;
+            syscalls::check_on(arch, name).map_err(at)?;
         }
         for a in &r.args {
             check_arg(a).map_err(at)?;
@@ -91,15 +130,25 @@ pub fn applies(rule: &Rule, facts: Facts, allow_userns: bool) -> bool {
 /// The rules of seccomp/landlock.json that apply (every one of them needs
 /// a condition: none applies to a sandbox without port rules or host pids).
 pub fn landlock_rules(facts: Facts) -> Vec<Rule> {
-    landlock_policy().rules.into_iter().filter(|r| applies(r, facts, false)).collect()
+    landlock_rules_on(native(), facts)
+}
+
+/// [`landlock_rules`] on `arch`.
+pub fn landlock_rules_on(arch: Arch, facts: Facts) -> Vec<Rule> {
+    landlock_policy_on(arch).rules.into_iter().filter(|r| applies(r, facts, false)).collect()
 }
 
 /// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
 pub fn base_rules(s: &Seccomp, facts: Facts) -> Vec<Rule> {
+    base_rules_on(native(), s, facts)
+}
+
+/// [`base_rules`] on `arch`.
+pub fn base_rules_on(arch: Arch, s: &Seccomp, facts: Facts) -> Vec<Rule> {
     if s.base == crate::plan::seccomp::Base::None {
         return Vec::new();
     }
-    default_policy()
+    default_policy_on(arch)
         .rules
         .into_iter()
         .filter(|r| applies(r, facts, s.allow_userns))
@@ -113,6 +162,27 @@ pub fn base_rules(s: &Seccomp, facts: Facts) -> Vec<Rule> {
 /// Whether the built-in policy denies `name` in some configuration.
 pub fn default_denies(name: &str) -> bool {
     default_policy().rules.iter().any(|r| r.action != Action::Allow && r.syscalls.iter().any(|n| n == name))
+}
+
+/// `NAME[:ERRNO]` of `--seccomp-deny` and the profile's `deny` (EPERM when
+/// no errno is given).
+pub fn parse_deny(v: &str) -> Result<Deny, String> {
+    let (name, errno) = match v.split_once(':') {
+        Some((n, e)) => (n, errno_from_name(e).ok_or_else(|| format!("unknown errno `{}`", escape::str(e)))?),
+        None => (v, libc::EPERM as u32),
+    };
+    syscalls::check(name)?;
+    Ok(Deny { syscall: name.to_string(), errno })
+}
+
+/// A name for `--seccomp-allow` and the profile's `allow`: a system call the
+/// built-in policy denies.
+pub fn check_allow(name: &str) -> Result<String, String> {
+    syscalls::check(name)?;
+    if !default_denies(name) {
+        return Err("the built-in policy does not deny it".into());
+    }
+    Ok(name.to_string())
 }
 
 /// The default policy as text for `--help` and the man page: one entry per
@@ -131,7 +201,7 @@ pub fn help_text() -> String {
          Whatever --seccomp says, landlock's port rules, signal scope and exec rules come with a filter of their \
          own (seccomp/landlock.json) for what landlock does not see:\n",
     );
-    for r in landlock_policy().rules {
+    for r in landlock_policy_on(native()).rules {
         out.push_str(&help_entry(&r));
     }
     out
@@ -193,7 +263,7 @@ mod tests {
             assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
         }
         assert!(help_text().contains("keyctl") && help_text().contains("CVE-2019-10063"));
-        let companion = landlock_policy();
+        let companion = landlock_policy_on(native());
         assert_eq!(companion.default, Action::Allow);
         for r in &companion.rules {
             assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
@@ -269,5 +339,55 @@ mod tests {
         let ok = load(r#"{"default": "EPERM", "rules": [{"syscalls": ["read"], "action": "allow"}]}"#, "t")
             .unwrap();
         assert_eq!(ok.default, Action::Errno(1));
+    }
+
+    /// The built-in policies resolve on every architecture: each name is a
+    /// system call there, or one of the names listed here as missing from
+    /// it (skipped, with nothing to deny).
+    #[test]
+    fn the_built_in_policies_resolve_on_every_architecture() {
+        let missing = |arch| -> &[&str] {
+            match arch {
+                Arch::X86_64 => &[],
+                Arch::Aarch64 => &["ioperm", "iopl", "uselib", "ustat", "sysfs", "_sysctl"],
+            }
+        };
+        for arch in Arch::ALL {
+            for (text, p) in
+                [(DEFAULT_JSON, default_policy_on(arch)), (LANDLOCK_JSON, landlock_policy_on(arch))]
+            {
+                let all: Policy = serde_json::from_str(text).unwrap();
+                let mut skipped = p.skipped.clone();
+                skipped.sort();
+                let mut want: Vec<String> = missing(arch)
+                    .iter()
+                    .filter(|n| all.rules.iter().any(|r| r.syscalls.iter().any(|s| s == *n)))
+                    .map(|n| n.to_string())
+                    .collect();
+                want.sort();
+                assert_eq!(skipped, want, "{arch:?} {}", p.source);
+                for r in &p.rules {
+                    for n in &r.syscalls {
+                        assert!(arch.number(n).is_some(), "{arch:?}: {n}");
+                    }
+                }
+            }
+            assert!(default_policy_on(arch).rules.iter().any(|r| r.syscalls.contains(&"keyctl".to_string())));
+            assert!(default_denies("keyctl"));
+        }
+        let aarch64 = default_policy_on(Arch::Aarch64);
+        assert!(!aarch64.rules.iter().any(|r| r.syscalls.iter().any(|n| n == "iopl")), "the rule goes");
+        let x86 = load_on(
+            Arch::X86_64,
+            r#"{"rules": [{"syscalls": ["socketcall", "keyctl"], "action": "EPERM"}]}"#,
+            "t",
+        );
+        let x86 = x86.unwrap();
+        assert_eq!(
+            (x86.skipped.as_slice(), x86.rules[0].syscalls.as_slice()),
+            (&["socketcall".to_string()][..], &["keyctl".to_string()][..])
+        );
+        let bad = load_on(Arch::Aarch64, r#"{"rules": [{"syscalls": ["keyctll"], "action": "EPERM"}]}"#, "t");
+        assert!(bad.unwrap_err().contains("did you mean `keyctl`"));
     }
 }

@@ -1,65 +1,152 @@
-//! System-call names: lookup, validation and "did you mean" suggestions.
+//! System-call names: lookup per architecture, validation and "did you
+//! mean" suggestions.
 //!
-//! seccompiler keeps its name table private (and behind its `json`
-//! feature), and libc's `SYS_*` constants stop at the libc release, so the
-//! table is generated from the kernel's numbering (seccomp/gen-syscalls)
-//! into `syscalls_x86_64.rs`. Other architectures have no table yet: every
-//! name is unknown there, and a policy that names calls is a setup error.
+//! The tables are the `syscalls` crate's, generated from the kernel's own
+//! tables and kept current with its releases (0.8.1: Linux 6.18), for the
+//! two architectures sandbox builds for, x86_64 and aarch64. The binary
+//! uses its own ([`Arch::NATIVE`]); tests resolve names on both.
+//!
+//! A name that is a system call of another Linux architecture only (i386's
+//! `socketcall`, `open` or `chmod` on aarch64) is not on this architecture:
+//! policy files skip it, as libseccomp does, and a single name given on its
+//! own is refused with that reason. A name unknown on every architecture
+//! is an error with the closest known name.
 
-#[allow(dead_code)]
-#[path = "syscalls_x86_64.rs"]
-mod x86_64;
+use super::guard::{AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64};
 
-/// The table of the architecture this binary runs on.
-fn table() -> &'static [(&'static str, u32)] {
-    if cfg!(target_arch = "x86_64") {
-        x86_64::X86_64
+/// An architecture with a system-call table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    /// Every architecture with a table.
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
+
+    /// The architecture this binary runs on, if it has a table.
+    pub const NATIVE: Option<Arch> = if cfg!(target_arch = "x86_64") {
+        Some(Arch::X86_64)
+    } else if cfg!(target_arch = "aarch64") {
+        Some(Arch::Aarch64)
     } else {
-        &[]
+        None
+    };
+
+    /// Its name, as `uname -m` says it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+
+    /// The `AUDIT_ARCH_*` value seccomp reports for its native calls.
+    pub const fn audit(self) -> u32 {
+        match self {
+            Arch::X86_64 => AUDIT_ARCH_X86_64,
+            Arch::Aarch64 => AUDIT_ARCH_AARCH64,
+        }
+    }
+
+    /// The number of `name` on this architecture.
+    pub fn number(self, name: &str) -> Option<u32> {
+        let id = match self {
+            Arch::X86_64 => name.parse::<syscalls::x86_64::Sysno>().ok()?.id(),
+            Arch::Aarch64 => name.parse::<syscalls::aarch64::Sysno>().ok()?.id(),
+        };
+        u32::try_from(id).ok()
+    }
+
+    /// The name of `nr` on this architecture.
+    pub fn name_of(self, nr: u32) -> Option<&'static str> {
+        let nr = usize::try_from(nr).ok()?;
+        match self {
+            Arch::X86_64 => syscalls::x86_64::Sysno::new(nr).map(|s| s.name()),
+            Arch::Aarch64 => syscalls::aarch64::Sysno::new(nr).map(|s| s.name()),
+        }
+    }
+
+    /// Every name of the table (for suggestions).
+    fn names(self) -> Vec<&'static str> {
+        macro_rules! all {
+            ($arch:ident) => {{
+                use syscalls::$arch::Sysno;
+                let (first, last) = (Sysno::first().id(), Sysno::last().id());
+                (first..=last).filter_map(|n| Sysno::new(n as usize)).map(|s| s.name()).collect()
+            }};
+        }
+        match self {
+            Arch::X86_64 => all!(x86_64),
+            Arch::Aarch64 => all!(aarch64),
+        }
     }
 }
 
-/// The number of `name` on this architecture.
-pub fn number(name: &str) -> Option<u32> {
-    table().iter().find(|(n, _)| *n == name).map(|&(_, nr)| nr)
+/// ARM's private calls (`__ARM_NR_*`), which the tables do not list but
+/// OCI profiles name.
+const ARCH_PRIVATE: [&str; 4] = ["breakpoint", "set_tls", "usr26", "usr32"];
+
+/// Whether `name` is a system call of some Linux architecture.
+fn on_any_arch(name: &str) -> bool {
+    macro_rules! any {
+        ($($arch:ident)*) => { false $(|| name.parse::<syscalls::$arch::Sysno>().is_ok())* };
+    }
+    ARCH_PRIVATE.contains(&name)
+        || any!(aarch64 arm loongarch64 mips mips64 powerpc powerpc64 riscv32 riscv64 s390x sparc sparc64 x86 x86_64)
 }
 
-/// The name of `nr` on this architecture.
-pub fn name(nr: u32) -> Option<&'static str> {
-    table().iter().find(|&&(_, n)| n == nr).map(|&(name, _)| name)
+/// Whether `name` is a system call of other Linux architectures only.
+pub fn other_arch_on(arch: Arch, name: &str) -> bool {
+    arch.number(name).is_none() && on_any_arch(name)
 }
 
-/// Whether `name` is a system call of some other Linux architecture only.
-pub fn other_arch(name: &str) -> bool {
-    x86_64::OTHER_ARCH.contains(&name) || (!cfg!(target_arch = "x86_64") && number(name).is_none())
-}
-
-/// `Ok(nr)`, or the error text: the name, and the closest known name.
-pub fn check(name: &str) -> Result<u32, String> {
-    if let Some(nr) = number(name) {
+/// `Ok(nr)` on `arch`, or the error text: the name, and why it is refused
+/// (another architecture's call; or unknown, with the closest known name).
+pub fn check_on(arch: Arch, name: &str) -> Result<u32, String> {
+    if let Some(nr) = arch.number(name) {
         return Ok(nr);
     }
     let shown = crate::escape::str(name);
-    if table().is_empty() {
-        return Err(format!(
-            "`{shown}`: no system-call table for this architecture ({}) yet",
-            std::env::consts::ARCH
-        ));
+    if other_arch_on(arch, name) {
+        return Err(format!("`{shown}` is not a system call on {}", arch.name()));
     }
-    if other_arch(name) {
-        return Err(format!("`{shown}` is not a system call on {}", std::env::consts::ARCH));
-    }
-    match suggest(name) {
+    match suggest_on(arch, name) {
         Some(s) => Err(format!("unknown system call `{shown}`; did you mean `{s}`?")),
         None => Err(format!("unknown system call `{shown}`")),
     }
 }
 
-/// The closest known name, if it is close enough to be a typo.
-pub fn suggest(name: &str) -> Option<&'static str> {
-    let (best, d) = table().iter().map(|&(n, _)| (n, distance(name, n))).min_by_key(|&(_, d)| d)?;
+/// The closest known name on `arch`, if it is close enough to be a typo.
+pub fn suggest_on(arch: Arch, name: &str) -> Option<&'static str> {
+    let names = arch.names();
+    let (best, d) = names.iter().map(|&n| (n, distance(name, n))).min_by_key(|&(_, d)| d)?;
     let limit = (name.len() / 3).clamp(1, 3);
     (d <= limit).then_some(best)
+}
+
+/// The error of every lookup on an architecture without a table.
+fn no_table() -> String {
+    format!("no system-call table for this architecture ({}) yet", std::env::consts::ARCH)
+}
+
+/// The number of `name` on this architecture.
+pub fn number(name: &str) -> Option<u32> {
+    Arch::NATIVE?.number(name)
+}
+
+/// The name of `nr` on this architecture.
+pub fn name(nr: u32) -> Option<&'static str> {
+    Arch::NATIVE?.name_of(nr)
+}
+
+/// [`check_on`] this architecture.
+pub fn check(name: &str) -> Result<u32, String> {
+    match Arch::NATIVE {
+        Some(arch) => check_on(arch, name),
+        None => Err(format!("`{}`: {}", crate::escape::str(name), no_table())),
+    }
 }
 
 /// Levenshtein distance over bytes.
@@ -77,13 +164,14 @@ fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The generated numbers agree with libc's.
+    /// The table agrees with libc's numbers on the architecture it runs on.
+    #[cfg(target_arch = "x86_64")]
     #[test]
-    fn table_matches_libc() {
+    fn the_native_table_matches_libc() {
         macro_rules! same {
             ($($n:ident)*) => {$(
                 let name = stringify!($n).trim_start_matches("SYS_");
@@ -96,18 +184,70 @@ mod tests {
               SYS_landlock_restrict_self SYS_fchmodat2 SYS_mseal SYS_execve SYS_exit_group);
         assert_eq!(number("open_tree_attr"), Some(467));
         assert_eq!(name(0), Some("read"));
-        let mut seen = std::collections::HashSet::new();
-        for (n, nr) in table() {
-            assert!(seen.insert(nr), "{n}: number {nr} twice");
+    }
+
+    /// aarch64's numbers (the kernel's asm-generic table) for the calls the
+    /// policies name, and names that only x86_64 has.
+    #[test]
+    fn aarch64_has_the_generic_numbers() {
+        let a = Arch::Aarch64;
+        let known = [
+            ("read", 63),
+            ("openat", 56),
+            ("umount2", 39),
+            ("mount", 40),
+            ("pivot_root", 41),
+            ("personality", 92),
+            ("unshare", 97),
+            ("ptrace", 117),
+            ("keyctl", 219),
+            ("clone", 220),
+            ("execve", 221),
+            ("bpf", 280),
+            ("io_uring_setup", 425),
+            ("clone3", 435),
+            ("landlock_restrict_self", 446),
+            ("file_setattr", 469),
+        ];
+        for (name, nr) in known {
+            assert_eq!(a.number(name), Some(nr), "{name}");
+            assert_eq!(a.name_of(nr), Some(name));
+        }
+        for name in ["open", "chmod", "ioperm", "iopl", "uselib", "_sysctl"] {
+            assert!(Arch::X86_64.number(name).is_some() && other_arch_on(a, name), "{name}");
+            assert_eq!(check_on(a, name).unwrap_err(), format!("`{name}` is not a system call on aarch64"));
+        }
+    }
+
+    #[test]
+    fn numbers_are_unique_and_names_round_trip() {
+        for arch in Arch::ALL {
+            let mut seen = std::collections::HashSet::new();
+            for n in arch.names() {
+                let nr = arch.number(n).unwrap();
+                assert!(seen.insert(nr), "{arch:?} {n}: number {nr} twice");
+                assert_eq!(arch.name_of(nr), Some(n));
+            }
+            assert!(seen.len() > 300, "{arch:?}: {} calls", seen.len());
         }
     }
 
     #[test]
     fn unknown_names_get_a_suggestion() {
-        assert_eq!(check("keyctll").unwrap_err(), "unknown system call `keyctll`; did you mean `keyctl`?");
-        assert_eq!(check("ptace").unwrap_err(), "unknown system call `ptace`; did you mean `ptrace`?");
-        assert_eq!(check("socketcall").unwrap_err(), "`socketcall` is not a system call on x86_64");
-        assert_eq!(check("zzzzzzzzzz").unwrap_err(), "unknown system call `zzzzzzzzzz`");
-        assert!(other_arch("_llseek") && other_arch("breakpoint") && !other_arch("read"));
+        for arch in Arch::ALL {
+            let check = |n| check_on(arch, n);
+            assert_eq!(
+                check("keyctll").unwrap_err(),
+                "unknown system call `keyctll`; did you mean `keyctl`?"
+            );
+            assert_eq!(check("ptace").unwrap_err(), "unknown system call `ptace`; did you mean `ptrace`?");
+            let socketcall = format!("`socketcall` is not a system call on {}", arch.name());
+            assert_eq!(check("socketcall").unwrap_err(), socketcall);
+            assert_eq!(check("zzzzzzzzzz").unwrap_err(), "unknown system call `zzzzzzzzzz`");
+            for foreign in ["_llseek", "breakpoint", "set_tls", "arm_fadvise64_64", "riscv_flush_icache"] {
+                assert!(other_arch_on(arch, foreign), "{foreign}");
+            }
+            assert!(!other_arch_on(arch, "read") && !other_arch_on(arch, "no_such_call"));
+        }
     }
 }

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use super::only::{adapt, split, HostView};
 use super::*;
-use crate::profile::Host;
+use crate::host::Host;
 
 pub(super) fn host() -> Host {
     let mut h = Host::fake("/home/u/proj");

@@ -1,8 +1,9 @@
 //! What the front ends may know about the caller, read once.
 //!
 //! Building a Plan is pure: everything it needs from the host (environment,
-//! ids, cwd, home, the shape of /bin and friends) comes in a [`Host`], read
-//! once by [`Host::current`], so tests can build Plans for any host.
+//! ids, cwd, home, the shape of /bin and friends, the kernel's release)
+//! comes in a [`Host`], read once by [`Host::current`], so tests can build
+//! Plans for any host.
 //!
 //! The directories never shared as the current directory are kept resolved
 //! (symlinks followed, as the kernel's `getcwd` gives the cwd): `$HOME`
@@ -30,6 +31,9 @@ pub struct Host {
     /// above them), resolved: `$HOME`, then the scratch and runtime
     /// directories every user shares.
     pub private: Vec<PrivateDir>,
+    /// The running kernel's release (`6.18.0-1-amd64`), for OCI seccomp
+    /// profiles that include rules by kernel version.
+    pub kernel: String,
 }
 
 /// Why a directory is never shared as the current directory.
@@ -72,7 +76,7 @@ fn private_dirs(home: &Path, runtime: Option<&Path>, real: &dyn Fn(&Path) -> Pat
 
 /// `p` with every symlink resolved, or as written when it cannot be.
 fn resolved(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| crate::cli::normalize(p))
+    std::fs::canonicalize(p).unwrap_or_else(|_| crate::values::normalize(p))
 }
 
 /// Top-level directories that live under /usr on merged-usr systems.
@@ -115,14 +119,18 @@ impl Host {
             })
             .collect();
         Host {
-            cwd: crate::cli::normalize(&cwd),
-            home: crate::cli::normalize(&home),
+            cwd: crate::values::normalize(&cwd),
+            home: crate::values::normalize(&home),
             uid,
             gid,
             user,
             env,
             root_links,
             private,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
         }
     }
 
@@ -171,6 +179,7 @@ impl Host {
             ],
             root_links: vec![("/bin".into(), Some("usr/bin".into())), ("/lib64".into(), None)],
             private: private_dirs(Path::new("/home/u"), Some(Path::new("/run/user/1000")), &same),
+            kernel: "6.18.0".into(),
         }
     }
 }

@@ -1,0 +1,209 @@
+//! The native command line: the only place that spells flags.
+//!
+//! `parse` turns argv into a [`Command`]. For a run or `explain` that is a
+//! [`Request`]: the profile `--profile` names and the command line's own
+//! [`Setting`]s in the order written, which [`crate::native`] folds over the
+//! profile's. It is pure: it reads only the caller's view (a [`Host`]) and
+//! never changes anything. It knows nothing of profiles but their names.
+
+use std::ffi::OsString;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::escape;
+use crate::host::Host;
+use crate::plan::Plan;
+use crate::settings::Setting;
+
+pub mod landlock;
+pub mod limits;
+pub mod network;
+mod ordered;
+mod run;
+pub mod seccomp;
+
+pub use run::RunArgs;
+
+/// Run one command isolated: its own namespaces, a root built from read-only
+/// pieces of the host, an empty home, no network.
+#[derive(Parser, Debug)]
+#[command(
+    name = "sandbox",
+    version,
+    about = "Run one command isolated in a rootless sandbox",
+    long_about = "Run one command isolated in a rootless sandbox: its own user, mount, pid, ipc, \
+uts, net and cgroup namespaces, a root built from read-only pieces of the host, an empty \
+$HOME, the current directory writable, no network, and a filtered environment.\n\n\
+Exit status: the command's own; 128+N when it was killed by signal N; 124 when --timeout \
+expired; 125 when the sandbox could not be set up; 126 when the command cannot be executed; \
+127 when it was not found.",
+    after_help = "Examples:\n  sandbox -- sh -c 'id; hostname; ls /'\n  sandbox --ro ~/data:/data --net host -- python3 app.py\n  sandbox explain -- make",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub sub: Option<Sub>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Sub {
+    /// Print the plan for a command line (mounts, namespaces, environment) and run nothing.
+    Explain {
+        /// Print the plan as JSON (the same data `sandbox` would run).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        run: Box<RunArgs>,
+    },
+    /// Report what this kernel and host allow: user namespaces, landlock, seccomp,
+    /// overlayfs, uid ranges, user-mode networking, cgroup delegation.
+    Check,
+    /// Run with bubblewrap's command line (a drop-in for bwrap 0.11).
+    ///
+    /// `sandbox bwrap --help` lists bubblewrap's options. The same front end runs when sandbox
+    /// is invoked as `bwrap` (a symlink named bwrap). bubblewrap's defaults apply: nothing is
+    /// mounted that the options do not name, the environment passes as it is, no seccomp or
+    /// landlock, setup errors print `bwrap: …` and exit 1. Unlike bubblewrap run by root,
+    /// sandbox always creates a user namespace.
+    #[command(disable_help_flag = true)]
+    Bwrap {
+        /// bubblewrap's options and the command, exactly as bwrap takes them.
+        #[arg(value_name = "BWRAP-ARGS", trailing_var_arg = true, allow_hyphen_values = true,
+              value_parser = clap::value_parser!(OsString))]
+        args: Vec<OsString>,
+    },
+    /// List the profiles on the search path, or show one merged and expanded.
+    Profiles {
+        #[command(subcommand)]
+        action: ProfilesAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfilesAction {
+    /// Name, where it was found, and description of every profile on the search path.
+    List,
+    /// A profile with its includes applied and variables expanded, as TOML.
+    Show {
+        /// A profile name or a path (with a `/`).
+        name: String,
+    },
+}
+
+/// What the user asked for.
+#[derive(Debug)]
+pub enum Command {
+    Run {
+        request: Request,
+        verbose: bool,
+    },
+    Explain {
+        request: Request,
+        json: bool,
+    },
+    Check,
+    /// `sandbox profiles list`.
+    ProfilesList,
+    /// `sandbox profiles show NAME`.
+    ProfilesShow(String),
+    /// Help or version text, printed on stdout with exit 0.
+    Print(String),
+    /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
+    Bwrap(Vec<OsString>),
+}
+
+/// A sandbox the command line describes, before the profile is folded in.
+#[derive(Debug)]
+pub struct Request {
+    /// The profile named with `--profile` (`default` when none is).
+    pub profile: String,
+    /// The command line's settings, in the order written.
+    pub settings: Vec<Setting>,
+    /// The options applied to the folded Plan (see [`Request::finish`]).
+    run: Box<RunArgs>,
+}
+
+impl Request {
+    /// Applies the options that are not settings (yet) to the Plan the
+    /// profile and [`Request::settings`] were folded into: published ports,
+    /// the command, limits and status reporting, landlock's rules and mode.
+    pub fn finish(&self, host: &Host, plan: &mut Plan) -> Result<(), UsageError> {
+        self.run.network.apply(plan)?;
+        plan.command = self.run.command.clone();
+        self.run.limits.apply(plan)?;
+        self.run.landlock.apply(&self.run, host, plan)
+    }
+}
+
+/// A command-line mistake: one line, exit 125.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses argv (including argv[0]) against the caller's `host` view.
+pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
+    // bubblewrap's words go to the compat parser untouched: clap would take
+    // `--` and `--help` for itself. The `bwrap` subcommand above only
+    // documents this.
+    if args.get(1).is_some_and(|a| a == "bwrap") {
+        return Ok(Command::Bwrap(args[2..].to_vec()));
+    }
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => return clap_error(e),
+    };
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e)))?;
+    match cli.sub {
+        Some(Sub::Check) => Ok(Command::Check),
+        Some(Sub::Bwrap { args }) => Ok(Command::Bwrap(args)),
+        Some(Sub::Profiles { action: ProfilesAction::List }) => Ok(Command::ProfilesList),
+        Some(Sub::Profiles { action: ProfilesAction::Show { name } }) => Ok(Command::ProfilesShow(name)),
+        Some(Sub::Explain { json, run }) => {
+            let sub = matches.subcommand_matches("explain").expect("explain matched");
+            Ok(Command::Explain { request: request(run, sub, host)?, json })
+        }
+        None => {
+            let verbose = cli.run.verbose;
+            Ok(Command::Run { request: request(Box::new(cli.run), &matches, host)?, verbose })
+        }
+    }
+}
+
+fn request(run: Box<RunArgs>, m: &ArgMatches, host: &Host) -> Result<Request, UsageError> {
+    let settings = ordered::settings(&run, m, host)?;
+    Ok(Request { profile: run.profile.clone(), settings, run })
+}
+
+fn clap_error(e: clap::Error) -> Result<Command, UsageError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Ok(Command::Print(e.render().to_string())),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Err(UsageError(
+            "no command given: usage: sandbox [OPTIONS] -- COMMAND [ARGS...] (see sandbox --help)".into(),
+        )),
+        _ => {
+            let mut msg = first_line(&e);
+            if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
+                msg.push_str(&format!("; did you mean '{s}'?"));
+            }
+            Err(UsageError(msg))
+        }
+    }
+}
+
+fn first_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let line = text.lines().next().unwrap_or("invalid arguments");
+    escape::str(line.trim_start_matches("error: "))
+}
+
+#[cfg(test)]
+mod tests;

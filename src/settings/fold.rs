@@ -1,0 +1,401 @@
+//! The fold: settings, in order, into a Plan. Lists append, scalars
+//! override; each group of settings has its own step below.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share};
+use crate::escape;
+use crate::host::Host;
+use crate::plan::network::{self, Publish, UserNet};
+use crate::plan::{Access, EnvVar, FileHow, FsOp, Ids, Namespaces, Plan, Process};
+
+/// Folds settings into a Plan for `host`.
+pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Notes), String> {
+    let mut b = Builder {
+        host,
+        plan: empty(host),
+        prov: Provenance::default(),
+        notes: Vec::new(),
+        cwd_op: None,
+        publish: Vec::new(),
+        host_loopback: false,
+        policy_files: Vec::new(),
+    };
+    for s in settings {
+        b.apply(s);
+    }
+    let Builder { mut plan, mut prov, notes, publish, host_loopback, policy_files, .. } = b;
+    user_net(&mut plan, publish, host_loopback)?;
+    // A profile's host name gives way to a shared UTS namespace; one given on
+    // the command line is a conflict that validation reports.
+    if !plan.namespaces.uts && prov.scalars.get("hostname") != Some(&Origin::CommandLine) {
+        plan.process.hostname = None;
+        prov.scalars.remove("hostname");
+    }
+    if let Some(pwd) = plan.process.cwd.clone() {
+        set_env(&mut plan.env, &mut prov.env, "PWD".into(), pwd.into_os_string(), Origin::CommandLine);
+    }
+    resolv_conf(&mut plan, &mut prov);
+    // Policy files are read last, against the command's final capabilities
+    // (Docker's profiles include rules by capability), in the order written.
+    for (path, oci) in policy_files {
+        let policy = super::seccomp::read_policy(&path, oci, &plan.process.caps, &host.kernel)?;
+        plan.seccomp.policies.push(policy);
+    }
+    Ok((plan, prov, notes))
+}
+
+/// Attaches the published ports and the host-loopback switch to the
+/// user-mode network the fold ended with; an error when there is none.
+fn user_net(plan: &mut Plan, publish: Vec<Publish>, host_loopback: bool) -> Result<(), String> {
+    match plan.network.user.as_mut() {
+        Some(user) => {
+            user.publish.extend(publish);
+            user.allow_host_loopback |= host_loopback;
+            Ok(())
+        }
+        None if !publish.is_empty() || host_loopback => {
+            Err("publish and allow-host-loopback need user-mode networking ([network] mode = \"user\")"
+                .into())
+        }
+        None => Ok(()),
+    }
+}
+
+/// With user-mode networking, the sandbox's /etc/resolv.conf names the
+/// backend's DNS forwarder, last so that it covers the host's, unless a
+/// file-system setting already puts something there.
+fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
+    let dest = Path::new(network::RESOLV_CONF);
+    if plan.network.user.is_none() || plan.fs.iter().any(|op| op.dest() == dest) {
+        return;
+    }
+    let content = network::resolv_conf().into_bytes();
+    plan.fs.push(FsOp::File { dest: dest.to_path_buf(), content, mode: 0o644, how: FileHow::BindRo });
+    prov.fs.push(prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine));
+}
+
+fn empty(host: &Host) -> Plan {
+    Plan {
+        namespaces: Namespaces::ALL,
+        ids: Ids { uid: host.uid, gid: host.gid },
+        fs: Vec::new(),
+        env: Vec::new(),
+        process: Process {
+            cwd: None,
+            hostname: None,
+            die_with_parent: true,
+            new_session: true,
+            keep_fds: Vec::new(),
+            caps: Vec::new(),
+        },
+        network: Default::default(),
+        best_effort: false,
+        bwrap: None,
+        limits: Default::default(),
+        mode: Default::default(),
+        landlock: Default::default(),
+        seccomp: Default::default(),
+        command: Vec::new(),
+    }
+}
+
+struct Builder<'a> {
+    host: &'a Host,
+    plan: Plan,
+    prov: Provenance,
+    notes: Notes,
+    /// Index in plan.fs of the current directory's bind, which a later
+    /// bind-cwd replaces (it is a scalar).
+    cwd_op: Option<usize>,
+    /// Published ports and the host-loopback switch, for the user-mode
+    /// network the fold ends with.
+    publish: Vec<Publish>,
+    host_loopback: bool,
+    /// Seccomp policy files, read when the fold is done.
+    policy_files: Vec<(PathBuf, bool)>,
+}
+
+impl Builder<'_> {
+    fn fs(&mut self, op: FsOp, origin: &Origin) {
+        self.plan.fs.push(op);
+        self.prov.fs.push(origin.clone());
+    }
+
+    fn scalar(&mut self, name: &'static str, origin: &Origin) {
+        self.prov.scalars.insert(name, origin.clone());
+    }
+
+    /// One setting, handed to the step of its group.
+    fn apply(&mut self, l: &Located) {
+        let o = &l.origin;
+        match &l.setting {
+            Setting::Fs(op) => self.fs(op.clone(), o),
+            Setting::MergedUsr => self.merged_usr(o),
+            Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
+            s @ (Setting::Net(_) | Setting::Share(_) | Setting::Publish(_) | Setting::AllowHostLoopback) => {
+                self.network(s, o)
+            }
+            s @ (Setting::Env(..) | Setting::KeepEnv(_) | Setting::ClearEnv) => self.env(s, o),
+            s @ (Setting::Cwd(_)
+            | Setting::Hostname(_)
+            | Setting::Uid(_)
+            | Setting::Gid(_)
+            | Setting::CapAdd(_)
+            | Setting::KeepFd(_)
+            | Setting::DieWithParent(_)
+            | Setting::NewSession(_)
+            | Setting::BestEffort(_)
+            | Setting::Mode(_)) => self.process(s, o),
+            s @ (Setting::Landlock(_)
+            | Setting::LandlockRule(_)
+            | Setting::AllowConnect(_)
+            | Setting::AllowBind(_)
+            | Setting::AllowSignals
+            | Setting::AllowAbstractUnix
+            | Setting::LogDenials) => self.landlock(s, o),
+            s @ (Setting::SeccompBase(_)
+            | Setting::SeccompDeny(_)
+            | Setting::SeccompAllow(_)
+            | Setting::SeccompFile { .. }
+            | Setting::SeccompLog
+            | Setting::AllowUserns
+            | Setting::SeccompFd(_)) => self.seccomp(s, o),
+            s @ (Setting::Timeout(_)
+            | Setting::KillAfter(_)
+            | Setting::Rlimit(_)
+            | Setting::Memory(_)
+            | Setting::Pids(_)
+            | Setting::Cpus(_)
+            | Setting::IoWeight(_)) => self.limits(s, o),
+        }
+    }
+
+    /// `--net`, `--share`, `--publish`, `--allow-host-loopback`. (Each step
+    /// below sees only the settings [`Builder::apply`] hands it.)
+    fn network(&mut self, s: &Setting, o: &Origin) {
+        let p = &mut self.plan;
+        match s {
+            Setting::Net(net) => {
+                p.namespaces.net = *net != Net::Host;
+                p.network.user = net.backend().map(|backend| {
+                    let user = p.network.user.take().unwrap_or_default();
+                    UserNet { backend, ..user }
+                });
+                self.scalar("net", o);
+            }
+            Setting::Share(ns) => {
+                let n = &mut p.namespaces;
+                match ns {
+                    Share::Ipc => n.ipc = false,
+                    Share::Pid => n.pid = false,
+                    Share::Uts => n.uts = false,
+                    Share::Net => n.net = false,
+                    Share::Cgroup => n.cgroup = false,
+                }
+            }
+            Setting::Publish(pb) => self.publish.push(*pb),
+            Setting::AllowHostLoopback => self.host_loopback = true,
+            _ => {}
+        }
+    }
+
+    /// `--env`, `--keep-env`, `--clear-env`.
+    fn env(&mut self, s: &Setting, o: &Origin) {
+        let (env, prov) = (&mut self.plan.env, &mut self.prov.env);
+        match s {
+            Setting::Env(k, v) => set_env(env, prov, k.clone(), v.clone(), o.clone()),
+            Setting::KeepEnv(pattern) => {
+                let pat = pattern.as_bytes();
+                let (prefix, glob) = match pat.strip_suffix(b"*") {
+                    Some(prefix) => (prefix, true),
+                    None => (pat, false),
+                };
+                for (k, v) in &self.host.env {
+                    let kb = k.as_bytes();
+                    if (glob && kb.starts_with(prefix)) || (!glob && kb == prefix) {
+                        set_env(env, prov, k.clone(), v.clone(), o.clone());
+                    }
+                }
+            }
+            Setting::ClearEnv => {
+                env.clear();
+                prov.clear();
+            }
+            _ => {}
+        }
+    }
+
+    /// The command's process: cwd, host name, ids, capabilities, fds,
+    /// die-with-parent, session, best effort, mode.
+    fn process(&mut self, s: &Setting, o: &Origin) {
+        let p = &mut self.plan;
+        let name = match s {
+            Setting::Cwd(dir) => {
+                p.process.cwd = Some(dir.clone());
+                "cwd"
+            }
+            Setting::Hostname(h) => {
+                p.process.hostname = Some(h.clone());
+                "hostname"
+            }
+            Setting::Uid(uid) => {
+                p.ids.uid = *uid;
+                "uid"
+            }
+            Setting::Gid(gid) => {
+                p.ids.gid = *gid;
+                "gid"
+            }
+            Setting::DieWithParent(on) => {
+                p.process.die_with_parent = *on;
+                "die-with-parent"
+            }
+            Setting::NewSession(on) => {
+                p.process.new_session = *on;
+                "new-session"
+            }
+            Setting::BestEffort(on) => {
+                p.best_effort = *on;
+                "best-effort"
+            }
+            Setting::Mode(m) => {
+                p.mode = *m;
+                "mode"
+            }
+            Setting::CapAdd(cap) => {
+                if !p.process.caps.contains(cap) {
+                    p.process.caps.push(cap.clone());
+                }
+                return;
+            }
+            Setting::KeepFd(fd) => return p.process.keep_fds.push(*fd),
+            _ => return,
+        };
+        self.scalar(name, o);
+    }
+
+    /// Landlock's switch, path rules, port rules, scopes and audit.
+    fn landlock(&mut self, s: &Setting, o: &Origin) {
+        let ll = &mut self.plan.landlock;
+        match s {
+            Setting::Landlock(on) => {
+                ll.enabled = *on;
+                self.scalar("landlock", o);
+            }
+            Setting::LandlockRule(r) => ll.rules.push(r.clone()),
+            Setting::AllowConnect(port) => ll.connect_ports.push(*port),
+            Setting::AllowBind(port) => ll.bind_ports.push(*port),
+            Setting::AllowSignals => ll.scope_signals = false,
+            Setting::AllowAbstractUnix => ll.scope_abstract_unix = false,
+            Setting::LogDenials => ll.log_denials = true,
+            _ => {}
+        }
+    }
+
+    /// The seccomp policy; files are read when the fold is done.
+    fn seccomp(&mut self, s: &Setting, o: &Origin) {
+        let sc = &mut self.plan.seccomp;
+        match s {
+            Setting::SeccompBase(b) => {
+                sc.base = *b;
+                self.scalar("seccomp", o);
+            }
+            Setting::SeccompDeny(d) => sc.deny.push(d.clone()),
+            Setting::SeccompAllow(name) => sc.allow.push(name.clone()),
+            Setting::SeccompFile { path, oci } => self.policy_files.push((path.clone(), *oci)),
+            Setting::SeccompLog => sc.log = true,
+            Setting::AllowUserns => sc.allow_userns = true,
+            Setting::SeccompFd(fd) => sc.bpf_fds.push(*fd),
+            _ => {}
+        }
+    }
+
+    /// Time-outs, rlimits and the cgroup limits.
+    fn limits(&mut self, s: &Setting, o: &Origin) {
+        let l = &mut self.plan.limits;
+        match s {
+            Setting::Timeout(ms) => {
+                l.timeout_ms = Some(*ms);
+                self.scalar("timeout", o);
+            }
+            Setting::KillAfter(ms) => {
+                l.kill_after_ms = *ms;
+                self.scalar("kill-after", o);
+            }
+            Setting::Rlimit(r) => l.set_rlimit(*r),
+            Setting::Memory(b) => l.cgroup.memory = Some(*b),
+            Setting::Pids(n) => l.cgroup.pids = Some(*n),
+            Setting::Cpus(m) => l.cgroup.millicpus = Some(*m),
+            Setting::IoWeight(w) => l.cgroup.io_weight = Some(*w),
+            _ => {}
+        }
+    }
+
+    /// The host's /bin, /sbin, /lib…: the same symlinks into /usr where the
+    /// host has them (merged /usr), read-only binds where they are real
+    /// directories.
+    fn merged_usr(&mut self, o: &Origin) {
+        for (link, target) in self.host.root_links.clone() {
+            let op = match target {
+                Some(t) => FsOp::Symlink { target: t, dest: link },
+                None => {
+                    FsOp::Bind { src: link.clone(), dest: link, access: Access::ReadOnly, optional: true }
+                }
+            };
+            self.fs(op, o);
+        }
+    }
+
+    /// Shares the current directory, except $HOME, the scratch and runtime
+    /// directories every user shares (`/tmp`, `/run`, …) and any directory
+    /// above one of them, compared resolved (then one note says how to share
+    /// it on purpose).
+    fn bind_cwd(&mut self, mode: BindCwd, o: &Origin) {
+        if let Some(i) = self.cwd_op.take() {
+            self.plan.fs.remove(i);
+            self.prov.fs.remove(i);
+        }
+        self.notes.retain(|n| !n.starts_with("not sharing the current directory"));
+        let cwd = self.host.cwd.clone();
+        let home = self.host.home.clone();
+        self.scalar("cwd", o);
+        if mode == BindCwd::None {
+            self.plan.process.cwd = Some(home);
+            return;
+        }
+        if let Some(what) = self.host.why_private(&cwd) {
+            let flag = if mode == BindCwd::Rw { "--rw" } else { "--ro" };
+            let shown = escape::path(&cwd);
+            self.notes.push(format!(
+                "not sharing the current directory {shown} ({what}); share it on purpose with {flag} {shown}, \
+                 or run from a subdirectory"
+            ));
+            self.plan.process.cwd = Some(home);
+            return;
+        }
+        // Already visible read-only as part of the system (e.g. under /usr):
+        // no bind over it, so /usr stays read-only.
+        let system = ["/usr", "/etc", "/proc", "/dev", "/sys"];
+        let under_system = system.iter().any(|s| cwd.starts_with(s))
+            || self.host.root_links.iter().any(|(l, _)| cwd.starts_with(l));
+        if !under_system {
+            let access = if mode == BindCwd::Rw { Access::ReadWrite } else { Access::ReadOnly };
+            self.fs(FsOp::Bind { src: cwd.clone(), dest: cwd.clone(), access, optional: false }, o);
+            self.cwd_op = Some(self.plan.fs.len() - 1);
+        }
+        self.plan.process.cwd = Some(cwd);
+    }
+}
+
+fn set_env(env: &mut Vec<EnvVar>, prov: &mut Vec<Origin>, name: OsString, value: OsString, o: Origin) {
+    if let Some(i) = env.iter().position(|v| v.name == name) {
+        env[i].value = value;
+        prov[i] = o;
+    } else {
+        env.push(EnvVar { name, value });
+        prov.push(o);
+    }
+}
