@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         Command::Explain { built, json } => explain(&built, json),
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
-            ExitCode::from(launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }))
+            match launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => ExitCode::from(failed(&e)),
+            }
         }
     }
 }
@@ -92,14 +95,32 @@ fn bwrap(prog: &str, args: &[OsString], host: &Host) -> ExitCode {
         eprintln!("{w}");
     }
     match parsed.result {
-        Ok(plan) => {
-            ExitCode::from(launch::run(&plan, &launch::Options { verbose: false, pause_at: test_pause() }))
+        Ok(ready) => {
+            match launch::run(&ready.plan, &launch::Options { verbose: false, pause_at: test_pause() }) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => {
+                    eprintln!("{}", ready.failure_line(&e));
+                    ExitCode::from(sandbox::compat::failure::EXIT)
+                }
+            }
         }
         Err(exit) => {
             print!("{}", exit.stdout);
             eprint!("{}", exit.stderr);
             ExitCode::from(exit.code)
         }
+    }
+}
+
+/// The native front end's report of a failed launch: `sandbox: <what>:
+/// <cause>` (and a hint), exit status 125, or 126 (not executable) and 127
+/// (not found) for the command, as GNU env and docker run use them.
+fn failed(e: &launch::SetupError) -> u8 {
+    eprintln!("sandbox: {e}");
+    match e.class() {
+        launch::error::Class::Setup => SETUP_FAILED,
+        launch::error::Class::NotExecutable => 126,
+        launch::error::Class::NotFound => 127,
     }
 }
 

@@ -67,5 +67,15 @@ pub fn build(request: &Request, host: &Host) -> Result<Built, UsageError> {
     let (mut plan, prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     request.finish(host, &mut plan)?;
     crate::plan::validate(&plan).map_err(UsageError)?;
+    check(&plan).map_err(UsageError)?;
     Ok(Built { plan, prov, notes })
+}
+
+/// The native front end's own rules for a finished Plan, beyond those
+/// every front end shares ([`crate::plan::validate`]).
+fn check(plan: &Plan) -> Result<(), String> {
+    if !plan.process.caps.is_empty() && plan.ids.uid != 0 {
+        return Err("--cap-add needs --uid 0: capabilities are dropped on exec for any other uid".into());
+    }
+    Ok(())
 }

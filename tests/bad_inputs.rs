@@ -97,6 +97,13 @@ fn every_bad_input_is_refused_cleanly_and_changes_nothing() {
         ("24 bad fd", vec!["--keep-fd", "99"], 125, "--keep-fd 99: Bad file descriptor"),
         ("24 fd out of range", vec!["--keep-fd", "-1"], 125, "--keep-fd"),
         ("24 bpf fd not open", vec!["--add-seccomp-fd", "77"], 125, "77"),
+        (
+            "24 bpf fd a standard stream",
+            vec!["--add-seccomp-fd", "1"],
+            125,
+            "'--add-seccomp-fd <FD>': 1 is not in 3..",
+        ),
+        ("24 caps without uid 0", vec!["--cap-add", "CAP_CHOWN"], 125, "--cap-add needs --uid 0"),
         ("25 uid 2^32-1", vec!["--uid", "4294967295"], 125, "not an id"),
         ("25 uid -1", vec!["--uid", "-1"], 125, "not an id"),
         ("25 uid 1e3", vec!["--uid", "1e3"], 125, "not an id"),

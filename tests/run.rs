@@ -121,6 +121,16 @@ fn exit_codes_come_back() {
     assert_eq!(sbx(cwd.path(), home.path(), ["--", "sh", "-c", "kill -15 $$"]).output().code(), 143);
 }
 
+/// A SIGCHLD ignored by the caller must not make init vanish unwaited:
+/// with SIG_IGN the kernel reaps a child itself and sends no signal, so
+/// the monitor never learnt that init had ended and waited forever.
+#[test]
+fn an_ignored_sigchld_from_the_caller_does_not_hang_the_sandbox() {
+    let (cwd, home) = setup();
+    let out = sbx(cwd.path(), home.path(), ["--", "sh", "-c", "exit 7"]).ignoring_sigchld().output();
+    assert_eq!(out.code(), 7, "{}", out.stderr());
+}
+
 #[test]
 fn kill_9_of_the_monitor_kills_the_command() {
     let (cwd, home) = setup();

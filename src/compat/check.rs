@@ -11,11 +11,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::parse::{State, Unshare};
-use super::{message, names, usage, Exit, Io};
+use super::{message, names, usage, Exit, Io, Ready};
 use crate::host::Host;
 use crate::plan::landlock::{Landlock, Mode};
+use crate::plan::limits::{Limits, StatusStyle};
 use crate::plan::seccomp::{Base, Seccomp};
-use crate::plan::{EnvVar, FsOp, Ids, Namespaces, Plan, Process};
+use crate::plan::{
+    EnvVar, Fds, FsOp, Ids, Namespaces, NsSetup, Pid1, Plan, Process, Root, RootTmpfs, Signals, Special,
+};
 
 /// Runs the checks and builds the Plan for `command`.
 pub fn finish(
@@ -24,7 +27,7 @@ pub fn finish(
     host: &Host,
     io: &mut dyn Io,
     prog: &str,
-) -> Result<Plan, Exit> {
+) -> Result<Ready, Exit> {
     let die = |st: &State, msg: &str| Exit { stdout: String::new(), stderr: line(st, msg), code: 1 };
     if let Some(msg) = option_conflicts(&st) {
         return Err(die(&st, msg));
@@ -49,21 +52,18 @@ pub fn finish(
         st.unshare.cgroup = io.exists("/proc/self/ns/cgroup");
     }
     read_data(&mut st, io).map_err(|msg| die(&st, &msg))?;
+    let level_prefix = st.level_prefix;
     let plan = build(st, command, ids, host);
     crate::plan::validate(&plan).map_err(|e| Exit {
         stdout: String::new(),
-        stderr: line_for(&plan, &e),
+        stderr: message(level_prefix, 3, &e) + "\n",
         code: 1,
     })?;
-    Ok(plan)
+    Ok(Ready { plan, level_prefix })
 }
 
 fn line(st: &State, msg: &str) -> String {
     message(st.level_prefix, 3, msg) + "\n"
-}
-
-fn line_for(plan: &Plan, msg: &str) -> String {
-    message(plan.bwrap.as_ref().is_some_and(|b| b.level_prefix), 3, msg) + "\n"
 }
 
 /// Combinations bubblewrap refuses before it implies anything.
@@ -150,59 +150,110 @@ fn current_dir_name(host: &Host) -> PathBuf {
 }
 
 fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
-    let u: Unshare = st.unshare;
-    let mut b = st.b;
-    b.level_prefix = st.level_prefix;
-    b.cwd_fallback = vec![current_dir_name(host)];
-    if let Some(home) = st.env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)) {
-        b.cwd_fallback.push(home);
-    }
+    let mut st = st;
     // bubblewrap has no filter of its own: only the caller's programs.
     let seccomp = Seccomp {
         base: Base::None,
-        bpf_fds: st.seccomp_fd.into_iter().chain(st.add_seccomp_fds).collect(),
+        bpf_fds: st.seccomp_fd.into_iter().chain(std::mem::take(&mut st.add_seccomp_fds)).collect(),
         ..Seccomp::default()
     };
-    b.consumed_fds.extend(seccomp.bpf_fds.iter().copied());
-    let own = [b.info_fd, b.json_status_fd, b.block_fd, b.userns_block_fd];
-    b.consumed_fds.extend(own.into_iter().flatten());
-    if !b.as_pid_1 {
-        b.consumed_fds.extend(b.sync_fd);
-    }
-    b.consumed_fds.sort_unstable();
-    b.consumed_fds.dedup();
-    let joins_userns = b.userns_fd.is_some();
+    let u: Unshare = st.unshare;
+    let b = &st.b;
+    let limits = Limits {
+        status_fd: b.json_status_fd,
+        status_style: StatusStyle::Early,
+        info_fd: b.info_fd,
+        // bubblewrap has no time-out, limits or pid file.
+        ..Limits::default()
+    };
     Plan {
         namespaces: Namespaces {
             // sandbox never runs privileged: a user namespace even for root.
-            user: !joins_userns,
+            user: b.userns_fd.is_none(),
             pid: u.pid,
             ipc: u.ipc,
             uts: u.uts,
             net: u.net,
             cgroup: u.cgroup,
         },
+        ns_setup: ns_setup(&st, ids),
         ids,
-        fs: st.ops,
-        env: st.env.into_iter().map(|(name, value)| EnvVar { name, value }).collect(),
-        process: Process {
-            cwd: st.chdir.map(PathBuf::from),
-            hostname: st.hostname.map(|h| os_lossy(&h)),
-            die_with_parent: st.die_with_parent,
-            new_session: st.new_session,
-            keep_fds: Vec::new(),
-            caps: names::cap_names(st.caps),
+        root: Root {
+            tmpfs: RootTmpfs::Writable,
+            special: Special::Plain,
+            parent_modes: b.parent_modes.clone(),
         },
+        process: process(&st, &seccomp, host),
+        env: std::mem::take(&mut st.env).into_iter().map(|(name, value)| EnvVar { name, value }).collect(),
+        fs: st.ops,
         network: Default::default(),
         best_effort: false,
-        // bubblewrap has no time-out, limits or native status fd.
-        limits: Default::default(),
+        limits,
         mode: Mode::Namespaces,
         // No landlock: bubblewrap confines with the mounts alone.
         landlock: Landlock { enabled: false, ..Landlock::default() },
         seccomp,
-        bwrap: Some(b),
         command: command.to_vec(),
+    }
+}
+
+/// Joined namespaces, and the nested user namespace bubblewrap makes for
+/// `--dev` (devpts must be mounted by root to belong to the user, so the
+/// caller is root at the first level) and for `--disable-userns`.
+fn ns_setup(st: &State, ids: Ids) -> NsSetup {
+    let b = &st.b;
+    let user = b.userns_fd.is_none();
+    let has_dev = st.ops.iter().any(|op| matches!(op, FsOp::Dev { .. }));
+    let own_maps = user && b.userns_block_fd.is_none();
+    let outer = if has_dev && own_maps { Ids { uid: 0, gid: 0 } } else { ids };
+    NsSetup {
+        join_user_fd: b.userns_fd,
+        join_pid_fd: b.pidns_fd,
+        enter_user_fd: b.userns2_fd,
+        map_helper_fd: b.userns_block_fd,
+        nest: (own_maps && (outer != ids || b.disable_userns)).then_some(outer),
+        disable_userns: b.disable_userns,
+        assert_userns_disabled: b.assert_userns_disabled,
+    }
+}
+
+/// bubblewrap's process: the cwd fallback and `PWD`, every descriptor but
+/// those an option consumed, no pty, no signal passed on, its plain pid 1.
+fn process(st: &State, seccomp: &Seccomp, host: &Host) -> Process {
+    let b = &st.b;
+    let mut cwd_fallback = vec![current_dir_name(host)];
+    if let Some(home) = st.getenv("HOME") {
+        cwd_fallback.push(PathBuf::from(home));
+    }
+    let mut consumed = b.consumed_fds.clone();
+    consumed.extend(seccomp.bpf_fds.iter().copied());
+    consumed.extend([b.info_fd, b.json_status_fd, b.block_fd, b.userns_block_fd].into_iter().flatten());
+    if !b.as_pid_1 {
+        consumed.extend(b.sync_fd);
+    }
+    consumed.sort_unstable();
+    consumed.dedup();
+    Process {
+        cwd: st.chdir.clone().map(PathBuf::from),
+        cwd_fallback,
+        set_pwd: true,
+        hostname: st.hostname.as_deref().map(os_lossy),
+        die_with_parent: st.die_with_parent,
+        die_with_caller: st.die_with_parent,
+        new_session: st.new_session,
+        own_tty: false,
+        fds: Fds::AllBut(consumed),
+        keep_fds: Vec::new(),
+        caps: names::cap_names(st.caps),
+        pid1: if b.as_pid_1 { Pid1::Command } else { Pid1::PlainInit },
+        signals: Signals::NotForwarded,
+        argv0: b.argv0.clone(),
+        // execvp's search path when PATH is unset.
+        search_path: "/bin:/usr/bin".into(),
+        block_fd: b.block_fd,
+        sync_fd: b.sync_fd,
+        lock_files: b.lock_files.clone(),
+        exec_label: b.exec_label.clone(),
     }
 }
 

@@ -11,7 +11,8 @@
 //! - [`args`]: `--args` data, the numeric forms (fds, octal modes, sizes, ids);
 //! - [`parse`]: options to state, in order, with bubblewrap's messages
 //!   (the file-system ones in `ops`);
-//! - [`check`]: the checks bubblewrap makes after parsing, then the Plan.
+//! - [`check`]: the checks bubblewrap makes after parsing, then the Plan;
+//! - [`failure`]: a failed launch in bubblewrap's words.
 //!
 //! Defaults are bubblewrap's: nothing is mounted that the arguments do not
 //! name, the environment passes as it is, no seccomp or landlock, no
@@ -24,8 +25,10 @@
 
 pub mod args;
 pub mod check;
+pub mod failure;
 mod names;
 mod ops;
+mod options;
 pub mod parse;
 
 use std::ffi::OsString;
@@ -101,7 +104,22 @@ pub struct Exit {
 #[derive(Debug)]
 pub struct Parsed {
     pub warnings: Vec<String>,
-    pub result: Result<Box<Plan>, Exit>,
+    pub result: Result<Box<Ready>, Exit>,
+}
+
+/// A Plan to run, and how to word a failure of its launch.
+#[derive(Debug)]
+pub struct Ready {
+    pub plan: Plan,
+    /// `--level-prefix`: messages start with their syslog level (`<3>`).
+    pub level_prefix: bool,
+}
+
+impl Ready {
+    /// The line to print when the launch failed (see [`failure`]).
+    pub fn failure_line(&self, e: &crate::launch::SetupError) -> String {
+        message(self.level_prefix, 3, &failure::words(e))
+    }
 }
 
 /// One diagnostic line as bubblewrap prints it: `bwrap: <msg>`, with

@@ -17,10 +17,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::args::{self, MAX_ARGS};
+use super::options::Options;
 use super::{message, names, ops, Io};
 use crate::escape;
 use crate::host::Host;
-use crate::plan::bwrap::Bwrap;
 use crate::plan::FsOp;
 
 /// Why parsing stopped early.
@@ -56,7 +56,7 @@ pub struct State {
     pub warnings: Vec<String>,
     pub level_prefix: bool,
     pub unshare: Unshare,
-    pub b: Bwrap,
+    pub b: Options,
     pub seccomp_fd: Option<i32>,
     pub add_seccomp_fds: Vec<i32>,
     pub chdir: Option<OsString>,
@@ -86,7 +86,7 @@ impl State {
             warnings: Vec::new(),
             level_prefix: false,
             unshare: Unshare::default(),
-            b: Bwrap::default(),
+            b: Options::default(),
             seccomp_fd: None,
             add_seccomp_fds: Vec::new(),
             chdir: None,

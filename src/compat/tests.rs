@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::*;
-use crate::plan::{Access, FileHow, FsOp, Upper};
+use crate::plan::limits::StatusStyle;
+use crate::plan::{Access, Fds, FileHow, FsOp, Ids, NsSetup, Pid1, Root, RootTmpfs, Signals, Special, Upper};
 
 #[derive(Default)]
 struct FakeIo {
@@ -45,7 +46,7 @@ fn plan(args: &[&str]) -> Plan {
 
 fn plan_io(args: &[&str], io: &mut FakeIo) -> Plan {
     match run(args, io).result {
-        Ok(p) => *p,
+        Ok(p) => p.plan,
         Err(e) => panic!("{args:?}: {e:?}"),
     }
 }
@@ -85,8 +86,19 @@ fn a_plain_vector_gives_bubblewraps_defaults() {
     assert_eq!(env(&p), ["PATH=/usr/bin", "HOME=/home/u", "A=1"], "the environment passes as it is");
     assert!(!p.process.die_with_parent && !p.process.new_session);
     assert!(p.process.caps.is_empty());
-    let b = p.bwrap.unwrap();
-    assert_eq!(b.cwd_fallback, vec![PathBuf::from("/work/proj"), PathBuf::from("/home/u")]);
+    assert_eq!(p.process.cwd_fallback, vec![PathBuf::from("/work/proj"), PathBuf::from("/home/u")]);
+    assert!(p.process.set_pwd);
+    // bubblewrap's behaviours, stated as the Plan's.
+    assert_eq!(
+        p.root,
+        Root { tmpfs: RootTmpfs::Writable, special: Special::Plain, parent_modes: vec![0o700; 3] }
+    );
+    assert_eq!(p.process.fds, Fds::AllBut(vec![]));
+    assert_eq!((p.process.pid1, p.process.signals), (Pid1::PlainInit, Signals::NotForwarded));
+    assert!(!p.process.own_tty && !p.process.die_with_caller);
+    assert_eq!(p.process.search_path, "/bin:/usr/bin");
+    assert_eq!(p.ns_setup, NsSetup::default());
+    assert_eq!(p.limits.status_style, StatusStyle::Early);
 }
 
 use crate::plan::Namespaces;
@@ -133,7 +145,7 @@ fn repeated_single_options_warn_and_the_last_wins() {
             "<4>bwrap: Only the last --hostname option will take effect"
         ]
     );
-    let p = parsed.result.unwrap();
+    let p = parsed.result.unwrap().plan;
     assert_eq!(p.process.cwd, Some(PathBuf::from("/b")));
     assert_eq!(p.process.hostname.as_deref(), Some("y"));
     assert_eq!(die(&["--argv0", "a", "--argv0", "b", "true"]), "--argv0 used multiple times");
@@ -158,8 +170,8 @@ fn environment_options_act_in_order_while_parsing() {
     assert_eq!(die(&["--unsetenv", "", "true"]), "unsetenv failed");
     // $HOME as changed by the options is the second cwd choice.
     let p = plan(&["--setenv", "HOME", "/h", "true"]);
-    assert_eq!(p.bwrap.unwrap().cwd_fallback[1], PathBuf::from("/h"));
-    assert_eq!(plan(&["--clearenv", "true"]).bwrap.unwrap().cwd_fallback.len(), 1);
+    assert_eq!(p.process.cwd_fallback[1], PathBuf::from("/h"));
+    assert_eq!(plan(&["--clearenv", "true"]).process.cwd_fallback.len(), 1);
 }
 
 #[test]
@@ -215,7 +227,7 @@ fn parents_are_made_with_the_operations_permissions() {
     let modes = |args: &[&str]| {
         let mut io = FakeIo::default();
         io.fds.insert(3, b"data".to_vec());
-        plan_io(args, &mut io).bwrap.unwrap().parent_modes
+        plan_io(args, &mut io).root.parent_modes
     };
     assert_eq!(modes(&["--perms", "0700", "--dir", "/a/b/c", "true"]), [0o700]);
     assert_eq!(modes(&["--perms", "0604", "--dir", "/a/b", "true"]), [0o705]);
@@ -297,7 +309,7 @@ fn args_fds_are_parsed_in_place() {
     let p = plan_io(&["--args", "3", "--args", "4", "--dir", "/z", "--args", "5", "true"], &mut io);
     assert_eq!(p.fs.len(), 4);
     assert_eq!(p.fs[2], FsOp::Dir { dest: "/z".into(), mode: 0o755 });
-    assert_eq!(p.bwrap.unwrap().consumed_fds, vec![3, 4, 5]);
+    assert_eq!(p.process.fds, Fds::AllBut(vec![3, 4, 5]));
     // The command must come on the real argv: a file's words stop its own parsing only.
     let mut io = FakeIo::default();
     io.fds.insert(3, b"--unshare-pid\0ignored\0--unshare-net".to_vec());
@@ -451,15 +463,16 @@ fn process_options_land_in_the_plan() {
         "--die-with-parent",
         "sh",
     ]);
-    let b = p.bwrap.clone().unwrap();
-    assert_eq!(b.argv0, Some(OsString::from("right")));
-    assert_eq!(b.lock_files, vec![PathBuf::from("/l")]);
-    assert_eq!((b.sync_fd, b.block_fd, b.info_fd, b.json_status_fd), (Some(3), Some(4), Some(5), Some(6)));
+    let pr = &p.process;
+    assert_eq!(pr.argv0, Some(OsString::from("right")));
+    assert_eq!(pr.lock_files, vec![PathBuf::from("/l")]);
+    assert_eq!((pr.sync_fd, pr.block_fd), (Some(3), Some(4)));
+    assert_eq!((p.limits.info_fd, p.limits.status_fd), (Some(5), Some(6)));
     assert_eq!(p.seccomp.bpf_fds, vec![7]);
     assert_eq!(p.seccomp.base, crate::plan::seccomp::Base::None, "no filter of sandbox's own");
     assert!(!p.landlock.enabled, "no landlock");
-    assert_eq!(b.consumed_fds, vec![3, 4, 5, 6, 7, 8], "every fd an option used, none other");
-    assert!(p.process.new_session && p.process.die_with_parent);
+    assert_eq!(pr.fds, Fds::AllBut(vec![3, 4, 5, 6, 7, 8]), "every fd an option used, none other");
+    assert!(pr.new_session && pr.die_with_parent && pr.die_with_caller);
     assert_eq!(
         p.fs[0],
         FsOp::Bind {
@@ -470,5 +483,43 @@ fn process_options_land_in_the_plan() {
         }
     );
     let text = p.to_string();
-    assert!(text.contains("mode:       bwrap") && text.contains("argv0:      right"), "{text}");
+    for line in [
+        "on an empty writable tmpfs root",
+        "argv0:      right",
+        "lock-file:  /l",
+        "sync:       fd 3",
+        "fds:        every one the caller left open, but 3 4 5 6 7 8",
+        "pid 1:      a plain init",
+        "signals:    not passed on",
+        "status-fd:  6 (JSON lines: the first before the sandbox is released)",
+        "info-fd:    5",
+        "die-with-parent: yes (the monitor too dies with its parent)",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+}
+
+/// bubblewrap's user namespace layout, as the Plan states it: `--dev`
+/// needs root at the first level (devpts must be mounted by root to belong
+/// to the user), then a nested namespace maps the requested ids onto it;
+/// `--disable-userns` nests even with the same ids; a helper writing the
+/// maps, or a joined namespace, nests nothing.
+#[test]
+fn user_namespace_layout_is_stated_in_the_plan() {
+    let root = Ids { uid: 0, gid: 0 };
+    let ns = |args: &[&str]| plan(args).ns_setup;
+    assert_eq!(ns(&["--dev", "/dev", "true"]).nest, Some(root));
+    assert_eq!(ns(&["--unshare-user", "--uid", "0", "--gid", "0", "--dev", "/dev", "true"]).nest, None);
+    let me = Ids { uid: 1000, gid: 1000 };
+    let disabled = ns(&["--unshare-user", "--disable-userns", "true"]);
+    assert_eq!((disabled.nest, disabled.disable_userns), (Some(me), true));
+    let both = ns(&["--unshare-user", "--uid", "0", "--disable-userns", "--dev", "/dev", "true"]);
+    assert_eq!(both.nest, Some(Ids { uid: 0, gid: 0 }));
+    let helper = ns(&["--unshare-user", "--info-fd", "3", "--userns-block-fd", "4", "--dev", "/dev", "true"]);
+    assert_eq!((helper.nest, helper.map_helper_fd), (None, Some(4)));
+    let joined = plan(&["--userns", "5", "--pidns", "6", "--userns2", "7", "--dev", "/dev", "true"]);
+    assert!(!joined.namespaces.user);
+    assert_eq!(joined.ids, me);
+    let s = joined.ns_setup;
+    assert_eq!((s.join_user_fd, s.join_pid_fd, s.enter_user_fd, s.nest), (Some(5), Some(6), Some(7), None));
 }

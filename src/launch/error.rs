@@ -1,39 +1,198 @@
-//! The setup error that travels from the sandbox back to the monitor.
+//! The setup error that travels from the sandbox back to the monitor, and
+//! from launch to the front end.
 //!
-//! A step that fails inside the sandbox cannot print nicely on its own (its
+//! A step that fails inside the sandbox cannot print on its own (its
 //! stderr may be anything, its message must be one line), so it sends a
-//! [`SetupError`] over a close-on-exec pipe. The monitor prints it as
-//! `sandbox: <step> <object>: <cause>` with an optional `hint:` line and
-//! exits with its code: 125 setup, 126 not executable, 127 not found.
+//! [`SetupError`] over a close-on-exec pipe (JSON) and the monitor returns
+//! it. launch never prints it: the front end does, in its own words.
+//!
+//! A [`SetupError`] says what failed as data: the [`Kind`] of step with the
+//! object it acted on, the errno when the cause is one, and, for any front
+//! end that has no words of its own for a kind, sandbox's wording (`what`,
+//! `cause`, and a `hint` where the cause is known). Its `Display` is that
+//! wording: `bind /a -> /b: No such file or directory`.
 
 use std::fmt;
 
 use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
 
-/// Exit status for a failed setup.
+/// The status a process of the sandbox exits with when its setup failed
+/// (the monitor reads the error itself; nobody reads this status).
 pub const SETUP: u8 = 125;
-pub const NOT_EXECUTABLE: u8 = 126;
-pub const NOT_FOUND: u8 = 127;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which step failed, and on what. Objects are shown as `escape::path`
+/// shows them. `Other` is every failure a front end words as `what: cause`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    Other,
+    /// Making a directory inside the new root.
+    Mkdir {
+        path: String,
+    },
+    /// Making an empty file to mount on.
+    CreateFile {
+        path: String,
+    },
+    /// Opening a bind source on the host; `ESTALE`: a passed descriptor's
+    /// path no longer names its file.
+    BindSource {
+        src: String,
+    },
+    /// Mounting a fresh file system of `fstype` (tmpfs, proc, mqueue, …).
+    Mount {
+        fstype: String,
+        dest: String,
+    },
+    /// Making a symbolic link (the errno says why).
+    Symlink {
+        dest: String,
+    },
+    /// A symbolic link cannot be made because something is there: a link
+    /// to another target, or (`None`) something that is not a link.
+    SymlinkExists {
+        dest: String,
+        points_at: Option<String>,
+    },
+    /// Creating a file with given content at its destination.
+    WriteFile {
+        dest: String,
+    },
+    /// chmod of an existing path.
+    Chmod {
+        dest: String,
+        mode: u32,
+    },
+    /// A read-only remount whose destination cannot be found.
+    RemountFind {
+        dest: String,
+    },
+    /// A read-only remount (`EINVAL`: not a mount point).
+    Remount {
+        dest: String,
+    },
+    /// Opening an overlay layer on the host.
+    OverlayLayer {
+        path: String,
+    },
+    /// The work directory of an overlay is not on the upper one's file system.
+    OverlayWorkDir {
+        work: String,
+    },
+    /// Mounting an overlay (`ELOOP`: the layers overlap).
+    Overlay {
+        dest: String,
+    },
+    /// sethostname.
+    Hostname {
+        name: String,
+    },
+    /// execve of `file` (the errno says why).
+    Exec {
+        file: String,
+    },
+    /// `file` was not found in the search path.
+    NotFound {
+        file: String,
+    },
+    /// A raw seccomp program on `fd` cannot be used.
+    SeccompProgram {
+        fd: i32,
+        problem: Program,
+    },
+    /// Installing a seccomp program.
+    SeccompInstall,
+    /// Writing the status or info fd.
+    StatusWrite,
+    /// Joining the user namespace of a descriptor (`EINVAL`: not a descendant).
+    JoinUserNs,
+    JoinPidNs,
+    /// Entering a user namespace after setup.
+    EnterUserNs,
+    /// User namespaces were to be disabled inside, yet one could be made.
+    UsernsNotDisabled,
+    /// The nested user namespace: opening a file of the host's /proc
+    /// (`path` beneath it: `self/uid_map`, `sys/user/max_user_namespaces`).
+    NestOpen {
+        path: String,
+    },
+    /// The nested user namespace: writing that file.
+    NestWrite {
+        path: String,
+    },
+    /// The nested user namespace: unshare.
+    NestUnshare,
+    LockOpen {
+        path: String,
+    },
+    Lock {
+        path: String,
+    },
+    SetGid {
+        gid: u32,
+    },
+    SetUid {
+        uid: u32,
+    },
+    /// Entering the working directory.
+    Chdir {
+        dir: String,
+    },
+    /// Setting the SELinux exec label.
+    ExecLabel,
+}
+
+/// What is wrong with a raw seccomp program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Program {
+    /// The descriptor cannot be read.
+    Unreadable,
+    /// It holds no program at all.
+    Empty,
+    /// Its length is not a multiple of the 8 bytes of one instruction.
+    Partial,
+    /// It has more instructions than the kernel takes.
+    TooLong,
+}
+
+/// How a front end may classify a failure for its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The sandbox could not be set up.
+    Setup,
+    /// The command exists but cannot be executed.
+    NotExecutable,
+    /// The command was not found.
+    NotFound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetupError {
-    pub code: u8,
-    /// `<step> <object>`, e.g. `bind /a -> /b`.
+    /// Boxed: the error travels in every `Result` of launch.
+    pub kind: Box<Kind>,
+    /// `<step> <object>` in sandbox's words, e.g. `bind /a -> /b`.
     pub what: String,
+    /// Why: the C library's text for an errno, or sandbox's own words.
     pub cause: String,
+    /// The errno, when the cause is one.
+    pub errno: Option<i32>,
+    /// What may help, in sandbox's words.
     pub hint: Option<String>,
-    /// The same failure in bubblewrap's words (`Can't find source path /x:
-    /// No such file or directory`), printed in bwrap mode.
-    pub bwrap: Option<String>,
 }
 
 impl SetupError {
     pub fn new(what: impl Into<String>, cause: impl Into<String>) -> Self {
-        SetupError { code: SETUP, what: what.into(), cause: cause.into(), hint: None, bwrap: None }
+        SetupError {
+            kind: Box::new(Kind::Other),
+            what: what.into(),
+            cause: cause.into(),
+            errno: None,
+            hint: None,
+        }
     }
 
     pub fn errno(what: impl Into<String>, e: Errno) -> Self {
-        Self::new(what, strerror(e))
+        SetupError { errno: Some(e as i32), ..Self::new(what, strerror(e)) }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -41,55 +200,38 @@ impl SetupError {
         self
     }
 
-    pub fn code(mut self, code: u8) -> Self {
-        self.code = code;
+    pub fn kind(mut self, kind: Kind) -> Self {
+        self.kind = Box::new(kind);
         self
     }
 
-    /// bubblewrap's wording of this failure, for bwrap mode.
-    pub fn bwrap(mut self, msg: impl Into<String>) -> Self {
-        self.bwrap = Some(msg.into());
-        self
+    /// The errno of the cause, if it is one.
+    pub fn errno_is(&self, e: Errno) -> bool {
+        self.errno == Some(e as i32)
     }
 
-    /// bubblewrap's wording with `: <cause>` appended, as its
-    /// `die_with_error` does.
-    pub fn bwrap_errno(self, msg: impl std::fmt::Display) -> Self {
-        let line = format!("{msg}: {}", self.cause);
-        self.bwrap(line)
+    /// Whether the command could not be executed or found, or the setup failed.
+    pub fn class(&self) -> Class {
+        match *self.kind {
+            Kind::NotFound { .. } => Class::NotFound,
+            Kind::Exec { .. } if self.errno_is(Errno::ENOENT) => Class::NotFound,
+            Kind::Exec { .. } => Class::NotExecutable,
+            _ => Class::Setup,
+        }
     }
 
-    /// The message bwrap mode prints after `bwrap: `.
-    pub fn bwrap_line(&self) -> String {
-        self.bwrap.clone().unwrap_or_else(|| format!("{}: {}", self.what, self.cause))
-    }
-
-    /// Wire format: code byte, then `what`, `cause`, `hint`, `bwrap`
-    /// separated by NUL.
+    /// The pipe's format.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.code];
-        out.extend(self.what.as_bytes());
-        out.push(0);
-        out.extend(self.cause.as_bytes());
-        out.push(0);
-        out.extend(self.hint.as_deref().unwrap_or("").as_bytes());
-        out.push(0);
-        out.extend(self.bwrap.as_deref().unwrap_or("").as_bytes());
-        out
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        let (&code, rest) = b.split_first()?;
-        let mut parts = rest.split(|&c| c == 0).map(|p| String::from_utf8_lossy(p).into_owned());
-        let what = parts.next()?;
-        let cause = parts.next()?;
-        let hint = parts.next().filter(|h| !h.is_empty());
-        let bwrap = parts.next().filter(|h| !h.is_empty());
-        Some(SetupError { code, what, cause, hint, bwrap })
+        serde_json::from_slice(b).ok()
     }
 }
 
 impl fmt::Display for SetupError {
+    /// sandbox's wording: `<what>: <cause>`, then `hint: …` on a line of its own.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.what, self.cause)?;
         if let Some(h) = &self.hint {
@@ -128,14 +270,27 @@ mod tests {
 
     #[test]
     fn round_trips_over_the_pipe_format() {
-        let e = SetupError::errno("bind /a -> /b", Errno::ENOENT).hint("the source must exist");
+        let e = SetupError::errno("bind /a -> /b", Errno::ENOENT)
+            .hint("the source must exist")
+            .kind(Kind::BindSource { src: "/a".into() });
         assert_eq!(SetupError::decode(&e.encode()), Some(e.clone()));
         assert_eq!(e.to_string(), "bind /a -> /b: No such file or directory\nhint: the source must exist");
-        let plain = SetupError::new("exec foo", "not found").code(NOT_FOUND);
+        assert_eq!(e.errno, Some(libc::ENOENT));
+        let plain =
+            SetupError::new("exec f\u{e9}e", "command not found").kind(Kind::NotFound { file: "f".into() });
         assert_eq!(SetupError::decode(&plain.encode()), Some(plain.clone()));
-        assert_eq!(plain.bwrap_line(), "exec foo: not found");
-        let b = SetupError::errno("bind /x -> /y", Errno::ENOENT).bwrap_errno("Can't find source path /x");
-        assert_eq!(SetupError::decode(&b.encode()), Some(b.clone()));
-        assert_eq!(b.bwrap_line(), "Can't find source path /x: No such file or directory");
+        assert_eq!(SetupError::decode(b"\x7fgarbled"), None);
+    }
+
+    #[test]
+    fn exec_failures_are_classed_by_their_errno() {
+        let exec = |e| SetupError::errno("exec /x", e).kind(Kind::Exec { file: "/x".into() });
+        assert_eq!(exec(Errno::ENOENT).class(), Class::NotFound);
+        assert_eq!(exec(Errno::EACCES).class(), Class::NotExecutable);
+        assert_eq!(
+            SetupError::new("x", "y").kind(Kind::NotFound { file: "x".into() }).class(),
+            Class::NotFound
+        );
+        assert_eq!(SetupError::errno("mkdir /a", Errno::ENOENT).class(), Class::Setup);
     }
 }

@@ -25,6 +25,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
+use nix::fcntl::ResolveFlag;
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
 
 use super::error::strerror;
@@ -104,10 +105,10 @@ pub fn open_dir(path: &Path) -> Result<OwnedFd, String> {
 /// openat2 beneath `dir` with no symlink anywhere; where openat2 is refused
 /// (ENOSYS), openat with O_NOFOLLOW, the same for a one-component name.
 fn open_beneath(dir: &OwnedFd, name: &Path, flags: i32, mode: u32) -> nix::Result<OwnedFd> {
-    let resolve = sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_BENEATH;
+    let resolve = ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH;
     let flags = flags | libc::O_NOFOLLOW;
     for _ in 0..8 {
-        match sys::openat2_mode(dir, name, flags, mode, resolve) {
+        match sys::openat2_raw(dir.as_raw_fd(), name, flags, mode, resolve) {
             Err(Errno::EAGAIN) => continue,
             Err(Errno::ENOSYS) => return sys::openat(dir, name, flags, mode),
             r => return r,

@@ -19,16 +19,57 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
 
-use super::{ids, sys};
+use super::sys;
+
+fn read_num(path: &str) -> Option<i64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
 
 /// Names the host setting that refuses unprivileged user namespaces, if one does.
 pub fn userns_hint() -> Option<String> {
-    ids::userns_hint()
+    if read_num("/proc/sys/kernel/unprivileged_userns_clone") == Some(0) {
+        return Some(
+            "unprivileged user namespaces are disabled: run 'sudo sysctl kernel.unprivileged_userns_clone=1'"
+                .into(),
+        );
+    }
+    if read_num("/proc/sys/user/max_user_namespaces") == Some(0) {
+        return Some(
+            "user.max_user_namespaces is 0 here: run 'sudo sysctl user.max_user_namespaces=15000' \
+             (inside a container, the container's own limit applies)"
+                .into(),
+        );
+    }
+    if read_num("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
+        return Some(
+            "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10+): run 'sudo sysctl \
+             kernel.apparmor_restrict_unprivileged_userns=0', or give sandbox an AppArmor profile with 'userns,'"
+                .into(),
+        );
+    }
+    None
 }
 
-/// What to do about a user namespace refused with `e`, if anything is known.
+/// Said with every refusal: the way to run without user namespaces.
+const LANDLOCK_ONLY: &str =
+    "; or run without namespaces, confined by landlock: --mode landlock (or --best-effort)";
+
+/// What to do about a user namespace refused with `e`, if anything is
+/// known: the host setting, or the likely cause; and the way to run
+/// without user namespaces.
 pub fn userns_fix(e: Errno) -> Option<String> {
-    ids::clone_error(e).hint
+    let hint = match (userns_hint(), e) {
+        (Some(h), _) => h,
+        (None, Errno::EINVAL) => "this kernel lacks user namespaces (CONFIG_USER_NS)".into(),
+        (None, Errno::ENOSPC) => "too many nested user namespaces (user.max_user_namespaces)".into(),
+        (None, Errno::EPERM) => {
+            "user namespaces are refused here; inside a container, a seccomp profile or a \
+             security module may forbid them"
+                .into()
+        }
+        _ => return None,
+    };
+    Some(format!("{hint}{LANDLOCK_ONLY}"))
 }
 
 /// Waits for `pid`; its exit code, or 128+N when signal N killed it.
@@ -179,5 +220,5 @@ fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
 /// Whether the caller's systemd user manager answers on D-Bus (it can then
 /// put a sandbox in a scope with limits); why not otherwise.
 pub fn systemd_user_manager() -> Result<(), String> {
-    super::systemd::ping()
+    crate::cgroup::systemd::ping()
 }

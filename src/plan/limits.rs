@@ -38,9 +38,32 @@ pub struct Limits {
     /// command has started, its exit status when it has ended.
     #[serde(default)]
     pub status_fd: Option<i32>,
+    /// What the status fd gets, and when.
+    #[serde(default)]
+    pub status_style: StatusStyle,
+    /// Caller file descriptor that gets one JSON object (init's pid and
+    /// the namespace ids) as soon as the sandbox exists; then it is closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info_fd: Option<i32>,
     /// Host path that holds the command's pid (host view) while it runs.
     #[serde(default, with = "super::opt_os_path")]
     pub pid_file: Option<PathBuf>,
+}
+
+/// What the status fd gets, and when.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatusStyle {
+    /// The fd must be open before anything starts. First line once the
+    /// command has been executed: init's and the command's pids, the
+    /// namespace ids; last line the exit code, the signal that killed the
+    /// command and whether the time-out fired.
+    #[default]
+    Full,
+    /// First line as soon as the sandbox exists, before it is released:
+    /// init's pid and the namespace ids (a failed write stops the run);
+    /// last line only the exit code, then the fd is closed.
+    Early,
 }
 
 fn default_kill_after() -> u64 {
@@ -55,6 +78,8 @@ impl Default for Limits {
             rlimits: Vec::new(),
             cgroup: CgroupLimits::default(),
             status_fd: None,
+            status_style: StatusStyle::default(),
+            info_fd: None,
             pid_file: None,
         }
     }
@@ -281,8 +306,15 @@ impl fmt::Display for Limits {
             let flags = self.cgroup.flags().join(" ");
             writeln!(f, "cgroup:     {flags} (a cgroup v2 of its own, removed at the end)")?;
         }
-        if let Some(fd) = self.status_fd {
-            writeln!(f, "status-fd:  {fd} (JSON lines)")?;
+        match (self.status_fd, self.status_style) {
+            (Some(fd), StatusStyle::Full) => writeln!(f, "status-fd:  {fd} (JSON lines)")?,
+            (Some(fd), StatusStyle::Early) => {
+                writeln!(f, "status-fd:  {fd} (JSON lines: the first before the sandbox is released)")?
+            }
+            (None, _) => {}
+        }
+        if let Some(fd) = self.info_fd {
+            writeln!(f, "info-fd:    {fd} (one JSON object once the sandbox exists)")?;
         }
         if let Some(p) = &self.pid_file {
             writeln!(f, "pid-file:   {}", crate::escape::path(p))?;

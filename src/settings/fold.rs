@@ -9,7 +9,7 @@ use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share};
 use crate::escape;
 use crate::host::Host;
 use crate::plan::network::{self, Publish, UserNet};
-use crate::plan::{Access, EnvVar, FileHow, FsOp, Ids, Namespaces, Plan, Process};
+use crate::plan::{Access, EnvVar, Fds, FileHow, FsOp, Ids, Namespaces, Pid1, Plan, Process, Signals};
 
 /// Folds settings into a Plan for `host`.
 pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Notes), String> {
@@ -80,20 +80,34 @@ fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
 fn empty(host: &Host) -> Plan {
     Plan {
         namespaces: Namespaces::ALL,
+        ns_setup: Default::default(),
         ids: Ids { uid: host.uid, gid: host.gid },
+        root: Default::default(),
         fs: Vec::new(),
         env: Vec::new(),
         process: Process {
             cwd: None,
+            cwd_fallback: Vec::new(),
+            set_pwd: false,
             hostname: None,
             die_with_parent: true,
+            die_with_caller: false,
             new_session: true,
+            own_tty: true,
+            fds: Fds::Listed,
             keep_fds: Vec::new(),
             caps: Vec::new(),
+            pid1: Pid1::Init,
+            signals: Signals::Forward,
+            argv0: None,
+            search_path: crate::plan::process::SEARCH_PATH.into(),
+            block_fd: None,
+            sync_fd: None,
+            lock_files: Vec::new(),
+            exec_label: None,
         },
         network: Default::default(),
         best_effort: false,
-        bwrap: None,
         limits: Default::default(),
         mode: Default::default(),
         landlock: Default::default(),

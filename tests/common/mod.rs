@@ -121,16 +121,54 @@ pub fn caller_uid() -> u32 {
     test_ids().map(|(u, _)| u).unwrap_or_else(|| nix::unistd::getuid().as_raw())
 }
 
+/// The binary under test, copied once per build into a world-readable
+/// directory the test user can reach: `/tmp/sandbox-bin-EUID-KEY`, where
+/// KEY names the build (path, size, mtime), so every test binary of a run
+/// shares one copy and reruns reuse it. Copies of older builds are removed
+/// a day after they were made.
 pub fn bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("sandbox-bin-").tempdir().unwrap().keep();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let dst = dir.join("sandbox");
-        std::fs::copy(env!("CARGO_BIN_EXE_sandbox"), &dst).unwrap();
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
-        dst
+        use std::hash::{Hash, Hasher};
+        use std::os::unix::fs::MetadataExt;
+        let src = Path::new(env!("CARGO_BIN_EXE_sandbox"));
+        let meta = std::fs::metadata(src).unwrap();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (src, meta.len(), meta.mtime(), meta.mtime_nsec()).hash(&mut h);
+        let euid = nix::unistd::geteuid().as_raw();
+        let prefix = format!("sandbox-bin-{euid}-");
+        let dir = std::env::temp_dir().join(format!("{prefix}{:016x}", h.finish()));
+        let ours = |d: &Path| {
+            std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == euid)
+                && std::fs::metadata(d.join("sandbox")).is_ok_and(|m| m.len() == meta.len())
+        };
+        if !ours(&dir) {
+            let tmp = tempfile::Builder::new().prefix(&prefix).tempdir().unwrap().keep();
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::copy(src, tmp.join("sandbox")).unwrap();
+            std::fs::set_permissions(tmp.join("sandbox"), std::fs::Permissions::from_mode(0o755)).unwrap();
+            // Another test binary may have won the race: then use its copy.
+            if std::fs::rename(&tmp, &dir).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+                assert!(ours(&dir), "{} is not a copy of the binary under test", dir.display());
+            }
+        }
+        prune_old_copies(&prefix, &dir);
+        dir.join("sandbox")
     })
+}
+
+/// Removes this user's copies of other builds made more than a day ago.
+fn prune_old_copies(prefix: &str, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        let old = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        let stale = old.is_some_and(|age| age > std::time::Duration::from_secs(24 * 3600));
+        if p != keep && e.file_name().to_string_lossy().starts_with(prefix) && stale {
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
 }
 
 /// A temp directory owned by the sandbox's caller, removed on drop.
@@ -216,6 +254,20 @@ impl Sbx {
     /// so a test can signal the group.
     pub fn own_process_group(mut self) -> Sbx {
         self.cmd.process_group(0);
+        self
+    }
+
+    /// Starts sandbox with SIGCHLD ignored, as a caller may leave it (the
+    /// disposition survives execve).
+    pub fn ignoring_sigchld(mut self) -> Sbx {
+        // SAFETY: between fork and exec only signal(2), which is
+        // async-signal-safe, runs.
+        unsafe {
+            self.cmd.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            })
+        };
         self
     }
 

@@ -83,76 +83,96 @@ pub fn adapt(plan: &Plan, host: &dyn HostView) -> Adapted {
     let mut excluded: Vec<PathBuf> = Vec::new();
     let mut dev = Vec::new();
     for op in &plan.fs {
-        match op {
-            FsOp::Bind { src, dest, access, .. } if src == dest => {
-                let rights = match access {
-                    Access::ReadOnly => Rights::READ | Rights::EXEC,
-                    Access::ReadWrite => Rights::READ_WRITE,
-                    Access::Device => Rights::READ_WRITE | Rights::IOCTL_DEV,
-                };
-                excluded.retain(|e| !e.starts_with(dest));
-                super::cover(&mut a.grants, Grant::new(dest, rights));
-            }
-            FsOp::Bind { src, dest, access, .. } => a.lost.push(format!(
-                "{} {}:{} (a different destination needs a mount namespace)",
-                kind(*access),
-                show(src),
-                show(dest)
-            )),
-            FsOp::Tmpfs { dest, .. } | FsOp::Hide { dest } => {
-                let what = if matches!(op, FsOp::Hide { .. }) { "hide" } else { "tmpfs" };
-                a.approximated.push(format!("{what} {}: inaccessible instead of empty", show(dest)));
-                a.grants.retain(|g| !g.path.starts_with(dest));
-                for g in a.grants.iter_mut().filter(|g| dest.starts_with(&g.path)) {
-                    g.except.push(dest.clone());
-                }
-                excluded.retain(|e| !e.starts_with(dest));
-                excluded.push(dest.clone());
-            }
-            FsOp::Proc { dest } if dest == Path::new("/proc") => {
-                a.approximated.push("proc: the host's /proc, read-only".into());
-                super::cover(&mut a.grants, Grant::new(dest, Rights::READ));
-            }
-            FsOp::Dev { dest } if dest == Path::new("/dev") => {
-                a.approximated.push("dev: the host's /dev/null zero full random urandom tty only".into());
-                dev = dev_grants_only(dest);
-                a.grants.retain(|g| !g.path.starts_with(dest));
-                a.grants.extend(dev.iter().cloned());
-            }
-            FsOp::Proc { dest } => a.lost.push(format!("proc at {} (needs a mount namespace)", show(dest))),
-            FsOp::Dev { dest } => a.lost.push(format!("dev at {} (needs a mount namespace)", show(dest))),
-            FsOp::File { dest, .. }
-            | FsOp::Chmod { dest, .. }
-            | FsOp::RemountRo { dest }
-            | FsOp::Mqueue { dest }
-            | FsOp::Overlay { dest, .. } => {
-                a.lost.push(format!("{} (needs a mount namespace)", describe(op, dest)));
-            }
-            FsOp::Dir { dest, .. } | FsOp::Symlink { dest, .. } => {
-                if !host.has(op) {
-                    let what = if matches!(op, FsOp::Dir { .. }) { "--mkdir" } else { "--symlink" };
-                    a.lost.push(format!("{what} {} (not on the host; needs a mount namespace)", show(dest)));
-                }
-            }
-        }
+        carry_over(op, host, &mut a, &mut excluded, &mut dev);
     }
     let ll = &plan.landlock;
     if ll.explicit() {
-        a.grants = dev;
-        for r in ll.rules.iter().filter(|r| r.access != super::RuleAccess::Exec) {
-            let rights = match r.access {
-                super::RuleAccess::Write => Rights::READ_WRITE | Rights::IOCTL_DEV,
-                _ => Rights::READ | Rights::EXEC,
-            };
-            a.grants.push(Grant { must_exist: true, ..Grant::new(&r.path, rights) });
-        }
-        for g in &mut a.grants {
-            g.except = excluded.iter().filter(|e| e.starts_with(&g.path) && **e != g.path).cloned().collect();
-        }
+        a.grants = explicit_grants(ll, dev, &excluded);
     }
     narrow_exec(ll, &mut a.grants);
     lost_process(plan, host, &mut a);
     a
+}
+
+/// One file-system operation carried over: a grant, an approximation, or
+/// something lost; `excluded` collects what tmpfs and hide make
+/// inaccessible, `dev` the grants of /dev.
+fn carry_over(
+    op: &FsOp,
+    host: &dyn HostView,
+    a: &mut Adapted,
+    excluded: &mut Vec<PathBuf>,
+    dev: &mut Vec<Grant>,
+) {
+    match op {
+        FsOp::Bind { src, dest, access, .. } if src == dest => {
+            let rights = match access {
+                Access::ReadOnly => Rights::READ | Rights::EXEC,
+                Access::ReadWrite => Rights::READ_WRITE,
+                Access::Device => Rights::READ_WRITE | Rights::IOCTL_DEV,
+            };
+            excluded.retain(|e| !e.starts_with(dest));
+            super::cover(&mut a.grants, Grant::new(dest, rights));
+        }
+        FsOp::Bind { src, dest, access, .. } => a.lost.push(format!(
+            "{} {}:{} (a different destination needs a mount namespace)",
+            kind(*access),
+            show(src),
+            show(dest)
+        )),
+        FsOp::Tmpfs { dest, .. } | FsOp::Hide { dest } => {
+            let what = if matches!(op, FsOp::Hide { .. }) { "hide" } else { "tmpfs" };
+            a.approximated.push(format!("{what} {}: inaccessible instead of empty", show(dest)));
+            a.grants.retain(|g| !g.path.starts_with(dest));
+            for g in a.grants.iter_mut().filter(|g| dest.starts_with(&g.path)) {
+                g.except.push(dest.clone());
+            }
+            excluded.retain(|e| !e.starts_with(dest));
+            excluded.push(dest.clone());
+        }
+        FsOp::Proc { dest } if dest == Path::new("/proc") => {
+            a.approximated.push("proc: the host's /proc, read-only".into());
+            super::cover(&mut a.grants, Grant::new(dest, Rights::READ));
+        }
+        FsOp::Dev { dest } if dest == Path::new("/dev") => {
+            a.approximated.push("dev: the host's /dev/null zero full random urandom tty only".into());
+            *dev = dev_grants_only(dest);
+            a.grants.retain(|g| !g.path.starts_with(dest));
+            a.grants.extend(dev.iter().cloned());
+        }
+        FsOp::Proc { dest } => a.lost.push(format!("proc at {} (needs a mount namespace)", show(dest))),
+        FsOp::Dev { dest } => a.lost.push(format!("dev at {} (needs a mount namespace)", show(dest))),
+        FsOp::File { dest, .. }
+        | FsOp::Chmod { dest, .. }
+        | FsOp::RemountRo { dest }
+        | FsOp::Mqueue { dest }
+        | FsOp::Overlay { dest, .. } => {
+            a.lost.push(format!("{} (needs a mount namespace)", describe(op, dest)));
+        }
+        FsOp::Dir { dest, .. } | FsOp::Symlink { dest, .. } => {
+            if !host.has(op) {
+                let what = if matches!(op, FsOp::Dir { .. }) { "--mkdir" } else { "--symlink" };
+                a.lost.push(format!("{what} {} (not on the host; needs a mount namespace)", show(dest)));
+            }
+        }
+    }
+}
+
+/// With explicit rules, the grants are the rules (and /dev's), around
+/// what tmpfs and hide made inaccessible.
+fn explicit_grants(ll: &super::Landlock, dev: Vec<Grant>, excluded: &[PathBuf]) -> Vec<Grant> {
+    let mut grants = dev;
+    for r in ll.rules.iter().filter(|r| r.access != super::RuleAccess::Exec) {
+        let rights = match r.access {
+            super::RuleAccess::Write => Rights::READ_WRITE | Rights::IOCTL_DEV,
+            _ => Rights::READ | Rights::EXEC,
+        };
+        grants.push(Grant { must_exist: true, ..Grant::new(&r.path, rights) });
+    }
+    for g in &mut grants {
+        g.except = excluded.iter().filter(|e| e.starts_with(&g.path) && **e != g.path).cloned().collect();
+    }
+    grants
 }
 
 /// How a file-system operation that only a mount namespace can do is named.

@@ -1,0 +1,50 @@
+//! What every step sees: the Plan, the seccomp programs built before
+//! clone, and how to log and pause.
+
+use super::filters::Filters;
+use crate::plan::Plan;
+
+/// How to run, beyond what the Plan says.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Print each setup step on stderr.
+    pub verbose: bool,
+    /// Test hook, honoured by debug builds only: wait forever at this setup
+    /// stage, renamed `sbx-paused`, so a test can kill the monitor there.
+    /// In the monitor: `before-maps`, `cgroup` (init in the sandbox's
+    /// cgroup), `user-net` (the backend ready); in init: `persist-lock`
+    /// (state directories locked), `mounts` (after the first mount); in the
+    /// command's process: after each of its steps by its name
+    /// (`landlock`, `seccomp`, …).
+    pub pause_at: Option<String>,
+}
+
+/// What every step sees.
+pub struct Ctx<'a> {
+    pub plan: &'a Plan,
+    pub verbose: bool,
+    /// Seccomp programs, built before clone.
+    pub filters: &'a Filters,
+    /// See [`Options::pause_at`].
+    pub pause_at: Option<&'a str>,
+}
+
+impl Ctx<'_> {
+    /// The test hook of [`Options::pause_at`].
+    pub fn pause(&self, stage: &str) {
+        // Not SIGSTOP: pid 1 of a pid namespace ignores even a stop signal
+        // it sends itself.
+        if cfg!(debug_assertions) && self.pause_at == Some(stage) {
+            let _ = nix::sys::prctl::set_name(c"sbx-paused");
+            loop {
+                nix::unistd::pause();
+            }
+        }
+    }
+
+    pub fn log(&self, step: &str, detail: &str) {
+        if self.verbose {
+            eprintln!("sandbox: {step}: {detail}");
+        }
+    }
+}

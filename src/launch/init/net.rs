@@ -1,0 +1,50 @@
+//! Network and UTS: the host name, and the loopback interface.
+//!
+//! A new network namespace starts with only `lo`, and it is down. Bringing it
+//! up (SIOCSIFFLAGS with IFF_UP) makes the kernel give it 127.0.0.1/8 and
+//! ::1, so programs that talk to themselves over TCP keep working while
+//! nothing else is reachable.
+
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+
+use crate::launch::error::{Context, Kind, Result, SetupError};
+use crate::launch::Ctx;
+
+pub fn hostname(ctx: &Ctx) -> Result<()> {
+    if let Some(name) = &ctx.plan.process.hostname {
+        ctx.log("hostname", name);
+        let shown = crate::escape::str(name);
+        nix::unistd::sethostname(name)
+            .what(|| format!("sethostname {shown}"))
+            .map_err(|e| e.kind(Kind::Hostname { name: shown.clone() }))?;
+    }
+    Ok(())
+}
+
+pub fn loopback(ctx: &Ctx) -> Result<()> {
+    if !ctx.plan.namespaces.net {
+        return Ok(());
+    }
+    ctx.log("loopback", "lo up");
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+        .what(|| "loopback: socket".into())?;
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: `req` is a valid ifreq naming "lo"; the kernel writes the flags
+    // into it and reads nothing else.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(SetupError::errno("loopback: get flags of lo", nix::errno::Errno::last()));
+    }
+    // SAFETY: ifru_flags is the member SIOCGIFFLAGS filled in.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; SIOCSIFFLAGS reads the name and flags.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(SetupError::errno("loopback: bring lo up", nix::errno::Errno::last()));
+    }
+    Ok(())
+}

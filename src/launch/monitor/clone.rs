@@ -1,0 +1,181 @@
+//! clone and what surrounds it: init is cloned into the namespaces (a
+//! plain fork in landlock-only mode), the monitor writes its id maps, puts
+//! it in the cgroup, starts the user-mode network, reports it, then
+//! releases it and supervises.
+
+use std::os::fd::OwnedFd;
+
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::cgroup::Cgroup;
+use super::usernet::UserNet;
+use super::{direct, ids, pipe, relay, status, supervise, usernet, Launch};
+use crate::launch::error::{Result, SetupError};
+use crate::launch::init::{self, reaper, InitSide};
+use crate::launch::{sys, Ctx};
+use crate::plan::landlock::Mode;
+use crate::plan::{Pid1, Signals};
+
+/// The signals the monitor takes from its signalfd: without forwarding,
+/// only SIGCHLD (a signal to it has its default effect: the sandbox lives
+/// on unless it dies with its parent).
+pub(super) fn monitor_signals(ctx: &Ctx) -> SigSet {
+    match ctx.plan.process.signals {
+        Signals::Forward => init::handled(),
+        Signals::NotForwarded => {
+            let mut set = SigSet::empty();
+            set.add(Signal::SIGCHLD);
+            set
+        }
+    }
+}
+
+fn clone_flags(ctx: &Ctx) -> libc::c_int {
+    if ctx.plan.mode == Mode::Landlock {
+        return 0;
+    }
+    let ns = &ctx.plan.namespaces;
+    let mut flags = libc::CLONE_NEWNS;
+    for (on, flag) in [
+        (ns.user, libc::CLONE_NEWUSER),
+        (ns.pid, libc::CLONE_NEWPID),
+        (ns.ipc, libc::CLONE_NEWIPC),
+        (ns.uts, libc::CLONE_NEWUTS),
+        (ns.net, libc::CLONE_NEWNET),
+        (ns.cgroup, libc::CLONE_NEWCGROUP),
+    ] {
+        if on {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
+/// clone init into the namespaces (none in landlock-only mode), release
+/// it, supervise.
+pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<u8> {
+    let own_ns = ctx.plan.mode == Mode::Namespaces;
+    let ((release_r, release_w), (report_r, report_w), (ended_r, ended_w)) = (pipe()?, pipe()?, pipe()?);
+    let mut flags = clone_flags(ctx);
+    if launch.cgroup.is_some() {
+        // init makes its cgroup namespace once it is in the sandbox's cgroup.
+        flags &= !libc::CLONE_NEWCGROUP;
+    }
+    match own_ns {
+        true => ctx.log("clone", &format!("namespaces {flags:#x}")),
+        false => ctx.log("fork", "landlock-only mode: no namespaces"),
+    }
+    if reaper::is_reaper(ctx) {
+        // The second reaper, should init be killed (see reaper.rs).
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    }
+    let pid = match sys::clone_fork(flags) {
+        Ok(pid) => pid,
+        Err(e) if !own_ns => return Err(SetupError::errno("fork", e)),
+        Err(e) if ctx.plan.best_effort && ctx.plan.landlock.enabled && direct::refused(e) => {
+            drop((release_r, release_w, report_r, report_w, ended_r, ended_w));
+            return direct::fallback(ctx, launch, old_mask, e);
+        }
+        Err(e) => return Err(ids::clone_error(e)),
+    };
+    let Launch { exec, mut reporter, cgroup, tty, timeout } = launch;
+    if pid == 0 {
+        drop((release_w, report_r, ended_r));
+        let unshare_cgroup = cgroup.is_some() && ctx.plan.namespaces.cgroup && own_ns;
+        // Removing the cgroup and the pid file is the monitor's job, never init's.
+        std::mem::forget((cgroup, reporter));
+        init::init(ctx, InitSide { release_r, report_w, ended_w, tty, unshare_cgroup }, old_mask, exec);
+    }
+    drop((release_r, report_w, ended_w));
+    let child = Pid::from_raw(pid);
+    let net = release(ctx, child, cgroup.as_ref(), &mut reporter, &release_w)?;
+    let run = supervise::Run {
+        ctx,
+        init: child,
+        _alive: release_w,
+        _net: net,
+        report: Some(report_r),
+        ended: Some(ended_r),
+        tty: tty.map(relay::Relay::from_outside),
+        cgroup,
+        reporter,
+        timeout,
+    };
+    supervise::supervise(run, &monitor_signals(ctx))
+}
+
+/// After clone: the id maps, the cgroup, the user-mode network (returned:
+/// it stops when dropped), what the status fd needs of init while it can
+/// still be inspected, the early reports and the map helper; then init may
+/// go on.
+fn release(
+    ctx: &Ctx,
+    child: Pid,
+    cgroup: Option<&Cgroup>,
+    reporter: &mut status::Reporter,
+    release_w: &OwnedFd,
+) -> Result<Option<UserNet>> {
+    let abort = |e: SetupError| {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        e
+    };
+    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+    let ids = init::userns::first_level_ids(ctx);
+    let own_ns = ctx.plan.mode == Mode::Namespaces;
+    if own_ns {
+        ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
+    }
+    ctx.pause("before-maps");
+    // A joined user namespace has its maps; a helper outside may write them.
+    let helper_maps = ctx.plan.ns_setup.map_helper_fd.is_some();
+    if ctx.plan.namespaces.user && !helper_maps && own_ns {
+        ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
+    }
+    if let Some(cg) = cgroup {
+        cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
+        ctx.pause("cgroup");
+    }
+    if reaper::leaves_group(ctx) {
+        let _ = nix::unistd::setpgid(child, child);
+    }
+    // The user-mode network (if any) is up before the command starts.
+    let net = match own_ns {
+        true => usernet::start(ctx, child.as_raw()).map_err(abort)?,
+        false => None,
+    };
+    if own_ns {
+        reporter.namespaces(ctx, child.as_raw() as u32);
+    }
+    // From here on nothing in the sandbox may ptrace or read the monitor.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    started(ctx, child.as_raw(), reporter).map_err(abort)?;
+    if nix::unistd::write(release_w, b"1") != Ok(1) {
+        let _ = waitpid(child, None);
+        return Err(SetupError::new("start the sandbox", "it ended before setup"));
+    }
+    Ok(net)
+}
+
+/// The monitor's part once init exists and its maps are written: it dies
+/// with its own parent if asked, reports the sandbox early (status and
+/// info fds), lets go of the sync fd (pid 1 holds it), and waits for the
+/// map helper.
+fn started(ctx: &Ctx, pid: i32, reporter: &mut status::Reporter) -> Result<()> {
+    let p = &ctx.plan.process;
+    if p.die_with_caller && p.die_with_parent {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    }
+    reporter.created(pid as u32)?;
+    if let Some(fd) = p.sync_fd.filter(|_| p.pid1 != Pid1::Command) {
+        let _ = nix::unistd::close(fd);
+    }
+    if let Some(fd) = ctx.plan.ns_setup.map_helper_fd {
+        let mut byte = [0u8; 1];
+        let _ = nix::unistd::read(fd, &mut byte);
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
+}

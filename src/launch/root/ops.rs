@@ -1,0 +1,219 @@
+//! One operation of the Plan on the root being built, and the small
+//! mount and directory helpers every operation uses.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+
+use super::resolve::{is_dir, Root};
+use super::sources::Opened;
+use super::{files, overlay, special};
+use crate::escape;
+use crate::launch::error::{Context, Kind, Result, SetupError};
+use crate::launch::sys::{self, fd_path};
+use crate::launch::Ctx;
+use crate::plan::{Access, FsOp};
+
+impl Root<'_> {
+    /// Makes the missing parents of `path` (mode [`Root::parent_mode`]).
+    pub fn ensure_parent(&self, path: &Path) -> Result<OwnedFd> {
+        ensure_dir(self, path, self.parent_mode.get())
+    }
+}
+
+fn show(p: &Path) -> String {
+    escape::path(p)
+}
+
+fn ro_parent_hint(dest: &Path) -> String {
+    format!(
+        "a parent of {} is read-only inside the sandbox: create it on the host first, \
+         or put a --tmpfs or --rw mount on the parent before this option",
+        show(dest)
+    )
+}
+
+/// Makes the directory `path` (and missing parents, mode 0755) inside the root.
+pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
+    match root.open(path, libc::O_DIRECTORY) {
+        Err(Errno::ENOENT) => {}
+        other => return other.what(|| format!("open {}", show(path))),
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(SetupError::errno(format!("open {}", show(path)), Errno::ENOENT));
+    };
+    let pfd = ensure_dir(root, parent, root.parent_mode.get())?;
+    match root.sys.mkdirat(&pfd, Path::new(name), mode) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => {
+            let err =
+                SetupError::errno(format!("mkdir {}", show(path)), e).kind(Kind::Mkdir { path: show(path) });
+            return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
+        }
+    }
+    root.open(path, libc::O_DIRECTORY).what(|| format!("open {}", show(path)))
+}
+
+/// Makes an empty file at `path` unless something is there already.
+fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
+    match root.open(path, 0) {
+        Err(Errno::ENOENT) => {}
+        other => return other.what(|| format!("open {}", show(path))),
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(SetupError::errno(format!("create {}", show(path)), Errno::EINVAL));
+    };
+    let pfd = root.ensure_parent(parent)?;
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
+    match root.sys.openat(&pfd, Path::new(name), flags, 0o444) {
+        Ok(_) | Err(Errno::EEXIST) => {}
+        Err(e) => {
+            let err = SetupError::errno(format!("create {}", show(path)), e)
+                .kind(Kind::CreateFile { path: show(path) });
+            return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
+        }
+    }
+    root.open(path, 0).what(|| format!("open {}", show(path)))
+}
+
+/// mount(2) onto the object `target` holds.
+pub fn mount_fd(
+    root: &Root,
+    src: Option<&Path>,
+    target: &OwnedFd,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> nix::Result<()> {
+    root.sys.mount(src, &fd_path(target), fstype, flags, data)
+}
+
+/// Adds `attrs` (sys::MOUNT_ATTR_*) to the mount now at `dest`, and to every
+/// mount beneath it when `recursive`.
+pub fn restrict(root: &Root, dest: &Path, attrs: u64, recursive: bool) -> Result<()> {
+    let fd = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
+    match root.sys.mount_setattr(&fd, attrs, recursive) {
+        Err(Errno::ENOSYS) => super::remount::legacy(root.sys, &fd, attrs, recursive),
+        other => other,
+    }
+    .what(|| format!("remount {}", show(dest)))
+}
+
+fn bind_attrs(access: Access) -> u64 {
+    match access {
+        Access::ReadOnly => sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        Access::ReadWrite => sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        Access::Device => sys::MOUNT_ATTR_NOSUID,
+    }
+}
+
+pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: Opened) -> Result<()> {
+    match op {
+        FsOp::Bind { src: src_path, dest, access, .. } => {
+            let Opened::Bind(src) = src else {
+                ctx.log("mount", &format!("skipped: {} does not exist", show(src_path)));
+                return Ok(());
+            };
+            let what = || format!("bind {} -> {}", show(src_path), show(dest));
+            let target = if is_dir(root.sys, &src).what(what)? {
+                ensure_dir(root, dest, 0o755)?
+            } else {
+                ensure_file(root, dest)?
+            };
+            mount_fd(root, Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+                .what(what)?;
+            restrict(root, dest, bind_attrs(*access), true)
+        }
+        FsOp::Tmpfs { dest, mode, size } => {
+            let target = ensure_dir(root, dest, 0o755)?;
+            let mut data = format!("mode={mode:o}");
+            if let Some(size) = size {
+                data.push_str(&format!(",size={size}"));
+            }
+            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            mount_fd(root, Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
+                .what(|| format!("tmpfs {}", show(dest)))
+                .map_err(|e| e.kind(Kind::Mount { fstype: "tmpfs".into(), dest: show(dest) }))
+        }
+        FsOp::Proc { dest } => special::proc(ctx, root, dest),
+        FsOp::Dev { dest } => special::dev(ctx, root, dest),
+        FsOp::Dir { dest, mode } => ensure_dir(root, dest, *mode).map(drop),
+        FsOp::Symlink { target, dest } => symlink(root, target, dest),
+        FsOp::Hide { dest } => hide(ctx, root, base, dest),
+        FsOp::File { dest, content, mode, how } => files::file(root, base, n, dest, content, *mode, *how),
+        FsOp::Chmod { dest, mode } => files::chmod(root, dest, *mode),
+        FsOp::RemountRo { dest } => files::remount_ro(root, dest),
+        FsOp::Mqueue { dest } => files::mqueue(root, dest, ctx.plan.root.special),
+        FsOp::Overlay { dest, upper, .. } => match src {
+            Opened::Overlay(opened) => overlay::mount(root, base, n, dest, &opened, upper),
+            _ => Err(SetupError::new(format!("overlay {}", show(dest)), "layers were not opened")),
+        },
+    }
+}
+
+fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
+    let what = || format!("symlink {}", show(dest));
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(SetupError::new(what(), "cannot replace the root with a symlink"));
+    };
+    let pfd = root.ensure_parent(parent)?;
+    match root.sys.symlinkat(target, &pfd, Path::new(name)) {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => match root.sys.readlinkat(&pfd, Path::new(name)) {
+            Ok(existing) if Path::new(&existing) == target => Ok(()),
+            Ok(existing) => {
+                let existing = show(Path::new(&existing));
+                Err(SetupError::new(what(), format!("it exists and points at {existing}"))
+                    .kind(Kind::SymlinkExists { dest: show(dest), points_at: Some(existing) }))
+            }
+            Err(_) => Err(SetupError::new(what(), "it exists and is not a symlink")
+                .kind(Kind::SymlinkExists { dest: show(dest), points_at: None })),
+        },
+        Err(e) => {
+            let err = SetupError::errno(what(), e).kind(Kind::Symlink { dest: show(dest) });
+            Err(if e == Errno::EROFS { err.hint(ro_parent_hint(dest)) } else { err })
+        }
+    }
+}
+
+/// Covers `dest` with an empty read-only directory or file from the scratch
+/// tmpfs. A path that does not exist is already hidden.
+fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
+    let what = || format!("hide {}", show(dest));
+    let target = match root.open(dest, 0) {
+        Err(Errno::ENOENT) => {
+            ctx.log("mount", &format!("{} does not exist: nothing to hide", show(dest)));
+            return Ok(());
+        }
+        other => other.what(what)?,
+    };
+    let empty = if is_dir(root.sys, &target).what(what)? { "hidden-dir" } else { "hidden-file" };
+    let src = root.sys.openat(base, Path::new(empty), libc::O_PATH, 0).what(what)?;
+    mount_fd(root, Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND, None).what(what)?;
+    let attrs =
+        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+    restrict(root, dest, attrs, false)
+}
+
+/// Binds the host object `src` over `dest` inside the root with `attrs`.
+pub fn bind_over(root: &Root, src: &OwnedFd, dest: &Path, attrs: u64) -> Result<()> {
+    let target = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
+    mount_fd(root, Some(&fd_path(src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+        .what(|| format!("bind over {}", show(dest)))?;
+    restrict(root, dest, attrs, true)
+}
+
+/// Mounts a fresh file system of `fstype` on the directory `dest`.
+pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    let target = ensure_dir(root, dest, 0o755)?;
+    mount_fd(root, Some(Path::new(fstype)), &target, Some(fstype), flags, data)
+        .what(|| format!("mount {fstype} on {}", show(dest)))
+        .map_err(|e| e.kind(Kind::Mount { fstype: fstype.into(), dest: show(dest) }))
+}
+
+/// Makes an empty file at `dest` (for a bind of a device or tty onto it).
+pub fn mount_point_file(root: &Root, dest: &Path) -> Result<OwnedFd> {
+    ensure_file(root, dest)
+}

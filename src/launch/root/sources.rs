@@ -1,0 +1,104 @@
+//! What the operations need from the host, opened before anything is
+//! mounted: every bind source and overlay layer, once, so a path is never
+//! looked up twice.
+
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use super::overlay;
+use crate::escape;
+use crate::launch::error::{Kind, Result, SetupError};
+use crate::launch::sys::Sys;
+use crate::plan::FsOp;
+
+fn show(p: &Path) -> String {
+    escape::path(p)
+}
+
+/// What one operation needs from the host, opened before the scratch tmpfs
+/// hides anything.
+pub enum Opened {
+    Nothing,
+    Bind(OwnedFd),
+    Overlay(overlay::Opened),
+}
+
+/// Host objects for every operation, in plan order.
+pub struct Sources {
+    ops: Vec<Opened>,
+}
+
+impl Sources {
+    /// The opened objects, one per operation, in plan order.
+    pub fn into_ops(self) -> Vec<Opened> {
+        self.ops
+    }
+
+    /// Locks that must be held for the sandbox's life (persist state dirs).
+    pub fn take_locks(&mut self) -> Vec<nix::fcntl::Flock<std::fs::File>> {
+        self.ops
+            .iter_mut()
+            .filter_map(|o| match o {
+                Opened::Overlay(ov) => ov.lock.take(),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Opens a bind source. A descriptor the caller passed (given as
+/// `/proc/self/fd/N`) belongs to the caller's mount namespace, where it
+/// cannot be bound from: its path is opened again here and must still be
+/// the same file (else ESTALE).
+fn open_source(sys: &dyn Sys, src: &Path) -> nix::Result<OwnedFd> {
+    let Ok(n) = src.strip_prefix("/proc/self/fd") else {
+        return sys.open(src, libc::O_PATH);
+    };
+    let passed: i32 = n.to_str().and_then(|n| n.parse().ok()).ok_or(Errno::ENOENT)?;
+    let path = sys.readlink(src)?;
+    let fd = sys.open(Path::new(&path), libc::O_PATH)?;
+    // SAFETY: the number is the caller's descriptor, open for the process's
+    // life (its path was just read); a closed one gives EBADF, not UB.
+    let passed = unsafe { BorrowedFd::borrow_raw(passed) };
+    let (a, b) = (sys.fstat(&passed)?, sys.fstat(&fd)?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(Errno::ESTALE);
+    }
+    Ok(fd)
+}
+
+/// Opens every bind source on the host (following symlinks, as bubblewrap's
+/// realpath does) and every overlay layer, once. ESTALE: a passed
+/// descriptor's path no longer names its file.
+pub fn open_sources(sys: &dyn Sys, ops: &[FsOp]) -> Result<Sources> {
+    let mut binds = Vec::with_capacity(ops.len());
+    for op in ops {
+        let (src, dest, optional) = match op {
+            FsOp::Bind { src, dest, optional, .. } => (src, dest, optional),
+            FsOp::Overlay { lowers, upper, .. } => {
+                binds.push(Opened::Overlay(overlay::open(sys, lowers, upper)?));
+                continue;
+            }
+            _ => {
+                binds.push(Opened::Nothing);
+                continue;
+            }
+        };
+        match open_source(sys, src) {
+            Ok(fd) => binds.push(Opened::Bind(fd)),
+            Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
+            Err(e) => {
+                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e)
+                    .kind(Kind::BindSource { src: show(src) });
+                return Err(match e {
+                    Errno::ENOENT => err.hint("the source must exist on the host"),
+                    Errno::EACCES => err.hint("you cannot read the source on the host"),
+                    _ => err,
+                });
+            }
+        }
+    }
+    Ok(Sources { ops: binds })
+}

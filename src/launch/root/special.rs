@@ -1,0 +1,126 @@
+//! The special file systems: a fresh /proc and a minimal /dev.
+//!
+//! - proc: a new procfs instance shows only the sandbox's pid namespace. The
+//!   kernel lets a user namespace mount one only while a fully visible procfs
+//!   exists in the mount namespace, so this runs before pivot_root (the
+//!   host's /proc is still there). `sys`, `sysrq-trigger`, `irq` and `bus`
+//!   get read-only binds over themselves, as bubblewrap does: some of their
+//!   files are writable by namespace root and reach the host kernel.
+//!   Without a pid namespace of its own the sandbox gets the host's /proc
+//!   bound instead (a new instance would need privileges over the host's
+//!   pid namespace).
+//! - dev: a tmpfs with bind mounts of the host's harmless character devices
+//!   (null zero full random urandom tty), a private devpts instance for
+//!   ptys, /dev/shm, and the usual links.
+
+use std::path::Path;
+
+use nix::mount::MsFlags;
+
+use super::ops;
+use super::resolve::Root;
+use crate::escape;
+use crate::launch::error::{Context, Result};
+use crate::launch::sys;
+use crate::launch::Ctx;
+use crate::plan::Special;
+
+const PROC_READ_ONLY: [&str; 4] = ["sys", "sysrq-trigger", "irq", "bus"];
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+const DEV_LINKS: [(&str, &str); 6] = [
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("fd", "/proc/self/fd"),
+    ("core", "/proc/kcore"),
+    ("ptmx", "pts/ptmx"),
+];
+
+pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
+    let joined_pidns = ctx.plan.ns_setup.join_pid_fd.is_some();
+    if !ctx.plan.namespaces.pid && !joined_pidns {
+        let host = root
+            .sys
+            .open(&super::scratch::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
+            .what(|| "open /proc".into())?;
+        ops::ensure_dir(root, dest, 0o755)?;
+        ops::bind_over(root, &host, dest, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)?;
+    } else {
+        let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        ops::mount_new(root, dest, "proc", flags, None)?;
+    }
+    let attrs =
+        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
+    for name in PROC_READ_ONLY {
+        let path = dest.join(name);
+        let Ok(fd) = root.open(&path, 0) else {
+            continue;
+        };
+        // Plain covers only those the sandbox could write to (in a user
+        // namespace, none of them: they belong to the host's root).
+        if ctx.plan.root.special == Special::Plain && !root.sys.writable(&fd) {
+            continue;
+        }
+        ctx.log("mount", &format!("{} read-only", escape::path(&path)));
+        ops::bind_over(root, &fd, &path, attrs)?;
+    }
+    Ok(())
+}
+
+/// The flags of /dev: strict adds noexec; plain's tmpfs is nosuid,nodev
+/// (the device binds carry no nodev), its /dev/shm a 0755 directory.
+struct DevFlavour {
+    tmpfs: MsFlags,
+    devices: u64,
+    shm_mode: u32,
+}
+
+fn flavour(ctx: &Ctx) -> DevFlavour {
+    match ctx.plan.root.special {
+        Special::Plain => DevFlavour {
+            tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            devices: sys::MOUNT_ATTR_NOSUID,
+            shm_mode: 0o755,
+        },
+        Special::Strict => DevFlavour {
+            tmpfs: MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            devices: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOEXEC,
+            shm_mode: 0o1777,
+        },
+    }
+}
+
+pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
+    let fl = flavour(ctx);
+    ops::mount_new(root, dest, "tmpfs", fl.tmpfs, Some("mode=0755"))?;
+    for name in DEVICES {
+        let host = super::scratch::host(&Path::new("/dev").join(name));
+        let Ok(src) = root.sys.open(&host, libc::O_PATH) else {
+            ctx.log("mount", &format!("{} is missing on the host: skipped", host.display()));
+            continue;
+        };
+        let path = dest.join(name);
+        ops::mount_point_file(root, &path)?;
+        ops::bind_over(root, &src, &path, fl.devices)?;
+    }
+    for (name, target) in DEV_LINKS {
+        let dir = root.open(dest, libc::O_DIRECTORY).what(|| format!("open {}", escape::path(dest)))?;
+        root.sys
+            .symlinkat(Path::new(target), &dir, Path::new(name))
+            .what(|| format!("symlink {}", escape::path(&dest.join(name))))?;
+    }
+    ops::ensure_dir(root, &dest.join("shm"), fl.shm_mode)?;
+    let pts = dest.join("pts");
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    ops::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
+    // The caller's terminal as /dev/console, as bubblewrap does, so programs
+    // that write to the console reach the terminal the sandbox runs in. It
+    // is opened by name: the caller's fd 1 lives on a mount of the caller's
+    // mount namespace, which cannot be bound into this one (EINVAL).
+    if let Some(tty) = root.sys.terminal(Path::new(super::scratch::HOST)) {
+        let console = dest.join("console");
+        ops::mount_point_file(root, &console)?;
+        ops::bind_over(root, &tty, &console, fl.devices)?;
+    }
+    Ok(())
+}
