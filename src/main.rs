@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         Command::Explain { built, json } => explain(&built, json),
         Command::Run { built, verbose } => {
             print_notes(&built.notes);
-            match launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }) {
+            match launch::run(
+                &built.plan,
+                &launch::Options { verbose, pause_at: test_pause(), dns_floor: test_dns_floor() },
+            ) {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => ExitCode::from(failed(&e)),
             }
@@ -96,7 +99,10 @@ fn bwrap(prog: &str, args: &[OsString], host: &Host) -> ExitCode {
     }
     match parsed.result {
         Ok(ready) => {
-            match launch::run(&ready.plan, &launch::Options { verbose: false, pause_at: test_pause() }) {
+            match launch::run(
+                &ready.plan,
+                &launch::Options { verbose: false, pause_at: test_pause(), dns_floor: test_dns_floor() },
+            ) {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     eprintln!("{}", ready.failure_line(&e));
@@ -129,6 +135,17 @@ fn failed(e: &launch::SetupError) -> u8 {
 fn test_pause() -> Option<String> {
     if cfg!(debug_assertions) {
         std::env::var("SANDBOX_TEST_PAUSE_AT").ok()
+    } else {
+        None
+    }
+}
+
+/// The egress tests' hook (see `launch::Options::dns_floor`), in
+/// milliseconds; release builds never read it.
+fn test_dns_floor() -> Option<std::time::Duration> {
+    if cfg!(debug_assertions) {
+        let ms = std::env::var("SANDBOX_TEST_DNS_FLOOR_MS").ok()?.parse().ok()?;
+        Some(std::time::Duration::from_millis(ms))
     } else {
         None
     }

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const FRONT_ENDS: [&str; 3] = ["cli", "profile", "compat"];
-const BELOW: [&str; 6] = ["settings", "values", "host", "plan", "seccomp", "escape"];
+const BELOW: [&str; 7] = ["settings", "values", "host", "plan", "seccomp", "egress", "escape"];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {

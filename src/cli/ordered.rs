@@ -53,6 +53,7 @@ pub(super) fn settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec
     environment(&mut o, run)?;
     process(&mut o, run)?;
     run.seccomp.settings(&mut o)?;
+    run.network.settings(&mut o)?;
     match run.net {
         Some(net) if net != Net::Host && run.share.contains(&Share::Net) => {
             return Err(UsageError(format!("--net {} and --share net cannot be combined", net.name())));

@@ -25,6 +25,11 @@ pub const RCODE_SERVFAIL: u8 = 2;
 pub const RCODE_NOTIMP: u8 = 4;
 pub const RCODE_REFUSED: u8 = 5;
 
+/// The shortest time an answer keeps an address reachable, whatever its
+/// TTL: long enough for a program that connects a while after its lookup,
+/// or that caches answers for a minute as Java and browsers do.
+pub const TTL_FLOOR: Duration = Duration::from_secs(60);
+
 /// The longest an answer keeps an address reachable.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 

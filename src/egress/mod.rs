@@ -4,11 +4,14 @@
 //! firewall that lets packets out only to addresses an allowed name
 //! resolved to (through the sandbox's DNS filter) or an `--allow-addr`
 //! rule names, and rejects everything else at once. This module holds
-//! what can be decided and encoded without touching the kernel: the rules
-//! ([`pattern`]), the DNS filter's decisions ([`dns`] over [`wire`]), the
-//! firewall ([`ruleset`]) and its netlink messages ([`netlink`], [`nflog`]),
-//! and the report's lines ([`report`]). The monitor's side that runs them
-//! is in `launch`.
+//! what can be decided and encoded without the monitor's own syscalls: the
+//! rules ([`pattern`]), the DNS filter's decisions ([`dns`] over [`wire`]),
+//! the firewall ([`ruleset`]) and its netlink messages ([`netlink`],
+//! [`nflog`]), the monitor's copy of what answers allowed ([`grants`]), the
+//! report's lines ([`report`]), the gateways ([`routes`]), and the filter's
+//! threads ([`serve`]), which work only on sockets they are handed. The
+//! helper that makes those sockets inside the sandbox's namespaces, and
+//! the order of it all, are `launch/monitor/egress.rs`'s.
 
 pub mod dns;
 pub mod grants;

@@ -17,6 +17,10 @@ pub struct Options {
     /// command's process: after each of its steps by its name
     /// (`landlock`, `seccomp`, …).
     pub pause_at: Option<String>,
+    /// Test hook, honoured by debug builds only: the shortest time a DNS
+    /// answer keeps an address reachable under `--allow-host`, instead of
+    /// `egress::dns::TTL_FLOOR`, so that a test sees an expiry in seconds.
+    pub dns_floor: Option<std::time::Duration>,
 }
 
 /// What every step sees.
@@ -27,6 +31,8 @@ pub struct Ctx<'a> {
     pub filters: &'a Filters,
     /// See [`Options::pause_at`].
     pub pause_at: Option<&'a str>,
+    /// See [`Options::dns_floor`].
+    pub dns_floor: Option<std::time::Duration>,
 }
 
 impl Ctx<'_> {
@@ -39,6 +45,14 @@ impl Ctx<'_> {
             loop {
                 nix::unistd::pause();
             }
+        }
+    }
+
+    /// The shortest time a DNS answer keeps an address reachable.
+    pub fn dns_floor(&self) -> std::time::Duration {
+        match self.dns_floor {
+            Some(d) if cfg!(debug_assertions) => d,
+            _ => crate::egress::dns::TTL_FLOOR,
         }
     }
 

@@ -5,7 +5,8 @@
 //! ```text
 //! run        the seccomp programs (filters.rs), then the monitor
 //! monitor/   before clone: checks, cgroup, pty, status fds; clone;
-//!            after clone: id maps, cgroup, user-mode network; release;
+//!            after clone: id maps, cgroup, user-mode network and its
+//!            firewall; release;
 //!            then supervise until init ends          (monitor/mod.rs)
 //! init/      pid 1: the new root (root/), hostname, loopback, the nested
 //!            user namespace, lock files; fork the command; reap
@@ -25,7 +26,9 @@
 //!
 //! Landlock forbids mount changes, so it follows the file system; seccomp
 //! may forbid anything, so it comes last, just before execve. clone with
-//! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
+//! CLONE_NEWUSER needs a single-threaded caller: nothing here starts a
+//! thread before it (the egress filter's threads start in the monitor
+//! after clone, once the helper it forks has gone).
 
 mod command;
 mod ctx;
@@ -49,7 +52,13 @@ use crate::plan::Plan;
 pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
     // Built before clone: a bad policy is an error with nothing started.
     let filters = filters::prepare(plan)?;
-    let ctx = Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref() };
+    let ctx = Ctx {
+        plan,
+        verbose: opts.verbose,
+        filters: &filters,
+        pause_at: opts.pause_at.as_deref(),
+        dns_floor: opts.dns_floor,
+    };
     monitor::start(&ctx)
 }
 

@@ -134,8 +134,8 @@ pub fn greeter(addr: IpAddr, port: u16, greeting: &str) {
     });
 }
 
-/// A UDP service at `addr` that answers each datagram with `prefix` and
-/// the datagram.
+/// A UDP service at `addr` that answers each datagram with `prefix`, the
+/// datagram and a newline.
 pub fn echo(addr: IpAddr, port: u16, prefix: &str) {
     let s = UdpSocket::bind((addr, port)).unwrap_or_else(|e| panic!("bind {addr}:{port}/udp: {e}"));
     let prefix = prefix.as_bytes().to_vec();
@@ -144,7 +144,30 @@ pub fn echo(addr: IpAddr, port: u16, prefix: &str) {
         while let Ok((n, from)) = s.recv_from(&mut buf) {
             let mut r = prefix.clone();
             r.extend(&buf[..n]);
+            r.push(b'\n');
             let _ = s.send_to(&r, from);
+        }
+    });
+}
+
+/// An HTTP/1.0 service at `addr` that answers every request with 200 and
+/// `body`.
+pub fn http(addr: IpAddr, port: u16, body: &str) {
+    let l = TcpListener::bind((addr, port)).unwrap_or_else(|e| panic!("bind {addr}:{port}/tcp: {e}"));
+    let reply =
+        format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let mut req: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend(&buf[..n]),
+                }
+            }
+            let _ = c.write_all(reply.as_bytes());
         }
     });
 }

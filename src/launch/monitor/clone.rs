@@ -1,7 +1,7 @@
 //! clone and what surrounds it: init is cloned into the namespaces (a
 //! plain fork in landlock-only mode), the monitor writes its id maps, puts
-//! it in the cgroup, starts the user-mode network, reports it, then
-//! releases it and supervises.
+//! it in the cgroup, starts the user-mode network and its firewall,
+//! reports it, then releases it and supervises.
 
 use std::os::fd::OwnedFd;
 
@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 
 use super::cgroup::Cgroup;
 use super::usernet::UserNet;
-use super::{direct, ids, pipe, relay, status, supervise, usernet, Launch};
+use super::{direct, egress, ids, pipe, relay, status, supervise, usernet, Launch};
 use crate::launch::error::{Result, SetupError};
 use crate::launch::init::{self, reaper, InitSide};
 use crate::launch::{sys, Ctx};
@@ -146,6 +146,10 @@ fn release(
         true => usernet::start(ctx, child.as_raw()).map_err(abort)?,
         false => None,
     };
+    // And so is its firewall, with the DNS filter running.
+    if own_ns {
+        egress::start(ctx, child.as_raw(), reporter.report()).map_err(abort)?;
+    }
     if own_ns {
         reporter.namespaces(ctx, child.as_raw() as u32);
     }

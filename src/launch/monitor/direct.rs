@@ -78,7 +78,13 @@ pub fn fallback(ctx: &Ctx, launch: Launch, old_mask: SigSet, e: Errno) -> Result
     plan.mode = Mode::Landlock;
     plan.process.hostname = None;
     let filters = ctx.filters.for_plan(&plan)?;
-    let ctx = Ctx { plan: &plan, verbose: ctx.verbose, filters: &filters, pause_at: ctx.pause_at };
+    let ctx = Ctx {
+        plan: &plan,
+        verbose: ctx.verbose,
+        filters: &filters,
+        pause_at: ctx.pause_at,
+        dns_floor: ctx.dns_floor,
+    };
     let mut items = vec![format!(
         "user namespaces are refused here ({}): running in landlock-only mode (--best-effort)",
         crate::launch::error::strerror(e)

@@ -4,7 +4,8 @@
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
 //!   makes the sandbox's cgroup (if limits ask for one) and its pty socket
 //!   writes uid/gid maps, moves init into the cgroup, starts the user-mode
-//!   network (pasta, slirp4netns) and waits until it is ready, then
+//!   network (pasta, slirp4netns) and waits until it is ready, sets up its
+//!   firewall and starts the DNS filter's threads (--allow-host), then
 //!   releases init (one byte on `release`, whose write end it holds open
 //!   for its whole life), then runs the loop of supervise.rs: setup
 //!   report, signals, time-out, terminal relay, status fd
@@ -59,6 +60,7 @@ use crate::plan::landlock::Mode;
 mod cgroup;
 mod clone;
 mod direct;
+mod egress;
 mod ids;
 mod metadata;
 mod relay;

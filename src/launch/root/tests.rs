@@ -58,7 +58,7 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
 /// Builds `plan`'s root through `sys`.
 fn build_with(plan: &Plan, sys: &RecordingSys) -> Result<()> {
     let filters = Filters::default();
-    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None };
+    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None, dns_floor: None };
     let sources = open_sources(sys, &plan.fs)?;
     build(&ctx, sys, sources)
 }

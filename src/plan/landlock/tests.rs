@@ -230,7 +230,10 @@ fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
             exec_rules: false
         }
     );
-    assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
+    let mut ports = plan("default");
+    ports.landlock.connect_ports.push(443);
+    assert!(Facts::of(&ports).port_rules, "a port list");
+    assert!(!Facts::of(&plan("agent")).port_rules, "the agent profile allows hosts by name, not ports");
     let mut only = plan("default");
     only.mode = Mode::Landlock;
     let f = Facts::of(&only);
