@@ -545,3 +545,34 @@ fn the_report_file_is_never_written_through_a_symlink() {
     o.fails(125, "is a symlink");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
 }
+
+/// A published port still answers the host: replies to connections that
+/// come in are not refused.
+#[test]
+fn published_ports_still_answer() {
+    if !netutil::available() {
+        return;
+    }
+    world_island(&WORLD, |_world| {
+        let (cwd, home) = (Dir::new(), Dir::new());
+        let server = "use IO::Socket::INET; $| = 1; \
+            my $s = IO::Socket::INET->new(LocalAddr => '0.0.0.0', LocalPort => 8080, Listen => 5, ReuseAddr => 1) \
+            or die \"listen: $!\"; print \"listening\\n\"; my $c = $s->accept; print $c \"hello from inside\\n\"; close $c;";
+        let args = [
+            "--net",
+            "user:pasta",
+            "--allow-host",
+            "allowed.test",
+            "--publish",
+            "18081:8080",
+            "--",
+            "perl",
+            "-e",
+            server,
+        ];
+        let mut child = sbx(cwd.path(), home.path(), args).spawn();
+        assert_eq!(child.lines().next_line().as_deref(), Some("listening"));
+        assert_eq!(netutil::fetch("127.0.0.1:18081").as_deref(), Some("hello from inside\n"));
+        child.output().ok();
+    });
+}

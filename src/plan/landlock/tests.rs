@@ -141,6 +141,16 @@ fn landlock_only_mode_loses_what_needs_namespaces() {
     assert!(text.contains("--mkdir /made"), "{text}");
     assert!(text.contains("--hostname sandbox"), "{text}");
     assert!(text.contains("--uid 0"), "{text}");
+    let filtered = crate::plan::network::UserNet {
+        allow_hosts: vec!["pypi.org".parse().unwrap()],
+        ..Default::default()
+    };
+    p.network.user = Some(filtered);
+    let text = adapt(&p, &FakeHost).lost.join("\n");
+    assert!(
+        text.contains("--net user and its --allow-host/--allow-addr rules (need a network namespace"),
+        "{text}"
+    );
 }
 
 #[test]
