@@ -1,11 +1,14 @@
 //! The seccomp part of the Plan: which system-call filters the command runs
 //! under. Plain data: files named on the command line are already read and
 //! checked (every syscall name is known) by the front end; `launch` only
-//! compiles these rules to BPF, before it starts anything.
+//! compiles these rules to BPF, before it starts anything. The built-in
+//! policies and which of their rules apply are [`rules`].
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub mod rules;
 
 /// The system-call filters of the command, installed last, just before execve.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,9 +62,30 @@ impl Default for Seccomp {
 fn explain_rule(r: &Rule, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let args = match r.args.is_empty() {
         true => String::new(),
-        false => format!(" when {}", crate::seccomp::policy::describe_args(&r.args)),
+        false => format!(" when {}", describe_args(&r.args)),
     };
     writeln!(f, "  {:<12} {}{args}", r.action.to_string(), r.syscalls.join(" "))
+}
+
+/// Argument tests as `explain` and `--help` show them: `arg1 == 0x5412 and …`.
+pub fn describe_args(args: &[Arg]) -> String {
+    let parts: Vec<String> = args
+        .iter()
+        .map(|a| {
+            let op = match a.op {
+                Op::Eq => "==".to_string(),
+                Op::Ne => "!=".to_string(),
+                Op::Lt => "<".to_string(),
+                Op::Le => "<=".to_string(),
+                Op::Gt => ">".to_string(),
+                Op::Ge => ">=".to_string(),
+                Op::MaskedEq => format!("& {:#x} ==", a.mask.unwrap_or(u64::MAX)),
+                Op::AnyBits => "has any bit of".to_string(),
+            };
+            format!("arg{} {op} {:#x}", a.index, a.value)
+        })
+        .collect();
+    parts.join(" and ")
 }
 
 /// The built-in policy.
@@ -308,10 +332,10 @@ impl Seccomp {
             }
             Base::None => writeln!(f, "seccomp:    no built-in policy (--seccomp none)")?,
         }
-        for r in crate::seccomp::policy::base_rules(self, facts) {
+        for r in rules::base_rules(self, facts) {
             explain_rule(&r, f)?;
         }
-        let companion = crate::seccomp::policy::landlock_rules(facts);
+        let companion = rules::landlock_rules(facts);
         if !companion.is_empty() {
             writeln!(f, "  for landlock's port rules and signal scope (whatever --seccomp says):")?;
         }

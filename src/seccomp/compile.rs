@@ -82,7 +82,7 @@ pub fn compile_on(arch: Arch, s: &Seccomp, facts: Facts) -> Result<Vec<BpfProgra
         log: s.log,
     });
     for p in &s.policies {
-        let rules = p.rules.iter().filter(|r| policy::applies(r, facts, s.allow_userns)).cloned().collect();
+        let rules = p.rules.iter().filter(|r| r.applies(facts, s.allow_userns)).cloned().collect();
         layers.push(Layer { name: p.source.clone(), default: p.default, rules, log: s.log });
     }
     let mut out = Vec::new();

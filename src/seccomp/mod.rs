@@ -2,8 +2,9 @@
 //!
 //! - [`syscalls`]: names to numbers on x86_64 and aarch64, with "did you
 //!   mean" for typos and "not on this architecture" for other tables;
-//! - [`policy`]: the built-in default (seccomp/default.json) and our JSON
-//!   format for `--seccomp-policy`;
+//! - [`policy`]: policies on one architecture: the built-in ones (their
+//!   text and which rules apply are the Plan's, `plan::seccomp::rules`) and
+//!   our JSON format for `--seccomp-policy`;
 //! - [`oci`]: `--seccomp-oci`, an OCI runtime's `linux.seccomp` or Docker's
 //!   profile;
 //! - [`compile`]: the Plan's rules to BPF programs with seccompiler, each

@@ -1,6 +1,7 @@
-//! Policies as data: the built-in default (seccomp/default.json, embedded
-//! at build time) and `--seccomp-policy FILE`, which share one JSON format
-//! (the serde form of [`Policy`]):
+//! Policies for one architecture: the built-in ones (seccomp/default.json
+//! and seccomp/landlock.json, whose text and rule selection are the Plan's,
+//! [`crate::plan::seccomp::rules`]) and `--seccomp-policy FILE`, which share
+//! one JSON format (the serde form of [`Policy`]):
 //!
 //! ```json
 //! {"default": "allow",
@@ -14,18 +15,12 @@
 //! widths are valid. Pure: no system calls.
 
 use crate::escape;
-use crate::plan::seccomp::{errno_from_name, Action, Arg, Condition, Deny, Facts, Op, Policy, Rule, Seccomp};
+use crate::plan::seccomp::rules::{self, DEFAULT_JSON, LANDLOCK_JSON};
+use crate::plan::seccomp::{
+    describe_args, errno_from_name, Action, Arg, Condition, Deny, Facts, Op, Policy, Rule, Seccomp,
+};
 
 use super::syscalls::{self, Arch};
-
-/// seccomp/default.json, as built into the binary.
-pub const DEFAULT_JSON: &str = include_str!("../../seccomp/default.json");
-
-/// seccomp/landlock.json: what landlock's port rules and signal scope do
-/// not see, closed by the filter. Part of landlock, not of the policy the
-/// user chooses: `--seccomp none`, `--seccomp-allow` and `--seccomp-log`
-/// leave it as it is.
-pub const LANDLOCK_JSON: &str = include_str!("../../seccomp/landlock.json");
 
 /// The architecture policies are resolved on: this binary's (x86_64's names
 /// where there is no table, so that the texts can still be shown; compiling
@@ -121,42 +116,16 @@ fn check_arg(a: &Arg) -> Result<(), String> {
     }
 }
 
-/// Whether `rule` applies to a sandbox with these facts.
-pub fn applies(rule: &Rule, facts: Facts, allow_userns: bool) -> bool {
-    let holds = |c: Condition| facts.holds(c, allow_userns);
-    rule.when.map_or(true, holds) && !rule.unless.is_some_and(holds)
-}
-
-/// The rules of seccomp/landlock.json that apply (every one of them needs
-/// a condition: none applies to a sandbox without port rules or host pids).
-pub fn landlock_rules(facts: Facts) -> Vec<Rule> {
-    landlock_rules_on(native(), facts)
-}
-
-/// [`landlock_rules`] on `arch`.
+/// The rules of seccomp/landlock.json that apply, on `arch`
+/// ([`rules::landlock_rules_of`]).
 pub fn landlock_rules_on(arch: Arch, facts: Facts) -> Vec<Rule> {
-    landlock_policy_on(arch).rules.into_iter().filter(|r| applies(r, facts, false)).collect()
+    rules::landlock_rules_of(landlock_policy_on(arch), facts)
 }
 
-/// The built-in policy's rules that apply, minus the `--seccomp-allow` names.
-pub fn base_rules(s: &Seccomp, facts: Facts) -> Vec<Rule> {
-    base_rules_on(native(), s, facts)
-}
-
-/// [`base_rules`] on `arch`.
+/// The built-in policy's rules that apply, on `arch`, minus the
+/// `--seccomp-allow` names ([`rules::base_rules_of`]).
 pub fn base_rules_on(arch: Arch, s: &Seccomp, facts: Facts) -> Vec<Rule> {
-    if s.base == crate::plan::seccomp::Base::None {
-        return Vec::new();
-    }
-    default_policy_on(arch)
-        .rules
-        .into_iter()
-        .filter(|r| applies(r, facts, s.allow_userns))
-        .filter_map(|mut r| {
-            r.syscalls.retain(|n| !s.allow.contains(n));
-            (!r.syscalls.is_empty()).then_some(r)
-        })
-        .collect()
+    rules::base_rules_of(default_policy_on(arch), s, facts)
 }
 
 /// Whether the built-in policy denies `name` in some configuration.
@@ -229,102 +198,50 @@ fn help_entry(r: &Rule) -> String {
     format!("\n  - {names} ({}{cond}): {}\n", r.action, r.reason)
 }
 
-pub fn describe_args(args: &[Arg]) -> String {
-    let parts: Vec<String> = args
-        .iter()
-        .map(|a| {
-            let op = match a.op {
-                Op::Eq => "==".to_string(),
-                Op::Ne => "!=".to_string(),
-                Op::Lt => "<".to_string(),
-                Op::Le => "<=".to_string(),
-                Op::Gt => ">".to_string(),
-                Op::Ge => ">=".to_string(),
-                Op::MaskedEq => format!("& {:#x} ==", a.mask.unwrap_or(u64::MAX)),
-                Op::AnyBits => "has any bit of".to_string(),
-            };
-            format!("arg{} {op} {:#x}", a.index, a.value)
-        })
-        .collect();
-    parts.join(" and ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::seccomp::Base;
 
     #[test]
-    fn the_default_policy_loads_and_every_rule_has_a_reason() {
-        let p = default_policy();
-        assert_eq!(p.default, Action::Allow);
-        assert!(p.rules.len() > 20);
-        for r in &p.rules {
-            assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
+    fn the_help_lists_every_built_in_rule_with_its_reason() {
+        let help = help_text();
+        assert!(help.contains("keyctl") && help.contains("CVE-2019-10063"));
+        assert!(help.contains("MPTCP") && help.contains("prlimit64"));
+        assert!(help.contains("only in landlock-only mode"));
+        for r in default_policy().rules.iter().chain(&landlock_policy_on(native()).rules) {
+            assert!(help.contains(&r.reason), "{:?}", r.syscalls);
         }
-        assert!(help_text().contains("keyctl") && help_text().contains("CVE-2019-10063"));
-        let companion = landlock_policy_on(native());
-        assert_eq!(companion.default, Action::Allow);
-        for r in &companion.rules {
-            assert!(!r.reason.is_empty() && !r.reason.contains('\n'), "{:?}", r.syscalls);
-            assert!(
-                r.when.is_some() && r.action != Action::Allow,
-                "{:?} applies only with a condition",
-                r.syscalls
-            );
-        }
-        assert!(help_text().contains("MPTCP") && help_text().contains("prlimit64"));
     }
 
+    /// `explain` and landlock-only mode's account read the built-in
+    /// policies as written (the Plan knows no architecture): on x86_64
+    /// that is exactly what the filter gets, on aarch64 it adds only the
+    /// names aarch64 has no call for.
     #[test]
-    fn the_companion_rules_follow_port_rules_and_the_signal_scope() {
-        let names = |facts: Facts| -> Vec<String> {
-            landlock_rules(facts).into_iter().flat_map(|r| r.syscalls).collect()
-        };
-        assert!(names(Facts::default()).is_empty());
-        let ports = names(Facts { port_rules: true, ..Facts::default() });
-        assert!(ports.contains(&"socket".into()) && ports.contains(&"sendmsg".into()));
-        assert!(!ports.contains(&"prlimit64".into()));
-        let host = Facts { share_pid: true, signal_scope: true, ..Facts::default() };
-        assert!(names(host).contains(&"prlimit64".into()) && !names(host).contains(&"socket".into()));
-        assert!(names(Facts { signal_scope: false, ..host }).is_empty(), "--allow-signals lifts them");
-        assert!(names(Facts { share_pid: false, ..host }).is_empty(), "the sandbox's own pid namespace");
-    }
-
-    #[test]
-    fn conditions_and_allow_shape_the_base_rules() {
-        let names = |s: &Seccomp, share_pid| -> Vec<String> {
-            let facts = Facts { share_pid, ..Facts::default() };
-            base_rules(s, facts).into_iter().flat_map(|r| r.syscalls).collect()
-        };
-        let mut s = Seccomp::default();
-        assert!(!names(&s, false).contains(&"ptrace".to_string()));
-        assert!(names(&s, true).contains(&"ptrace".to_string()));
-        assert!(names(&s, false).contains(&"unshare".to_string()));
-        s.allow_userns = true;
-        let lifted = names(&s, false);
-        assert!(!lifted.contains(&"unshare".to_string()) && !lifted.contains(&"clone3".to_string()));
-        s.allow = vec!["keyctl".into()];
-        assert!(!names(&s, false).contains(&"keyctl".to_string()));
-        assert!(names(&s, false).contains(&"add_key".to_string()));
-        s.base = Base::None;
-        assert!(names(&s, true).is_empty());
-    }
-
-    #[test]
-    fn landlock_only_mode_denies_the_host_s_ipc_and_file_flags() {
-        let s = Seccomp::default();
-        let names = |landlock_only| -> Vec<String> {
-            let facts = Facts { share_pid: landlock_only, landlock_only, ..Facts::default() };
-            base_rules(&s, facts).into_iter().flat_map(|r| r.syscalls).collect()
-        };
-        for name in ["shmget", "shmat", "semop", "msgsnd", "mq_open", "mq_unlink", "file_setattr"] {
-            assert!(names(true).contains(&name.to_string()), "{name}");
-            assert!(!names(false).contains(&name.to_string()), "{name} with an IPC namespace");
+    fn the_rules_as_written_are_the_rules_the_filter_gets() {
+        let mut seccomps = vec![Seccomp::default()];
+        seccomps.push(Seccomp { allow_userns: true, allow: vec!["keyctl".into()], ..Seccomp::default() });
+        seccomps.push(Seccomp { base: Base::None, ..Seccomp::default() });
+        for bits in 0..32 {
+            let on = |i: u8| bits & (1 << i) != 0;
+            let facts = Facts {
+                share_pid: on(0),
+                landlock_only: on(1),
+                port_rules: on(2),
+                signal_scope: on(3),
+                exec_rules: on(4),
+            };
+            assert_eq!(landlock_rules_on(Arch::X86_64, facts), rules::landlock_rules(facts), "{facts:?}");
+            for s in &seccomps {
+                assert_eq!(base_rules_on(Arch::X86_64, s, facts), rules::base_rules(s, facts), "{facts:?}");
+                let names =
+                    |r: Vec<Rule>| -> Vec<String> { r.into_iter().flat_map(|r| r.syscalls).collect() };
+                let mut written = names(rules::base_rules(s, facts));
+                written.retain(|n| Arch::Aarch64.number(n).is_some());
+                assert_eq!(names(base_rules_on(Arch::Aarch64, s, facts)), written, "{facts:?}");
+            }
         }
-        let ioctls = |landlock_only| base_rules(&s, Facts { landlock_only, ..Facts::default() }).len();
-        assert_eq!(ioctls(true), ioctls(false) + 9, "3 IPC and file-flag rules, 6 ioctl requests");
-        assert!(help_text().contains("only in landlock-only mode"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use super::{dev_grants_only, narrow_exec, Grant, Rights};
 use crate::escape::path as show;
+use crate::plan::seccomp::{rules, Action, Facts};
 use crate::plan::{Access, FsOp, Plan};
 
 /// Host devices the command gets in landlock-only mode, and whether it may
@@ -218,13 +219,10 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
 /// without it: one line each, for the warning and `explain`.
 pub fn without_namespaces(plan: &Plan) -> Vec<String> {
     let ns = &plan.namespaces;
-    let facts = crate::plan::seccomp::Facts::of(plan);
-    let rules = crate::seccomp::policy::base_rules(&plan.seccomp, facts);
-    let denied = |name: &str| {
-        rules
-            .iter()
-            .any(|r| r.action != crate::plan::seccomp::Action::Allow && r.syscalls.iter().any(|n| n == name))
-    };
+    let facts = Facts::of(plan);
+    let base = rules::base_rules(&plan.seccomp, facts);
+    let denied =
+        |name: &str| base.iter().any(|r| r.action != Action::Allow && r.syscalls.iter().any(|n| n == name));
     let chattr =
         if denied("file_setattr") { "chattr flags denied" } else { "chattr flags open (seccomp policy)" };
     let mut out = vec![format!(
