@@ -22,11 +22,17 @@ _sandbox() {
             sandbox,check)
                 cmd="sandbox__subcmd__check"
                 ;;
+            sandbox,completions)
+                cmd="sandbox__subcmd__completions"
+                ;;
             sandbox,explain)
                 cmd="sandbox__subcmd__explain"
                 ;;
             sandbox,help)
                 cmd="sandbox__subcmd__help"
+                ;;
+            sandbox,man)
+                cmd="sandbox__subcmd__man"
                 ;;
             sandbox,profiles)
                 cmd="sandbox__subcmd__profiles"
@@ -37,11 +43,17 @@ _sandbox() {
             sandbox__subcmd__help,check)
                 cmd="sandbox__subcmd__help__subcmd__check"
                 ;;
+            sandbox__subcmd__help,completions)
+                cmd="sandbox__subcmd__help__subcmd__completions"
+                ;;
             sandbox__subcmd__help,explain)
                 cmd="sandbox__subcmd__help__subcmd__explain"
                 ;;
             sandbox__subcmd__help,help)
                 cmd="sandbox__subcmd__help__subcmd__help"
+                ;;
+            sandbox__subcmd__help,man)
+                cmd="sandbox__subcmd__help__subcmd__man"
                 ;;
             sandbox__subcmd__help,profiles)
                 cmd="sandbox__subcmd__help__subcmd__profiles"
@@ -77,7 +89,7 @@ _sandbox() {
 
     case "${cmd}" in
         sandbox)
-            opts="-v -h -V --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --allow-host --allow-addr --report-fd --report-file --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help --version explain check bwrap profiles help"
+            opts="-v -h -V --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --hide-try --state --no-toolchains --caches --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --allow-host --allow-addr --report-fd --report-file --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help --version explain check bwrap profiles completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,6 +145,18 @@ _sandbox() {
                     ;;
                 --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide-try)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --caches)
+                    COMPREPLY=($(compgen -W "none ro overlay rw" -- "${cur}"))
                     return 0
                     ;;
                 --mkdir)
@@ -330,8 +354,22 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__completions)
+            opts="-h --help bash zsh fish"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__explain)
-            opts="-v -h --json --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --allow-host --allow-addr --report-fd --report-file --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help"
+            opts="-v -h --json --profile --ro --rw --ro-try --rw-try --dev-bind --dev --proc --overlay --persist --ro-overlay --tmpfs --hide --hide-try --state --no-toolchains --caches --mkdir --symlink --merged-usr --bind-cwd --net --publish --allow-host-loopback --allow-host --allow-addr --report-fd --report-file --share --env --keep-env --clear-env --cwd --hostname --uid --gid --cap-add --keep-fd --no-die-with-parent --no-new-session --best-effort --timeout --kill-after --limit --memory --pids --cpus --io-weight --json-status-fd --status-fd --pid-file --verbose --no-landlock --allow-read --allow-write --allow-exec --allow-connect --allow-bind --allow-signals --allow-abstract-unix --log-denials --mode --seccomp --seccomp-deny --seccomp-allow --seccomp-policy --seccomp-oci --seccomp-log --allow-userns --add-seccomp-fd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,6 +425,18 @@ _sandbox() {
                     ;;
                 --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide-try)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --caches)
+                    COMPREPLY=($(compgen -W "none ro overlay rw" -- "${cur}"))
                     return 0
                     ;;
                 --mkdir)
@@ -557,7 +607,7 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help)
-            opts="explain check bwrap profiles help"
+            opts="explain check bwrap profiles completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -598,6 +648,20 @@ _sandbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sandbox__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sandbox__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -613,6 +677,20 @@ _sandbox() {
             return 0
             ;;
         sandbox__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -657,6 +735,20 @@ _sandbox() {
         sandbox__subcmd__help__subcmd__profiles__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sandbox__subcmd__man)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

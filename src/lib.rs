@@ -5,17 +5,23 @@
 //! line in [`compat`]) build a [`plan::Plan`]; [`launch::run`] executes it. `sandbox explain` prints the
 //! Plan instead of running it.
 
+pub mod additions;
 pub mod cgroup;
 pub mod check;
 pub mod cli;
 pub mod compat;
+pub mod dispatch;
+pub mod docs;
 pub mod egress;
 pub mod escape;
+pub mod etclinks;
 pub mod host;
+pub mod hostfs;
 pub mod launch;
 pub mod native;
 pub mod plan;
 pub mod profile;
 pub mod seccomp;
 pub mod settings;
+pub mod toolchain;
 pub mod values;

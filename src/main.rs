@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use sandbox::host::Host;
@@ -24,9 +23,12 @@ fn main() -> ExitCode {
     }
     let host = Host::current();
     let argv: Vec<OsString> = std::env::args_os().collect();
-    // Installed as `bwrap` (a symlink): bubblewrap's command line.
-    if let Some(prog) = argv.first().filter(|a| Path::new(a).file_name().is_some_and(|n| n == "bwrap")) {
-        return bwrap(&prog.to_string_lossy(), &argv[1..], &host);
+    // Installed as `bwrap` (a symlink), or such a binary re-executing
+    // itself through /proc/self/exe: bubblewrap's command line.
+    let exe = std::fs::read_link("/proc/self/exe").ok();
+    if sandbox::dispatch::bwrap_mode(&argv, exe.as_deref()) {
+        let prog = argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+        return bwrap(&prog, &argv[1..], &host);
     }
     let command = match native::parse(argv, &host) {
         Ok(c) => c,
@@ -54,15 +56,46 @@ fn main() -> ExitCode {
             }
         },
         Command::Explain { built, json } => explain(&built, json),
-        Command::Run { built, verbose } => {
-            print_notes(&built.notes);
-            match launch::run(
-                &built.plan,
-                &launch::Options { verbose, pause_at: test_pause(), dns_floor: test_dns_floor() },
-            ) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => ExitCode::from(failed(&e)),
+        Command::Run { built, verbose } => run(&built, verbose, &host),
+        Command::Completions(shell) => print_doc(sandbox::docs::completion(shell.name())),
+        Command::Man(page) => print_doc(sandbox::docs::man(page.as_deref())),
+    }
+}
+
+/// A run: the checks made before anything starts, then launch; a command
+/// not found gets a hint naming where it is on the host.
+fn run(built: &native::Built, verbose: bool, host: &Host) -> ExitCode {
+    print_notes(&built.notes);
+    let result = launch::check(&built.plan).and_then(|()| launch::run(&built.plan, &options(verbose)));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.class() == launch::error::Class::NotFound => {
+            let cmd = built.plan.command.first().cloned().unwrap_or_default();
+            let off = built.toolchains_off.as_deref();
+            let fs = sandbox::hostfs::RealFs;
+            match sandbox::toolchain::not_found_hint(&cmd, host, &built.plan.fs, &fs, off) {
+                Some(hint) => ExitCode::from(failed(&e.hint(hint))),
+                None => ExitCode::from(failed(&e)),
             }
+        }
+        Err(e) => ExitCode::from(failed(&e)),
+    }
+}
+
+/// `sandbox man`, `sandbox completions`: the committed text, or why not.
+fn print_doc(text: Result<&str, String>) -> ExitCode {
+    match text {
+        Ok(text) => match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("sandbox: writing: {e}");
+                ExitCode::from(SETUP_FAILED)
+            }
+        },
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            ExitCode::from(SETUP_FAILED)
         }
     }
 }
@@ -71,13 +104,24 @@ fn main() -> ExitCode {
 /// came from.
 fn explain(built: &native::Built, json: bool) -> ExitCode {
     print_notes(&built.notes);
+    // What a run would refuse before starting, refused here with its line.
+    if let Err(e) = launch::check(&built.plan) {
+        return ExitCode::from(failed(&e));
+    }
     let mut out = std::io::stdout().lock();
     let written = if json {
         serde_json::to_writer_pretty(&mut out, &built.plan)
             .map_err(std::io::Error::other)
             .and_then(|_| writeln!(out))
     } else {
-        writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov))
+        writeln!(out, "{}\n\n{}", built.plan, sandbox::settings::describe(&built.plan, &built.prov)).and_then(
+            |_| {
+                for s in &built.skipped {
+                    writeln!(out, "  not shared: {:<20} {}", sandbox::escape::path(&s.path), s.why)?;
+                }
+                Ok(())
+            },
+        )
     };
     match written {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,18 +142,13 @@ fn bwrap(prog: &str, args: &[OsString], host: &Host) -> ExitCode {
         eprintln!("{w}");
     }
     match parsed.result {
-        Ok(ready) => {
-            match launch::run(
-                &ready.plan,
-                &launch::Options { verbose: false, pause_at: test_pause(), dns_floor: test_dns_floor() },
-            ) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    eprintln!("{}", ready.failure_line(&e));
-                    ExitCode::from(sandbox::compat::failure::EXIT)
-                }
+        Ok(ready) => match launch::run(&ready.plan, &options(false)) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("{}", ready.failure_line(&e));
+                ExitCode::from(sandbox::compat::failure::EXIT)
             }
-        }
+        },
         Err(exit) => {
             print!("{}", exit.stdout);
             eprint!("{}", exit.stderr);
@@ -128,6 +167,11 @@ fn failed(e: &launch::SetupError) -> u8 {
         launch::error::Class::NotExecutable => 126,
         launch::error::Class::NotFound => 127,
     }
+}
+
+/// How to launch: `-v`, and the tests' hooks.
+fn options(verbose: bool) -> launch::Options {
+    launch::Options { verbose, pause_at: test_pause(), dns_floor: test_dns_floor() }
 }
 
 /// The robustness tests' hook (see `launch::Options::pause_at`); release

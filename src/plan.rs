@@ -24,6 +24,7 @@ pub mod network;
 pub mod process;
 pub mod seccomp;
 mod serde_os;
+pub mod view;
 
 pub use fs::{Access, FileHow, FsOp, Root, RootTmpfs, Special, Upper};
 pub use namespaces::{Ids, Namespaces, NsSetup};

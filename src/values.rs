@@ -54,6 +54,12 @@ pub fn dest_path(v: &OsStr) -> Result<PathBuf, String> {
     Ok(normalize(&p))
 }
 
+/// A destination error of a value split at a `:`: the `:` may have been
+/// meant as part of a path.
+fn colon_hint(e: String) -> String {
+    format!("{e} (the value was split at ':'; a literal ':' in a path is written '\\:')")
+}
+
 /// `SRC[:DEST]`: a relative SRC is taken from `base`; DEST defaults to SRC.
 pub fn src_dest(v: &OsStr, base: &Path) -> Result<(PathBuf, PathBuf), String> {
     if v.as_bytes().contains(&0) {
@@ -72,7 +78,7 @@ pub fn src_dest(v: &OsStr, base: &Path) -> Result<(PathBuf, PathBuf), String> {
     }
     let src = normalize(&base.join(PathBuf::from(src)));
     let dest = match dest {
-        Some(d) => dest_path(&d)?,
+        Some(d) => dest_path(&d).map_err(colon_hint)?,
         None => src.clone(),
     };
     Ok((src, dest))
@@ -120,7 +126,7 @@ pub fn persist(v: &OsStr, base: &Path) -> Result<FsOp, String> {
         return Err(format!("{}: the state directory and PATH may not contain each other", escape::os(v)));
     }
     let dest = match dest {
-        Some(d) => dest_path(d)?,
+        Some(d) => dest_path(d).map_err(colon_hint)?,
         None => src.clone(),
     };
     Ok(FsOp::Overlay { lowers: vec![src], dest, upper: Upper::State { dir } })
@@ -137,14 +143,14 @@ pub fn ro_overlay(v: &OsStr, base: &Path) -> Result<FsOp, String> {
     }
     let (dest, lowers) = parts.split_last().expect("at least three parts");
     let lowers = lowers.iter().map(|l| host_path(l, base)).collect::<Result<Vec<_>, _>>()?;
-    Ok(FsOp::Overlay { lowers, dest: dest_path(dest)?, upper: Upper::ReadOnly })
+    Ok(FsOp::Overlay { lowers, dest: dest_path(dest).map_err(colon_hint)?, upper: Upper::ReadOnly })
 }
 
 /// A symlink operation from `TARGET:PATH`.
 pub fn symlink(v: &OsStr) -> Result<FsOp, String> {
     match split_colon(v).as_slice() {
         [target, dest] if !target.is_empty() => {
-            Ok(FsOp::Symlink { target: PathBuf::from(target), dest: dest_path(dest)? })
+            Ok(FsOp::Symlink { target: PathBuf::from(target), dest: dest_path(dest).map_err(colon_hint)? })
         }
         _ => Err(format!("{}: expected TARGET:PATH", escape::os(v))),
     }
@@ -201,4 +207,107 @@ pub fn cwd(v: &OsStr) -> Result<PathBuf, String> {
         return Err(format!("{}: must be an absolute path inside the sandbox", escape::path(&p)));
     }
     Ok(normalize(&p))
+}
+
+/// A path written as an option value: escaped for the terminal, with `:`
+/// written `\:` (and `\` as `\\`) so that `SRC[:DEST]` reads it back.
+pub fn spell(p: &Path) -> String {
+    escape::path(p).replace(':', "\\:")
+}
+
+/// `~` and `~/…` at the start of `v` become `home` and `home/…`, as a shell
+/// does at the start of a word (where it cannot: after `=` or `:`, in a
+/// profile, in quotes). `~name` is an error: only the caller's own home is
+/// known without reading the password database.
+pub fn tilde(v: &OsStr, home: &Path) -> Result<OsString, String> {
+    let b = v.as_bytes();
+    match b {
+        [b'~'] => Ok(home.as_os_str().to_owned()),
+        [b'~', b'/', rest @ ..] => {
+            let mut out = home.as_os_str().as_bytes().to_vec();
+            if !out.ends_with(b"/") {
+                out.push(b'/');
+            }
+            out.extend_from_slice(rest);
+            Ok(OsString::from_vec(out))
+        }
+        [b'~', ..] => Err(format!(
+            "{}: only `~` and `~/…` are expanded (to your $HOME); write the path in full, or ${{HOME}}/… in a profile",
+            escape::os(v)
+        )),
+        _ => Ok(v.to_owned()),
+    }
+}
+
+/// [`tilde`] on each `:`-separated part of `SRC:DEST`-like values, keeping
+/// `\:` escapes as they are.
+pub fn tilde_parts(v: &OsStr, home: &Path) -> Result<OsString, String> {
+    let b = v.as_bytes();
+    if !b.contains(&b'~') {
+        return Ok(v.to_owned());
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut start = 0;
+    let mut i = 0;
+    while i <= b.len() {
+        let end = i == b.len();
+        if end || b[i] == b':' {
+            out.extend_from_slice(tilde(OsStr::from_bytes(&b[start..i]), home)?.as_bytes());
+            if !end {
+                out.push(b':');
+            }
+            start = i + 1;
+        } else if b[i] == b'\\' {
+            i += 1;
+        }
+        i += 1;
+    }
+    Ok(OsString::from_vec(out))
+}
+
+#[cfg(test)]
+mod tilde_tests {
+    use super::*;
+
+    fn t(v: &str) -> Result<String, String> {
+        tilde_parts(OsStr::new(v), Path::new("/home/u")).map(|o| o.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn a_leading_tilde_is_home_in_every_part() {
+        assert_eq!(t("~").unwrap(), "/home/u");
+        assert_eq!(t("~/data").unwrap(), "/home/u/data");
+        assert_eq!(t("~/data:/data").unwrap(), "/home/u/data:/data");
+        assert_eq!(t("/src:~/dst").unwrap(), "/src:/home/u/dst");
+        assert_eq!(t("~/a:~/state:~/b").unwrap(), "/home/u/a:/home/u/state:/home/u/b");
+        assert_eq!(t("/a/~b").unwrap(), "/a/~b", "only at the start of a part");
+        assert_eq!(t("/a\\:~/b").unwrap(), "/a\\:~/b", "an escaped colon starts no part");
+        assert_eq!(t("./~").unwrap(), "./~");
+        let e = t("~root/x").unwrap_err();
+        assert!(e.starts_with("~root/x: only `~` and `~/…` are expanded"), "{e}");
+        assert!(e.contains("${HOME}"), "{e}");
+    }
+
+    #[test]
+    fn a_destination_error_after_a_colon_mentions_the_escape() {
+        let e = src_dest(OsStr::new("/data/a:b"), Path::new("/")).unwrap_err();
+        assert_eq!(
+            e,
+            "destination b: must be an absolute path (the value was split at ':'; a literal ':' in a path is written '\\:')"
+        );
+        let e = symlink(OsStr::new("x:y")).unwrap_err();
+        assert!(e.ends_with("is written '\\:')"), "{e}");
+        assert_eq!(
+            src_dest(OsStr::new("/data/a\\:b"), Path::new("/")).unwrap(),
+            (PathBuf::from("/data/a:b"), PathBuf::from("/data/a:b"))
+        );
+    }
+
+    #[test]
+    fn spelled_paths_read_back() {
+        let p = Path::new("/data/a:b\\c");
+        assert_eq!(spell(p), "/data/a\\:b\\\\c");
+        let parts = split_colon(OsStr::new(&spell(p)));
+        assert_eq!(parts, vec![OsString::from("/data/a:b\\c")]);
+    }
 }

@@ -1,5 +1,5 @@
 //! The man pages and shell completions are generated from the clap
-//! definition (`sandbox::cli::Cli`), never written by hand. These tests
+//! definition (`sandbox::cli::command()`), never written by hand. These tests
 //! regenerate them in memory and compare them byte for byte with the
 //! committed files:
 //!
@@ -23,9 +23,7 @@
 
 use std::path::PathBuf;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-use sandbox::cli::Cli;
 
 const UPDATE_HINT: &str = "run `UPDATE_DOCS=1 cargo test --test docs` to regenerate it and commit the result";
 
@@ -34,7 +32,7 @@ const UPDATE_HINT: &str = "run `UPDATE_DOCS=1 cargo test --test docs` to regener
 /// and version flags are there and a subcommand is displayed as
 /// `sandbox-SUB` with the usage `sandbox SUB`.
 fn command() -> clap::Command {
-    let mut cmd = Cli::command().disable_help_subcommand(true);
+    let mut cmd = sandbox::cli::command().disable_help_subcommand(true);
     cmd.build();
     cmd
 }
@@ -74,7 +72,7 @@ fn man_pages() -> Vec<(String, Vec<u8>)> {
 }
 
 fn completion(shell: Shell) -> Vec<u8> {
-    let mut cmd = Cli::command();
+    let mut cmd = sandbox::cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "sandbox", &mut out);
     out
@@ -210,5 +208,29 @@ fn man_pages_mention_every_long_option() {
     }
     // The pages checked are the rendered ones; man_pages_are_fresh makes
     // sure the committed files are the same bytes.
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `sandbox man` and `sandbox completions` print the committed files
+/// (embedded at build time): every page and script is there, byte for byte.
+#[test]
+fn the_binary_embeds_every_committed_page_and_completion() {
+    let mut problems = Vec::new();
+    let dir = root().join("man");
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
+        let name = entry.expect("man/ entry").file_name().to_string_lossy().into_owned();
+        let committed = std::fs::read_to_string(dir.join(&name)).expect("a UTF-8 page");
+        match sandbox::docs::MAN.iter().find(|(file, _)| *file == name) {
+            Some((_, text)) if *text == committed => {}
+            Some(_) => problems.push(format!("man/{name} differs from the embedded page (rebuild)")),
+            None => problems.push(format!("man/{name} is not in sandbox::docs::MAN (src/docs.rs)")),
+        }
+    }
+    for (shell, file) in [("bash", "sandbox.bash"), ("zsh", "_sandbox"), ("fish", "sandbox.fish")] {
+        let committed = std::fs::read_to_string(root().join("completions").join(file)).expect("completion");
+        if sandbox::docs::completion(shell).ok() != Some(committed.as_str()) {
+            problems.push(format!("completions/{file} is not what `sandbox completions {shell}` prints"));
+        }
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -134,14 +134,16 @@ fn backend_pids(monitor: u32) -> Vec<u32> {
 }
 
 /// No backend process is left after the run, nor after `kill -9` of the
-/// monitor.
+/// monitor. After the run the monitor kills it and does not wait for its
+/// exit to finish (that took pasta tens of milliseconds): it is gone
+/// moments later.
 fn lifecycle(backend: &'static str) {
     let (cwd, home) = (Dir::new(), Dir::new());
     let net = format!("user:{backend}");
     let child = sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "1"]).spawn();
     let pids = backend_pids(child.id());
     child.output().ok();
-    assert!(pids.iter().all(|&p| !running(p)), "left running after the run: {pids:?}");
+    assert!(wait_for(5.0, || pids.iter().all(|&p| !running(p))), "left running after the run: {pids:?}");
 
     let mut child = sbx(cwd.path(), home.path(), ["--net", &net, "--", "sleep", "600"]).spawn();
     let pids = backend_pids(child.id());
@@ -150,6 +152,22 @@ fn lifecycle(backend: &'static str) {
     assert!(wait_for(5.0, || pids.iter().all(|&p| !running(p))), "left running after kill -9: {pids:?}");
 }
 both_backends!(lifecycle: pasta_is_gone_after_the_run_and_after_kill_9, slirp4netns_is_gone_after_the_run_and_after_kill_9);
+
+/// The backend configures the namespace while init builds the root; a
+/// setup error of init's own is the one reported, not the backend's
+/// failure to find init's namespace once init has ended, and the command
+/// starts only once the network is up.
+fn setup_error_while_the_network_starts(backend: &'static str) {
+    let net = format!("user:{backend}");
+    for _ in 0..5 {
+        let out = run(&["--net", &net, "--ro", "/nonexistent-bench-source", "--", "true"]);
+        out.fails(125, "bind /nonexistent-bench-source");
+    }
+    // The default route is the backend's last word before it says ready.
+    let out = run(&["--net", &net, "--", "sh", "-c", "awk '$2 == \"00000000\"' /proc/net/route"]).ok();
+    assert!(!out.trim().is_empty(), "no default route when the command starts: {out:?}");
+}
+both_backends!(setup_error_while_the_network_starts: pasta_setup_error_is_init_s, slirp4netns_setup_error_is_init_s);
 
 /// A host port in use: one line naming the port and the backend's reason.
 fn port_in_use(backend: &'static str) {

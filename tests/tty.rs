@@ -146,3 +146,22 @@ fn a_redirected_stdout_stays_redirected_and_the_window_size_comes_along() {
     assert!(shown.contains("33 101"), "with the caller's size: {shown}");
     assert_eq!(std::fs::read_to_string(out).unwrap(), "to-file\n");
 }
+
+/// A NUL before the pty's output (`^@/dev/pts/0` under script(1), issue
+/// 16): an end of file the caller's terminal held in canonical mode (script
+/// sends one when its own stdin ends) turned into a NUL byte when the
+/// relay switched that terminal to raw mode; the sandbox's pty echoed it as
+/// `^@`, and the command waited for input forever. The command gets the
+/// end of file instead.
+#[test]
+fn an_end_of_file_queued_before_the_relay_starts_reaches_the_command() {
+    let (cwd, home) = (Dir::new(), Dir::new());
+    let mut term = Terminal::new();
+    term.send("\x04");
+    let mut child = term.spawn(&cwd, &home, &["--", "sh", "-c", "tty; cat; echo cat-ended-$((3*3))"]);
+    assert_eq!(wait_exit(&mut child, 10), Some(0), "{:?}", term.text());
+    term.expect("cat-ended-9");
+    let seen = term.text();
+    assert!(!seen.contains('\0') && !seen.contains("^@"), "{seen:?}");
+    assert!(seen.starts_with("/dev/pts/0\r\n"), "{seen:?}");
+}

@@ -111,6 +111,13 @@ impl Delegated<'_> {
         self.fs.write(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" }).is_ok()
     }
 
+    /// How many processes the kernel's OOM killer took inside (the
+    /// cgroup's memory.events); 0 when it cannot tell.
+    pub fn oom_kills(&self) -> u64 {
+        let Some(dir) = &self.dir else { return 0 };
+        oom_kill_count(&self.fs.read(&dir.join("memory.events")).unwrap_or_default())
+    }
+
     /// Kills what is left inside and waits until the cgroup is empty.
     fn empty(&self, dir: &Path) {
         let _ = self.fs.write(&dir.join("cgroup.kill"), "1");
@@ -143,6 +150,11 @@ impl Delegated<'_> {
         }
         Ok(())
     }
+}
+
+/// `oom_kill` of a memory.events file (0 when absent).
+pub fn oom_kill_count(events: &str) -> u64 {
+    events.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok()).unwrap_or(0)
 }
 
 impl Drop for Delegated<'_> {

@@ -2,7 +2,7 @@
 //! share ([`assess`]), and the two ways of getting a cgroup of one's own:
 //! a delegated subtree ([`delegated`]) and a scope of the systemd user
 //! manager ([`systemd`]). The launch step that uses them is
-//! `launch::cgroup`.
+//! `launch::monitor::cgroup`.
 //!
 //! An unprivileged user can limit a sandbox with a cgroup v2 of its own when
 //! the user's cgroup (1) is writable by the user, because it was delegated
@@ -32,6 +32,10 @@ pub const V2_FIX: &str = "boot with cgroup v2 (systemd.unified_cgroup_hierarchy=
 const HYBRID_FIX: &str =
     "boot with cgroup v2 only (systemd.unified_cgroup_hierarchy=1) and run it in a systemd \
      user session, e.g. systemd-run --user --scope -p Delegate=yes sandbox …";
+/// When the user manager lacks a controller: Debian 12's user@.service
+/// delegates `pids memory cpu`, not `io`.
+pub const MANAGER_FIX: &str = "as root, let user managers delegate every controller: `systemctl edit \
+     user@.service` with [Service] Delegate=yes, then log in again";
 const SCOPE_FIX: &str =
     "start sandbox in a scope of its own: systemd-run --user --scope -p Delegate=yes sandbox …";
 
@@ -137,11 +141,20 @@ pub fn cgroup_dir(proc_cgroup: &str, mountinfo: &str, sys_fs_cgroup_v2: bool) ->
 
 /// The running process's cgroup v2 directory on this host.
 pub fn own_dir() -> Result<PathBuf, Refusal> {
-    let proc_cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    resolve(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default())
+}
+
+/// The directory of the cgroup `path` (as systemd's `ControlGroup` names
+/// it, from the root of the hierarchy) on this host.
+pub fn dir_of(path: &str) -> Result<PathBuf, Refusal> {
+    resolve(&format!("0::{path}\n"))
+}
+
+fn resolve(proc_cgroup: &str) -> Result<PathBuf, Refusal> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
-    cgroup_dir(&proc_cgroup, &mountinfo, v2)
+    cgroup_dir(proc_cgroup, &mountinfo, v2)
 }
 
 /// What a cgroup directory offers its owner.
@@ -233,6 +246,19 @@ pub fn assess(f: &Facts, want: &[&str]) -> Result<Delegation, Refusal> {
     Ok(Delegation { move_out: !enable.is_empty(), enable })
 }
 
+/// Whether the systemd user manager, whose own cgroup offers `have`, can
+/// give a scope the controllers `want`: it silently leaves out a property
+/// whose controller it lacks, so the run must be refused instead.
+pub fn assess_manager(have: &[String], want: &[&str]) -> Result<(), Refusal> {
+    let lacking: Vec<&str> = want.iter().copied().filter(|c| !have.iter().any(|h| h == c)).collect();
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    let have = if have.is_empty() { "none".to_string() } else { have.join(" ") };
+    let why = format!("the systemd user manager cannot limit {} (it has: {have})", lacking.join(" "));
+    Err(Refusal::new(why, MANAGER_FIX))
+}
+
 /// The controllers of `want` that `f` has, in `want`'s order.
 pub fn given<'a>(f: &Facts, want: &[&'a str]) -> Vec<&'a str> {
     want.iter().copied().filter(|c| f.controllers.iter().any(|h| h == c)).collect()
@@ -320,6 +346,17 @@ mod tests {
         assert_eq!(d, Delegation { enable: vec!["memory".into(), "pids".into()], move_out: true });
         let d = assess(&facts("cpu io memory pids", "memory", true, 0), &["memory", "pids"]).unwrap();
         assert_eq!(d.enable, ["pids"]);
+    }
+
+    #[test]
+    fn a_user_manager_without_io_cannot_limit_io() {
+        let debian12: Vec<String> = ["cpu", "memory", "pids"].map(String::from).to_vec();
+        assert_eq!(assess_manager(&debian12, &["memory", "pids", "cpu"]), Ok(()));
+        let err = assess_manager(&debian12, &["cpu", "io", "memory"]).unwrap_err();
+        assert_eq!(err.why, "the systemd user manager cannot limit io (it has: cpu memory pids)");
+        assert!(err.fix.contains("Delegate=yes"), "{err:?}");
+        let err = assess_manager(&[], &["memory"]).unwrap_err();
+        assert_eq!(err.why, "the systemd user manager cannot limit memory (it has: none)");
     }
 
     #[test]

@@ -18,10 +18,28 @@ use crate::plan::limits::CgroupLimits;
 
 const SERVICE: &str = "org.freedesktop.systemd1";
 const OBJECT: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 
-/// Whether the caller's systemd user manager answers; why not otherwise.
-pub fn ping() -> Result<(), String> {
-    busctl(&["call", SERVICE, OBJECT, "org.freedesktop.DBus.Peer", "Ping"].map(String::from))
+/// The controllers the caller's systemd user manager can give its scopes:
+/// those of its own cgroup (`ControlGroup`, e.g.
+/// /user.slice/user-1000.slice/user@1000.service); why there is no manager
+/// to ask otherwise.
+pub fn manager_controllers() -> Result<Vec<String>, String> {
+    let args = ["get-property", SERVICE, OBJECT, MANAGER, "ControlGroup"].map(String::from);
+    let out = busctl(&args)?;
+    let path =
+        control_group(&out).ok_or_else(|| format!("busctl --user: no ControlGroup in {:?}", out.trim()))?;
+    let dir = crate::cgroup::dir_of(&path).map_err(|r| r.why)?;
+    let file = dir.join("cgroup.controllers");
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("{}: {}", file.display(), crate::cgroup::io_text(&e)))?;
+    Ok(text.split_whitespace().map(String::from).collect())
+}
+
+/// The path in busctl's answer to `get-property … ControlGroup`: `s "/…"`.
+fn control_group(out: &str) -> Option<String> {
+    let path = out.trim().strip_prefix("s \"")?.strip_suffix('"')?;
+    path.starts_with('/').then(|| path.to_string())
 }
 
 /// The busctl arguments of `StartTransientUnit` for a scope named `unit`
@@ -40,7 +58,7 @@ pub fn scope_call(unit: &str, pid: u32, limits: &CgroupLimits) -> Vec<String> {
     t("TasksMax", limits.pids);
     t("CPUQuotaPerSecUSec", limits.millicpus.map(|m| m * 1000));
     t("IOWeight", limits.io_weight.map(u64::from));
-    let mut args: Vec<String> = ["call", SERVICE, OBJECT, "org.freedesktop.systemd1.Manager"]
+    let mut args: Vec<String> = ["call", SERVICE, OBJECT, MANAGER]
         .into_iter()
         .chain(["StartTransientUnit", "ssa(sv)a(sa(sv))"])
         .map(String::from)
@@ -74,7 +92,7 @@ pub fn start_scope(pid: u32, limits: &CgroupLimits) -> Result<String, String> {
 // busctl fails at once without a bus and is bounded by its own
 // --timeout (25 s by default) with one.
 #[allow(clippy::disallowed_methods)]
-fn busctl(args: &[String]) -> Result<(), String> {
+fn busctl(args: &[String]) -> Result<String, String> {
     let out = Command::new("busctl")
         .arg("--user")
         .args(args)
@@ -82,7 +100,7 @@ fn busctl(args: &[String]) -> Result<(), String> {
         .output()
         .map_err(|e| format!("busctl --user: {}", crate::cgroup::io_text(&e)))?;
     if out.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     let err = String::from_utf8_lossy(&out.stderr);
     let first = err.lines().next().unwrap_or("failed");
@@ -93,6 +111,14 @@ fn busctl(args: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_manager_s_cgroup_from_busctl() {
+        let out = "s \"/user.slice/user-1000.slice/user@1000.service\"\n";
+        assert_eq!(control_group(out).as_deref(), Some("/user.slice/user-1000.slice/user@1000.service"));
+        assert_eq!(control_group("s \"\"\n"), None, "a manager without a cgroup");
+        assert_eq!(control_group("u 7\n"), None);
+    }
 
     #[test]
     fn the_call_systemd_run_would_make() {

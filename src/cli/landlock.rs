@@ -126,7 +126,8 @@ fn rule_path(flag: &str, p: &OsString, host: &Host) -> Result<PathBuf, UsageErro
     if p.is_empty() {
         return Err(UsageError(format!("{flag}: the path is empty")));
     }
-    let path = PathBuf::from(p);
+    let path =
+        PathBuf::from(crate::values::tilde(p, &host.home).map_err(|e| UsageError(format!("{flag} {e}")))?);
     let full = crate::values::normalize(&host.cwd.join(&path));
     crate::plan::check_dest(&full).map_err(|e| UsageError(format!("{flag} {}: {e}", escape::path(&path))))?;
     Ok(full)

@@ -21,6 +21,7 @@ pub mod network;
 mod ordered;
 mod run;
 pub mod seccomp;
+pub mod usage;
 
 pub use run::RunArgs;
 
@@ -80,6 +81,39 @@ pub enum Sub {
         #[command(subcommand)]
         action: ProfilesAction,
     },
+    /// Print the shell completion script for SHELL (the file under completions/), e.g.
+    /// `sandbox completions bash > ~/.local/share/bash-completion/completions/sandbox`.
+    Completions {
+        /// The shell: `bash`, `zsh` or `fish`.
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: Shell,
+    },
+    /// Print a man page (roff, as under man/): `sandbox` (the default), a subcommand's
+    /// (`explain`, `check`, `bwrap`, `profiles`, `completions`, `man`), or `profile` for the
+    /// profile format, e.g. `sandbox man | man -l -`.
+    Man {
+        /// The page: `sandbox`, a subcommand, or `profile`.
+        #[arg(value_name = "PAGE")]
+        page: Option<String>,
+    },
+}
+
+/// The shells `sandbox completions` has a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +147,10 @@ pub enum Command {
     Print(String),
     /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
     Bwrap(Vec<OsString>),
+    /// `sandbox completions SHELL`.
+    Completions(Shell),
+    /// `sandbox man [PAGE]`.
+    Man(Option<String>),
 }
 
 /// A sandbox the command line describes, before the profile is folded in.
@@ -156,9 +194,19 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     if args.get(1).is_some_and(|a| a == "bwrap") {
         return Ok(Command::Bwrap(args[2..].to_vec()));
     }
-    let matches = match Cli::command().try_get_matches_from(args) {
+    if let Some(plain) = plain_run(&args, host) {
+        return plain;
+    }
+    // bubblewrap's two-word `--dev-bind SRC DEST` parses natively (DEST as
+    // the command): say what was meant instead of running it.
+    if let Some(line) = usage::bwrap_two_words(&args[1.min(args.len())..]) {
+        return Err(UsageError(line));
+    }
+    let rest = args[1.min(args.len())..].to_vec();
+    let cmd = if asks_for_help(&args) { command() } else { Cli::command() };
+    let matches = match cmd.try_get_matches_from(args) {
         Ok(m) => m,
-        Err(e) => return clap_error(e),
+        Err(e) => return clap_error(e, &rest),
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e)))?;
     match cli.sub {
@@ -166,6 +214,8 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
         Some(Sub::Bwrap { args }) => Ok(Command::Bwrap(args)),
         Some(Sub::Profiles { action: ProfilesAction::List }) => Ok(Command::ProfilesList),
         Some(Sub::Profiles { action: ProfilesAction::Show { name } }) => Ok(Command::ProfilesShow(name)),
+        Some(Sub::Completions { shell }) => Ok(Command::Completions(shell)),
+        Some(Sub::Man { page }) => Ok(Command::Man(page)),
         Some(Sub::Explain { json, run }) => {
             let sub = matches.subcommand_matches("explain").expect("explain matched");
             Ok(Command::Explain { request: request(run, sub, host)?, json })
@@ -177,13 +227,52 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
     }
 }
 
+/// The whole command line with every help text, for `--help`, the man page
+/// and the completions. `--seccomp`'s long help lists the built-in policy's
+/// rules, parsed from seccomp/default.json and landlock.json: parse builds
+/// it only when help is asked for.
+pub fn command() -> clap::Command {
+    seccomp::LONG_HELP.store(true, std::sync::atomic::Ordering::Relaxed);
+    Cli::command()
+}
+
+/// `sandbox -- COMMAND...`: no option, the default profile, no clap (what
+/// clap would make of it, without building the whole command line first;
+/// `cli/tests.rs` compares the two).
+fn plain_run(args: &[OsString], host: &Host) -> Option<Result<Command, UsageError>> {
+    if args.len() < 3 || args[1] != "--" {
+        return None;
+    }
+    let run = RunArgs { profile: "default".into(), command: args[2..].to_vec(), ..RunArgs::default() };
+    Some(
+        request(Box::new(run), &ArgMatches::default(), host)
+            .map(|request| Command::Run { request, verbose: false }),
+    )
+}
+
+/// Whether argv may ask for help: `-h`, `--help` or a `help` subcommand
+/// before the command (`--`). Erring towards yes only costs time.
+fn asks_for_help(args: &[OsString]) -> bool {
+    let options = args.iter().skip(1).take_while(|a| *a != "--");
+    options
+        .into_iter()
+        .any(|a| a == "--help" || a == "-h" || a == "help" || a.to_string_lossy().starts_with("-h"))
+}
+
 fn request(run: Box<RunArgs>, m: &ArgMatches, host: &Host) -> Result<Request, UsageError> {
     let settings = ordered::settings(&run, m, host)?;
     Ok(Request { profile: run.profile.clone(), settings, run })
 }
 
-fn clap_error(e: clap::Error) -> Result<Command, UsageError> {
+fn clap_error(e: clap::Error, args: &[OsString]) -> Result<Command, UsageError> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+            if let Some(line) = usage::bwrap_spelling(arg, args) {
+                return Err(UsageError(line));
+            }
+        }
+    }
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Ok(Command::Print(e.render().to_string())),
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Err(UsageError(
@@ -191,7 +280,9 @@ fn clap_error(e: clap::Error) -> Result<Command, UsageError> {
         )),
         _ => {
             let mut msg = first_line(&e);
-            if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
+            if let Some(values) = usage::valid_values(&e) {
+                msg.push_str(&format!(": {values}"));
+            } else if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedArg) {
                 msg.push_str(&format!("; did you mean '{s}'?"));
             }
             Err(UsageError(msg))

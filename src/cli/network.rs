@@ -165,7 +165,7 @@ mod tests {
     }
 
     #[test]
-    fn the_last_net_wins_and_none_has_no_resolv_conf() {
+    fn the_last_net_wins_and_none_has_an_unreachable_resolver() {
         let dir = tempfile::tempdir().unwrap();
         let profile = dir.path().join("user.toml");
         std::fs::write(&profile, "include = [\"default\"]\n[network]\nmode = \"user\"\n").unwrap();
@@ -174,7 +174,12 @@ mod tests {
         assert_eq!(plan.network.user.as_ref().map(|u| u.backend), Some(Backend::Auto));
         assert_eq!(resolv_ops(&plan).len(), 1);
         let plan = parse_net(&["--profile", profile, "--net", "none"]).unwrap();
-        assert!(resolv_ops(&plan).is_empty());
+        match resolv_ops(&plan).as_slice() {
+            [FsOp::File { content, .. }] => {
+                assert!(String::from_utf8_lossy(content).contains("\nnameserver 192.0.2.53\n"))
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!((plan.network.user, plan.namespaces.net), (None, true));
         let plan = parse_net(&["--net", "host"]).unwrap();
         assert_eq!((plan.network.user, plan.namespaces.net), (None, false));

@@ -29,6 +29,11 @@ impl Ordered<'_> {
         values: &[T],
         f: impl Fn(&T) -> Result<Setting, String>,
     ) -> Result<(), UsageError> {
+        if values.is_empty() {
+            // Nothing to place, and nothing asked of the matches: a plain
+            // `sandbox -- COMMAND` has none (cli::plain_run).
+            return Ok(());
+        }
         let indices: Vec<usize> = self.m.indices_of(id).map(|i| i.collect()).unwrap_or_default();
         for (i, v) in values.iter().enumerate() {
             let at = indices.get(i).copied().unwrap_or(usize::MAX);
@@ -49,10 +54,10 @@ impl Ordered<'_> {
 /// The command line's settings, in the order written.
 pub(super) fn settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec<Setting>, UsageError> {
     let mut o = Ordered { m, out: Vec::new() };
-    filesystem(&mut o, run, &host.cwd)?;
+    filesystem(&mut o, run, host)?;
     environment(&mut o, run)?;
-    process(&mut o, run)?;
-    run.seccomp.settings(&mut o)?;
+    process(&mut o, run, &host.home)?;
+    run.seccomp.settings(&mut o, &host.home)?;
     run.network.settings(&mut o)?;
     match run.net {
         Some(net) if net != Net::Host && run.share.contains(&Share::Net) => {
@@ -65,27 +70,38 @@ pub(super) fn settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec
 }
 
 /// The file-system flags: binds, overlays, special mounts, the current
-/// directory.
-fn filesystem(o: &mut Ordered, run: &RunArgs, base: &Path) -> Result<(), UsageError> {
-    let bind =
-        |access, optional| move |v: &OsString| values::bind(v, base, access, optional).map(Setting::Fs);
-    let dest = |v: &OsString| values::dest_path(v);
+/// directory. A leading `~` of each path (and of each `:` part) is $HOME,
+/// where the shell did not expand it (`--ro=~/x`, `--ro /a:~/b`).
+fn filesystem(o: &mut Ordered, run: &RunArgs, host: &Host) -> Result<(), UsageError> {
+    let base = host.cwd.as_path();
+    let home = host.home.as_path();
+    let t = move |v: &OsString| values::tilde_parts(v, home);
+    let bind = move |access, optional| {
+        move |v: &OsString| values::bind(&t(v)?, base, access, optional).map(Setting::Fs)
+    };
+    let dest = move |v: &OsString| values::dest_path(&t(v)?);
     o.each("ro", &run.ro, bind(Access::ReadOnly, false))?;
     o.each("rw", &run.rw, bind(Access::ReadWrite, false))?;
     o.each("ro_try", &run.ro_try, bind(Access::ReadOnly, true))?;
     o.each("rw_try", &run.rw_try, bind(Access::ReadWrite, true))?;
     o.each("dev_bind", &run.dev_bind, bind(Access::Device, false))?;
-    o.each("overlay", &run.overlay, |v| values::overlay(v, base).map(Setting::Fs))?;
-    o.each("persist", &run.persist, |v| values::persist(v, base).map(Setting::Fs))?;
-    o.each("ro_overlay", &run.ro_overlay, |v| values::ro_overlay(v, base).map(Setting::Fs))?;
+    o.each("overlay", &run.overlay, |v| values::overlay(&t(v)?, base).map(Setting::Fs))?;
+    o.each("persist", &run.persist, |v| values::persist(&t(v)?, base).map(Setting::Fs))?;
+    o.each("ro_overlay", &run.ro_overlay, |v| values::ro_overlay(&t(v)?, base).map(Setting::Fs))?;
     o.each("dev", &run.dev, |v| Ok(Setting::Fs(FsOp::Dev { dest: dest(v)? })))?;
     o.each("proc", &run.proc, |v| Ok(Setting::Fs(FsOp::Proc { dest: dest(v)? })))?;
     o.each("tmpfs", &run.tmpfs, |v| {
         Ok(Setting::Fs(FsOp::Tmpfs { dest: dest(v)?, mode: 0o755, size: None }))
     })?;
-    o.each("hide", &run.hide, |v| Ok(Setting::Fs(FsOp::Hide { dest: dest(v)? })))?;
+    o.each("hide", &run.hide, |v| Ok(Setting::Fs(FsOp::Hide { dest: dest(v)?, optional: false })))?;
+    o.each("hide_try", &run.hide_try, |v| Ok(Setting::Fs(FsOp::Hide { dest: dest(v)?, optional: true })))?;
     o.each("mkdir", &run.mkdir, |v| Ok(Setting::Fs(FsOp::Dir { dest: dest(v)?, mode: 0o755 })))?;
-    o.each("symlink", &run.symlink, |v| values::symlink(v).map(Setting::Fs))?;
+    o.each("state", &run.state, |v| {
+        values::src_dest(&t(v)?, base).map(|(src, dest)| Setting::State { src, dest })
+    })?;
+    o.one("no_toolchains", run.no_toolchains.then_some(Setting::Toolchains(false)));
+    o.one("caches", run.caches.map(Setting::Caches));
+    o.each("symlink", &run.symlink, |v| values::symlink(&t(v)?).map(Setting::Fs))?;
     o.one("merged_usr", run.merged_usr.then_some(Setting::MergedUsr));
     o.one("bind_cwd", run.bind_cwd.map(Setting::BindCwd));
     Ok(())
@@ -103,7 +119,7 @@ fn environment(o: &mut Ordered, run: &RunArgs) -> Result<(), UsageError> {
 }
 
 /// The network mode and namespaces, and the command's process.
-fn process(o: &mut Ordered, run: &RunArgs) -> Result<(), UsageError> {
+fn process(o: &mut Ordered, run: &RunArgs, home: &Path) -> Result<(), UsageError> {
     o.one("net", run.net.map(Setting::Net));
     o.each("hostname", run.hostname.as_slice(), |h| values::hostname(h).map(Setting::Hostname))?;
     o.one("uid", run.uid.map(Setting::Uid));
@@ -111,7 +127,7 @@ fn process(o: &mut Ordered, run: &RunArgs) -> Result<(), UsageError> {
     o.one("no_die_with_parent", run.no_die_with_parent.then_some(Setting::DieWithParent(false)));
     o.one("no_new_session", run.no_new_session.then_some(Setting::NewSession(false)));
     o.one("best_effort", run.best_effort.then_some(Setting::BestEffort(true)));
-    o.each("cwd", run.cwd.as_slice(), |v| values::cwd(v).map(Setting::Cwd))?;
+    o.each("cwd", run.cwd.as_slice(), |v| values::cwd(&values::tilde(v, home)?).map(Setting::Cwd))?;
     o.each("share", &run.share, |ns| Ok(Setting::Share(*ns)))?;
     o.each("cap_add", &run.cap_add, |cap| values::capability(cap).map(Setting::CapAdd))?;
     o.each("keep_fd", &run.keep_fd, |fd| Ok(Setting::KeepFd(*fd)))?;

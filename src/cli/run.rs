@@ -72,9 +72,36 @@ pub struct RunArgs {
     pub tmpfs: Vec<OsString>,
 
     /// Hide PATH: cover a directory with an empty read-only one, a file with an empty
-    /// read-only file.
+    /// read-only file. A PATH the host does not have is an error (a typo would protect
+    /// nothing); see --hide-try.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
     pub hide: Vec<OsString>,
+
+    /// Like --hide, but nothing is said when PATH does not exist.
+    #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub hide_try: Vec<OsString>,
+
+    /// Bind the host directory DIR read-write at DEST (default: the same path), creating DIR
+    /// and its missing parents (mode 0700) when it does not exist; a note says where the
+    /// first time. For a service's state that outlives the sandbox.
+    #[arg(long, value_name = "DIR[:DEST]", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
+    pub state: Vec<OsString>,
+
+    /// Do not share the toolchains the command needs. By default, when the command (looked
+    /// up on your PATH) or a PATH entry lives where the sandbox shows nothing of the host
+    /// ($HOME, /opt), the toolchain it belongs to is shared read-only: rustup's ~/.cargo/bin
+    /// and ~/.rustup, pyenv, nvm, volta, fnm, ~/.local/bin with its Python packages, Go,
+    /// bun, deno, mise, asdf, /opt/NAME… (profiles/toolchains.toml); credentials inside them
+    /// stay hidden. `sandbox explain` lists what is added and why.
+    #[arg(long)]
+    pub no_toolchains: bool,
+
+    /// Package caches of your home: `none` (the default profile's), `ro` (those that exist,
+    /// read-only: ci), `overlay` (writable, the writes vanish at exit and the host's caches
+    /// never change: agent), or `rw` (read-write, a missing one created 0700 when its tool is
+    /// on your PATH: build). For cargo, npm, yarn, pnpm, pip, uv, go, maven and gradle.
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub caches: Option<crate::settings::CacheMode>,
 
     /// Create the directory PATH (and missing parents) inside the sandbox.
     #[arg(long, value_name = "PATH", value_parser = clap::value_parser!(OsString), action = ArgAction::Append)]
@@ -163,7 +190,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub limits: limits::LimitsArgs,
 
-    /// Print each setup step on stderr.
+    /// Print each setup step on stderr, with the milliseconds since the launch began.
     #[arg(short, long)]
     pub verbose: bool,
 

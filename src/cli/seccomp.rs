@@ -24,10 +24,24 @@ pub enum Mode {
     None,
 }
 
+/// Whether `--seccomp`'s long help is built (see [`super::command`]).
+pub(super) static LONG_HELP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--seccomp`'s long help: the built-in policy's rules with their reasons,
+/// parsed from seccomp/default.json and landlock.json. Building it costs
+/// more than parsing the rest of the command line, so it is there only
+/// when help is asked for (empty otherwise: nothing shows it then).
+fn long_help() -> String {
+    match LONG_HELP.load(std::sync::atomic::Ordering::Relaxed) {
+        true => policy::help_text(),
+        false => String::new(),
+    }
+}
+
 #[derive(clap::Args, Debug, Default)]
 pub struct SeccompArgs {
     /// Built-in system-call filter: `default` (a deny-list of kernel attack surface) or `none`.
-    #[arg(long, value_name = "MODE", value_enum, long_help = policy::help_text())]
+    #[arg(long, value_name = "MODE", value_enum, long_help = long_help())]
     pub seccomp: Option<Mode>,
 
     /// Make system call NAME fail with ERRNO (a name such as EACCES, or a number; default
@@ -68,7 +82,7 @@ pub struct SeccompArgs {
 
 impl SeccompArgs {
     /// The seccomp settings, in the order written.
-    pub(super) fn settings(&self, o: &mut Ordered) -> Result<(), UsageError> {
+    pub(super) fn settings(&self, o: &mut Ordered, home: &std::path::Path) -> Result<(), UsageError> {
         let base = self.seccomp.map(|m| match m {
             Mode::Default => Base::Default,
             Mode::None => Base::None,
@@ -81,7 +95,11 @@ impl SeccompArgs {
         o.each("seccomp_allow", &self.seccomp_allow, |v| {
             policy::check_allow(v).map(Setting::SeccompAllow).map_err(|e| named(v, e))
         })?;
-        let file = |oci| move |f: &OsString| Ok(Setting::SeccompFile { path: PathBuf::from(f), oci });
+        let file = |oci| {
+            move |f: &OsString| {
+                Ok(Setting::SeccompFile { path: PathBuf::from(crate::values::tilde(f, home)?), oci })
+            }
+        };
         o.each("seccomp_policy", &self.seccomp_policy, file(false))?;
         o.each("seccomp_oci", &self.seccomp_oci, file(true))?;
         o.one("seccomp_log", self.seccomp_log.then_some(Setting::SeccompLog));

@@ -112,7 +112,7 @@ fn symlink_hide_mkdir_tmpfs() {
         user_ops(&plan),
         [
             FsOp::Symlink { target: "usr/lib".into(), dest: "/lib".into() },
-            FsOp::Hide { dest: "/etc/x".into() },
+            FsOp::Hide { dest: "/etc/x".into(), optional: false },
             FsOp::Dir { dest: "/m".into(), mode: 0o755 },
             FsOp::Tmpfs { dest: "/t".into(), mode: 0o755, size: None },
         ]
@@ -298,5 +298,19 @@ fn help_and_version_print() {
     for flag in ["--help", "--version"] {
         let r = parse(vec!["sandbox".into(), flag.into()], &host());
         assert!(matches!(r, Ok(Command::Print(_))), "{flag}");
+    }
+}
+
+/// `sandbox -- COMMAND` skips clap (cli::plain_run): the same Plan as clap
+/// makes of the same command line with an option that changes nothing.
+#[test]
+fn a_command_alone_parses_as_clap_would() {
+    for command in [&["true"][..], &["sh", "-c", "echo --ro /x"], &["--help"], &["-v", "--"], &["--", "x"]] {
+        let mut plain = vec!["--"];
+        plain.extend(command);
+        let mut through_clap = vec!["--profile", "default", "--"];
+        through_clap.extend(command);
+        assert_eq!(parse_ok(&plain), parse_ok(&through_clap), "{command:?}");
+        assert_eq!(parse_ok(&plain).command, command.iter().map(OsString::from).collect::<Vec<_>>());
     }
 }

@@ -182,6 +182,8 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
             tmpfs: RootTmpfs::Writable,
             special: Special::Plain,
             parent_modes: b.parent_modes.clone(),
+            create_dirs: Vec::new(),
+            file_label: b.file_label.clone(),
         },
         process: process(&st, &seccomp, host),
         env: std::mem::take(&mut st.env).into_iter().map(|(name, value)| EnvVar { name, value }).collect(),

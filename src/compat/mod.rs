@@ -41,6 +41,11 @@ use crate::plan::Plan;
 /// The bubblewrap release whose command line this front end speaks.
 pub const BWRAP_VERSION: &str = "0.11.1";
 
+/// Every long option of bubblewrap's command line (`--bind`, `--unshare-all`, …).
+pub fn bwrap_options() -> Vec<&'static str> {
+    names::USAGE.iter().filter_map(|(usage, _)| usage.split(' ').next()).collect()
+}
+
 /// What parsing needs from the world besides the arguments: the data
 /// behind `--args`, `--file` and `--bind-data` descriptors, and a few
 /// kernel facts. [`RealIo`] asks the system; unit tests pass a fake.
@@ -53,6 +58,29 @@ pub trait Io {
     fn read_file(&self, path: &str) -> Option<Vec<u8>>;
     /// The caller's effective capabilities, as a mask by capability number.
     fn effective_caps(&self) -> u64;
+    /// What SELinux says of a label of `--exec-label` or `--file-label`.
+    fn check_label(&self, _label: &str) -> Label {
+        Label::Unsupported
+    }
+}
+
+/// SELinux's answer for a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Label {
+    /// SELinux is not enabled: bubblewrap refuses any label.
+    Unsupported,
+    Valid,
+    /// `security_check_context` failed with this errno.
+    Invalid(Errno),
+}
+
+/// selinuxfs's magic number (`SELINUX_MAGIC`).
+const SELINUX_MAGIC: nix::sys::statfs::FsType = nix::sys::statfs::FsType(0xf97c_ff8c_u32 as _);
+
+/// Whether SELinux is enabled, as libselinux's `is_selinux_enabled` sees
+/// it: selinuxfs mounted at /sys/fs/selinux.
+fn selinux_enabled() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/selinux").is_ok_and(|s| s.filesystem_type() == SELINUX_MAGIC)
 }
 
 /// The real system.
@@ -83,6 +111,27 @@ impl Io for RealIo {
     fn effective_caps(&self) -> u64 {
         let set = caps::read(None, caps::CapSet::Effective).unwrap_or_default();
         set.iter().fold(0u64, |m, c| m | 1u64 << c.index())
+    }
+
+    fn check_label(&self, label: &str) -> Label {
+        use std::io::Write;
+        if !selinux_enabled() {
+            return Label::Unsupported;
+        }
+        // libselinux's security_check_context: the context, NUL included,
+        // written to selinuxfs's `context` node; the kernel refuses an
+        // invalid one (EINVAL).
+        let mut text = label.as_bytes().to_vec();
+        text.push(0);
+        let written = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/sys/fs/selinux/context")
+            .and_then(|mut f| f.write_all(&text));
+        match written {
+            Ok(()) => Label::Valid,
+            Err(e) => Label::Invalid(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL))),
+        }
     }
 }
 

@@ -164,10 +164,27 @@ fn parse_list(st: &mut State, io: &mut dyn Io, argv: &[OsString], in_file: bool)
                 None => return Err(st.die(format!("Unknown option {}", escape::bytes(arg)))),
             }
         };
+        if name == "--exec-label" || name == "--file-label" {
+            check_label(st, io, name)?;
+        }
         after_option(st, name)?;
         i += 1 + used;
     }
     Ok(i)
+}
+
+/// bubblewrap's `die_unless_label_valid`: a label needs SELinux, and one
+/// SELinux accepts.
+fn check_label(st: &State, io: &dyn Io, name: &str) -> Result<(), Stop> {
+    let label = if name == "--exec-label" { &st.b.exec_label } else { &st.b.file_label };
+    let label = label.as_deref().unwrap_or_default();
+    match io.check_label(label) {
+        super::Label::Valid => Ok(()),
+        super::Label::Unsupported => Err(st.die("labeling not supported on this system")),
+        super::Label::Invalid(e) => {
+            Err(st.die(format!("invalid label {}: {}", escape::str(label), super::strerror(e))))
+        }
+    }
 }
 
 /// The checks bubblewrap makes after every option: a modifier must have

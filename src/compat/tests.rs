@@ -11,6 +11,8 @@ use crate::plan::{Access, Fds, FileHow, FsOp, Ids, NsSetup, Pid1, Root, RootTmpf
 struct FakeIo {
     fds: HashMap<i32, Vec<u8>>,
     no_cgroup_ns: bool,
+    /// SELinux's answer for any label (none: not enabled).
+    selinux: Option<Label>,
 }
 
 impl Io for FakeIo {
@@ -25,6 +27,9 @@ impl Io for FakeIo {
     }
     fn effective_caps(&self) -> u64 {
         0
+    }
+    fn check_label(&self, _label: &str) -> Label {
+        self.selinux.unwrap_or(Label::Unsupported)
     }
 }
 
@@ -91,7 +96,13 @@ fn a_plain_vector_gives_bubblewraps_defaults() {
     // bubblewrap's behaviours, stated as the Plan's.
     assert_eq!(
         p.root,
-        Root { tmpfs: RootTmpfs::Writable, special: Special::Plain, parent_modes: vec![0o700; 3] }
+        Root {
+            tmpfs: RootTmpfs::Writable,
+            special: Special::Plain,
+            parent_modes: vec![0o700; 3],
+            create_dirs: Vec::new(),
+            file_label: None,
+        }
     );
     assert_eq!(p.process.fds, Fds::AllBut(vec![]));
     assert_eq!((p.process.pid1, p.process.signals), (Pid1::PlainInit, Signals::NotForwarded));
@@ -522,4 +533,27 @@ fn user_namespace_layout_is_stated_in_the_plan() {
     assert_eq!(joined.ids, me);
     let s = joined.ns_setup;
     assert_eq!((s.join_user_fd, s.join_pid_fd, s.enter_user_fd, s.nest), (Some(5), Some(6), Some(7), None));
+}
+
+/// bubblewrap's die_unless_label_valid: without SELinux any label is
+/// refused; with it, the label must be one SELinux accepts.
+#[test]
+fn labels_need_selinux_and_a_valid_context() {
+    for opt in ["--exec-label", "--file-label"] {
+        assert_eq!(
+            die(&[opt, "system_u:object_r:tmp_t:s0", "true"]),
+            "labeling not supported on this system"
+        );
+        let mut io = FakeIo { selinux: Some(Label::Valid), ..Default::default() };
+        let p = plan_io(&[opt, "system_u:object_r:tmp_t:s0", "true"], &mut io);
+        let got = if opt == "--exec-label" { p.process.exec_label } else { p.root.file_label };
+        assert_eq!(got.as_deref(), Some("system_u:object_r:tmp_t:s0"));
+        let mut io = FakeIo { selinux: Some(Label::Invalid(Errno::EINVAL)), ..Default::default() };
+        match run(&[opt, "bogus", "true"], &mut io).result {
+            Err(Exit { stderr, code: 1, .. }) => {
+                assert_eq!(stderr, "bwrap: invalid label bogus: Invalid argument\n")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

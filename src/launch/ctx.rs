@@ -1,6 +1,9 @@
 //! What every step sees: the Plan, the seccomp programs built before
 //! clone, and how to log and pause.
 
+use std::sync::OnceLock;
+use std::time::Instant;
+
 use super::filters::Filters;
 use crate::plan::Plan;
 
@@ -33,6 +36,9 @@ pub struct Ctx<'a> {
     pub pause_at: Option<&'a str>,
     /// See [`Options::dns_floor`].
     pub dns_floor: Option<std::time::Duration>,
+    /// The caller's own uid and gid, read when the run started (before any
+    /// namespace was joined).
+    pub caller: crate::plan::Ids,
 }
 
 impl Ctx<'_> {
@@ -56,9 +62,38 @@ impl Ctx<'_> {
         }
     }
 
+    /// With `-v`: one line for a step, and when it happened, in ms since
+    /// launch began (the monitor's clock; init and the command are its
+    /// forks, so their lines use the same start). Nothing at all without
+    /// `-v`: no clock is read.
     pub fn log(&self, step: &str, detail: &str) {
         if self.verbose {
-            eprintln!("sandbox: {step}: {detail}");
+            let ms = start().elapsed().as_secs_f64() * 1e3;
+            eprintln!("sandbox: {step}: {detail} [{ms:.3} ms]");
         }
+    }
+}
+
+impl Ctx<'_> {
+    /// [`Ctx::log`], the line made only when it is printed: for the steps a
+    /// run repeats many times (one per mount, one per landlock rule).
+    pub fn log_with(&self, step: &str, detail: impl FnOnce() -> String) {
+        if self.verbose {
+            self.log(step, &detail());
+        }
+    }
+}
+
+/// When launch began; set by [`begin`].
+static START: OnceLock<Instant> = OnceLock::new();
+
+fn start() -> Instant {
+    *START.get_or_init(Instant::now)
+}
+
+/// Marks the start of a launch, for the times of `-v` (only when verbose).
+pub fn begin(verbose: bool) {
+    if verbose {
+        start();
     }
 }

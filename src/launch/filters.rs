@@ -9,29 +9,31 @@ use std::os::fd::{FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket;
-use seccompiler::{sock_filter, BpfProgram};
 
 use super::error::{Kind, Program, Result, SetupError};
 use super::sys;
 use crate::plan::seccomp::{Facts, Seccomp};
+use crate::seccomp::bpf::{BpfProgram, Insn};
+use crate::seccomp::compile::{self, Compiled};
 
-/// The programs to install, in order: landlock-only mode's metadata
-/// filter, the plan's policy (landlock's companion first, see
-/// `seccomp::compile`), then the raw `--add-seccomp-fd` programs.
+/// The programs to install, in order: the plan's policy compiled into one
+/// program (see `seccomp::compile`; with `listener`, it holds landlock-only
+/// mode's metadata filter too, or that filter is a program of its own
+/// before it), then the raw `--add-seccomp-fd` programs.
 #[derive(Default)]
 pub struct Filters {
-    pub policy: Vec<BpfProgram>,
+    pub programs: Vec<BpfProgram>,
     pub raw: Vec<BpfProgram>,
     /// Unsupported here and dropped (best effort): stays dropped.
     dropped: bool,
-    pub notify: Option<Notify>,
+    /// The first program holds the metadata filter: it is installed with a
+    /// listener, which travels over this socket pair.
+    pub listener: Option<Listener>,
 }
 
-/// Landlock-only mode's metadata filter (`seccomp::notify`), and the
-/// socket pair its listener travels over, from the command to the monitor
-/// (which does the calls: `monitor/metadata/`).
-pub struct Notify {
-    pub program: BpfProgram,
+/// The socket pair the metadata filter's listener travels over, from the
+/// command to the monitor (which does the calls: `monitor/metadata/`).
+pub struct Listener {
     /// The monitor's end.
     pub ours: OwnedFd,
     /// The command's end.
@@ -40,19 +42,32 @@ pub struct Notify {
 
 /// The programs of the plan's policy, for the facts of the plan as it runs
 /// (the host's pid namespace with `--share pid` and in landlock-only mode;
-/// port rules; the signal scope).
-fn compile(plan: &crate::plan::Plan) -> Result<Vec<BpfProgram>> {
-    crate::seccomp::compile::compile(&plan.seccomp, Facts::of(plan))
-        .map_err(|e| SetupError::new("seccomp", e))
+/// port rules; the signal scope), with the metadata filter when `metadata`.
+fn compile(plan: &crate::plan::Plan, metadata: bool) -> Result<Compiled> {
+    compile::stack(&plan.seccomp, Facts::of(plan), metadata).map_err(|e| SetupError::new("seccomp", e))
+}
+
+/// What [`prepare`] would refuse, without reading a raw program's fd or
+/// saying anything: the policy compiles and every raw program's fd is
+/// open (`sandbox explain`, and the run before anything starts).
+pub fn check(plan: &crate::plan::Plan) -> Result<()> {
+    compile(plan, metadata(plan)?)?;
+    for &fd in &plan.seccomp.bpf_fds {
+        if !sys::fd_is_open(fd) {
+            let kind = Kind::SeccompProgram { fd, problem: Program::Unreadable };
+            return Err(SetupError::errno(format!("--add-seccomp-fd {fd}"), Errno::EBADF).kind(kind));
+        }
+    }
+    Ok(())
 }
 
 /// Builds every program of the plan (in the monitor, before clone).
 pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
-    let policy = compile(plan)?;
     let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd)).collect::<Result<Vec<_>>>()?;
-    let notify = metadata(plan)?;
-    if policy.is_empty() && raw.is_empty() {
-        return Ok(Filters { notify, ..Filters::default() });
+    let metadata = metadata(plan)?;
+    let compiled = compile(plan, metadata)?;
+    if compiled.programs.is_empty() && raw.is_empty() {
+        return with_listener(compiled, raw, false);
     }
     if let Err(e) = supported(&plan.seccomp) {
         if plan.best_effort {
@@ -64,23 +79,27 @@ pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
                 false => "",
             };
             eprintln!("sandbox: warning: running without system-call filters{extras}: {}", e.cause);
-            return Ok(Filters { dropped: true, notify, ..Filters::default() });
+            return with_listener(metadata_only(metadata)?, Vec::new(), true);
         }
         return Err(e);
     }
-    Ok(Filters { policy, raw, dropped: false, notify })
+    with_listener(compiled, raw, false)
 }
 
-/// Landlock-only mode's metadata filter, if the plan runs in that mode:
-/// this kernel must have user notification (Linux 5.0), or the run is
-/// refused unless best effort.
-fn metadata(plan: &crate::plan::Plan) -> Result<Option<Notify>> {
-    if plan.mode != crate::plan::landlock::Mode::Landlock {
-        return Ok(None);
+/// Without the policy (dropped, best effort): the metadata filter alone.
+fn metadata_only(metadata: bool) -> Result<Compiled> {
+    if !metadata {
+        return Ok(Compiled::default());
     }
-    let program = crate::seccomp::notify::program().map_err(|e| SetupError::new("seccomp", e));
-    match program.and_then(|p| notify_supported().map(|()| p)) {
-        Ok(program) => {
+    let p = crate::seccomp::notify::program().map_err(|e| SetupError::new("seccomp", e))?;
+    Ok(Compiled { programs: vec![p], listener: true })
+}
+
+/// The filters, with the socket pair of the listener when the first
+/// program has one.
+fn with_listener(compiled: Compiled, raw: Vec<BpfProgram>, dropped: bool) -> Result<Filters> {
+    let listener = match compiled.listener {
+        true => {
             let (ours, theirs) = socket::socketpair(
                 socket::AddressFamily::Unix,
                 socket::SockType::SeqPacket,
@@ -88,14 +107,28 @@ fn metadata(plan: &crate::plan::Plan) -> Result<Option<Notify>> {
                 socket::SockFlag::SOCK_CLOEXEC,
             )
             .map_err(|e| SetupError::errno("seccomp: listener socket", e))?;
-            Ok(Some(Notify { program, ours, theirs }))
+            Some(Listener { ours, theirs })
         }
+        false => None,
+    };
+    Ok(Filters { programs: compiled.programs, raw, dropped, listener })
+}
+
+/// Whether the plan gets landlock-only mode's metadata filter: only in
+/// that mode, and this kernel must have user notification (Linux 5.0), or
+/// the run is refused unless best effort.
+fn metadata(plan: &crate::plan::Plan) -> Result<bool> {
+    if plan.mode != crate::plan::landlock::Mode::Landlock {
+        return Ok(false);
+    }
+    match notify_supported() {
+        Ok(()) => Ok(true),
         Err(e) if plan.best_effort => {
             eprintln!(
                 "sandbox: warning: chmod, chown, utimes and xattr calls are not confined (best effort): {}",
                 e.cause
             );
-            Ok(None)
+            Ok(false)
         }
         Err(e) => Err(e.hint(
             "landlock-only mode confines metadata calls with seccomp user notification (Linux 5.0); \
@@ -121,14 +154,14 @@ impl Filters {
     /// (the fallback when user namespaces are refused): the policy is
     /// compiled again (ptrace and its relatives now reach host processes,
     /// System V IPC is the host's, and landlock stands in for "no network"
-    /// with its port rules),
-    /// the raw programs, already read, are kept.
+    /// with its port rules), with the metadata filter; the raw programs,
+    /// already read, are kept.
     pub fn for_plan(&self, plan: &crate::plan::Plan) -> Result<Filters> {
-        let notify = metadata(plan)?;
-        if self.dropped {
-            return Ok(Filters { dropped: true, notify, ..Filters::default() });
+        let metadata = metadata(plan)?;
+        match self.dropped {
+            true => with_listener(metadata_only(metadata)?, Vec::new(), true),
+            false => with_listener(compile(plan, metadata)?, self.raw.clone(), false),
         }
-        Ok(Filters { policy: compile(plan)?, raw: self.raw.clone(), dropped: false, notify })
     }
 }
 
@@ -188,7 +221,7 @@ fn parse_program(bytes: &[u8]) -> std::result::Result<BpfProgram, (Program, Stri
     }
     Ok(bytes
         .chunks_exact(8)
-        .map(|c| sock_filter {
+        .map(|c| Insn {
             code: u16::from_ne_bytes([c[0], c[1]]),
             jt: c[2],
             jf: c[3],
@@ -205,7 +238,7 @@ mod tests {
     fn raw_programs_are_records_of_eight_bytes() {
         let ret_allow = [0x06u8, 0, 0, 0, 0, 0, 0xff, 0x7f];
         let p = parse_program(&ret_allow).unwrap();
-        assert_eq!(p, vec![sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]);
+        assert_eq!(p, vec![Insn { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }]);
         assert_eq!(parse_program(&ret_allow[..7]).unwrap_err().0, Program::Partial);
         assert!(parse_program(&ret_allow[..7]).unwrap_err().1.contains("multiple of 8"));
         assert_eq!(parse_program(&[]).unwrap_err().0, Program::Empty);

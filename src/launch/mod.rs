@@ -5,8 +5,9 @@
 //! ```text
 //! run        the seccomp programs (filters.rs), then the monitor
 //! monitor/   before clone: checks, cgroup, pty, status fds; clone;
-//!            after clone: id maps, cgroup, user-mode network and its
-//!            firewall; release;
+//!            after clone: id maps, cgroup, user-mode network; release;
+//!            while init builds the root: the network ready and its
+//!            firewall set up; the second byte;
 //!            then supervise until init ends          (monitor/mod.rs)
 //! init/      pid 1: the new root (root/), hostname, loopback, the nested
 //!            user namespace, lock files; fork the command; reap
@@ -46,18 +47,37 @@ pub use error::SetupError;
 
 use crate::plan::Plan;
 
+/// What a run checks before anything starts, checked without starting or
+/// making anything: the seccomp programs compile, every bind source and
+/// overlay layer is there (a directory the run is to create may be
+/// missing), every `--hide` names something. The native front end calls
+/// it before a run and for `sandbox explain`, so a command line that cannot
+/// run fails there with the same line and nothing made on the host. (The
+/// bwrap front end does not: bubblewrap reports these after its info fd.)
+pub fn check(plan: &Plan) -> error::Result<()> {
+    filters::check(plan)?;
+    if plan.mode == crate::plan::landlock::Mode::Namespaces {
+        root::sources::check(&sys::RealSys, &plan.fs, &plan.root.create_dirs)?;
+    }
+    Ok(())
+}
+
 /// Runs `plan` and returns the exit status: the command's own, or 128+N
 /// when it was killed by signal N. A failed setup, or a command that
 /// cannot be executed, is returned for the front end to word.
 pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
+    ctx::begin(opts.verbose);
     // Built before clone: a bad policy is an error with nothing started.
     let filters = filters::prepare(plan)?;
+    let caller =
+        crate::plan::Ids { uid: nix::unistd::getuid().as_raw(), gid: nix::unistd::getgid().as_raw() };
     let ctx = Ctx {
         plan,
         verbose: opts.verbose,
         filters: &filters,
         pause_at: opts.pause_at.as_deref(),
         dns_floor: opts.dns_floor,
+        caller,
     };
     monitor::start(&ctx)
 }

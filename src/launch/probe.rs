@@ -147,8 +147,11 @@ pub fn setid_helper(cmd: &str) -> Option<(PathBuf, bool)> {
 
 /// Mounts an overlay with `userxattr` inside a child's own user and mount
 /// namespace, its layers in a fresh directory under `tmp` that is removed
-/// afterwards, whatever happened. The error names the failed step.
-pub fn overlay_in_userns(tmp: &Path) -> Result<(), String> {
+/// afterwards, whatever happened. The error names the failed step. Also
+/// says whether a tmpfs there takes user xattrs (Linux 6.6+): `--overlay`'s
+/// upper layer is one, and overlayfs needs them to remove or rename a
+/// lower directory that has entries (EIO otherwise).
+pub fn overlay_in_userns(tmp: &Path) -> Result<bool, String> {
     let nanos = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
     let dir = tmp.join(format!("sandbox-check-{}-{nanos}", std::process::id()));
     std::fs::DirBuilder::new()
@@ -171,7 +174,7 @@ fn remove_tree(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-fn overlay_probe(dir: &Path) -> Result<(), String> {
+fn overlay_probe(dir: &Path) -> Result<bool, String> {
     for sub in ["lower", "upper", "work", "merged"] {
         std::fs::create_dir(dir.join(sub)).map_err(|e| format!("mkdir {sub}: {e}"))?;
     }
@@ -181,7 +184,11 @@ fn overlay_probe(dir: &Path) -> Result<(), String> {
     if pid == 0 {
         drop(rd);
         let result = overlay_child(dir, uid, gid);
-        let msg = result.as_ref().map_or_else(String::as_str, |()| "ok");
+        let msg = match &result {
+            Ok(true) => "ok",
+            Ok(false) => "ok, no user xattrs on tmpfs",
+            Err(e) => e.as_str(),
+        };
         let _ = nix::unistd::write(&wr, msg.as_bytes());
         sys::exit_now(i32::from(result.is_err()));
     }
@@ -191,14 +198,16 @@ fn overlay_probe(dir: &Path) -> Result<(), String> {
     let _ = File::from(rd).read_to_string(&mut msg);
     let status = reap(pid);
     match msg.as_str() {
-        "ok" => Ok(()),
+        "ok" => Ok(true),
+        "ok, no user xattrs on tmpfs" => Ok(false),
         "" => Err(format!("the probe ended without a word ({status:?})")),
         _ => Err(msg),
     }
 }
 
-/// The child's part: unshare, map itself to root, mount the overlay.
-fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
+/// The child's part: unshare, map itself to root, mount the overlay, then
+/// a tmpfs over the lower layer to try a user xattr on.
+fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<bool, String> {
     let step = |what: &'static str| move |e: Errno| format!("{what}: {e}");
     unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(step("unshare"))?;
     let write = |file: &str, text: String| {
@@ -214,7 +223,10 @@ fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<(), String> {
     nix::unistd::chdir(dir).map_err(step("chdir"))?;
     let opts = "lowerdir=lower,upperdir=upper,workdir=work,userxattr";
     mount(Some("overlay"), "merged", Some("overlay"), MsFlags::empty(), Some(opts))
-        .map_err(step("mount overlay"))
+        .map_err(step("mount overlay"))?;
+    mount(Some("tmpfs"), "lower", Some("tmpfs"), MsFlags::empty(), none).map_err(step("mount tmpfs"))?;
+    std::fs::write("lower/x", "").map_err(|e| format!("create a file on tmpfs: {e}"))?;
+    Ok(user_xattr(c"lower/x"))
 }
 
 /// Sets up the egress firewall (`--allow-host`) in a child's own user and
@@ -267,8 +279,16 @@ fn firewall_child() -> Result<(), String> {
     Ok(())
 }
 
-/// Whether the caller's systemd user manager answers on D-Bus (it can then
-/// put a sandbox in a scope with limits); why not otherwise.
-pub fn systemd_user_manager() -> Result<(), String> {
-    crate::cgroup::systemd::ping()
+/// Whether a `user.` extended attribute can be set on `path`.
+fn user_xattr(path: &std::ffi::CStr) -> bool {
+    let (name, value) = (c"user.sandbox-check", b"1");
+    // SAFETY: both strings are NUL-terminated and `value` is valid for its length.
+    let r = unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+    r == 0
+}
+
+/// The controllers the caller's systemd user manager can give a scope (it
+/// answers on D-Bus and can then put a sandbox in one); why not otherwise.
+pub fn systemd_user_manager() -> Result<Vec<String>, String> {
+    crate::cgroup::systemd::manager_controllers()
 }

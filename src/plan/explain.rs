@@ -244,7 +244,9 @@ fn op_line(op: &FsOp) -> String {
         FsOp::Dev { dest } => format!("dev      {}", path(dest)),
         FsOp::Dir { dest, mode } => format!("mkdir    {} (mode {mode:04o})", path(dest)),
         FsOp::Symlink { target, dest } => format!("symlink  {} -> {}", path(dest), path(target)),
-        FsOp::Hide { dest } => format!("hide     {}", path(dest)),
+        FsOp::Hide { dest, optional } => {
+            format!("hide     {}{}", path(dest), if *optional { " (if present)" } else { "" })
+        }
         FsOp::File { dest, content, mode, how } => {
             let how = match how {
                 FileHow::Copy => "file",

@@ -20,6 +20,17 @@ pub struct Root {
     /// creates, one per operation; 0755 for those beyond the list.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parent_modes: Vec<u32>,
+    /// Host directories made (0700, with their missing parents) before the
+    /// sources are opened, when they do not exist: state directories
+    /// (`--state`) and the caches `--caches rw` fills. Each one made is
+    /// said on stderr.
+    #[serde(skip_serializing_if = "Vec::is_empty", with = "super::serde_os::os_vec_path")]
+    pub create_dirs: Vec<PathBuf>,
+    /// The SELinux context of the tmpfs mounts and the files the setup
+    /// makes (bubblewrap's `--file-label`, accepted only where SELinux is
+    /// enabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_label: Option<String>,
 }
 
 /// The tmpfs the root is built on.
@@ -116,6 +127,11 @@ pub enum FsOp {
     Hide {
         #[serde(with = "os_path")]
         dest: PathBuf,
+        /// Fine when nothing is there (`--hide-try`); otherwise a path the
+        /// host does not have is an error before anything starts (a typo
+        /// would protect nothing).
+        #[serde(default, skip_serializing_if = "is_false")]
+        optional: bool,
     },
     /// A file with the given content: created at `dest` (`copy`, bwrap
     /// --file) or made in the scratch tmpfs and bound over `dest` (`bind`,
@@ -199,7 +215,7 @@ impl FsOp {
             | FsOp::Dev { dest }
             | FsOp::Dir { dest, .. }
             | FsOp::Symlink { dest, .. }
-            | FsOp::Hide { dest }
+            | FsOp::Hide { dest, .. }
             | FsOp::File { dest, .. }
             | FsOp::Chmod { dest, .. }
             | FsOp::RemountRo { dest }

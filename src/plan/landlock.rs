@@ -26,6 +26,7 @@ pub mod compat;
 pub mod mounts;
 pub mod only;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -227,10 +228,38 @@ fn dev_grants_only(dest: &Path) -> Vec<Grant> {
 }
 
 /// Adds `g`, dropping earlier grants at or beneath its path: a later mount
-/// covers whatever was mounted there before.
+/// covers whatever was mounted there before (landlock-only mode's
+/// adaptation, one operation at a time; the full mode uses [`uncovered`]).
 fn cover(out: &mut Vec<Grant>, g: Grant) {
     out.retain(|o| !o.path.starts_with(&g.path));
     out.push(g);
+}
+
+/// One operation's grant at `dest`, which it covers.
+fn covering(dest: &Path, rights: Rights) -> (Option<&Path>, Vec<Grant>) {
+    (Some(dest), vec![Grant::new(dest, rights)])
+}
+
+/// The grants of mount operations in order, each with the path it covers
+/// (`None`: it covers nothing), without those a later operation covers: a
+/// later mount covers whatever was mounted at or beneath its path (an
+/// operation never covers its own grants). Linear in the number of grants
+/// (times the depth of their paths): from the last operation back, a grant
+/// stays unless one of its ancestors (or the path itself) was covered
+/// later, instead of comparing each path with every earlier one.
+fn uncovered(ops: Vec<(Option<&Path>, Vec<Grant>)>) -> Vec<Grant> {
+    let mut covered: HashSet<&Path> = HashSet::new();
+    let mut kept = Vec::new();
+    for (cover, grants) in ops.into_iter().rev() {
+        for g in grants.into_iter().rev() {
+            if !g.path.ancestors().any(|a| covered.contains(a)) {
+                kept.push(g);
+            }
+        }
+        covered.extend(cover);
+    }
+    kept.reverse();
+    kept
 }
 
 /// The mirror of the mounts, in the full (namespaces) mode.
@@ -253,46 +282,48 @@ fn cover(out: &mut Vec<Grant>, g: Grant) {
 ///   empty read-only mount; a symlink is checked at its target; rights only
 ///   add up, so a later read-only remount is the mount's to enforce).
 fn mirror(plan: &Plan) -> Vec<Grant> {
-    let mut out = vec![Grant::new(Path::new("/"), Rights::LIST)];
+    let mut ops: Vec<(Option<&Path>, Vec<Grant>)> =
+        vec![(None, vec![Grant::new(Path::new("/"), Rights::LIST)])];
     for op in &plan.fs {
-        match op {
+        ops.push(match op {
             FsOp::Bind { dest, access, .. } => {
                 let rights = match access {
                     Access::ReadOnly => Rights::READ | Rights::EXEC,
                     Access::ReadWrite => Rights::READ_WRITE,
                     Access::Device => Rights::READ_WRITE | Rights::IOCTL_DEV,
                 };
-                cover(&mut out, Grant::new(dest, rights));
+                covering(dest, rights)
             }
-            FsOp::Tmpfs { dest, .. } => cover(&mut out, Grant::new(dest, Rights::READ_WRITE)),
+            FsOp::Tmpfs { dest, .. } => covering(dest, Rights::READ_WRITE),
             FsOp::Proc { dest } => {
                 // With the host's pid namespace /proc shows host processes:
                 // read only, so their oom_score_adj and the like stay theirs.
                 let write = if plan.namespaces.pid { Rights::WRITE_FILE } else { Rights::NONE };
-                cover(&mut out, Grant::new(dest, Rights::READ | write));
+                covering(dest, Rights::READ | write)
             }
             FsOp::Dev { dest } => {
-                out.retain(|o| !o.path.starts_with(dest));
-                dev_grants(dest, &mut out);
+                let mut grants = Vec::new();
+                dev_grants(dest, &mut grants);
+                (Some(dest.as_path()), grants)
             }
             FsOp::File { dest, how, .. } => {
                 let write = if *how == FileHow::BindRo { Rights::NONE } else { Rights::WRITE_FILE };
-                cover(&mut out, Grant::new(dest, Rights::READ | write));
+                covering(dest, Rights::READ | write)
             }
-            FsOp::Mqueue { dest } => cover(&mut out, Grant::new(dest, Rights::READ_WRITE)),
+            FsOp::Mqueue { dest } => covering(dest, Rights::READ_WRITE),
             FsOp::Overlay { dest, upper, .. } => {
                 let rights =
                     if *upper == Upper::ReadOnly { Rights::READ | Rights::EXEC } else { Rights::READ_WRITE };
-                cover(&mut out, Grant::new(dest, rights));
+                covering(dest, rights)
             }
             FsOp::Dir { .. }
             | FsOp::Symlink { .. }
             | FsOp::Hide { .. }
             | FsOp::Chmod { .. }
-            | FsOp::RemountRo { .. } => {}
-        }
+            | FsOp::RemountRo { .. } => continue,
+        });
     }
-    out
+    uncovered(ops)
 }
 
 /// The explicit rules, plus the sandbox's own /dev when the plan has one.

@@ -210,17 +210,23 @@ pub fn errno_from_name(s: &str) -> Option<u32> {
         "EDEADLOCK" => "EDEADLK",
         s => s,
     };
-    (1..=133).find(|&n| errno_name(n) == s)
+    names().iter().position(|n| n == s).map(|i| i as u32 + 1)
 }
 
 /// 1 → `EPERM`; a number without a name stays a number.
 pub fn errno_name(n: u32) -> String {
-    let name = format!("{:?}", nix::errno::Errno::from_raw(n as i32));
-    if name.starts_with('E') {
-        name
-    } else {
-        n.to_string()
+    match names().get((n as usize).wrapping_sub(1)) {
+        Some(name) if name.starts_with('E') => name.clone(),
+        _ => n.to_string(),
     }
+}
+
+/// The names of errnos 1 to 133 as nix spells them (a number nix does not
+/// name reads `UnknownErrno`), formatted once per process: policies name
+/// an errno in every rule.
+fn names() -> &'static [String] {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| (1..=133).map(|n| format!("{:?}", nix::errno::Errno::from_raw(n))).collect())
 }
 
 /// A test of one argument register.

@@ -22,6 +22,12 @@ use std::path::{Path, PathBuf};
 
 pub use render::render;
 
+/// Expands the profiles' `${…}` variables in `s` for `host` (the toolchain
+/// table uses them too).
+pub fn expand(s: &str, host: &Host) -> Result<String, String> {
+    vars::expand(s, host)
+}
+
 use crate::escape;
 use crate::host::Host;
 use crate::settings::{Located, Origin};
@@ -178,19 +184,37 @@ fn load_into(
     stack.pop();
     let base = src.dir.clone().unwrap_or_else(|| host.cwd.clone());
     let expand = |s: &str| vars::expand(s, host);
-    let own = read::settings(&doc, &expand, &base).map_err(|(at, msg)| located_error(src, at, &msg))?;
+    let own =
+        read::settings(&doc, &expand, &base, &host.home).map_err(|(at, msg)| located_error(src, at, &msg))?;
+    let lines = LineStarts::of(&src.text);
     for (at, setting) in own {
-        let (line, col) = line_col(&src.text, at);
+        let (line, col) = lines.line_col(at);
         out.push(Located { setting, origin: Origin::Profile { file: src.label.clone(), line, col } });
     }
     Ok(doc.description)
 }
 
 fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    (line, col)
+    LineStarts::of(text).line_col(at)
+}
+
+/// Where each line of a text starts, to give many byte offsets their line
+/// and column without scanning the text from its start each time.
+struct LineStarts(Vec<usize>, usize);
+
+impl LineStarts {
+    fn of(text: &str) -> LineStarts {
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineStarts(starts.collect(), text.len())
+    }
+
+    /// 1-based line and column (in bytes) of the offset `at` (the end of
+    /// the text at most).
+    fn line_col(&self, at: usize) -> (usize, usize) {
+        let at = at.min(self.1);
+        let line = self.0.partition_point(|&start| start <= at);
+        (line, at - self.0[line - 1] + 1)
+    }
 }
 
 /// The `[section]` a byte offset is in, for error messages.

@@ -17,12 +17,18 @@ type Out = Result<Vec<Positioned>, (usize, String)>;
 
 /// The file's own settings (not its includes), in file order. `expand`
 /// expands `${VAR}`; `base` is the directory relative sources start from.
-pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base: &Path) -> Out {
+pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base: &Path, home: &Path) -> Out {
     let mut out: Vec<Positioned> = Vec::new();
     let val = |s: &S<String>| expand(s.get_ref()).map_err(|e| (s.span().start, e));
-    filesystem(doc, &val, base, &mut out)?;
-    landlock(&doc.landlock, &val, base, &mut out)?;
-    seccomp(&doc.seccomp, &val, base, &mut out)?;
+    // A path's leading `~` (of each `:` part) is $HOME, as in a shell.
+    let path = |s: &S<String>| {
+        let v = val(s)?;
+        let t = values::tilde_parts(OsStr::new(&v), home).map_err(|e| (s.span().start, e))?;
+        Ok(t.to_string_lossy().into_owned())
+    };
+    filesystem(doc, &path, base, &mut out)?;
+    landlock(&doc.landlock, &path, base, &mut out)?;
+    seccomp(&doc.seccomp, &path, base, &mut out)?;
     limits(&doc.limits, &val, &mut out)?;
     if let Some(m) = &doc.mode {
         out.push((m.span().start, Setting::Mode(*m.get_ref())));
@@ -58,8 +64,17 @@ fn filesystem(doc: &Doc, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
     each(out, &fs.dev, &|v| Ok(FsOp::Dev { dest: dest(v)? }))?;
     each(out, &fs.proc, &|v| Ok(FsOp::Proc { dest: dest(v)? }))?;
     each(out, &fs.tmpfs, &|v| Ok(FsOp::Tmpfs { dest: dest(v)?, mode: 0o755, size: None }))?;
-    each(out, &fs.hide, &|v| Ok(FsOp::Hide { dest: dest(v)? }))?;
+    each(out, &fs.hide, &|v| Ok(FsOp::Hide { dest: dest(v)?, optional: false }))?;
+    each(out, &fs.hide_try, &|v| Ok(FsOp::Hide { dest: dest(v)?, optional: true }))?;
     each(out, &fs.mkdir, &|v| Ok(FsOp::Dir { dest: dest(v)?, mode: 0o755 }))?;
+    for s in &fs.state {
+        let (src, dest) = values::src_dest(OsStr::new(&val(s)?), base).map_err(|e| (s.span().start, e))?;
+        out.push((s.span().start, Setting::State { src, dest }));
+    }
+    flag(out, &fs.toolchains, |on| Some(Setting::Toolchains(on)));
+    if let Some(m) = &fs.caches {
+        out.push((m.span().start, Setting::Caches(*m.get_ref())));
+    }
     each(out, &fs.symlink, &|v| values::symlink(v))?;
     flag(out, &fs.merged_usr, |on| on.then_some(Setting::MergedUsr));
     if let Some(m) = &fs.bind_cwd {

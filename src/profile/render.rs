@@ -47,7 +47,8 @@ fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
         FsOp::Symlink { target, dest } => {
             ("symlink", format!("{}:{}", escape::path(target), escape::path(dest)))
         }
-        FsOp::Hide { dest } => ("hide", escape::path(dest)),
+        FsOp::Hide { dest, optional: false } => ("hide", escape::path(dest)),
+        FsOp::Hide { dest, optional: true } => ("hide-try", escape::path(dest)),
         FsOp::Overlay { lowers, dest, upper } => {
             let layers: Vec<String> = lowers.iter().map(|l| layer(l)).collect();
             let (layers, dest) = (layers.join(":"), escape::path(dest));
@@ -61,6 +62,16 @@ fn fs_entry(op: &FsOp) -> Option<(&'static str, String)> {
         // Only the bwrap front end makes these; profiles cannot say them.
         FsOp::File { .. } | FsOp::Chmod { .. } | FsOp::RemountRo { .. } | FsOp::Mqueue { .. } => return None,
     })
+}
+
+/// `--state`'s value: `DIR`, or `DIR:DEST`.
+fn state_value(src: &std::path::Path, dest: &std::path::Path) -> String {
+    let dir = escape::path(src).replace(':', "\\:");
+    if src == dest {
+        dir
+    } else {
+        format!("{dir}:{}", escape::path(dest))
+    }
 }
 
 /// Adds a file-system operation to the `[filesystem]` list of its key.
@@ -78,6 +89,7 @@ fn add_fs(doc: &mut Doc, key: &str, v: String) {
         "mkdir" => &mut f.mkdir,
         "symlink" => &mut f.symlink,
         "hide" => &mut f.hide,
+        "hide-try" => &mut f.hide_try,
         "overlay" => &mut f.overlay,
         "persist" => &mut f.persist,
         // "ro-overlay", the last key fs_entry gives.
@@ -99,6 +111,9 @@ fn doc(description: Option<&str>, settings: &[Located]) -> Doc {
                 }
             }
             Setting::MergedUsr => f.merged_usr = Some(s(true)),
+            Setting::State { src, dest } => f.state.push(s(state_value(src, dest))),
+            Setting::Toolchains(on) => f.toolchains = Some(s(*on)),
+            Setting::Caches(m) => f.caches = Some(s(*m)),
             Setting::BindCwd(m) => f.bind_cwd = Some(s(*m)),
             Setting::Env(k, v) => _ = env.set.insert(escape::os(k), s(escape::os(v))),
             Setting::KeepEnv(k) => env.keep.push(s(escape::os(k))),
@@ -162,6 +177,9 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         // doc() takes these; listed so that a new setting must be placed.
         Setting::Fs(_)
         | Setting::MergedUsr
+        | Setting::State { .. }
+        | Setting::Toolchains(_)
+        | Setting::Caches(_)
         | Setting::BindCwd(_)
         | Setting::Env(..)
         | Setting::KeepEnv(_)
@@ -189,6 +207,9 @@ pub fn render(description: Option<&str>, settings: &[Located]) -> String {
             Setting::Fs(op) => fs_entry(op).map(|(k, v)| format!("{k} {}", toml::Value::String(v))),
             Setting::MergedUsr => Some("merged-usr".into()),
             Setting::BindCwd(m) => Some(format!("bind-cwd {}", toml::Value::try_from(m).ok()?)),
+            Setting::State { src, dest } => {
+                Some(format!("state {}", toml::Value::String(state_value(src, dest))))
+            }
             _ => None,
         })
         .collect();

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::plan::landlock::Mode;
-use crate::settings::{BindCwd, Net, Share};
+use crate::settings::{BindCwd, CacheMode, Net, Share};
 
 /// A value with the place it was written (`0..0` for values rendered by
 /// `sandbox profiles show`).
@@ -71,6 +71,8 @@ pub struct Filesystem {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hide: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hide_try: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dev: Vec<S<String>>,
@@ -93,9 +95,16 @@ pub struct Filesystem {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ro_overlay: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub state: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mkdir: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub symlink: Vec<S<String>>,
+    /// `--no-toolchains` when false (the default profile says true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub toolchains: Option<S<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caches: Option<S<CacheMode>>,
 }
 
 /// `[environment]`: `set` (a table NAME = VALUE, `--env`), `keep`

@@ -459,3 +459,20 @@ fn the_man_page_documents_every_key() {
         assert!(man.contains(&format!(".TP\n\\fB{name}\\fR")), "built-in {name} undocumented");
     }
 }
+
+/// Lines and columns from the table of line starts are those of counting
+/// the newlines before each offset (what line_col did for every setting).
+#[test]
+fn line_and_column_of_every_offset() {
+    let text = "a = 1\n\n[fs]\nro = [\"/usr\"]\n  x\n";
+    let by_counting = |at: usize| {
+        let before = &text[..at.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        (line, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+    };
+    let table = super::LineStarts::of(text);
+    for at in 0..=text.len() + 3 {
+        assert_eq!(table.line_col(at), by_counting(at), "offset {at}");
+    }
+    assert_eq!(super::line_col("", 0), (1, 1));
+}

@@ -3,7 +3,7 @@
 //! (every filter runs; the strictest answer wins; between equals, the
 //! filter installed last), as gVisor's `pkg/seccomp` tests do.
 
-use seccompiler::sock_filter;
+use super::bpf::Insn as sock_filter;
 
 /// The kernel's `struct seccomp_data`.
 pub struct Data {
@@ -68,6 +68,62 @@ pub fn run_all(progs: &[Vec<sock_filter>], d: &Data) -> u32 {
         }
     }
     best.unwrap_or(libc::SECCOMP_RET_ALLOW)
+}
+
+/// What the kernel's `bpf_check_classic` and `seccomp_check_filter` would
+/// refuse in a program of ours: a size outside 1..=4096, an instruction
+/// other than those [`run`] knows, a load outside `struct seccomp_data` or
+/// not aligned, a jump past the end, a last instruction that is no return.
+pub fn check(prog: &[sock_filter]) -> Result<(), String> {
+    if prog.is_empty() || prog.len() > 4096 {
+        return Err(format!("{} instructions", prog.len()));
+    }
+    for (pc, i) in prog.iter().enumerate() {
+        let reach = |off: u32| pc + 1 + off as usize;
+        let ok = match i.code {
+            0x20 => i.k % 4 == 0 && i.k < 64,
+            0x54 | 0x06 => true,
+            0x05 => reach(i.k) < prog.len(),
+            0x15 | 0x25 | 0x35 | 0x45 => reach(i.jt.into()) < prog.len() && reach(i.jf.into()) < prog.len(),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!("instruction {pc}: {i:?}"));
+        }
+    }
+    match prog.last() {
+        Some(i) if i.code == 0x06 => Ok(()),
+        _ => Err("the last instruction is not a return".into()),
+    }
+}
+
+/// The kernel's `seccomp_is_const_allow`: whether the program answers ALLOW
+/// to (arch, nr) without loading an argument, so that the kernel answers
+/// that call from its cache without running the program.
+pub fn const_allow(prog: &[sock_filter], arch: u32, nr: u32) -> bool {
+    let mut a: u32 = 0;
+    let mut pc = 0usize;
+    while let Some(i) = prog.get(pc) {
+        pc += 1;
+        match i.code {
+            0x20 if i.k == 0 => a = nr,
+            0x20 if i.k == 4 => a = arch,
+            0x54 => a &= i.k,
+            0x06 => return i.k == libc::SECCOMP_RET_ALLOW,
+            0x05 => pc += i.k as usize,
+            0x15 | 0x25 | 0x35 | 0x45 => {
+                let taken = match i.code {
+                    0x15 => a == i.k,
+                    0x25 => a > i.k,
+                    0x35 => a >= i.k,
+                    _ => a & i.k != 0,
+                };
+                pc += usize::from(if taken { i.jt } else { i.jf });
+            }
+            _ => return false,
+        }
+    }
+    false
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]

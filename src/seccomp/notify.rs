@@ -10,9 +10,9 @@
 //! `launch/notify.rs`) and returns the result. Every other call is allowed
 //! (the policy's filters decide about it).
 
-use seccompiler::{sock_filter, BpfProgram};
+use super::bpf::BpfProgram;
 
-use super::guard::{self, jump, stmt, JEQ_K, LD_W_ABS, OFFSET_ARCH, OFFSET_NR, RET_K};
+use super::program::{self, Filter};
 use super::syscalls::{self, Arch};
 
 /// The architecture the filter passes to the monitor (0 where sandbox has
@@ -57,25 +57,24 @@ pub fn program() -> Result<BpfProgram, String> {
     }
 }
 
-/// [`program`] for `arch`. The calls that `arch` does not have (aarch64 has
-/// only the `*at` forms: no `chmod`, `chown`, `utimes`, …) are left out.
+/// [`program`] for `arch`: [`filter_on`] alone.
 pub fn program_on(arch: Arch) -> Result<BpfProgram, String> {
-    let here = METADATA_CALLS.iter().filter(|n| !syscalls::other_arch_on(arch, n));
-    let nrs: Vec<u32> = here.map(|n| syscalls::check_on(arch, n)).collect::<Result<_, _>>()?;
-    let mut out: Vec<sock_filter> = vec![
-        stmt(LD_W_ABS, OFFSET_ARCH),
-        jump(JEQ_K, arch.audit(), 1, 0),
-        stmt(RET_K, libc::SECCOMP_RET_KILL_PROCESS),
-        stmt(LD_W_ABS, OFFSET_NR),
-    ];
-    let n = nrs.len();
-    for (i, &nr) in nrs.iter().enumerate() {
-        // On a match, jump over the remaining tests and the RET ALLOW.
-        out.push(jump(JEQ_K, nr, (n - i) as u8, 0));
+    let f = filter_on(arch)?;
+    let built = program::build(program::ArchCheck::of(arch), std::slice::from_ref(&f))?;
+    built.ok_or_else(|| "the metadata filter compiled to nothing".to_string())
+}
+
+/// The filter as one layer of a stack (see `program`): USER_NOTIF for the
+/// metadata calls `arch` has (aarch64 has only the `*at` forms: no
+/// `chmod`, `chown`, `utimes`, …), ALLOW for the rest, ENOSYS for i386
+/// and x32 calls; never turned into LOG by `--seccomp-log`.
+pub fn filter_on(arch: Arch) -> Result<Filter, String> {
+    let enosys = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    let mut f = Filter::new(libc::SECCOMP_RET_USER_NOTIF, libc::SECCOMP_RET_ALLOW, enosys);
+    for name in METADATA_CALLS.iter().filter(|n| !syscalls::other_arch_on(arch, n)) {
+        f.add(syscalls::check_on(arch, name)?, None);
     }
-    out.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-    out.push(stmt(RET_K, libc::SECCOMP_RET_USER_NOTIF));
-    Ok(guard::guarded(arch, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32, out))
+    Ok(f)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]

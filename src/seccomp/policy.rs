@@ -14,8 +14,12 @@
 //! every name is a system call of this architecture, argument indices and
 //! widths are valid. Pure: no system calls.
 
+use std::sync::OnceLock;
+
 use crate::escape;
-use crate::plan::seccomp::rules::{self, DEFAULT_JSON, LANDLOCK_JSON};
+use crate::plan::seccomp::rules;
+#[cfg(test)]
+use crate::plan::seccomp::rules::{DEFAULT_JSON, LANDLOCK_JSON};
 use crate::plan::seccomp::{
     describe_args, errno_from_name, Action, Arg, Condition, Deny, Facts, Op, Policy, Rule, Seccomp,
 };
@@ -36,15 +40,39 @@ pub fn default_policy() -> Policy {
 
 /// The built-in default policy on `arch`.
 pub fn default_policy_on(arch: Arch) -> Policy {
-    // The file is part of the source tree; a unit test loads it on every architecture.
-    load_on(arch, DEFAULT_JSON, "built-in default").unwrap_or_else(|e| panic!("seccomp/default.json: {e}"))
+    static PARSED: [OnceLock<Policy>; 2] = [OnceLock::new(), OnceLock::new()];
+    built_in(&PARSED, arch, generated::default_policy, "built-in default")
 }
 
 /// The rules that complete landlock (seccomp/landlock.json) on `arch`.
 pub fn landlock_policy_on(arch: Arch) -> Policy {
-    // The file is part of the source tree; a unit test loads it on every architecture.
-    load_on(arch, LANDLOCK_JSON, "landlock's companion")
-        .unwrap_or_else(|e| panic!("seccomp/landlock.json: {e}"))
+    static PARSED: [OnceLock<Policy>; 2] = [OnceLock::new(), OnceLock::new()];
+    built_in(&PARSED, arch, generated::landlock_policy, "landlock's companion")
+}
+
+/// The built-in policies as build.rs wrote them from the JSON files (so a
+/// run parses no JSON for them; a unit test requires them to equal what
+/// [`load_on`] makes of the files).
+mod generated {
+    use crate::plan::seccomp::{Action, Arg, Condition, Op, Rule};
+    include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
+}
+
+/// A built-in policy on `arch`, made once per process and architecture
+/// (the help text, explain and the compiler each ask for it): the names of
+/// other architectures skipped, as [`load_on`] does.
+fn built_in(
+    made: &'static [OnceLock<Policy>; 2],
+    arch: Arch,
+    rules: fn() -> (Action, Vec<Rule>),
+    source: &str,
+) -> Policy {
+    let slot = &made[Arch::ALL.iter().position(|&a| a == arch).unwrap_or(0)];
+    let p = slot.get_or_init(|| {
+        let (default, rules) = rules();
+        for_arch(arch, Policy { source: source.into(), default, rules, skipped: Vec::new() })
+    });
+    p.clone()
 }
 
 /// Parses and checks a policy in our JSON format for this architecture.
@@ -59,6 +87,13 @@ pub fn load(text: &str, source: &str) -> Result<Policy, String> {
 pub fn load_on(arch: Arch, text: &str, source: &str) -> Result<Policy, String> {
     let mut p: Policy = serde_json::from_str(text).map_err(|e| e.to_string())?;
     p.source = source.to_string();
+    let p = for_arch(arch, p);
+    check_on(arch, &p)?;
+    Ok(p)
+}
+
+/// `p` without the names of other architectures (listed in `skipped`).
+fn for_arch(arch: Arch, mut p: Policy) -> Policy {
     let mut rules = Vec::new();
     for mut r in std::mem::take(&mut p.rules) {
         let named = !r.syscalls.is_empty();
@@ -76,8 +111,7 @@ pub fn load_on(arch: Arch, text: &str, source: &str) -> Result<Policy, String> {
         }
     }
     p.rules = rules;
-    check_on(arch, &p)?;
-    Ok(p)
+    p
 }
 
 /// Checks names (on `arch`), argument indices, widths and masks.
@@ -117,10 +151,20 @@ fn check_arg(a: &Arg) -> Result<(), String> {
 }
 
 /// The rules of seccomp/landlock.json that apply, on `arch`
-/// ([`rules::landlock_rules_of`]).
+/// ([`rules::landlock_rules_of`]). Without port rules, exec rules or a
+/// signal scope over host processes none applies (every rule of the file
+/// has one of these conditions: a unit test checks it), and the policy is
+/// not even made: most runs need none of it.
 pub fn landlock_rules_on(arch: Arch, facts: Facts) -> Vec<Rule> {
+    if !LANDLOCK_CONDITIONS.iter().any(|&c| facts.holds(c, false)) {
+        return Vec::new();
+    }
     rules::landlock_rules_of(landlock_policy_on(arch), facts)
 }
+
+/// The conditions of seccomp/landlock.json's rules.
+const LANDLOCK_CONDITIONS: [Condition; 3] =
+    [Condition::PortRules, Condition::ExecRules, Condition::ScopedHostPids];
 
 /// The built-in policy's rules that apply, on `arch`, minus the
 /// `--seccomp-allow` names ([`rules::base_rules_of`]).
@@ -212,6 +256,13 @@ mod tests {
         for r in default_policy().rules.iter().chain(&landlock_policy_on(native()).rules) {
             assert!(help.contains(&r.reason), "{:?}", r.syscalls);
         }
+        for r in &landlock_policy_on(native()).rules {
+            assert!(
+                r.when.is_some_and(|c| LANDLOCK_CONDITIONS.contains(&c)),
+                "{:?}: landlock_rules_on skips the file without these conditions",
+                r.syscalls
+            );
+        }
     }
 
     /// `explain` and landlock-only mode's account read the built-in
@@ -256,6 +307,19 @@ mod tests {
         let ok = load(r#"{"default": "EPERM", "rules": [{"syscalls": ["read"], "action": "allow"}]}"#, "t")
             .unwrap();
         assert_eq!(ok.default, Action::Errno(1));
+    }
+
+    /// build.rs's rules are what the JSON loader makes of the files, with
+    /// every check it makes, on both architectures.
+    #[test]
+    fn the_generated_built_in_policies_are_the_json_files() {
+        for arch in Arch::ALL {
+            assert_eq!(default_policy_on(arch), load_on(arch, DEFAULT_JSON, "built-in default").unwrap());
+            assert_eq!(
+                landlock_policy_on(arch),
+                load_on(arch, LANDLOCK_JSON, "landlock's companion").unwrap()
+            );
+        }
     }
 
     /// The built-in policies resolve on every architecture: each name is a

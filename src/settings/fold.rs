@@ -202,6 +202,16 @@ impl Builder<'_> {
         let o = &l.origin;
         match &l.setting {
             Setting::Fs(op) => self.fs(op.clone(), o),
+            Setting::State { src, dest } => {
+                let access = crate::plan::Access::ReadWrite;
+                self.fs(FsOp::Bind { src: src.clone(), dest: dest.clone(), access, optional: false }, o);
+                if !self.plan.root.create_dirs.contains(src) {
+                    self.plan.root.create_dirs.push(src.clone());
+                }
+            }
+            // The native front end reads these (native.rs); the fold keeps where.
+            Setting::Toolchains(_) => self.scalar("toolchains", o),
+            Setting::Caches(_) => self.scalar("caches", o),
             Setting::MergedUsr => self.merged_usr(o),
             Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
             s @ (Setting::Net(_)

@@ -30,6 +30,9 @@ pub use fold::build;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     CommandLine,
+    /// Added by the native front end on its own (a toolchain the command
+    /// needs, what a link of /etc points at), with why.
+    Added(String),
     /// A profile file (or built-in name) and the line and column of the key.
     Profile {
         file: String,
@@ -42,6 +45,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::CommandLine => f.write_str("command line"),
+            Origin::Added(why) => f.write_str(why),
             Origin::Profile { file, line, col } => write!(f, "{file}:{line}:{col}"),
         }
     }
@@ -115,10 +119,38 @@ impl Net {
     }
 }
 
+/// What `--caches` does with the package caches of the table.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    /// Not shared (the empty `$HOME` has none).
+    #[default]
+    None,
+    /// Those that exist, read-only.
+    Ro,
+    /// Those that exist, writable through an overlay: writes vanish at exit
+    /// and the host's caches never change.
+    Overlay,
+    /// Read-write; a missing one is created (0700) when its tool is on PATH.
+    Rw,
+}
+
 /// One thing a front end said.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Setting {
     Fs(FsOp),
+    /// `--state DIR[:DEST]`: a read-write bind whose source is made when missing.
+    State {
+        src: PathBuf,
+        dest: PathBuf,
+    },
+    /// `--no-toolchains` (false), `[filesystem] toolchains`: whether the
+    /// native front end shares the toolchains the command needs.
+    Toolchains(bool),
+    /// `--caches`: the package caches of the caller's home.
+    Caches(CacheMode),
     MergedUsr,
     BindCwd(BindCwd),
     Net(Net),

@@ -284,3 +284,48 @@ start=$(date +%s%N); cat f; end=$(date +%s%N)
     assert_eq!(script(&compat_bwrap(), s), want);
     assert!(want.contains("held while running"), "{want}");
 }
+
+/// --userns2: sandbox 2 joins sandbox 1's user namespace for its setup
+/// (--userns), then switches to a user namespace created inside it (by
+/// `unshare -U` in a child of sandbox 1's command, which stays in sandbox
+/// 1's namespace), with no id mapped there: bubblewrap changes no id after
+/// the switch.
+#[test]
+fn userns2_switches_to_a_nested_user_namespace_after_setup() {
+    if !need_reference() {
+        return;
+    }
+    let s = format!(
+        r#"$B --unshare-user --ro-bind / / --bind "$PWD" "$PWD" --chdir "$PWD" --info-fd 3 \
+    sh -c 'unshare -U sh -c "readlink /proc/self/ns/user > u2.tmp; echo \$\$ > pid2.tmp; mv u2.tmp u2; mv pid2.tmp pid2; exec sleep 5"; true' \
+    3>info >/dev/null 2>&1 &
+{WAIT_PID}
+for i in $(seq 100); do [ -s pid2 ] && [ -s u2 ] && break; sleep 0.05; done
+inner=$($B --userns 7 --userns2 8 --ro-bind / / readlink /proc/self/ns/user 7</proc/$pid/ns/user 8</proc/$(cat pid2)/ns/user)
+[ "$inner" = "$(cat u2)" ] && echo switched || echo "differs: $inner, want $(cat u2)"
+[ "$(readlink /proc/$pid/ns/user)" != "$inner" ] && echo not the setup namespace
+kill $(cat pid2) 2>/dev/null; wait"#
+    );
+    let want = script(Path::new(REFERENCE), &s);
+    assert_eq!(want, "switched\nnot the setup namespace\nexit 0", "Debian's bwrap");
+    assert_eq!(script(&compat_bwrap(), &s), want);
+}
+
+/// bubblewrap's own test suite runs itself again through /proc/self/exe
+/// (`$BWRAP_RECURSE -- /proc/self/exe --unshare-all --bind / / …`): argv[0]
+/// no longer says bwrap, and the binary must stay bubblewrap's, also with
+/// an option both command lines have (`--dev-bind / /`).
+#[test]
+fn a_bwrap_run_again_through_proc_self_exe_stays_bwrap() {
+    if !need_reference() {
+        return;
+    }
+    let recurse = "$B --unshare-user --uid 0 --gid 0 --cap-add ALL --bind / / --bind /proc /proc --";
+    let s = format!(
+        "{recurse} /proc/self/exe --unshare-all --bind / / --bind /proc /proc echo hello\n\
+         {recurse} /proc/self/exe --dev-bind / / -- echo again"
+    );
+    let want = script(Path::new(REFERENCE), &s);
+    assert_eq!(want, "hello\nagain\nexit 0", "Debian's bwrap");
+    assert_eq!(script(&compat_bwrap(), &s), want);
+}

@@ -221,6 +221,9 @@ pub fn errors() -> Vec<Vector> {
         e("no-command", "").cmd(&[]),
         e("dashdash-command", "--").cmd(&["--bind", "/", "/"]),
         e("setenv-invalid", "--setenv A=B x"),
+        // Without SELinux (this host, CI): bubblewrap refuses any label.
+        e("exec-label-without-selinux", "--exec-label system_u:system_r:container_t:s0"),
+        e("file-label-without-selinux", "--file-label system_u:object_r:container_file_t:s0"),
     ]
 }
 

@@ -254,3 +254,18 @@ fn values_per_limit() {
     let v = values(&CgroupLimits { millicpus: Some(2500), ..CgroupLimits::default() });
     assert_eq!(v, [("cpu.max", "250000 100000".to_string())]);
 }
+
+/// The VM lane's guest 2 saw a command killed by the OOM killer end with
+/// 137 and nothing said; the monitor now reads memory.events at the end.
+#[test]
+fn oom_kills_are_read_from_the_sandbox_s_memory_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (fs, dir) = scope(tmp.path(), &MONITOR.to_string(), "");
+    let limits = CgroupLimits { memory: Some(64 << 20), ..Default::default() };
+    let d = create(&fs, &dir, MONITOR, &limits).unwrap();
+    assert_eq!(d.oom_kills(), 0, "no memory.events yet");
+    let events = dir.join(format!("sandbox-{MONITOR}/memory.events"));
+    fs.set(&events, "low 0\nhigh 0\nmax 68\noom 1\noom_kill 2\noom_group_kill 0\n");
+    assert_eq!(d.oom_kills(), 2);
+    assert_eq!(oom_kill_count("oom 0\noom_kill 0\n"), 0);
+}

@@ -25,17 +25,20 @@ pub fn block(ctx: &Ctx) -> Result<()> {
 }
 
 /// Inside a joined user namespace nobody wrote the maps for this run:
-/// take the plan's ids there.
+/// take the plan's ids there, those that differ from the caller's own (as
+/// bubblewrap compares them with its real ids). After a switch to another
+/// user namespace (`--userns2`), where the ids may not be mapped at all,
+/// nothing changes unless other ids were asked for.
 pub fn switch_ids(ctx: &Ctx) -> Result<()> {
     if ctx.plan.ns_setup.join_user_fd.is_none() {
         return Ok(());
     }
     let ids = ctx.plan.ids;
-    if ids.gid != nix::unistd::getgid().as_raw() {
+    if ids.gid != ctx.caller.gid {
         nix::unistd::setgid(ids.gid.into())
             .map_err(|e| SetupError::errno("setgid", e).kind(Kind::SetGid { gid: ids.gid }))?;
     }
-    if ids.uid != nix::unistd::getuid().as_raw() {
+    if ids.uid != ctx.caller.uid {
         nix::unistd::setuid(ids.uid.into())
             .map_err(|e| SetupError::errno("setuid", e).kind(Kind::SetUid { uid: ids.uid }))?;
     }

@@ -34,9 +34,10 @@ use crate::escape;
 use crate::launch::error::{Result, SetupError};
 use crate::launch::{probe, Ctx};
 use crate::plan::landlock::compat::{self, Found, KNOWN_ABI};
+use crate::plan::landlock::only::HostView;
 pub use crate::plan::landlock::only::{self, RealHost};
 use crate::plan::landlock::{grants, Grant, Mode, Rights};
-use crate::plan::Plan;
+use crate::plan::{FsOp, Plan};
 
 /// The running kernel's landlock ABI; 0 when it has none.
 pub fn kernel_abi() -> u32 {
@@ -68,6 +69,24 @@ pub fn precheck(ctx: &Ctx) -> Result<Vec<String>> {
         ctx.log("landlock", &format!("{} skipped: this kernel has {}", n.what, Found(abi)));
     }
     Ok(compat::warning(&d, abi).into_iter().collect())
+}
+
+/// The host as the launch sees it: [`RealHost`] with this kernel's landlock
+/// ABI, so that landlock-only mode's warning says what this kernel does.
+pub struct KernelHost;
+
+impl HostView for KernelHost {
+    fn ids(&self) -> (u32, u32) {
+        RealHost.ids()
+    }
+
+    fn has(&self, op: &FsOp) -> bool {
+        RealHost.has(op)
+    }
+
+    fn landlock_abi(&self) -> Option<u32> {
+        Some(kernel_abi())
+    }
 }
 
 /// The file-system grants for the plan's mode.
@@ -180,7 +199,7 @@ fn add_paths(ctx: &Ctx, mut created: RulesetCreated, abi: ABI) -> Result<Ruleset
                 continue;
             }
             if g.except.is_empty() {
-                ctx.log("landlock", &format!("{rights} beneath {}", escape::path(&path)));
+                ctx.log_with("landlock", || format!("{rights} beneath {}", escape::path(&path)));
             }
             created = created.add_rule(PathBeneath::new(fd, access)).map_err(|e| {
                 SetupError::new(format!("landlock rule {}", escape::path(&path)), e.to_string())

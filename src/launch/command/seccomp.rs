@@ -10,66 +10,72 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::sys::socket;
-use seccompiler::BpfProgram;
 
 use crate::launch::error::{Kind, Result, SetupError};
-use crate::launch::filters::Notify;
+use crate::launch::filters::Listener;
 use crate::launch::Ctx;
+use crate::seccomp::bpf::BpfProgram;
 
-/// The last step: install every filter, in order.
+/// The last step: install every program, in order; the first with a
+/// listener when it holds landlock-only mode's metadata filter.
 pub fn install(ctx: &Ctx) -> Result<()> {
-    if let Some(n) = &ctx.filters.notify {
-        install_notify(ctx, n)?;
-    }
-    let filters: Vec<&BpfProgram> = ctx.filters.policy.iter().chain(&ctx.filters.raw).collect();
-    if filters.is_empty() {
+    let f = ctx.filters;
+    let programs: Vec<&BpfProgram> = f.programs.iter().chain(&f.raw).collect();
+    if programs.is_empty() {
         return Ok(());
     }
-    let sizes: Vec<String> = filters.iter().map(|p| p.len().to_string()).collect();
-    ctx.log("seccomp", &format!("{} filters of {} instructions", filters.len(), sizes.join("+")));
-    for (i, prog) in filters.iter().enumerate() {
-        seccompiler::apply_filter(prog).map_err(|e| {
-            let errno = match &e {
-                seccompiler::Error::Seccomp(io) | seccompiler::Error::Prctl(io) => {
-                    Errno::from_raw(io.raw_os_error().unwrap_or(libc::EINVAL))
-                }
-                _ => Errno::EINVAL,
-            };
-            SetupError::errno(format!("seccomp: install filter {} of {}", i + 1, filters.len()), errno)
-                .kind(Kind::SeccompInstall)
-        })?;
+    let sizes: Vec<String> = programs.iter().map(|p| p.len().to_string()).collect();
+    ctx.log("seccomp", &format!("{} filters of {} instructions", programs.len(), sizes.join("+")));
+    let n = programs.len();
+    for (i, prog) in programs.into_iter().enumerate() {
+        match (i, &f.listener) {
+            (0, Some(l)) => install_with_listener(ctx, prog, l)?,
+            _ => {
+                load(prog, 0).map_err(|e| {
+                    SetupError::errno(format!("seccomp: install filter {} of {n}", i + 1), e)
+                        .kind(Kind::SeccompInstall)
+                })?;
+            }
+        }
     }
     Ok(())
 }
 
-/// Installs the metadata filter with a listener and sends the listener to
-/// the monitor. First of the filters: a policy that is an allow-list may
-/// not allow sendmsg. The command's copy is closed here; only the monitor
-/// holds one, so only it answers.
-fn install_notify(ctx: &Ctx, n: &Notify) -> Result<()> {
-    ctx.log("seccomp", "chmod, chown, utimes and xattr calls go to the monitor");
-    let prog = libc::sock_fprog {
-        len: n.program.len() as u16,
-        filter: n.program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: `prog` points to a program that outlives the call; the kernel
-    // copies it and returns a new fd (the listener) that nothing else owns.
-    let fd = unsafe {
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): the new filter's
+/// listener with SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0. No
+/// SECCOMP_FILTER_FLAG_SPEC_ALLOW: the kernel keeps whatever speculation
+/// mitigation it applies to tasks under seccomp (bench/README.md).
+fn load(prog: &BpfProgram, flags: libc::c_ulong) -> nix::Result<libc::c_long> {
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+    // SAFETY: `fprog` points to a program of `len` instructions (bpf::Insn
+    // has sock_filter's layout) that outlives the call; the kernel copies
+    // it. no_new_privs is set (an earlier step).
+    let rc = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
-            &prog as *const libc::sock_fprog,
+            flags,
+            &fprog as *const libc::sock_fprog,
         )
     };
-    if fd < 0 {
-        return Err(SetupError::errno("seccomp: metadata filter", Errno::last()));
-    }
-    // SAFETY: the kernel just returned this descriptor.
+    Errno::result(rc)
+}
+
+/// Installs the program that holds the metadata filter with a listener
+/// and sends the listener to the monitor. First of the programs: a policy
+/// installed before it could refuse sendmsg (compile::stack_on merges the
+/// metadata filter into the policy's program only when the policy allows
+/// this sendmsg and close). The command's copy is closed here; only the
+/// monitor holds one, so only it answers.
+fn install_with_listener(ctx: &Ctx, prog: &BpfProgram, l: &Listener) -> Result<()> {
+    ctx.log("seccomp", "chmod, chown, utimes and xattr calls go to the monitor");
+    let fd = load(prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        .map_err(|e| SetupError::errno("seccomp: metadata filter", e))?;
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
     let listener = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let fds = [listener.as_raw_fd()];
     socket::sendmsg::<()>(
-        n.theirs.as_raw_fd(),
+        l.theirs.as_raw_fd(),
         &[std::io::IoSlice::new(b"l")],
         &[socket::ControlMessage::ScmRights(&fds)],
         socket::MsgFlags::empty(),

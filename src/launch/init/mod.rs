@@ -23,7 +23,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode as Umask;
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 
 use crate::launch::command::exec::{report, Exec};
 use crate::launch::command::{self, confine, tty};
@@ -76,6 +76,7 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     if let Some(tty) = tty {
         tty.open_inside(ctx);
     }
+    wait_for_network(ctx, &release_r);
     if ctx.plan.process.pid1 == Pid1::Command {
         command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, None)
     }
@@ -89,12 +90,15 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     drop(release_r);
     let keep = kept_fds(ctx, &held, &ended_w, proc.as_ref());
     let reaper = proc.as_ref().map(|_| Pid::this());
-    // SAFETY: the process is single-threaded (it is a clone of the
-    // single-threaded monitor), so fork cannot leave a lock held.
-    match unsafe { nix::unistd::fork() } {
+    // The command's process shares init's memory until its execve (init is
+    // single-threaded, a clone of the single-threaded monitor, and waits
+    // meanwhile): no copy of init's address space for a process that execs.
+    let spawned = sys::spawn_sharing_memory(|| {
+        command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, reaper);
+    });
+    match spawned.map(Pid::from_raw) {
         Err(e) => report(&report_w, &SetupError::errno("fork the command", e)),
-        Ok(ForkResult::Child) => command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, reaper),
-        Ok(ForkResult::Parent { child }) => {
+        Ok(child) => {
             drop(report_w);
             let _ = sys::close_all_except(&keep);
             match ctx.plan.process.pid1 {
@@ -169,6 +173,19 @@ fn wait_for_release(ctx: &Ctx, release_r: &OwnedFd) {
         sys::exit_now(SETUP as i32);
     }
     if die && sys::hung_up(release_r) {
+        sys::exit_now(SETUP as i32);
+    }
+}
+
+/// With user-mode networking, the monitor's second byte: the backend,
+/// started as init was released, has configured the namespace; the
+/// command may start. Exits if the monitor has gone or gave up instead.
+fn wait_for_network(ctx: &Ctx, release_r: &OwnedFd) {
+    if ctx.plan.network.user.is_none() || ctx.plan.mode != Mode::Namespaces {
+        return;
+    }
+    let mut byte = [0u8; 1];
+    if !matches!(nix::unistd::read(release_r.as_raw_fd(), &mut byte), Ok(1)) {
         sys::exit_now(SETUP as i32);
     }
 }

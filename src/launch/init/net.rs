@@ -27,6 +27,10 @@ pub fn loopback(ctx: &Ctx) -> Result<()> {
     if !ctx.plan.namespaces.net {
         return Ok(());
     }
+    if ctx.plan.network.user.is_none() {
+        let why = "no network: only loopback, and a name lookup fails at once; --net user or --net host give the sandbox one";
+        ctx.log("network", why);
+    }
     ctx.log("loopback", "lo up");
     lo_up().map_err(|(what, e)| SetupError::errno(format!("loopback: {what}"), e))
 }

@@ -64,8 +64,11 @@ fn all_inside(ctx: &Ctx, command: Pid, sig: Signal, proc: Option<&OwnedFd>) {
 pub(super) fn reap(ctx: &Ctx, command: Pid, ended: &OwnedFd, proc: Option<&OwnedFd>) -> ! {
     let set = init_signals();
     let forward = ctx.plan.process.signals == Signals::Forward;
+    // After a moment with nothing to do, the setup's code goes from init's
+    // resident set (see sys::trim_text and the monitor's TRIM_AFTER).
+    let mut trimmed = false;
     loop {
-        match set.wait() {
+        match next_signal(&set, &mut trimmed) {
             Ok(Signal::SIGCHLD) => loop {
                 let last = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
@@ -94,4 +97,22 @@ pub(super) fn reap(ctx: &Ctx, command: Pid, ended: &OwnedFd, proc: Option<&Owned
             Err(_) => {}
         }
     }
+}
+
+/// The next of `set`, waited for with sigwait; the first time for 100 ms
+/// only, after which, with nothing to do, init's resident set drops the
+/// setup's machine code (see sys::trim_text and the monitor's TRIM_AFTER).
+fn next_signal(set: &SigSet, trimmed: &mut bool) -> nix::Result<Signal> {
+    if !*trimmed {
+        *trimmed = true;
+        let pause = libc::timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+        // SAFETY: `set` is a valid sigset_t, the info pointer may be null,
+        // `pause` lives across the call.
+        let r = unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &pause) };
+        if r > 0 {
+            return Signal::try_from(r);
+        }
+        sys::trim_text();
+    }
+    set.wait()
 }

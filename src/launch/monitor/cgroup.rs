@@ -38,11 +38,14 @@ pub fn prepare(ctx: &Ctx) -> Result<Option<Cgroup>> {
         }
         Err(r) => r,
     };
-    match systemd::ping() {
-        Ok(()) => {
-            ctx.log("cgroup", &format!("{}; asking the systemd user manager", refusal.why));
-            Ok(Some(Cgroup::Systemd(limits)))
-        }
+    match systemd::manager_controllers() {
+        Ok(have) => match cg::assess_manager(&have, &limits.controllers()) {
+            Ok(()) => {
+                ctx.log("cgroup", &format!("{}; asking the systemd user manager", refusal.why));
+                Ok(Some(Cgroup::Systemd(limits)))
+            }
+            Err(m) => refuse(ctx, format!("{}; {}", refusal.why, m.why), &m.fix).map(|()| None),
+        },
         Err(e) => {
             let why = format!("{}; no systemd user manager to ask either ({e})", refusal.why);
             refuse(ctx, why, &refusal.fix).map(|()| None)
@@ -82,6 +85,16 @@ impl Cgroup {
         match self {
             Cgroup::Delegated(d) => d.freeze(frozen),
             Cgroup::Systemd(_) => false,
+        }
+    }
+
+    /// How many processes the kernel's OOM killer took in the sandbox, where
+    /// its cgroup is still there to ask at the end (a delegated one; systemd
+    /// 252 stops a scope at its first OOM kill and logs it itself).
+    pub fn oom_kills(&self) -> u64 {
+        match self {
+            Cgroup::Delegated(d) => d.oom_kills(),
+            Cgroup::Systemd(_) => 0,
         }
     }
 }

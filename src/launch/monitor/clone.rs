@@ -1,9 +1,11 @@
 //! clone and what surrounds it: init is cloned into the namespaces (a
 //! plain fork in landlock-only mode), the monitor writes its id maps, puts
-//! it in the cgroup, starts the user-mode network and its firewall,
-//! reports it, then releases it and supervises.
+//! it in the cgroup, starts the user-mode network, reports it, releases
+//! it; while init builds the root, waits for the network and sets up its
+//! firewall (`--allow-host`), then lets init fork the command and
+//! supervises.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::waitpid;
@@ -90,7 +92,7 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
     }
     drop((release_r, report_w, ended_w));
     let child = Pid::from_raw(pid);
-    let net = release(ctx, child, cgroup.as_ref(), &mut reporter, &release_w)?;
+    let net = release(ctx, child, cgroup.as_ref(), &mut reporter, (&release_w, &report_r))?;
     let run = supervise::Run {
         ctx,
         init: child,
@@ -106,16 +108,18 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
     supervise::supervise(run, &monitor_signals(ctx))
 }
 
-/// After clone: the id maps, the cgroup, the user-mode network (returned:
-/// it stops when dropped), what the status fd needs of init while it can
+/// After clone: the id maps, the cgroup, the user-mode network started
+/// (it stops when dropped), what the status fd needs of init while it can
 /// still be inspected, the early reports and the map helper; then init may
-/// go on.
+/// go on, and once the network is ready (configured while init builds the
+/// root), it may fork the command: a second byte on `release` (`pipes`:
+/// the release pipe's write end and the report pipe's read end).
 fn release(
     ctx: &Ctx,
     child: Pid,
     cgroup: Option<&Cgroup>,
     reporter: &mut status::Reporter,
-    release_w: &OwnedFd,
+    (release_w, report_r): (&OwnedFd, &OwnedFd),
 ) -> Result<Option<UserNet>> {
     let abort = |e: SetupError| {
         let _ = kill(child, Signal::SIGKILL);
@@ -141,15 +145,13 @@ fn release(
     if reaper::leaves_group(ctx) {
         let _ = nix::unistd::setpgid(child, child);
     }
-    // The user-mode network (if any) is up before the command starts.
-    let net = match own_ns {
-        true => usernet::start(ctx, child.as_raw()).map_err(abort)?,
-        false => None,
+    let (net, egress) = match own_ns {
+        true => (
+            usernet::spawn(ctx, child.as_raw(), cgroup.is_some()).map_err(abort)?,
+            egress::prepare(ctx, child.as_raw()).map_err(abort)?,
+        ),
+        false => (None, None),
     };
-    // And so is its firewall, with the DNS filter running.
-    if own_ns {
-        egress::start(ctx, child.as_raw(), reporter.report()).map_err(abort)?;
-    }
     if own_ns {
         reporter.namespaces(ctx, child.as_raw() as u32);
     }
@@ -160,7 +162,69 @@ fn release(
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
+    match net {
+        Some(starting) => {
+            network_ready(ctx, child, starting, egress, reporter, (release_w, report_r)).map(Some)
+        }
+        // Never a firewall without the network it filters (the plan says so).
+        None if egress.is_some() => Err(abort(SetupError::new("egress", "no user-mode network to filter"))),
+        None => Ok(None),
+    }
+}
+
+/// While init builds the root: the network ready and its firewall (if
+/// any) set up with the DNS filter running, then the second byte, which
+/// lets init fork the command. A setup error of init's
+/// own that ended it (and so the backend's namespace) is the one reported.
+fn network_ready(
+    ctx: &Ctx,
+    child: Pid,
+    starting: usernet::Starting,
+    egress: Option<egress::Pending>,
+    reporter: &status::Reporter,
+    (release_w, report_r): (&OwnedFd, &OwnedFd),
+) -> Result<UserNet> {
+    let abort = |e: SetupError, ending| {
+        let e = init_error(child, report_r, ending).unwrap_or(e);
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        e
+    };
+    // The firewall needs the routes only for --allow-host-loopback's
+    // gateways; otherwise it is set up while the backend configures.
+    let (early, late) = match egress {
+        Some(e) if e.needs_routes(ctx) => (None, Some(e)),
+        e => (e, None),
+    };
+    let start =
+        |e: egress::Pending| e.start(ctx, child.as_raw(), reporter.report()).map_err(|e| abort(e, false));
+    early.map(start).transpose()?;
+    let net = starting.ready(ctx).map_err(|e| abort(e, false))?;
+    late.map(start).transpose()?;
+    if nix::unistd::write(release_w, b"n") != Ok(1) {
+        // init has closed its end: it is ending.
+        return Err(abort(SetupError::new("start the sandbox", "it ended before setup"), true));
+    }
     Ok(net)
+}
+
+/// init's own setup error, if it ended with one: init writes its report
+/// before it exits (and the command is not forked yet, so init holds the
+/// only write end), so a report waiting in the pipe means init is ending
+/// (`ending`: it is known to be); then it is waited for and the report read.
+fn init_error(child: Pid, report_r: &OwnedFd, ending: bool) -> Option<SetupError> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(report_r.as_fd(), PollFlags::POLLIN)];
+    if !ending && !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1..)) {
+        return None;
+    }
+    let _ = waitpid(child, None);
+    let mut report = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = nix::unistd::read(report_r.as_raw_fd(), &mut buf) {
+        report.extend_from_slice(&buf[..n]);
+    }
+    SetupError::decode(&report)
 }
 
 /// The monitor's part once init exists and its maps are written: it dies

@@ -34,7 +34,7 @@ use nix::errno::Errno;
 use nix::sys::signal::SigSet;
 
 use super::{clone, Launch};
-use crate::launch::command::landlock::{self, RealHost};
+use crate::launch::command::landlock::{self, KernelHost};
 use crate::launch::error::{Result, SetupError};
 use crate::launch::Ctx;
 use crate::plan::landlock::{only, Mode};
@@ -48,7 +48,7 @@ pub fn refused(e: Errno) -> bool {
 /// carried over (unless best effort); returns, for the warning, everything
 /// that differs from the plan when best effort is on.
 pub fn check(ctx: &Ctx) -> Result<Vec<String>> {
-    let a = only::adapt(ctx.plan, &RealHost);
+    let a = only::adapt(ctx.plan, &KernelHost);
     for line in &a.approximated {
         ctx.log("landlock-only", line);
     }
@@ -84,6 +84,7 @@ pub fn fallback(ctx: &Ctx, launch: Launch, old_mask: SigSet, e: Errno) -> Result
         filters: &filters,
         pause_at: ctx.pause_at,
         dns_floor: ctx.dns_floor,
+        caller: ctx.caller,
     };
     let mut items = vec![format!(
         "user namespaces are refused here ({}): running in landlock-only mode (--best-effort)",

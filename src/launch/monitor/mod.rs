@@ -4,14 +4,17 @@
 //! monitor (caller's namespaces) ── clone(NEWUSER|NEWNS|NEWPID|…) ──► init (pid 1 inside)
 //!   makes the sandbox's cgroup (if limits ask for one) and its pty socket
 //!   writes uid/gid maps, moves init into the cgroup, starts the user-mode
-//!   network (pasta, slirp4netns) and waits until it is ready, sets up its
-//!   firewall and starts the DNS filter's threads (--allow-host), then
-//!   releases init (one byte on `release`, whose write end it holds open
-//!   for its whole life), then runs the loop of supervise.rs: setup
+//!   network (pasta, slirp4netns), releases init (one byte on `release`,
+//!   whose write end it holds open for its whole life), and once the
+//!   network is ready (configured while init builds the root) and, with
+//!   --allow-host, its firewall installed and the DNS filter's threads
+//!   started, writes a second byte, without which init does not fork the
+//!   command; then runs the loop of supervise.rs: setup
 //!   report, signals, time-out, terminal relay, status fd
 //!   exits with init's status, which is the command's (124 after a time-out)
 //! init: PDEATHSIG, waits for release, builds the file system, hostname,
-//!   loopback, opens the pty, forks the command, then reaps everything and
+//!   loopback, opens the pty, waits for the network (if any), forks the
+//!   command, then reaps everything and
 //!   exits with the command's status, which it also writes on `ended`
 //!   (the kernel then kills whatever the command left)
 //! command: setsid, pty, cwd, capabilities, no_new_privs, fds, landlock,
@@ -54,7 +57,7 @@ use nix::sys::signal::{SigSet, SigmaskHow};
 use crate::launch::command::exec::Exec;
 use crate::launch::command::{landlock, tty};
 use crate::launch::error::{Result, SetupError};
-use crate::launch::{init, sys, Ctx};
+use crate::launch::{hostfile, init, sys, Ctx};
 use crate::plan::landlock::Mode;
 
 mod cgroup;
@@ -74,6 +77,7 @@ mod usernet;
 pub fn start(ctx: &Ctx) -> Result<u8> {
     let started = Instant::now();
     check_keep_fds(ctx)?;
+    make_dirs(ctx)?; // state directories and caches that do not exist yet
     default_sigchld();
     init::userns::join(ctx)?; // init is then created inside them
     let exec = Exec::prepare(ctx)?; // a bad argument fails here, not after clone
@@ -100,6 +104,25 @@ fn check_keep_fds(ctx: &Ctx) -> Result<()> {
         if !sys::fd_is_open(fd) {
             return Err(SetupError::errno(format!("--keep-fd {fd}"), Errno::EBADF));
         }
+    }
+    Ok(())
+}
+
+/// The host directories the Plan asks for (`--state`, `--caches rw`),
+/// made when missing: 0700 with their missing parents, whatever the
+/// umask, then opened without following a final symlink and checked to be
+/// a directory of the caller's. Each one made is said once, on stderr,
+/// since the next runs will find it there.
+fn make_dirs(ctx: &Ctx) -> Result<()> {
+    for dir in &ctx.plan.root.create_dirs {
+        let shown = crate::escape::path(dir);
+        let what = || format!("create {shown}");
+        if std::fs::symlink_metadata(dir).is_ok() {
+            continue;
+        }
+        hostfile::create_dirs(dir).map_err(|cause| SetupError::new(what(), cause))?;
+        hostfile::open_dir(dir).map_err(|cause| SetupError::new(what(), cause))?;
+        eprintln!("sandbox: note: created {shown} (0700)");
     }
     Ok(())
 }

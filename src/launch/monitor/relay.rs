@@ -8,6 +8,7 @@ use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, ControlMessageOwned, MsgFlags};
 use nix::sys::termios::{self, SetArg, Termios};
 
@@ -49,14 +50,56 @@ impl Relay {
         (monitor_end, relay)
     }
 
-    /// The master has arrived: raw mode on, copying starts.
+    /// The master has arrived: what the caller's terminal already holds is
+    /// taken first, then raw mode on, copying starts.
     pub fn start(&mut self, master: OwnedFd) {
         let _ = nix::fcntl::fcntl(
             master.as_raw_fd(),
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         );
         self.master = Some(master);
+        self.take_queued();
         self.resume();
+    }
+
+    /// The input the caller's terminal holds before it goes raw, read in its
+    /// own (canonical) mode. There a typed end of file (script(1) sends one
+    /// when its own input ends) is queued as a NUL byte that closes the
+    /// line: once raw, read() returns that NUL as data, the sandbox's pty
+    /// echoes `^@`, and the command never sees the end of its input. Read
+    /// now, it is an end of file, and the command gets one in turn.
+    fn take_queued(&mut self) {
+        if !self.modes.local_flags.contains(termios::LocalFlags::ICANON) {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            let mut fds = [PollFd::new(stdin(), PollFlags::POLLIN)];
+            if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1)) {
+                break;
+            }
+            match nix::unistd::read(0, &mut buf) {
+                Ok(0) => {
+                    self.stdin_open = false;
+                    self.send_eof();
+                    break;
+                }
+                Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        self.write_input();
+    }
+
+    /// An end of file for the command: the pty's own VEOF character, which
+    /// its line discipline turns into one when it is canonical.
+    fn send_eof(&mut self) {
+        let Some(master) = &self.master else { return };
+        let Ok(t) = termios::tcgetattr(master) else { return };
+        if t.local_flags.contains(termios::LocalFlags::ICANON) {
+            self.pending.push(t.control_chars[termios::SpecialCharacterIndices::VEOF as usize]);
+        }
     }
 
     pub fn master(&self) -> Option<RawFd> {

@@ -226,6 +226,11 @@ impl Reporter {
 
     /// The command has been exec'd: the pid file first, so that it is in
     /// place when a supervisor reads the status line.
+    /// Whether [`Reporter::started`] writes the command's pid anywhere.
+    pub fn wants_command_pid(&self) -> bool {
+        self.pid_file.is_some() || (self.fd.is_some() && !self.early)
+    }
+
     pub fn started(&mut self, init: u32, command: Option<u32>) {
         self.started = true;
         if let Some(pf) = &mut self.pid_file {

@@ -77,7 +77,27 @@ struct State {
     /// The socket the metadata listener arrives on (the Filters' own).
     listener_sock: Option<RawFd>,
     notifier: Option<Notifier>,
+    /// When to drop the setup's machine code (sys::trim_text), once.
+    trim_at: Option<Instant>,
 }
+
+/// Drops the setup's machine code once it is time; how many milliseconds
+/// until then otherwise (None: done, or the command has not started).
+fn trim(st: &mut State, now: Instant) -> Option<u64> {
+    let at = st.trim_at?;
+    if at <= now {
+        st.trim_at = None;
+        crate::launch::sys::trim_text();
+        return None;
+    }
+    Some(at.saturating_duration_since(now).as_micros().div_ceil(1000) as u64)
+}
+
+/// How long the command runs before the monitor drops the setup's machine
+/// code from its resident set (see sys::trim_text): a sandbox that lives
+/// on keeps only what its loop runs; a command that ends at once saves the
+/// monitor the work and the page faults of its exit path.
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs the loop; the exit status for the caller, or the setup error.
 pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8> {
@@ -89,7 +109,7 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
         Some((s, r)) => (Some(s), Some(r)),
         None => (None, None),
     };
-    let listener_sock = run.ctx.filters.notify.as_ref().map(|n| n.ours.as_raw_fd());
+    let listener_sock = run.ctx.filters.listener.as_ref().map(|n| n.ours.as_raw_fd());
     let mut st = State {
         report: run.report.take(),
         report_buf: Vec::new(),
@@ -98,9 +118,14 @@ pub fn supervise(mut run: Run, signals: &nix::sys::signal::SigSet) -> Result<u8>
         command: None,
         listener_sock,
         notifier: None,
+        trim_at: None,
     };
     loop {
-        let wait = run.timeout.wait_ms(Instant::now());
+        let now = Instant::now();
+        let wait = match (run.timeout.wait_ms(now), trim(&mut st, now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let ready = wait_once(&sigfd, &st, wait);
         if ready.report {
             if let Some(code) = read_report(&mut run, &mut st)? {
@@ -253,8 +278,14 @@ fn read_report(run: &mut Run, st: &mut State) -> Result<Option<u8>> {
         let _ = waitpid(run.init, None);
         return Err(err);
     }
-    st.command = command_pid(run.init);
+    // Read from /proc only when something needs it: the status fd, the pid
+    // file, or the time-out's SIGKILL where the command is not in init's
+    // pid namespace.
+    if run.reporter.wants_command_pid() || run.ctx.plan.shares_host_pids() {
+        st.command = command_pid(run.init);
+    }
     run.reporter.started(run.init.as_raw() as u32, st.command.map(|p| p.as_raw() as u32));
+    st.trim_at = Some(Instant::now() + TRIM_AFTER);
     Ok(None)
 }
 
@@ -309,14 +340,24 @@ fn on_due(run: &Run, st: &State, due: Due) {
     let init = run.init;
     match due {
         Due::Term => {
-            run.ctx.log("timeout", "SIGTERM to the command");
+            // One line with -v, as timeout(1) --verbose says it.
+            let limits = &run.ctx.plan.limits;
+            let show = crate::plan::limits::show_ms;
+            run.ctx.log(
+                "timeout",
+                &format!(
+                    "--timeout {} reached: SIGTERM to the command, SIGKILL to the sandbox {} later if it is still there (exit status 124)",
+                    show(limits.timeout_ms.unwrap_or(0)),
+                    show(limits.kill_after_ms)
+                ),
+            );
             let _ = kill(init, Signal::SIGTERM);
             if !run.cgroup.as_ref().is_some_and(|c| c.freeze(false)) {
                 stop(run, false);
             }
         }
         Due::Kill => {
-            run.ctx.log("timeout", "SIGKILL to the sandbox");
+            run.ctx.log("timeout", "the grace after SIGTERM is over: SIGKILL to the sandbox");
             // The reaper kills every descendant, then ends with the command.
             let reaper = reaper::is_reaper(run.ctx);
             let _ = kill(init, if reaper { reaper::END } else { Signal::SIGKILL });
@@ -352,6 +393,15 @@ fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
         reaper::end_orphans(&keep);
     }
     let timed_out = run.timeout.fired;
+    let oom_kills = run.cgroup.as_ref().map_or(0, Cgroup::oom_kills);
+    if oom_kills > 0 {
+        let memory = run.ctx.plan.limits.cgroup.flags().into_iter().find(|f| f.starts_with("--memory"));
+        let n = if oom_kills == 1 { "1 process".to_string() } else { format!("{oom_kills} processes") };
+        eprintln!(
+            "sandbox: note: the sandbox reached {}: the kernel's OOM killer killed {n} in it",
+            memory.unwrap_or_else(|| "its memory limit".into())
+        );
+    }
     let outcome = Outcome { code: if timed_out { TIMED_OUT } else { code }, signal, timed_out };
     run.reporter.ended(&outcome);
     Ok(outcome.code)

@@ -43,7 +43,7 @@ mod overlay;
 mod remount;
 pub mod resolve;
 mod scratch;
-mod sources;
+pub mod sources;
 mod special;
 #[cfg(test)]
 mod tests;
@@ -57,11 +57,22 @@ use resolve::Root;
 /// Every call goes through `sys`: [`RealSys`](crate::launch::sys::RealSys)
 /// in a run, a recording double in the unit tests (`tests.rs`).
 pub fn build(ctx: &Ctx, sys: &dyn Sys, sources: Sources) -> Result<()> {
+    file_label(ctx, sys)?; // what this process creates from now on carries the Plan's label
     let base = scratch::mount(ctx, sys)?; // the scratch tmpfs is the root now, the host's beneath it
     let root = operations(ctx, sys, &base, sources)?; // the Plan's, in order, on an empty root
     narrow::apply(ctx, &root)?; // read-only outside the write rules, noexec outside the exec rules
     read_only(ctx, &root)?; // the root itself, unless the Plan keeps it writable
     pivot(&root) // into it; the old root, with the scratch tmpfs, detached
+}
+
+/// SELinux's context for the files this process creates (bubblewrap's
+/// `--file-label`, setfscreatecon): the front end accepts a label only
+/// where SELinux is enabled.
+fn file_label(ctx: &Ctx, sys: &dyn Sys) -> Result<()> {
+    let Some(label) = &ctx.plan.root.file_label else { return Ok(()) };
+    ctx.log("file label", label);
+    let fd = sys.open(Path::new("/proc/thread-self/attr/fscreate"), libc::O_WRONLY | libc::O_CLOEXEC);
+    fd.and_then(|fd| sys.write(&fd, label.as_bytes())).what(|| "file label".into())
 }
 
 /// The Plan's operations, in order, on the empty directory `root` of the
@@ -71,7 +82,7 @@ fn operations<'s>(ctx: &Ctx, sys: &'s dyn Sys, base: &OwnedFd, sources: Sources)
     let mut root = Root::new(sys, open_root().what(|| "open the new root".into())?, true);
     let parent_modes = &ctx.plan.root.parent_modes;
     for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.into_ops()).enumerate() {
-        ctx.log("mount", &describe(op));
+        ctx.log_with("mount", || describe(op));
         root.parent_mode.set(parent_modes.get(n).copied().unwrap_or(0o755));
         ops::apply(ctx, &root, base, n, op, src)?;
         if op.dest() == Path::new("/") {
@@ -119,7 +130,7 @@ fn describe(op: &FsOp) -> String {
         FsOp::Dev { dest } => format!("dev {}", show(dest)),
         FsOp::Dir { dest, .. } => format!("mkdir {}", show(dest)),
         FsOp::Symlink { target, dest } => format!("symlink {} -> {}", show(dest), show(target)),
-        FsOp::Hide { dest } => format!("hide {}", show(dest)),
+        FsOp::Hide { dest, .. } => format!("hide {}", show(dest)),
         FsOp::File { dest, how, .. } => format!("file {} ({how:?})", show(dest)),
         FsOp::Chmod { dest, mode } => format!("chmod {mode:04o} {}", show(dest)),
         FsOp::RemountRo { dest } => format!("remount read-only {}", show(dest)),

@@ -46,7 +46,13 @@ pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
     };
     let pfd = ensure_dir(root, parent, root.parent_mode.get())?;
     match root.sys.mkdirat(&pfd, Path::new(name), mode) {
-        Ok(()) | Err(Errno::EEXIST) => {}
+        // Made just now, a directory beside nothing else that runs: open
+        // it by its name in the parent, not by the whole path again.
+        Ok(()) => {
+            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+            return root.sys.openat(&pfd, Path::new(name), flags, 0).what(|| format!("open {}", show(path)));
+        }
+        Err(Errno::EEXIST) => {}
         Err(e) => {
             let err =
                 SetupError::errno(format!("mkdir {}", show(path)), e).kind(Kind::Mkdir { path: show(path) });
@@ -122,9 +128,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
             } else {
                 ensure_file(root, dest)?
             };
-            mount_fd(root, Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-                .what(what)?;
-            restrict(root, dest, bind_attrs(*access), true)
+            bind_tree(root, &src, &target, dest, bind_attrs(*access), what)
         }
         FsOp::Tmpfs { dest, mode, size } => {
             let target = ensure_dir(root, dest, 0o755)?;
@@ -132,6 +136,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
             if let Some(size) = size {
                 data.push_str(&format!(",size={size}"));
             }
+            let data = labelled(ctx, data);
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             mount_fd(root, Some(Path::new("tmpfs")), &target, Some("tmpfs"), flags, Some(&data))
                 .what(|| format!("tmpfs {}", show(dest)))
@@ -141,7 +146,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
         FsOp::Dev { dest } => special::dev(ctx, root, dest),
         FsOp::Dir { dest, mode } => ensure_dir(root, dest, *mode).map(drop),
         FsOp::Symlink { target, dest } => symlink(root, target, dest),
-        FsOp::Hide { dest } => hide(ctx, root, base, dest),
+        FsOp::Hide { dest, .. } => hide(ctx, root, base, dest),
         FsOp::File { dest, content, mode, how } => files::file(root, base, n, dest, content, *mode, *how),
         FsOp::Chmod { dest, mode } => files::chmod(root, dest, *mode),
         FsOp::RemountRo { dest } => files::remount_ro(root, dest),
@@ -197,12 +202,54 @@ fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
     restrict(root, dest, attrs, false)
 }
 
+/// A tmpfs's mount data with the Plan's SELinux file label, if it has one
+/// (bubblewrap's `--file-label`: `context="LABEL"`).
+pub fn labelled(ctx: &Ctx, data: String) -> String {
+    match &ctx.plan.root.file_label {
+        Some(label) => format!("{data},context=\"{label}\""),
+        None => data,
+    }
+}
+
 /// Binds the host object `src` over `dest` inside the root with `attrs`.
 pub fn bind_over(root: &Root, src: &OwnedFd, dest: &Path, attrs: u64) -> Result<()> {
     let target = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
-    mount_fd(root, Some(&fd_path(src)), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-        .what(|| format!("bind over {}", show(dest)))?;
-    restrict(root, dest, attrs, true)
+    bind_tree(root, src, &target, dest, attrs, || format!("bind over {}", show(dest)))
+}
+
+/// A recursive bind of `src` onto `target` (the object at `dest`) with
+/// `attrs` on every mount of it: the tree is cloned detached
+/// (open_tree), its flags set there, once for the whole subtree
+/// (mount_setattr), and attached (move_mount), all through the fds: no
+/// path is looked up again. Kernels without open_tree (before 5.2) or
+/// mount_setattr (before 5.12) take mount(2) and the remount fallback.
+/// Errors name the bind (`what`), or the remount of `dest` for the flags.
+fn bind_tree(
+    root: &Root,
+    src: &OwnedFd,
+    target: &OwnedFd,
+    dest: &Path,
+    attrs: u64,
+    what: impl Fn() -> String,
+) -> Result<()> {
+    let tree = match root.sys.open_tree(src) {
+        Err(Errno::ENOSYS) => {
+            mount_fd(root, Some(&fd_path(src)), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+                .what(what)?;
+            return restrict(root, dest, attrs, true);
+        }
+        other => other.what(&what)?,
+    };
+    match root.sys.mount_setattr(&tree, attrs, true) {
+        Err(Errno::ENOSYS) => {
+            root.sys.move_mount(&tree, target).what(&what)?;
+            restrict(root, dest, attrs, true)
+        }
+        other => {
+            other.what(|| format!("remount {}", show(dest)))?;
+            root.sys.move_mount(&tree, target).what(what)
+        }
+    }
 }
 
 /// Mounts a fresh file system of `fstype` on the directory `dest`.

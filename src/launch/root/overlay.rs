@@ -45,6 +45,11 @@ fn show(p: &Path) -> String {
     escape::path(p)
 }
 
+/// Opens a lower layer as [`open`] does (for the checks before a run).
+pub fn open_lower(sys: &dyn Sys, path: &Path) -> Result<OwnedFd> {
+    open_dir(sys, path, "lower")
+}
+
 fn open_dir(sys: &dyn Sys, path: &Path, role: &str) -> Result<OwnedFd> {
     let fd = sys.open(path, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| {
         let err = SetupError::errno(format!("overlay {role} {}", show(path)), e)

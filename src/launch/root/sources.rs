@@ -89,16 +89,54 @@ pub fn open_sources(sys: &dyn Sys, ops: &[FsOp]) -> Result<Sources> {
         match open_source(sys, src) {
             Ok(fd) => binds.push(Opened::Bind(fd)),
             Err(Errno::ENOENT) if *optional => binds.push(Opened::Nothing),
-            Err(e) => {
-                let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e)
-                    .kind(Kind::BindSource { src: show(src) });
-                return Err(match e {
-                    Errno::ENOENT => err.hint("the source must exist on the host"),
-                    Errno::EACCES => err.hint("you cannot read the source on the host"),
-                    _ => err,
-                });
-            }
+            Err(e) => return Err(bind_error(src, dest, e)),
         }
     }
     Ok(Sources { ops: binds })
+}
+
+fn bind_error(src: &Path, dest: &Path, e: Errno) -> SetupError {
+    let err = SetupError::errno(format!("bind {} -> {}", show(src), show(dest)), e)
+        .kind(Kind::BindSource { src: show(src) });
+    match e {
+        Errno::ENOENT => err.hint("the source must exist on the host"),
+        Errno::EACCES => err.hint("you cannot read the source on the host"),
+        _ => err,
+    }
+}
+
+/// What [`open_sources`] would refuse, checked before anything starts and
+/// making nothing: every bind source (one of `create` may be missing, it is
+/// made first), every overlay's lower layers, and that each `--hide` not
+/// marked optional names something on the host (a typo would protect
+/// nothing). `sandbox explain` runs it too, so it fails with the same line.
+pub fn check(sys: &dyn Sys, ops: &[FsOp], create: &[std::path::PathBuf]) -> Result<()> {
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            FsOp::Bind { src, dest, optional, .. } if !create.contains(src) => match open_source(sys, src) {
+                Ok(_) => {}
+                Err(Errno::ENOENT) if *optional => {}
+                Err(e) => return Err(bind_error(src, dest, e)),
+            },
+            FsOp::Overlay { lowers, .. } => {
+                for l in lowers {
+                    overlay::open_lower(sys, l)?;
+                }
+            }
+            FsOp::Hide { dest, optional: false } => {
+                let Some(host) = crate::plan::view::host_path(&ops[..i], dest) else { continue };
+                if let Err(e) = sys.open(&host, libc::O_PATH | libc::O_NOFOLLOW) {
+                    let err = SetupError::errno(format!("hide {}", show(dest)), e);
+                    return Err(match e {
+                        Errno::ENOENT => err.hint(
+                            "a path that does not exist protects nothing (a typo?); --hide-try skips it",
+                        ),
+                        _ => err,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -92,7 +92,7 @@ fn flavour(ctx: &Ctx) -> DevFlavour {
 
 pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let fl = flavour(ctx);
-    ops::mount_new(root, dest, "tmpfs", fl.tmpfs, Some("mode=0755"))?;
+    ops::mount_new(root, dest, "tmpfs", fl.tmpfs, Some(&ops::labelled(ctx, "mode=0755".into())))?;
     for name in DEVICES {
         let host = super::scratch::host(&Path::new("/dev").join(name));
         let Ok(src) = root.sys.open(&host, libc::O_PATH) else {

@@ -23,7 +23,8 @@ fn host() -> Host {
 /// The native front end's Plan for `args`.
 fn native(args: &[&str]) -> Plan {
     let argv: Vec<OsString> = ["sandbox"].iter().chain(args).map(OsString::from).collect();
-    match crate::native::parse(argv, &host()) {
+    // An empty host file system: nothing of this host's /etc or PATH is added.
+    match crate::native::parse_with(argv, &host(), &crate::hostfs::fake::FakeFs::new()) {
         Ok(crate::native::Command::Run { built, .. }) => built.plan,
         other => panic!("{args:?}: {other:?}"),
     }
@@ -46,6 +47,10 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
         fn effective_caps(&self) -> u64 {
             0
         }
+        // An SELinux host, where any label is valid.
+        fn check_label(&self, _: &str) -> crate::compat::Label {
+            crate::compat::Label::Valid
+        }
     }
     let mut io = Io(data.iter().map(|(fd, d)| (*fd, d.to_vec())).collect());
     let argv: Vec<OsString> = args.iter().map(OsString::from).collect();
@@ -58,7 +63,8 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
 /// Builds `plan`'s root through `sys`.
 fn build_with(plan: &Plan, sys: &RecordingSys) -> Result<()> {
     let filters = Filters::default();
-    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None, dns_floor: None };
+    let caller = crate::plan::Ids { uid: 1000, gid: 1000 };
+    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None, dns_floor: None, caller };
     let sources = open_sources(sys, &plan.fs)?;
     build(&ctx, sys, sources)
 }
@@ -121,7 +127,9 @@ fn etc_host() -> RecordingSys {
 /// current directory); hidden files get an empty read-only file over
 /// them, absent ones nothing; /dev's devices are noexec, /dev/shm
 /// sticky; /proc's sys, sysrq-trigger, irq, bus are covered read-only;
-/// the root itself is remounted read-only last, before pivot_root.
+/// /etc/resolv.conf is --net none's unreachable resolver, bound right after
+/// /etc; fontconfig's cache comes last; the root itself is remounted
+/// read-only last, before pivot_root.
 #[test]
 fn the_default_profile_builds_its_root_in_this_order() {
     let plan = native(&["--", "true"]);
@@ -130,15 +138,23 @@ fn the_default_profile_builds_its_root_in_this_order() {
     let first = scratch(Some("mode=0755"));
     let middle = [
         "mkdir /newroot/usr 0755",
-        "mount /usr -> /newroot/usr (bind,rec)",
-        "setattr /newroot/usr ro,nosuid,nodev recursive",
+        "open_tree /usr",
+        "setattr /usr ro,nosuid,nodev recursive",
+        "move_mount /usr -> /newroot/usr",
         "mkdir /newroot/etc 0755",
-        "mount /etc -> /newroot/etc (bind,rec)",
-        "setattr /newroot/etc ro,nosuid,nodev recursive",
+        "open_tree /etc",
+        "setattr /etc ro,nosuid,nodev recursive",
+        "move_mount /etc -> /newroot/etc",
+        // --net none's unreachable resolver, right after /etc.
+        "create /tmp/data-2 0644",
+        "write /tmp/data-2 231 bytes",
+        "mount /tmp/data-2 -> /newroot/etc/resolv.conf (bind)",
+        "setattr /newroot/etc/resolv.conf ro,nosuid,nodev",
         "symlink /newroot/bin -> usr/bin",
         "mkdir /newroot/lib64 0755",
-        "mount /lib64 -> /newroot/lib64 (bind,rec)",
-        "setattr /newroot/lib64 ro,nosuid,nodev recursive",
+        "open_tree /lib64",
+        "setattr /lib64 ro,nosuid,nodev recursive",
+        "move_mount /lib64 -> /newroot/lib64",
         "mount /tmp/hidden-file -> /newroot/etc/shadow (bind)",
         "setattr /newroot/etc/shadow ro,nosuid,nodev,noexec",
         "mount /tmp/hidden-file -> /newroot/etc/gshadow (bind)",
@@ -153,23 +169,29 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "mkdir /newroot/dev 0755",
         "mount tmpfs /newroot/dev (nosuid,noexec) mode=0755",
         "create /newroot/dev/null 0444",
-        "mount /oldroot/dev/null -> /newroot/dev/null (bind,rec)",
-        "setattr /newroot/dev/null nosuid,noexec recursive",
+        "open_tree /oldroot/dev/null",
+        "setattr /oldroot/dev/null nosuid,noexec recursive",
+        "move_mount /oldroot/dev/null -> /newroot/dev/null",
         "create /newroot/dev/zero 0444",
-        "mount /oldroot/dev/zero -> /newroot/dev/zero (bind,rec)",
-        "setattr /newroot/dev/zero nosuid,noexec recursive",
+        "open_tree /oldroot/dev/zero",
+        "setattr /oldroot/dev/zero nosuid,noexec recursive",
+        "move_mount /oldroot/dev/zero -> /newroot/dev/zero",
         "create /newroot/dev/full 0444",
-        "mount /oldroot/dev/full -> /newroot/dev/full (bind,rec)",
-        "setattr /newroot/dev/full nosuid,noexec recursive",
+        "open_tree /oldroot/dev/full",
+        "setattr /oldroot/dev/full nosuid,noexec recursive",
+        "move_mount /oldroot/dev/full -> /newroot/dev/full",
         "create /newroot/dev/random 0444",
-        "mount /oldroot/dev/random -> /newroot/dev/random (bind,rec)",
-        "setattr /newroot/dev/random nosuid,noexec recursive",
+        "open_tree /oldroot/dev/random",
+        "setattr /oldroot/dev/random nosuid,noexec recursive",
+        "move_mount /oldroot/dev/random -> /newroot/dev/random",
         "create /newroot/dev/urandom 0444",
-        "mount /oldroot/dev/urandom -> /newroot/dev/urandom (bind,rec)",
-        "setattr /newroot/dev/urandom nosuid,noexec recursive",
+        "open_tree /oldroot/dev/urandom",
+        "setattr /oldroot/dev/urandom nosuid,noexec recursive",
+        "move_mount /oldroot/dev/urandom -> /newroot/dev/urandom",
         "create /newroot/dev/tty 0444",
-        "mount /oldroot/dev/tty -> /newroot/dev/tty (bind,rec)",
-        "setattr /newroot/dev/tty nosuid,noexec recursive",
+        "open_tree /oldroot/dev/tty",
+        "setattr /oldroot/dev/tty nosuid,noexec recursive",
+        "move_mount /oldroot/dev/tty -> /newroot/dev/tty",
         "symlink /newroot/dev/stdin -> /proc/self/fd/0",
         "symlink /newroot/dev/stdout -> /proc/self/fd/1",
         "symlink /newroot/dev/stderr -> /proc/self/fd/2",
@@ -181,18 +203,29 @@ fn the_default_profile_builds_its_root_in_this_order() {
         "mount devpts /newroot/dev/pts (nosuid,noexec) newinstance,ptmxmode=0666,mode=620",
         "mkdir /newroot/proc 0755",
         "mount proc /newroot/proc (nosuid,nodev,noexec)",
-        "mount /newroot/proc/sys -> /newroot/proc/sys (bind,rec)",
+        "open_tree /newroot/proc/sys",
         "setattr /newroot/proc/sys ro,nosuid,nodev,noexec recursive",
-        "mount /newroot/proc/sysrq-trigger -> /newroot/proc/sysrq-trigger (bind,rec)",
+        "move_mount /newroot/proc/sys -> /newroot/proc/sys",
+        "open_tree /newroot/proc/sysrq-trigger",
         "setattr /newroot/proc/sysrq-trigger ro,nosuid,nodev,noexec recursive",
-        "mount /newroot/proc/irq -> /newroot/proc/irq (bind,rec)",
+        "move_mount /newroot/proc/sysrq-trigger -> /newroot/proc/sysrq-trigger",
+        "open_tree /newroot/proc/irq",
         "setattr /newroot/proc/irq ro,nosuid,nodev,noexec recursive",
-        "mount /newroot/proc/bus -> /newroot/proc/bus (bind,rec)",
+        "move_mount /newroot/proc/irq -> /newroot/proc/irq",
+        "open_tree /newroot/proc/bus",
         "setattr /newroot/proc/bus ro,nosuid,nodev,noexec recursive",
+        "move_mount /newroot/proc/bus -> /newroot/proc/bus",
         "mkdir /newroot/work 0755",
         "mkdir /newroot/work/proj 0755",
-        "mount /work/proj -> /newroot/work/proj (bind,rec)",
-        "setattr /newroot/work/proj nosuid,nodev recursive",
+        "open_tree /work/proj",
+        "setattr /work/proj nosuid,nodev recursive",
+        "move_mount /work/proj -> /newroot/work/proj",
+        "mkdir /newroot/var 0755",
+        "mkdir /newroot/var/cache 0755",
+        "mkdir /newroot/var/cache/fontconfig 0755",
+        "open_tree /var/cache/fontconfig",
+        "setattr /var/cache/fontconfig ro,nosuid,nodev recursive",
+        "move_mount /var/cache/fontconfig -> /newroot/var/cache/fontconfig",
         "mount /newroot (remount,bind,ro,nosuid,nodev)", // the root read-only
     ];
     assert_lines(&sys, &all(&first, &middle, &PIVOT));
@@ -220,11 +253,13 @@ fn a_flatpak_style_bubblewrap_vector_builds_bubblewraps_root() {
     let first = scratch(None);
     let middle = [
         "mkdir /newroot/usr 0755",
-        "mount /var/lib/flatpak/runtime/files -> /newroot/usr (bind,rec)",
-        "setattr /newroot/usr ro,nosuid,nodev recursive",
+        "open_tree /var/lib/flatpak/runtime/files",
+        "setattr /var/lib/flatpak/runtime/files ro,nosuid,nodev recursive",
+        "move_mount /var/lib/flatpak/runtime/files -> /newroot/usr",
         "mkdir /newroot/app 0755",
-        "mount /var/lib/flatpak/app/files -> /newroot/app (bind,rec)",
-        "setattr /newroot/app ro,nosuid,nodev recursive",
+        "open_tree /var/lib/flatpak/app/files",
+        "setattr /var/lib/flatpak/app/files ro,nosuid,nodev recursive",
+        "move_mount /var/lib/flatpak/app/files -> /newroot/app",
         "symlink /newroot/lib -> usr/lib",
         "symlink /newroot/bin -> usr/bin",
         "mkdir /newroot/proc 0755",
@@ -232,23 +267,29 @@ fn a_flatpak_style_bubblewrap_vector_builds_bubblewraps_root() {
         "mkdir /newroot/dev 0755",
         "mount tmpfs /newroot/dev (nosuid,nodev) mode=0755",
         "create /newroot/dev/null 0444",
-        "mount /oldroot/dev/null -> /newroot/dev/null (bind,rec)",
-        "setattr /newroot/dev/null nosuid recursive",
+        "open_tree /oldroot/dev/null",
+        "setattr /oldroot/dev/null nosuid recursive",
+        "move_mount /oldroot/dev/null -> /newroot/dev/null",
         "create /newroot/dev/zero 0444",
-        "mount /oldroot/dev/zero -> /newroot/dev/zero (bind,rec)",
-        "setattr /newroot/dev/zero nosuid recursive",
+        "open_tree /oldroot/dev/zero",
+        "setattr /oldroot/dev/zero nosuid recursive",
+        "move_mount /oldroot/dev/zero -> /newroot/dev/zero",
         "create /newroot/dev/full 0444",
-        "mount /oldroot/dev/full -> /newroot/dev/full (bind,rec)",
-        "setattr /newroot/dev/full nosuid recursive",
+        "open_tree /oldroot/dev/full",
+        "setattr /oldroot/dev/full nosuid recursive",
+        "move_mount /oldroot/dev/full -> /newroot/dev/full",
         "create /newroot/dev/random 0444",
-        "mount /oldroot/dev/random -> /newroot/dev/random (bind,rec)",
-        "setattr /newroot/dev/random nosuid recursive",
+        "open_tree /oldroot/dev/random",
+        "setattr /oldroot/dev/random nosuid recursive",
+        "move_mount /oldroot/dev/random -> /newroot/dev/random",
         "create /newroot/dev/urandom 0444",
-        "mount /oldroot/dev/urandom -> /newroot/dev/urandom (bind,rec)",
-        "setattr /newroot/dev/urandom nosuid recursive",
+        "open_tree /oldroot/dev/urandom",
+        "setattr /oldroot/dev/urandom nosuid recursive",
+        "move_mount /oldroot/dev/urandom -> /newroot/dev/urandom",
         "create /newroot/dev/tty 0444",
-        "mount /oldroot/dev/tty -> /newroot/dev/tty (bind,rec)",
-        "setattr /newroot/dev/tty nosuid recursive",
+        "open_tree /oldroot/dev/tty",
+        "setattr /oldroot/dev/tty nosuid recursive",
+        "move_mount /oldroot/dev/tty -> /newroot/dev/tty",
         "symlink /newroot/dev/stdin -> /proc/self/fd/0",
         "symlink /newroot/dev/stdout -> /proc/self/fd/1",
         "symlink /newroot/dev/stderr -> /proc/self/fd/2",
@@ -274,8 +315,9 @@ fn a_flatpak_style_bubblewrap_vector_builds_bubblewraps_root() {
         "mkdir /newroot/home/u/.var 0700",
         "mkdir /newroot/home/u/.var/app 0700",
         "mkdir /newroot/home/u/.var/app/org.x 0755",
-        "mount /home/u/.var/app/org.x -> /newroot/home/u/.var/app/org.x (bind,rec)",
-        "setattr /newroot/home/u/.var/app/org.x nosuid,nodev recursive",
+        "open_tree /home/u/.var/app/org.x",
+        "setattr /home/u/.var/app/org.x nosuid,nodev recursive",
+        "move_mount /home/u/.var/app/org.x -> /newroot/home/u/.var/app/org.x",
         "setattr /newroot/app ro",
     ];
     assert_lines(&sys, &all(&first, &middle, &PIVOT));
@@ -328,7 +370,7 @@ fn overlays_and_the_write_rules_mounts_come_after_the_binds() {
 
 /// A call that fails stops the build at once, and the error names the
 /// step and object: here the flags of the first bind (call 13: after the
-/// ten of the scratch tmpfs, the mkdir and the bind of /usr).
+/// ten of the scratch tmpfs, the mkdir and the clone of /usr's tree).
 #[test]
 fn a_failed_call_stops_the_build_and_names_its_object() {
     let plan = native(&["--", "true"]);
@@ -337,8 +379,8 @@ fn a_failed_call_stops_the_build_and_names_its_object() {
     assert_eq!(err.to_string(), "remount /usr: Operation not permitted");
     let lines = sys.lines();
     assert_eq!(lines.len(), 12, "nothing after the failure: {lines:#?}");
-    assert_eq!(lines[11], "mount /usr -> /newroot/usr (bind,rec)");
-    assert!(matches!(sys.calls().last(), Some(Call::Mount { .. })));
+    assert_eq!(lines[11], "open_tree /usr");
+    assert!(matches!(sys.calls().last(), Some(Call::OpenTree { .. })));
 }
 
 /// A destination reached through a symlink made earlier is resolved inside
@@ -368,11 +410,31 @@ fn a_bind_source_is_opened_once_through_its_links() {
     let lines = sys.lines();
     let at = lines.iter().position(|l| l == "mkdir /newroot/opt 0755").expect("the parent");
     assert_eq!(
-        lines[at + 1..at + 4],
+        lines[at + 1..at + 5],
         [
             "mkdir /newroot/opt/app 0755",
-            "mount /srv/app-2.1 -> /newroot/opt/app (bind,rec)",
-            "setattr /newroot/opt/app ro,nosuid,nodev recursive"
+            "open_tree /srv/app-2.1",
+            "setattr /srv/app-2.1 ro,nosuid,nodev recursive",
+            "move_mount /srv/app-2.1 -> /newroot/opt/app"
         ]
     );
+}
+
+/// bubblewrap's --file-label where SELinux is on: the context set for the
+/// files the setup makes (setfscreatecon) before anything is made, and on
+/// every tmpfs, /dev's included.
+#[test]
+fn a_file_label_marks_the_files_made_and_every_tmpfs() {
+    let args = "--file-label system_u:object_r:container_file_t:s0 --dev /dev --tmpfs /tmp true";
+    let plan = compat_plan(&args.split_whitespace().collect::<Vec<_>>(), &[]);
+    let sys = RecordingSys::default().files(&["/proc/thread-self/attr/fscreate"]);
+    build_with(&plan, &sys).unwrap();
+    let lines = sys.lines();
+    assert_eq!(lines[0], "write /proc/thread-self/attr/fscreate 37 bytes", "first of all: {lines:#?}");
+    let ctx = "context=\"system_u:object_r:container_file_t:s0\"";
+    assert!(
+        lines.contains(&format!("mount tmpfs /newroot/dev (nosuid,nodev) mode=0755,{ctx}")),
+        "{lines:#?}"
+    );
+    assert!(lines.contains(&format!("mount tmpfs /newroot/tmp (nosuid,nodev) mode=755,{ctx}")), "{lines:#?}");
 }

@@ -248,3 +248,102 @@ pub fn write_all(fd: i32, text: &str) -> nix::Result<()> {
     }
     Ok(())
 }
+
+/// Drops this process's page-table entries for sandbox's own machine code
+/// (the executable's PT_LOAD segments that are executable), so its
+/// resident set is only what runs from here on: the kernel maps code in
+/// 64 KiB windows around each page used (fault-around), so a process that
+/// has run the setup holds most of the 2.8 MB binary, of which it needs a
+/// few pages to wait. The pages stay in the page cache; what runs again
+/// faults back in. Only the text: it is never written, so nothing is lost
+/// (a writable or relocated segment would lose its changes).
+pub fn trim_text() {
+    unsafe extern "C" fn each(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        _data: *mut libc::c_void,
+    ) -> i32 {
+        // SAFETY: the dynamic loader passes a valid dl_phdr_info for the
+        // duration of the call, with `dlpi_phnum` program headers at
+        // `dlpi_phdr`.
+        let info = unsafe { &*info };
+        // SAFETY: as above, `dlpi_phdr` points at `dlpi_phnum` headers.
+        let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+        let page = 4096usize;
+        for ph in phdrs.iter().filter(|p| p.p_type == libc::PT_LOAD && p.p_flags & libc::PF_X != 0) {
+            let start = (info.dlpi_addr as usize + ph.p_vaddr as usize) & !(page - 1);
+            let end = (info.dlpi_addr as usize + (ph.p_vaddr + ph.p_memsz) as usize).next_multiple_of(page);
+            // SAFETY: [start, end) is the executable's own text mapping,
+            // private, read-only and never written: MADV_DONTNEED only
+            // drops page-table entries, and the next access maps the same
+            // page-cache pages again.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        }
+        1 // the first object is the executable itself: stop
+    }
+    // SAFETY: `each` follows dl_iterate_phdr's callback contract and keeps
+    // nothing after it returns.
+    unsafe { libc::dl_iterate_phdr(Some(each), std::ptr::null_mut()) };
+}
+
+/// Starts `f` in a child process that shares this process's memory until it
+/// calls execve or exits (clone with CLONE_VM | CLONE_VFORK on a stack of
+/// its own, as posix_spawn does), and returns the child's pid once it has.
+/// No page table is copied and no page copied on write: a fork of init
+/// cost a copy of its address space for a process that execs at once.
+///
+/// `f` must end in execve or exit, never return to this function's caller:
+/// it runs on its own stack. While it runs this process is suspended, so
+/// what `f` borrows cannot be touched by anything else; what it allocates
+/// stays in the shared heap (leaked, harmless), what it changes in place is
+/// seen by this process afterwards. Only for a single-threaded caller (no
+/// other thread could hold a lock `f` takes, such as malloc's).
+pub fn spawn_sharing_memory(f: impl FnOnce()) -> nix::Result<libc::pid_t> {
+    const STACK: usize = 1 << 20;
+    const PAGE: usize = 4096;
+    // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    // SAFETY: the lowest page of our own mapping becomes the guard page.
+    unsafe { libc::mprotect(stack, PAGE, libc::PROT_NONE) };
+    let mut job: Option<Box<dyn FnOnce() + '_>> = Some(Box::new(f));
+    extern "C" fn start(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the `job` of spawn_sharing_memory, alive while
+        // that function waits (CLONE_VFORK); only this child touches it then.
+        let job = unsafe { &mut *(arg as *mut Option<Box<dyn FnOnce()>>) };
+        if let Some(f) = job.take() {
+            f();
+        }
+        // SAFETY: _exit is always safe; `f` should have exec'd or exited.
+        unsafe { libc::_exit(127) }
+    }
+    // SAFETY: the stack is ours (it grows down from its top), `start` never
+    // returns into this function, and CLONE_VFORK keeps this process
+    // suspended until the child has exec'd or exited, so `job` and what
+    // `f` borrows outlive every use the child makes of them.
+    let pid = unsafe {
+        libc::clone(
+            start,
+            (stack as *mut u8).add(STACK) as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            &mut job as *mut Option<Box<dyn FnOnce() + '_>> as *mut libc::c_void,
+        )
+    };
+    let result = Errno::result(pid);
+    // SAFETY: the child has exec'd (a new address space) or exited: nothing
+    // runs on this stack any more.
+    unsafe { libc::munmap(stack, STACK) };
+    drop(job);
+    result
+}

@@ -22,6 +22,7 @@
 //! paths inside the finished root, keeps a copy of the mount tree beneath
 //! each, restricts the whole root and puts the copies back.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::{grants, Mode, Plan, Rights};
@@ -42,15 +43,13 @@ pub fn mount_rules(plan: &Plan) -> MountRules {
     if !ll.enabled || plan.mode != Mode::Namespaces {
         return MountRules::default();
     }
+    if !ll.explicit() && !ll.exec_narrowed() {
+        return MountRules::default();
+    }
     let g = grants(plan);
     let beneath = |pred: fn(Rights) -> bool| -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = Vec::new();
-        for p in g.iter().filter(|g| pred(g.rights)).map(|g| &g.path) {
-            if !out.contains(p) {
-                out.push(p.clone());
-            }
-        }
-        out
+        let mut seen = HashSet::new();
+        g.iter().filter(|g| pred(g.rights) && seen.insert(&g.path)).map(|g| g.path.clone()).collect()
     };
     let writes = |r: Rights| r.contains(Rights::WRITE_FILE) || r.contains(Rights::CHANGE);
     MountRules {

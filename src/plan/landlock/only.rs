@@ -40,6 +40,11 @@ pub trait HostView {
     fn ids(&self) -> (u32, u32);
     /// Whether the host already has what a mkdir or symlink operation makes.
     fn has(&self, op: &FsOp) -> bool;
+    /// The kernel's landlock ABI, where the caller knows it (the launch
+    /// does; `explain` describes the plan for any kernel).
+    fn landlock_abi(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The host itself: read-only looks at its files and the caller's ids.
@@ -121,7 +126,7 @@ fn carry_over(
             show(src),
             show(dest)
         )),
-        FsOp::Tmpfs { dest, .. } | FsOp::Hide { dest } => {
+        FsOp::Tmpfs { dest, .. } | FsOp::Hide { dest, .. } => {
             let what = if matches!(op, FsOp::Hide { .. }) { "hide" } else { "tmpfs" };
             a.approximated.push(format!("{what} {}: inaccessible instead of empty", show(dest)));
             a.grants.retain(|g| !g.path.starts_with(dest));
@@ -212,12 +217,13 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
         Some(_) => a.lost.push("--net user (needs a network namespace)".into()),
         None => {}
     }
-    a.approximated.extend(without_namespaces(plan));
+    a.approximated.extend(without_namespaces(plan, host.landlock_abi()));
 }
 
 /// What stands in for each namespace the plan asked for, and what is open
-/// without it: one line each, for the warning and `explain`.
-pub fn without_namespaces(plan: &Plan) -> Vec<String> {
+/// without it: one line each, for the warning and `explain`. `abi`: the
+/// kernel's landlock ABI when known (below 4 nothing denies TCP).
+pub fn without_namespaces(plan: &Plan, abi: Option<u32>) -> Vec<String> {
     let ns = &plan.namespaces;
     let facts = Facts::of(plan);
     let base = rules::base_rules(&plan.seccomp, facts);
@@ -229,7 +235,11 @@ pub fn without_namespaces(plan: &Plan) -> Vec<String> {
         "no mount namespace: the host's file system confined by landlock, and chmod, chown, utimes and \
          xattr calls only beneath writable rules (made by the monitor), {chattr}"
     )];
-    if ns.net {
+    if ns.net && abi.is_some_and(|abi| abi < 4) {
+        out.push(
+            "no network namespace: the host's network, TCP included (landlock denies TCP from ABI 4)".into(),
+        );
+    } else if ns.net {
         out.push(
             "no network namespace: TCP connect and bind denied by landlock, and the ways around it refused \
              by the filter (other stream protocols such as MPTCP and SCTP, raw sockets, TCP fast open); \
@@ -312,7 +322,7 @@ pub fn explain(plan: &Plan, host: &dyn HostView, f: &mut std::fmt::Formatter<'_>
         writeln!(f, "  {:<30} {}{except}", g.rights.to_string(), show(&g.path))?;
     }
     writeln!(f, "instead of namespaces:")?;
-    for line in without_namespaces(plan) {
+    for line in without_namespaces(plan, host.landlock_abi()) {
         writeln!(f, "  {line}")?;
     }
     let fs_lines: Vec<&String> = a.approximated.iter().filter(|l| !l.starts_with("no ")).collect();

@@ -4,14 +4,18 @@
 //! Kernel and program rules this relies on:
 //! - The backend needs init's namespaces (`/proc/PID/ns/{user,net}`), which
 //!   exist once clone returns, and joins the user namespace to configure the
-//!   network one; so it starts after the uid/gid maps are written and before
-//!   init is released: the command never sees a half-configured network.
+//!   network one; so it starts after the uid/gid maps are written, just
+//!   before init is released, and configures the namespace while init
+//!   builds the root. init waits for the monitor's word that it is ready
+//!   before it forks the command: the command never sees a half-configured
+//!   network.
 //! - Ready means the backend said so, never a sleep: pasta writes its pid
 //!   file (a pipe we pass it as `/proc/self/fd/N`) once the namespace is
 //!   configured; slirp4netns writes "1" to `--ready-fd`. An EOF instead means
 //!   it gave up; its output (kept in a memfd) then becomes the error.
 //! - Stopping: when the sandbox ends, the [`UserNet`] guard closes
-//!   slirp4netns's `--exit-fd`, sends SIGTERM, and SIGKILL after a second.
+//!   slirp4netns's `--exit-fd` and sends SIGKILL, without waiting for the
+//!   exit to finish (unless a cgroup leaf must be emptied first).
 //!   When the monitor itself is killed (-9) no code of ours runs, so the
 //!   kernel does it: the backend is started with PR_SET_PDEATHSIG(SIGKILL)
 //!   (set in the child before exec, then getppid() checked against a monitor
@@ -53,11 +57,24 @@ pub struct UserNet {
     pid: Pid,
     /// slirp4netns's `--exit-fd` peer: closing it ends slirp4netns.
     exit: Option<OwnedFd>,
+    /// Wait for its exit when stopping it: it runs in the monitor's cgroup
+    /// leaf, which is removed after it (see [`UserNet::drop`]).
+    reap_on_stop: bool,
 }
 
-/// Starts the plan's user-mode network for `init`, if it has one, and
-/// returns once it is ready.
-pub fn start(ctx: &Ctx, init: libc::pid_t) -> Result<Option<UserNet>> {
+/// A backend started and not yet ready.
+pub struct Starting {
+    net: UserNet,
+    ready: OwnedFd,
+    out: File,
+    api: Option<slirp_api::ApiDir>,
+    publish: Vec<crate::plan::network::Publish>,
+}
+
+/// Starts the plan's user-mode network for `init`, if it has one, without
+/// waiting for it: it configures the namespace while init builds the root
+/// ([`Starting::ready`] waits). `reap_on_stop`: see [`UserNet`].
+pub fn spawn(ctx: &Ctx, init: libc::pid_t, reap_on_stop: bool) -> Result<Option<Starting>> {
     let Some(plan) = &ctx.plan.network.user else { return Ok(None) };
     let (backend, path) = find(plan.backend)?;
     let name = backend.name();
@@ -73,20 +90,29 @@ pub fn start(ctx: &Ctx, init: libc::pid_t) -> Result<Option<UserNet>> {
     ctx.log("network", &format!("{} {}", path.display(), args.join(" ")));
     let mut keep = vec![ready_w.as_raw_fd()];
     keep.extend(slirp.as_ref().map(|s| s.exit_r.as_raw_fd()));
-    let pid = spawn(&path, &args, &out, keep)?;
+    let pid = spawn_backend(&path, &args, &out, keep)?;
     drop(ready_w);
     let (exit, api) = slirp.map_or((None, None), |s| (Some(s.exit_w), s.api));
-    let net = UserNet { name, pid, exit };
-    wait_ready(&net, &ready_r, &out)?;
-    ctx.pause("user-net");
-    if let Some(api) = api {
-        for p in &plan.publish {
-            ctx.log("network", &format!("publish {p}"));
-            api.add_hostfwd(p)?;
+    let net = UserNet { name, pid, exit, reap_on_stop };
+    Ok(Some(Starting { net, ready: ready_r, out, api, publish: plan.publish.clone() }))
+}
+
+impl Starting {
+    /// Waits until the backend is ready, then publishes the ports (slirp4netns).
+    pub fn ready(self, ctx: &Ctx) -> Result<UserNet> {
+        let Starting { net, ready, out, api, publish } = self;
+        wait_ready(&net, &ready, &out)?;
+        ctx.log("network", &format!("{} ready", net.name));
+        ctx.pause("user-net");
+        if let Some(api) = api {
+            for p in &publish {
+                ctx.log("network", &format!("publish {p}"));
+                api.add_hostfwd(p)?;
+            }
+            // Dropping `api` removes the socket's name and directory.
         }
-        // Dropping `api` removes the socket's name and directory.
+        Ok(net)
     }
-    Ok(Some(net))
 }
 
 /// What slirp4netns needs besides its arguments: the `--exit-fd` pipe and,
@@ -144,7 +170,7 @@ fn memfd(name: &str) -> Result<File> {
     Ok(File::from(fd))
 }
 
-fn spawn(path: &Path, args: &[String], out: &File, keep: Vec<RawFd>) -> Result<Pid> {
+fn spawn_backend(path: &Path, args: &[String], out: &File, keep: Vec<RawFd>) -> Result<Pid> {
     let what = || format!("start {}", path.display());
     let io =
         |e: std::io::Error| SetupError::errno(what(), Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
@@ -282,10 +308,19 @@ impl UserNet {
 }
 
 impl Drop for UserNet {
+    /// Stops the backend once the command's status is known: SIGKILL (it
+    /// keeps no state worth a clean exit: pasta's pid file is our pipe,
+    /// slirp4netns's API socket is gone already), and no waiting for its
+    /// exit to finish, which took pasta tens of milliseconds after SIGTERM;
+    /// when the monitor exits, the kernel reaps it. Only where the
+    /// monitor's cgroup leaf is removed after it is it waited for (a
+    /// cgroup with a process in it cannot be removed).
     fn drop(&mut self) {
         drop(self.exit.take());
-        let _ = kill(self.pid, Signal::SIGTERM);
-        self.reap(Duration::from_secs(1));
+        let _ = kill(self.pid, Signal::SIGKILL);
+        if self.reap_on_stop {
+            let _ = waitpid(self.pid, None);
+        }
     }
 }
 

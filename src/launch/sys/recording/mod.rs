@@ -429,7 +429,11 @@ impl Sys for RecordingSys {
     }
 
     fn move_mount(&self, tree: &dyn AsFd, target: &dyn AsFd) -> nix::Result<()> {
-        self.record(Call::MoveMount { tree: self.path_of(tree)?, target: self.path_of(target)? })
+        let (tree, target) = (self.path_of(tree)?, self.path_of(target)?);
+        self.record(Call::MoveMount { tree: tree.clone(), target: target.clone() })?;
+        // The tree shows its source as it was when cloned.
+        self.mounts.borrow_mut().push((target, Mounted::Bind(tree)));
+        Ok(())
     }
 
     fn fchmod(&self, fd: &dyn AsFd, mode: u32) -> nix::Result<()> {

@@ -1,0 +1,268 @@
+//! What the links in a shared `/etc` point at.
+//!
+//! Sharing the host's `/etc` shares its symlinks, not what they point at:
+//! on Ubuntu and Fedora `/etc/resolv.conf` is a link into
+//! `/run/systemd/resolve/`, which the sandbox does not show, so DNS fails
+//! even with `--net host`; `/etc/localtime`, `/etc/alternatives/*` and the
+//! like can point into `/run`, `/var` or `/opt` the same way. [`extra`]
+//! resolves each such link on the host, in root (`..` never climbs above
+//! `/`, absolute targets start again at `/`, at most 40 links), and adds
+//! what the sandbox needs to follow it: the final file or directory bound
+//! read-only at its own path, and each link met on the way (`/var/run ->
+//! /run`) recreated.
+//!
+//! Only into places the Plan leaves empty: a target the Plan covers (a
+//! hidden `/etc/shadow`, the empty `$HOME`, a tmpfs) stays covered, and
+//! nothing in `$HOME`, the directories every user shares (`/tmp`,
+//! `/var/tmp`, `/dev/shm`, `/run/user`, `$XDG_RUNTIME_DIR`) or the kernel's
+//! (`/proc`, `/sys`, `/dev`) is ever shared this way, nor anything the
+//! caller may not read (a bind of it would fail the run). Only the links
+//! directly in `/etc` and in the few directories of [`SUBDIRS`] are looked
+//! at, so a run reads a few hundred directory entries, not all of `/etc`.
+
+use std::path::Path;
+
+use crate::escape;
+use crate::host::{Host, Private};
+use crate::hostfs::{HostFs, Kind};
+use crate::plan::view::{self, Shown};
+use crate::plan::{Access, FsOp};
+
+/// The directories of `/etc`, besides itself, whose links are followed.
+pub const SUBDIRS: [&str; 5] = ["alternatives", "ssl", "ssl/certs", "pki/tls", "pki/tls/certs"];
+
+/// An operation to insert after the `/etc` bind at `after`, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extra {
+    pub after: usize,
+    pub op: FsOp,
+    pub why: String,
+}
+
+/// What the links of the host's `/etc`, where `ops` share it, need.
+pub fn extra(ops: &[FsOp], host: &Host, fs: &dyn HostFs) -> Vec<Extra> {
+    let etc = Path::new("/etc");
+    let Some(at) =
+        ops.iter().rposition(|op| matches!(op, FsOp::Bind { src, dest, .. } if src == etc && dest == etc))
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<Extra> = Vec::new();
+    for dir in std::iter::once(etc.to_path_buf()).chain(SUBDIRS.iter().map(|s| etc.join(s))) {
+        for name in fs.links(&dir) {
+            let link = dir.join(name);
+            // Covered inside (a hidden file, user-mode networking's own
+            // resolv.conf): the host's link is not what the command sees.
+            if view::at(ops, &link).0 != Shown::Same {
+                continue;
+            }
+            follow(ops, host, fs, &link, at, &mut out);
+        }
+    }
+    out
+}
+
+/// Adds what following `link` needs, when all of it may be shown.
+fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path, at: usize, out: &mut Vec<Extra>) {
+    let Some(walk) = fs.walk(link) else { return };
+    if !matches!(walk.kind, Some(Kind::File { .. } | Kind::Dir)) {
+        return;
+    }
+    let why = format!("{} links there", escape::path(link));
+    let mut add = Vec::new();
+    for l in &walk.links {
+        match view::at(ops, &l.at) {
+            (Shown::Same, _) => {}
+            (_, None) if allowed(host, &l.at) => {
+                add.push(FsOp::Symlink { target: l.target.clone(), dest: l.at.clone() })
+            }
+            _ => return,
+        }
+    }
+    match view::at(ops, &walk.real) {
+        (Shown::Same, _) => {}
+        (_, None) if allowed(host, &walk.real) && fs.readable(&walk.real) => add.push(FsOp::Bind {
+            src: walk.real.clone(),
+            dest: walk.real.clone(),
+            access: Access::ReadOnly,
+            optional: true,
+        }),
+        _ => return,
+    }
+    for op in add {
+        if !out.iter().any(|e| e.op.dest() == op.dest()) {
+            out.push(Extra { after: at, op, why: why.clone() });
+        }
+    }
+}
+
+/// Whether a link's target may be shown: never `$HOME`, the kernel's, or
+/// the directories every user shares (but `/run` itself, where the links
+/// of `/etc` mostly point).
+fn allowed(host: &Host, p: &Path) -> bool {
+    if p.starts_with(&host.home) || host.home.starts_with(p) || p == Path::new("/") {
+        return false;
+    }
+    if ["/proc", "/sys", "/dev"].iter().any(|k| p.starts_with(k)) {
+        return false;
+    }
+    !host.private.iter().any(|d| match d.why {
+        Private::Home => p.starts_with(&d.path),
+        Private::Shared if d.path == Path::new("/run") => false,
+        Private::Shared | Private::Runtime | Private::Runtimes => {
+            p.starts_with(&d.path) || d.path.starts_with(p)
+        }
+    })
+}
+
+/// Inserts each extra after its anchor, keeping their order; `origin` gives
+/// each one's provenance entry from its reason.
+pub fn insert<O>(ops: &mut Vec<FsOp>, prov: &mut Vec<O>, extras: Vec<Extra>, origin: impl Fn(&str) -> O) {
+    let mut extras = extras;
+    // From the last anchor to the first, so earlier indices stay valid.
+    extras.sort_by_key(|e| std::cmp::Reverse(e.after));
+    let mut i = 0;
+    while i < extras.len() {
+        let after = extras[i].after;
+        let group: Vec<Extra> = extras[i..].iter().take_while(|e| e.after == after).cloned().collect();
+        i += group.len();
+        for (k, e) in group.into_iter().enumerate() {
+            let at = (after + 1 + k).min(ops.len());
+            ops.insert(at, e.op);
+            prov.insert(at.min(prov.len()), origin(&e.why));
+        }
+    }
+}
+
+/// The resolv.conf of a sandbox without a network (`--net none`): a
+/// resolver that cannot be reached, so a name lookup fails at once instead
+/// of waiting for one that never answers.
+pub fn offline_resolv_conf() -> String {
+    "# sandbox: --net none, the sandbox has no network (loopback only);\n\
+     # --net user or --net host give it one. This resolver is unreachable\n\
+     # (no route), so name lookups fail at once.\n\
+     nameserver 192.0.2.53\n\
+     options attempts:1 timeout:1\n"
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hostfs::fake::FakeFs;
+
+    fn ops() -> Vec<FsOp> {
+        let ro =
+            |p: &str| FsOp::Bind { src: p.into(), dest: p.into(), access: Access::ReadOnly, optional: false };
+        vec![
+            ro("/usr"),
+            ro("/etc"),
+            FsOp::Hide { dest: "/etc/shadow".into(), optional: false },
+            FsOp::Tmpfs { dest: "/tmp".into(), mode: 0o1777, size: None },
+            FsOp::Tmpfs { dest: "/home/u".into(), mode: 0o755, size: None },
+        ]
+    }
+
+    fn host_fs() -> FakeFs {
+        let mut fs = FakeFs::new();
+        fs.link("/etc/resolv.conf", "../run/systemd/resolve/stub-resolv.conf");
+        fs.file("/run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n");
+        fs.link("/etc/localtime", "/usr/share/zoneinfo/Europe/Paris")
+            .file("/usr/share/zoneinfo/Europe/Paris", "");
+        fs.link("/etc/machine-id", "/var/run/machine-id")
+            .link("/var/run", "/run")
+            .file("/run/machine-id", "");
+        fs.link("/etc/alternatives/java", "/opt/jdk/bin/java").exe("/opt/jdk/bin/java");
+        fs.link("/etc/mtab", "../proc/self/mounts").dir("/proc/self").file("/proc/self/mounts", "");
+        fs.link("/etc/secret-link", "/etc/shadow").file("/etc/shadow", "root:x");
+        fs.link("/etc/homey", "/home/u/.config/x").file("/home/u/.config/x", "");
+        fs.link("/etc/scratch", "/tmp/x").file("/tmp/x", "");
+        fs.link("/etc/session", "/run/user/1000/bus").dir("/run/user/1000/bus");
+        fs.link("/etc/dangling", "/run/nothing/here");
+        fs.link("/etc/loop", "/etc/loop");
+        fs.link("/etc/roots", "/root/secret").file("/root/secret", "").lock("/root");
+        fs.file("/etc/passwd", "");
+        fs
+    }
+
+    fn extras() -> Vec<(String, String)> {
+        extra(&ops(), &Host::fake("/work"), &host_fs())
+            .into_iter()
+            .map(|e| {
+                assert_eq!(e.after, 1, "{e:?}");
+                let what = match &e.op {
+                    FsOp::Bind { src, dest, access: Access::ReadOnly, optional: true } if src == dest => {
+                        format!("ro {}", dest.display())
+                    }
+                    FsOp::Symlink { target, dest } => {
+                        format!("symlink {} -> {}", dest.display(), target.display())
+                    }
+                    other => panic!("{other:?}"),
+                };
+                (what, e.why)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn link_targets_in_empty_places_are_shown_read_only() {
+        let got = extras();
+        let want = [
+            ("symlink /var/run -> /run", "/etc/machine-id links there"),
+            ("ro /run/machine-id", "/etc/machine-id links there"),
+            ("ro /run/systemd/resolve/stub-resolv.conf", "/etc/resolv.conf links there"),
+            ("ro /opt/jdk/bin/java", "/etc/alternatives/java links there"),
+        ];
+        let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn nothing_covered_private_or_the_kernels_is_ever_shown() {
+        let got = extras();
+        for never in
+            ["/etc/shadow", "/home/u", "/tmp/x", "/run/user", "/proc", "/run/nothing", "zoneinfo", "/root"]
+        {
+            assert!(!got.iter().any(|(w, _)| w.contains(never)), "{never}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn a_resolv_conf_the_plan_writes_itself_is_left_alone() {
+        let mut ops = ops();
+        let content = b"nameserver 10.0.2.3\n".to_vec();
+        let how = crate::plan::FileHow::BindRo;
+        ops.push(FsOp::File { dest: "/etc/resolv.conf".into(), content, mode: 0o644, how });
+        let got = extra(&ops, &Host::fake("/work"), &host_fs());
+        assert!(!got.iter().any(|e| e.why.starts_with("/etc/resolv.conf")), "{got:?}");
+    }
+
+    #[test]
+    fn without_a_shared_etc_nothing_is_added() {
+        let mut ops = ops();
+        ops.remove(1);
+        assert!(extra(&ops, &Host::fake("/work"), &host_fs()).is_empty());
+    }
+
+    #[test]
+    fn extras_go_right_after_their_anchor_in_order() {
+        let mut ops = ops();
+        let mut prov: Vec<String> = ops.iter().map(|_| "profile".to_string()).collect();
+        let extras = extra(&ops, &Host::fake("/work"), &host_fs());
+        let n = extras.len();
+        insert(&mut ops, &mut prov, extras, |why| why.to_string());
+        assert_eq!(ops.len(), 5 + n);
+        assert_eq!(ops[2].dest(), Path::new("/var/run"));
+        assert_eq!(prov[2], "/etc/machine-id links there");
+        assert_eq!(ops[1 + n].dest(), Path::new("/opt/jdk/bin/java"));
+        assert_eq!(ops[2 + n].dest(), Path::new("/etc/shadow"), "the hide still follows");
+    }
+
+    #[test]
+    fn the_offline_resolver_has_no_route_from_a_loopback_only_namespace() {
+        let text = offline_resolv_conf();
+        let ns: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("nameserver ")).collect();
+        assert_eq!(ns, ["192.0.2.53"], "TEST-NET-1, never loopback");
+        assert!(text.contains("--net user or --net host"));
+    }
+}
