@@ -171,14 +171,25 @@ fn failed(e: &launch::SetupError) -> u8 {
 
 /// How to launch: `-v`, and the tests' hooks.
 fn options(verbose: bool) -> launch::Options {
-    launch::Options { verbose, pause_at: test_pause(), dns_floor: test_dns_floor() }
+    launch::Options {
+        verbose,
+        pause_at: test_pause(),
+        dns_floor: test_dns_floor(),
+        egress_fault: test_hook("SANDBOX_TEST_EGRESS_FAULT"),
+    }
 }
 
 /// The robustness tests' hook (see `launch::Options::pause_at`); release
 /// builds never read it.
 fn test_pause() -> Option<String> {
+    test_hook("SANDBOX_TEST_PAUSE_AT")
+}
+
+/// A test hook's variable (see `launch::Options`); release builds never
+/// read it.
+fn test_hook(var: &str) -> Option<String> {
     if cfg!(debug_assertions) {
-        std::env::var("SANDBOX_TEST_PAUSE_AT").ok()
+        std::env::var(var).ok()
     } else {
         None
     }

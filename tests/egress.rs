@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use common::*;
+use netutil::rulesets::Rulesets;
 use netutil::world::{world_island, World};
 use netutil::zone::{echo, greeter, http, Rr, Zone};
 
@@ -57,7 +58,19 @@ fn servers(world: &World) {
 
 fn run(args: &[&str]) -> Out {
     let (cwd, home) = (Dir::new(), Dir::new());
-    sbx(cwd.path(), home.path(), args).output()
+    unchanged_rules(|| sbx(cwd.path(), home.path(), args).output())
+}
+
+/// Runs `f` (a run of the sandbox) and checks that it left the machine's
+/// and the island's nftables rulesets as they were: the firewall is only
+/// ever in the sandbox's own network namespace.
+fn unchanged_rules<T>(f: impl FnOnce() -> T) -> T {
+    let before = Rulesets::read();
+    let got = f();
+    if let Some(before) = before {
+        before.assert_unchanged("after the run");
+    }
+    got
 }
 
 /// A shell line that prints what HOST:PORT says over TCP, or `unreachable`.
@@ -277,7 +290,10 @@ fn a_ttl_expiry_is_honoured() {
             ["--net", "user:pasta", "--allow-host", "short.test", "--report-file", rf.to_str().unwrap()];
         let mut a = args.to_vec();
         a.extend(["--", "sh", "-c", &script]);
-        let out = sbx(cwd.path(), home.path(), a).env("SANDBOX_TEST_DNS_FLOOR_MS", "1000").output().ok();
+        let out = unchanged_rules(|| {
+            sbx(cwd.path(), home.path(), a).env("SANDBOX_TEST_DNS_FLOOR_MS", "1000").output()
+        })
+        .ok();
         let (ms, text) = timings(&out);
         assert_eq!(text, format!("hello from {THIRD}\nunreachable\n"));
         assert!(ms[0] < 2000, "the refusal after expiry took {ms:?} ms");
@@ -407,7 +423,7 @@ fn programs_that_ignore_proxy_variables_work() {
         .join("; ");
         let args = ["--net", "user", "--allow-host", "allowed.test", "--", "sh", "-c", &script];
         let (cwd, home) = (Dir::new(), Dir::new());
-        let o = sbx(cwd.path(), home.path(), args).output();
+        let o = unchanged_rules(|| sbx(cwd.path(), home.path(), args).output());
         daemon.kill();
         daemon.wait();
         assert_eq!(
@@ -477,6 +493,7 @@ fn nothing_is_left_after_the_run_or_kill_9() {
                 "-c",
                 &script,
             ];
+            let rules = Rulesets::read();
             let mut child = sbx(cwd.path(), home.path(), args).spawn();
             let ns = sandbox_netns(&mut child.lines());
             let backends = netutil::backends_of(child.id());
@@ -492,6 +509,9 @@ fn nothing_is_left_after_the_run_or_kill_9() {
             );
             let gone = || backends.iter().all(|&p| !netutil::running(p));
             assert!(wait_for(5.0, gone), "kill -9 {kill}: a backend is left: {backends:?}");
+            if let Some(rules) = &rules {
+                rules.assert_unchanged(&format!("kill -9 {kill}"));
+            }
         }
     });
 }
@@ -569,6 +589,7 @@ fn published(_world: &World, backend: &str) {
         "-e",
         server,
     ];
+    let rules = Rulesets::read();
     let mut child = sbx(cwd.path(), home.path(), args).spawn();
     assert_eq!(child.lines().next_line().as_deref(), Some("listening"));
     // Asked again while the machine is busy; one answer is enough.
@@ -576,5 +597,8 @@ fn published(_world: &World, backend: &str) {
     assert!(wait_for(20.0, answered), "{backend}: the published port did not answer");
     child.kill();
     child.wait();
+    if let Some(rules) = rules {
+        rules.assert_unchanged("kill -9");
+    }
 }
 both_backends!(published: pasta_published_ports_still_answer, slirp4netns_published_ports_still_answer);

@@ -26,6 +26,8 @@ fn netfilter_socket() -> OwnedFd {
         socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkNetFilter)
             .expect("netlink socket");
     bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &NetlinkAddr::new(0, 0)).expect("bind netlink");
+    // Only ever an island's: never the machine's network namespace.
+    netutil::rulesets::assert_socket_off_host(fd.as_fd());
     fd
 }
 

@@ -20,7 +20,7 @@
 //! Each folder's `mod.rs` lists its steps in order. root/ makes every call
 //! through the `Sys` trait (sys/: the kernel, or a recording double in
 //! unit tests). A folder uses the
-//! leaves beside this file (ctx, error, sys, filters, hostfile, probe) and
+//! leaves beside this file (ctx, error, sys, filters, hostfile, netns, probe) and
 //! the folders after it in this list, never one before it: monitor may
 //! use init, root and command; init may use root and command; command may
 //! use root (path resolution); root uses only the leaves.
@@ -38,6 +38,7 @@ mod filters;
 mod hostfile;
 mod init;
 mod monitor;
+pub mod netns;
 pub mod probe;
 mod root;
 mod sys;
@@ -77,6 +78,7 @@ pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
         filters: &filters,
         pause_at: opts.pause_at.as_deref(),
         dns_floor: opts.dns_floor,
+        egress_fault: opts.egress_fault.as_deref(),
         caller,
     };
     monitor::start(&ctx)

@@ -255,9 +255,12 @@ pub fn firewall() -> Result<(), String> {
 
 fn firewall_child() -> Result<(), String> {
     use crate::egress::{netlink, nflog, ruleset};
+    use crate::launch::netns::{self, NetNs};
     use nix::sys::socket::{bind, socket, AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType};
     use std::os::fd::{AsFd, AsRawFd};
+    let host = NetNs::current().map_err(|e| format!("the caller's network namespace: {e}"))?;
     unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+    let own = NetNs::current().map_err(|e| format!("the probe's network namespace: {e}"))?;
     let open = || {
         let fd = socket(
             AddressFamily::Netlink,
@@ -271,6 +274,9 @@ fn firewall_child() -> Result<(), String> {
         Ok::<_, String>(fd)
     };
     let nl = open()?;
+    // Never a table in the caller's namespace, whatever unshare did.
+    let got = NetNs::of_socket(nl.as_fd()).map_err(|e| format!("the netfilter socket's namespace: {e}"))?;
+    netns::check("the netfilter socket", got, own, host)?;
     let (bytes, seqs) = ruleset::Firewall::default().batch(1).finish();
     netlink::transact(nl.as_fd(), &bytes, &seqs).map_err(|e| format!("nf_tables: {e}"))?;
     for (req, seq) in nflog::bind_requests(ruleset::LOG_GROUP, ruleset::SNAPLEN, 100) {

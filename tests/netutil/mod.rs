@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod rulesets;
 pub mod world;
 pub mod zone;
 

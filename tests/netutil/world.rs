@@ -42,6 +42,7 @@ pub fn world_island<F: FnOnce(&World) + Send + 'static>(addrs: &[&str], body: F)
         use nix::mount::{mount, MsFlags};
         use nix::sched::{unshare, CloneFlags};
         unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).expect("unshare net and mount (root)");
+        super::rulesets::assert_off_host();
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
             .expect("make / rslave");
         let _resolv = bind_resolv();

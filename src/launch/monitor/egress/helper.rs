@@ -1,10 +1,11 @@
 //! The helper that opens the firewall's and the DNS filter's sockets
 //! inside the sandbox's network namespace: a fork of the monitor that
-//! joins the sandbox's user and network namespaces,
+//! joins the sandbox's user and network namespaces, checks where it is,
 //! opens the four sockets, hands them over (SCM_RIGHTS) and is killed.
 //!
-//! It never goes on where it is: a failure to join either namespace ends
-//! it with its step and errno, which abort the run. It dies with the monitor
+//! It never goes on where it is: a failure to join either namespace, or a
+//! network namespace after setns that is not the sandbox's, ends it with
+//! its step and errno, which abort the run. It dies with the monitor
 //! (PR_SET_PDEATHSIG, then its parent checked), and the monitor kills it
 //! once it has answered or after [`HELPER_TIMEOUT_MS`].
 
@@ -21,6 +22,7 @@ use nix::unistd::{ForkResult, Pid};
 
 use crate::egress::serve::Sockets;
 use crate::launch::error::{Result, SetupError};
+use crate::launch::netns::NetNs;
 use crate::launch::{init, sys};
 use crate::plan::network::FILTER_ADDR;
 
@@ -28,8 +30,9 @@ use crate::plan::network::FILTER_ADDR;
 const HELPER_TIMEOUT_MS: u16 = 10_000;
 
 /// Forks the helper, which opens the sockets in the namespaces `user` and
-/// `net`; receives them.
-pub fn open_inside(user: &OwnedFd, net: &OwnedFd) -> Result<Sockets> {
+/// `net` (`target`); receives them.
+/// `fault`: the egress tests' hook (see `launch::Options::egress_fault`).
+pub fn open_inside(user: &OwnedFd, net: &OwnedFd, target: NetNs, fault: Fault) -> Result<Sockets> {
     let (ours, theirs) = socket::socketpair(
         socket::AddressFamily::Unix,
         socket::SockType::SeqPacket,
@@ -44,7 +47,7 @@ pub fn open_inside(user: &OwnedFd, net: &OwnedFd) -> Result<Sockets> {
         Err(e) => Err(SetupError::errno("egress: fork the helper", e)),
         Ok(ForkResult::Child) => {
             drop(ours);
-            helper(monitor, (user, net), &theirs)
+            helper(monitor, (user, net, target), fault, &theirs)
         }
         Ok(ForkResult::Parent { child }) => {
             drop(theirs);
@@ -57,13 +60,13 @@ pub fn open_inside(user: &OwnedFd, net: &OwnedFd) -> Result<Sockets> {
     }
 }
 
-/// The helper: join, open, send, exit. A failure is sent as its
+/// The helper: join, check, open, send, exit. A failure is sent as its
 /// step's name and errno.
-fn helper(monitor: Pid, ns: (&OwnedFd, &OwnedFd), to: &OwnedFd) -> ! {
+fn helper(monitor: Pid, ns: (&OwnedFd, &OwnedFd, NetNs), fault: Fault, to: &OwnedFd) -> ! {
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || nix::unistd::getppid() != monitor {
         sys::exit_now(1);
     }
-    let sent = match inside(ns) {
+    let sent = match inside(ns, fault) {
         Ok(fds) => {
             let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
             socket::sendmsg::<()>(
@@ -88,11 +91,31 @@ fn helper(monitor: Pid, ns: (&OwnedFd, &OwnedFd), to: &OwnedFd) -> ! {
     sys::exit_now(i32::from(sent.is_err()))
 }
 
+/// A fault the egress tests simulate; none outside them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fault {
+    /// The helper does not join the sandbox's namespaces (a setns that
+    /// did nothing).
+    pub stay: bool,
+    /// Nor does it check where it is, so that only the monitor's check
+    /// stands.
+    pub unchecked: bool,
+}
+
 type Step<T> = std::result::Result<T, (&'static str, Errno)>;
 
-fn inside((user, net): (&OwnedFd, &OwnedFd)) -> Step<[OwnedFd; 4]> {
-    setns(user, CloneFlags::CLONE_NEWUSER).map_err(|e| ("join the sandbox's user namespace", e))?;
-    setns(net, CloneFlags::CLONE_NEWNET).map_err(|e| ("join the sandbox's network namespace", e))?;
+fn inside((user, net, target): (&OwnedFd, &OwnedFd, NetNs), fault: Fault) -> Step<[OwnedFd; 4]> {
+    if !fault.stay {
+        setns(user, CloneFlags::CLONE_NEWUSER).map_err(|e| ("join the sandbox's user namespace", e))?;
+        setns(net, CloneFlags::CLONE_NEWNET).map_err(|e| ("join the sandbox's network namespace", e))?;
+    }
+    // What setns did, as the kernel says: nothing below may run elsewhere.
+    match NetNs::current() {
+        _ if fault.unchecked => {}
+        Ok(here) if here == target => {}
+        Ok(_) => return Err(("join the sandbox's network namespace (still elsewhere)", Errno::EINVAL)),
+        Err(e) => return Err(("read the helper's network namespace", e)),
+    }
     init::net::lo_up().map_err(|(_, e)| e).map_err(|e| ("bring lo up", e))?;
     let addr = SocketAddr::from((FILTER_ADDR, 53));
     let io = |step| move |e: std::io::Error| (step, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));

@@ -7,18 +7,21 @@
 //! sender. So:
 //!
 //! - before init is released (its namespaces are then still those clone
-//!   made), the monitor opens them ([`prepare`]);
+//!   made), the monitor opens them ([`prepare`]), and refuses a network
+//!   namespace that is its own;
 //! - while init builds the root, once the backend has configured the
 //!   network (the gateways are in its routes), a helper forked by the
 //!   monitor (`helper.rs`) joins the sandbox's user namespace (entering it,
 //!   a process of the namespace's owner holds every capability there) and
-//!   its network namespace, brings `lo` up, opens
+//!   its network namespace, checks that it is there, brings `lo` up, opens
 //!   there the DNS filter's UDP and TCP sockets on 127.0.0.1:53 and two
 //!   NETLINK_NETFILTER sockets, hands the four to the monitor (SCM_RIGHTS)
 //!   and is killed; a helper that cannot join aborts the run, it never
 //!   goes on where it is;
-//! - the monitor, whose euid owns the sandbox's user namespace from the
-//!   parent namespace and so also holds every capability in it, installs
+//! - the monitor asks the kernel which namespace each socket acts on
+//!   (SIOCGSKNS, `launch/netns.rs`) and refuses unless it is the sandbox's
+//!   and not its own; then, owning the sandbox's user namespace from the
+//!   parent namespace and so holding every capability in it, it installs
 //!   the table in one batch, binds the NFLOG group, and starts the filter's
 //!   threads (`egress::serve`), all before the second byte that lets init
 //!   fork the command ([`Pending::start`]).
@@ -37,9 +40,10 @@ use nix::errno::Errno;
 
 use crate::egress::netlink::transact;
 use crate::egress::ruleset::{Firewall, LOG_GROUP, SNAPLEN};
-use crate::egress::serve::{self, Config, Report};
+use crate::egress::serve::{self, Config, Report, Sockets};
 use crate::egress::{nflog, routes, AddrRule};
 use crate::launch::error::{Result, SetupError};
+use crate::launch::netns::{self, NetNs};
 use crate::launch::{sys, Ctx};
 
 mod helper;
@@ -49,10 +53,14 @@ mod helper;
 pub struct Pending {
     user: OwnedFd,
     net: OwnedFd,
+    /// The sandbox's network namespace.
+    target: NetNs,
+    /// The monitor's own (the caller's): never the firewall's.
+    own: NetNs,
 }
 
 /// Opens the sandbox's namespaces when the plan filters egress; before
-/// init is released.
+/// init is released. Refuses a network namespace that is the caller's own.
 pub fn prepare(ctx: &Ctx, init: libc::pid_t) -> Result<Option<Pending>> {
     if !ctx.plan.network.user.as_ref().is_some_and(|u| u.filtered()) {
         return Ok(None);
@@ -62,7 +70,15 @@ pub fn prepare(ctx: &Ctx, init: libc::pid_t) -> Result<Option<Pending>> {
             .map_err(|e| SetupError::errno(format!("egress: open the sandbox's {name} namespace"), e))
     };
     let (user, net) = (ns("user")?, ns("net")?);
-    Ok(Some(Pending { user, net }))
+    let target = NetNs::of_ns_fd(net.as_fd())
+        .map_err(|e| SetupError::errno("egress: the sandbox's network namespace", e))?;
+    let own = NetNs::current().map_err(|e| SetupError::errno("egress: the caller's network namespace", e))?;
+    netns::check("the firewall", target, target, own).map_err(refuse)?;
+    Ok(Some(Pending { user, net, target, own }))
+}
+
+fn refuse(cause: String) -> SetupError {
+    SetupError::new("egress: refusing to install the firewall", cause)
 }
 
 impl Pending {
@@ -77,8 +93,13 @@ impl Pending {
     /// fork the command.
     pub fn start(self, ctx: &Ctx, init: libc::pid_t, report: Report) -> Result<()> {
         let Some(user) = ctx.plan.network.user.as_ref() else { return Ok(()) };
-        ctx.log("egress", "the firewall and the DNS filter in the sandbox's network namespace");
-        let socks = helper::open_inside(&self.user, &self.net)?;
+        ctx.log("egress", &format!("the firewall and the DNS filter in {}", self.target));
+        let fault = helper::Fault {
+            stay: ctx.egress_fault("stay") || ctx.egress_fault("stay-unchecked"),
+            unchecked: ctx.egress_fault("stay-unchecked"),
+        };
+        let socks = helper::open_inside(&self.user, &self.net, self.target, fault)?;
+        self.verify(&socks)?;
         let mut fw = Firewall { addrs: user.allow_addrs.clone() };
         if user.allow_host_loopback {
             fw.addrs.extend(gateways(init));
@@ -98,6 +119,23 @@ impl Pending {
         let cfg = Config { hosts: user.allow_hosts.clone(), addrs: fw.addrs, upstreams, floor };
         serve::start(cfg, socks, report)
             .map_err(|e| SetupError::new("egress: start the DNS filter", e.to_string()))
+    }
+
+    /// Every socket the helper handed over acts on the sandbox's network
+    /// namespace, and none on the monitor's own, as the kernel says.
+    fn verify(&self, socks: &Sockets) -> Result<()> {
+        let all = [
+            ("the DNS filter's UDP socket", socks.udp.as_fd()),
+            ("the DNS filter's TCP socket", socks.tcp.as_fd()),
+            ("the netfilter socket", socks.nft.as_fd()),
+            ("the NFLOG socket", socks.log.as_fd()),
+        ];
+        for (what, fd) in all {
+            let got = NetNs::of_socket(fd)
+                .map_err(|e| SetupError::errno(format!("egress: the network namespace of {what}"), e))?;
+            netns::check(what, got, self.target, self.own).map_err(refuse)?;
+        }
+        Ok(())
     }
 }
 
