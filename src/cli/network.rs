@@ -46,7 +46,8 @@ pub struct NetworkArgs {
 
     /// With --allow-host or --allow-addr: write JSON lines to FD for every refused name and
     /// connection (time, name or address, port, protocol, the rule that refused it), and
-    /// when the command starts and ends.
+    /// when the command starts and ends. After the first 10 refusals of one name or address
+    /// and port, the others are counted instead (a `refusals-suppressed` line).
     #[arg(long, value_name = "FD", value_parser = clap::value_parser!(i32).range(0..),
           conflicts_with = "report_file")]
     pub report_fd: Option<i32>,

@@ -8,13 +8,15 @@
 //! rules ([`pattern`]), the DNS filter's decisions ([`dns`] over [`wire`]),
 //! the firewall ([`ruleset`]) and its netlink messages ([`netlink`],
 //! [`nflog`]), the monitor's copy of what answers allowed ([`grants`]), the
-//! report's lines ([`report`]), the gateways ([`routes`]), and the filter's
+//! report's lines ([`report`]) and how much of a flood of refusals it
+//! shows ([`limit`]), the gateways ([`routes`]), and the filter's
 //! threads ([`serve`]), which work only on sockets they are handed. The
 //! helper that makes those sockets inside the sandbox's namespaces, and
 //! the order of it all, are `launch/monitor/egress.rs`'s.
 
 pub mod dns;
 pub mod grants;
+pub mod limit;
 pub mod netlink;
 pub mod nflog;
 pub mod pattern;

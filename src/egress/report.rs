@@ -8,8 +8,15 @@
 //! {"time":"…","event":"name-refused","name":"other.test","type":"A","rule":"no-allow-host","reason":"…"}
 //! {"time":"…","event":"name-allowed","name":"pypi.org","type":"AAAA","rule":"pypi.org","addresses":["2a04:…"],"ttl":300}
 //! {"time":"…","event":"connection-refused","address":"198.51.100.8","port":80,"protocol":"tcp","rule":"unknown-address","reason":"…"}
+//! {"time":"…","event":"refusals-suppressed","refused":"connection-refused","address":"198.51.100.8","port":80,"protocol":"tcp","count":1234}
 //! {"time":"…","event":"exit","exit-code":143,"signal":15}
 //! ```
+//!
+//! `refusals-suppressed` counts the refusals of one destination that were
+//! not written in full (see [`super::limit`]): `refused` names their event,
+//! then the name, or the address, port and protocol, as theirs;
+//! `other-destinations` (no name or address) counts those of destinations
+//! beyond the ones told apart.
 //!
 //! `rule` names what refused: for names `no-allow-host`,
 //! `not-a-host-name`, `unsupported-query`; for connections
@@ -57,6 +64,21 @@ pub enum Event {
         name: Option<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         ports: Vec<u16>,
+    },
+    #[serde(rename_all = "kebab-case")]
+    RefusalsSuppressed {
+        refused: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+        count: u64,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        other_destinations: bool,
     },
     #[serde(rename_all = "kebab-case")]
     Exit {

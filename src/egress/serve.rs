@@ -21,6 +21,7 @@ use nix::errno::Errno;
 
 use super::dns::{self, Verdict, RCODE_SERVFAIL};
 use super::grants::{Grants, Update};
+use super::limit::Limiter;
 use super::netlink::{messages, transact, Batch};
 use super::nflog;
 use super::pattern::{AddrRule, HostPattern, Ports};
@@ -56,19 +57,47 @@ pub struct Sockets {
 }
 
 /// Where the report goes; a write error (the reader went away) ends it.
+/// Refusals go through the [`Limiter`].
 #[derive(Clone, Default)]
-pub struct Report(Arc<Mutex<Option<std::fs::File>>>);
+pub struct Report(Arc<Mutex<ReportTo>>);
+
+#[derive(Default)]
+struct ReportTo {
+    out: Option<std::fs::File>,
+    limit: Limiter,
+}
 
 impl Report {
     pub fn new(out: Option<std::fs::File>) -> Report {
-        Report(Arc::new(Mutex::new(out)))
+        Report(Arc::new(Mutex::new(ReportTo { out, limit: Limiter::default() })))
     }
 
     pub fn event(&self, e: &Event) {
-        let mut out = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = out.as_mut() {
-            if f.write_all(line(SystemTime::now(), e).as_bytes()).is_err() {
-                *out = None;
+        let mut to = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if to.out.is_none() {
+            return;
+        }
+        let (write, summary) = to.limit.admit(e, Instant::now());
+        let events = summary.iter().chain(write.then_some(e));
+        to.write(events);
+    }
+
+    /// The counts of refusals not yet written; before the exit line.
+    pub fn summarize(&self) {
+        let mut to = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if to.out.is_some() {
+            let events = to.limit.drain(Instant::now());
+            to.write(events.iter());
+        }
+    }
+}
+
+impl ReportTo {
+    fn write<'a>(&mut self, events: impl Iterator<Item = &'a Event>) {
+        let text: String = events.map(|e| line(SystemTime::now(), e)).collect();
+        if let Some(f) = self.out.as_mut() {
+            if f.write_all(text.as_bytes()).is_err() {
+                self.out = None;
             }
         }
     }

@@ -250,6 +250,7 @@ impl Reporter {
     /// started. An early status fd is closed after its last line.
     pub fn ended(&mut self, o: &Outcome) {
         if let Some(r) = self.report.as_ref().filter(|_| self.started) {
+            r.summarize();
             r.event(&Event::Exit { exit_code: o.code, signal: o.signal, timed_out: o.timed_out });
         }
         if self.started {
