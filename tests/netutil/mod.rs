@@ -59,6 +59,7 @@ fn build_island() -> tempfile::TempPath {
     use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
     unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).expect("unshare net and mount (root)");
+    rulesets::assert_off_host();
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
         .expect("make / rslave");
     ip(&["link", "set", "lo", "up"]);
