@@ -67,7 +67,7 @@ impl fmt::Display for Line {
 pub fn run() -> u8 {
     let userns = user_namespaces();
     let mut out = std::io::stdout();
-    let probes: [fn() -> Line; 6] = [landlock, seccomp, overlay, uid_ranges, networking, cgroup];
+    let probes: [fn() -> Line; 7] = [landlock, seccomp, overlay, uid_ranges, networking, egress, cgroup];
     let mut written = writeln!(out, "{userns}");
     for probe in probes {
         if written.is_err() {
@@ -254,6 +254,29 @@ pub fn networking_line(found: &[PathBuf], tun: Result<(), Errno>) -> Line {
         Ok(()) => Line::new(Status::Ok, NAME, detail),
         Err(e) => Line::new(Status::Missing, NAME, format!("{detail}, but /dev/net/tun: {}", e.desc()))
             .fix("sudo chmod 0666 /dev/net/tun (what udev does on a standard install)"),
+    }
+}
+
+fn egress() -> Line {
+    egress_line(probe::firewall())
+}
+
+/// Whether the egress firewall of `--allow-host` and `--allow-addr` can be
+/// set up here (the probe made it in a namespace of its own), or why not.
+pub fn egress_line(probe: Result<(), String>) -> Line {
+    const NAME: &str = "egress firewall";
+    match probe {
+        Ok(()) => Line::new(
+            Status::Ok,
+            NAME,
+            "--allow-host and --allow-addr can filter: nf_tables (timeout sets, reject, NFLOG) in a user namespace",
+        ),
+        Err(e) if e.starts_with("unshare") => Line::new(Status::Missing, NAME, format!("no user namespace ({e})"))
+            .fix("see the user namespaces line"),
+        Err(e) => Line::new(Status::Missing, NAME, e).fix(
+            "a kernel with CONFIG_NF_TABLES_INET, NFT_CT, NFT_REJECT_INET, NFT_LOG and NETFILTER_NETLINK_LOG, \
+             where nf_tables is not refused in user namespaces",
+        ),
     }
 }
 
@@ -481,6 +504,21 @@ mod tests {
         assert_eq!(line.to_string(), "ok       seccomp filter: actions: kill_process errno allow");
         assert_eq!(seccomp_line(Err(Errno::EINVAL), None).status, Status::Missing);
         assert_eq!(seccomp_line(Ok(0), None).status, Status::Missing);
+    }
+
+    #[test]
+    fn egress_verdicts() {
+        let ok = egress_line(Ok(())).to_string();
+        assert!(ok.starts_with("ok       egress firewall: --allow-host and --allow-addr can filter"), "{ok}");
+        let no = egress_line(Err("nf_tables: Operation not supported".into())).to_string();
+        assert!(
+            no.starts_with(
+                "missing  egress firewall: nf_tables: Operation not supported; fix: a kernel with"
+            ),
+            "{no}"
+        );
+        let userns = egress_line(Err("unshare: EPERM".into()));
+        assert_eq!(userns.fix.as_deref(), Some("see the user namespaces line"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod compat;
 pub mod dispatch;
 pub mod docs;
+pub mod egress;
 pub mod escape;
 pub mod etclinks;
 pub mod host;

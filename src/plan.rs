@@ -127,7 +127,7 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     for op in &plan.fs {
         check_dest(op.dest())?;
     }
-    network::validate(&plan.network, plan.namespaces.net)
+    network::validate(&plan.network, plan.namespaces.net, &plan.process.caps)
 }
 
 /// A destination must be absolute, non-empty and free of `..` so that it

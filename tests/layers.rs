@@ -28,7 +28,7 @@ use std::path::Path;
 use scan::File;
 
 const FRONT_ENDS: [&str; 3] = ["cli", "profile", "compat"];
-const BELOW: [&str; 6] = ["settings", "values", "host", "plan", "seccomp", "escape"];
+const BELOW: [&str; 7] = ["settings", "values", "host", "plan", "seccomp", "egress", "escape"];
 
 fn files() -> Vec<File> {
     scan::crate_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))

@@ -59,6 +59,7 @@ impl Plan {
             writeln!(f, "            shared with the host: {}", shared.join(" "))?;
         }
         writeln!(f, "network:    {}", self.network.describe(ns.net))?;
+        self.fmt_firewall(f)?;
         self.fmt_ids(f)?;
         self.fmt_ns_setup(f)
     }
@@ -88,6 +89,23 @@ impl Plan {
             Setgroups::Deny => "setgroups denied",
         };
         writeln!(f, "            {by}; {groups}")
+    }
+
+    /// The egress firewall, as `nft list ruleset` shows it inside.
+    fn fmt_firewall(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(user) = self.network.user.as_ref().filter(|u| u.filtered()) else { return Ok(()) };
+        let fw = crate::egress::ruleset::Firewall { addrs: user.allow_addrs.clone() };
+        writeln!(
+            f,
+            "firewall:   in the sandbox's network namespace, out of the command's reach (nft list ruleset):"
+        )?;
+        for line in fw.render().lines() {
+            writeln!(f, "              {}", line.replace('\t', "    ")).map(|_| ())?;
+        }
+        if user.allow_host_loopback {
+            writeln!(f, "            and, before the log rule, the default gateways' addresses (--allow-host-loopback)")?;
+        }
+        writeln!(f, "            the sets fill from the DNS filter's answers, each address for its TTL")
     }
 
     /// Joined namespaces and the nested user namespace; nothing by default.

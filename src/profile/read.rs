@@ -210,6 +210,14 @@ fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, Strin
         out.push((s.span().start, Setting::Publish(pb)));
     }
     flag(out, &net.allow_host_loopback, |on| on.then_some(Setting::AllowHostLoopback));
+    for s in &net.allow_hosts {
+        let h = s.get_ref().parse().map_err(|e: String| (s.span().start, e))?;
+        out.push((s.span().start, Setting::AllowHost(h)));
+    }
+    for s in &net.allow_addrs {
+        let a = s.get_ref().parse().map_err(|e: String| (s.span().start, e))?;
+        out.push((s.span().start, Setting::AllowAddr(a)));
+    }
     for s in &net.allow_connect {
         port(s, Setting::AllowConnect, out)?;
     }

@@ -148,6 +148,8 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::Net(net) => n.mode = Some(s(*net)),
         Setting::Publish(pb) => n.publish.push(s(pb.to_string())),
         Setting::AllowHostLoopback => n.allow_host_loopback = Some(s(true)),
+        Setting::AllowHost(h) => n.allow_hosts.push(s(h.to_string())),
+        Setting::AllowAddr(a) => n.allow_addrs.push(s(a.to_string())),
         Setting::AllowConnect(port) => n.allow_connect.push(s(*port)),
         Setting::AllowBind(port) => n.allow_bind.push(s(*port)),
         Setting::Landlock(on) => ll.enabled = Some(s(*on)),

@@ -126,8 +126,9 @@ pub struct Environment {
     pub clear: Option<S<bool>>,
 }
 
-/// `[network]`: `mode` (`--net`), `allow-connect`, `allow-bind` (TCP
-/// ports, enforced by landlock).
+/// `[network]`: `mode` (`--net`), `publish`, `allow-host-loopback`,
+/// `allow-hosts` (`--allow-host`), `allow-addrs` (`--allow-addr`),
+/// `allow-connect`, `allow-bind` (TCP ports, enforced by landlock).
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Network {
@@ -137,6 +138,10 @@ pub struct Network {
     pub publish: Vec<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_host_loopback: Option<S<bool>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_hosts: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_addrs: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_connect: Vec<S<u16>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share, Userns};
+use crate::egress::{AddrRule, HostPattern};
 use crate::escape;
 use crate::host::Host;
 use crate::plan::network::{self, Publish, UserNet};
@@ -21,6 +22,7 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         cwd_op: None,
         publish: Vec::new(),
         host_loopback: false,
+        egress: Egress::default(),
         policy_files: Vec::new(),
         rootfs: None,
         rw_rootfs: false,
@@ -32,9 +34,10 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
     let Builder {
         mut plan,
         mut prov,
-        notes,
+        mut notes,
         publish,
         host_loopback,
+        egress,
         policy_files,
         rootfs,
         rw_rootfs,
@@ -44,6 +47,7 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
     super::settle::root_source(&mut plan, &mut prov, rootfs, rw_rootfs)?;
     super::settle::id_map(&mut plan, host, userns)?;
     user_net(&mut plan, publish, host_loopback)?;
+    egress.attach(&mut plan, &mut notes)?;
     // A profile's host name gives way to a shared UTS namespace; one given on
     // the command line is a conflict that validation reports.
     if !plan.namespaces.uts && prov.scalars.get("hostname") != Some(&Origin::CommandLine) {
@@ -80,9 +84,59 @@ fn user_net(plan: &mut Plan, publish: Vec<Publish>, host_loopback: bool) -> Resu
     }
 }
 
+/// The `--allow-host` and `--allow-addr` rules of the fold, and where the
+/// first came from.
+#[derive(Default)]
+struct Egress {
+    hosts: Vec<HostPattern>,
+    addrs: Vec<AddrRule>,
+    first: Option<(String, Origin)>,
+}
+
+impl Egress {
+    fn add(&mut self, s: &Setting, o: &Origin) {
+        let shown = match s {
+            Setting::AllowHost(h) if !self.hosts.contains(h) => {
+                self.hosts.push(h.clone());
+                format!("allow-host {h}")
+            }
+            Setting::AllowAddr(a) if !self.addrs.contains(a) => {
+                self.addrs.push(*a);
+                format!("allow-addr {a}")
+            }
+            _ => return,
+        };
+        self.first.get_or_insert((shown, o.clone()));
+    }
+
+    /// Attaches the rules to the user-mode network the fold ended with.
+    /// Without one, rules a profile gave do not apply (a note says so: the
+    /// command line chose `--net none` or `--net host` on purpose), and
+    /// rules the command line gave are an error.
+    fn attach(self, plan: &mut Plan, notes: &mut Notes) -> Result<(), String> {
+        let Some((shown, origin)) = self.first else { return Ok(()) };
+        match plan.network.user.as_mut() {
+            Some(user) => {
+                user.allow_hosts.extend(self.hosts);
+                user.allow_addrs.extend(self.addrs);
+                Ok(())
+            }
+            None if origin == Origin::CommandLine => Err(format!(
+                "--{shown}: needs user-mode networking (add --net user; without it the sandbox has only loopback or the host's network)"
+            )),
+            None => {
+                let net = if plan.namespaces.net { "no network" } else { "the host's network" };
+                notes.push(format!("{origin}: {shown} and the profile's other egress rules do not apply: the sandbox has {net}"));
+                Ok(())
+            }
+        }
+    }
+}
+
 /// With user-mode networking, the sandbox's /etc/resolv.conf names the
-/// backend's DNS forwarder, last so that it covers the host's, unless a
-/// file-system setting already puts something there. A `--rootfs` root,
+/// backend's DNS forwarder (or, with egress filtered, the sandbox's DNS
+/// filter), last so that it covers the host's, unless a file-system setting
+/// already puts something there. A `--rootfs` root,
 /// which has nothing of the host's /etc, also gets an /etc/hosts then;
 /// with the host's network it gets the host's two files, read-only.
 fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
@@ -100,8 +154,8 @@ fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
         mode: 0o644,
         how: FileHow::BindRo,
     };
-    if plan.network.user.is_some() {
-        add(plan, file(network::RESOLV_CONF, network::resolv_conf()));
+    if let Some(filtered) = plan.network.user.as_ref().map(UserNet::filtered) {
+        add(plan, file(network::RESOLV_CONF, network::resolv_conf(filtered)));
         if rootfs {
             let name = plan.process.hostname.clone().unwrap_or_else(|| "localhost".into());
             add(plan, file(network::HOSTS, network::hosts(&name)));
@@ -168,6 +222,7 @@ struct Builder<'a> {
     /// network the fold ends with.
     publish: Vec<Publish>,
     host_loopback: bool,
+    egress: Egress,
     /// Seccomp policy files, read when the fold is done.
     policy_files: Vec<(PathBuf, bool)>,
     /// `--rootfs`, `--rw-rootfs`, `--userns`: settled when the fold is done.
@@ -215,9 +270,12 @@ impl Builder<'_> {
             Setting::Caches(_) => self.scalar("caches", o),
             Setting::MergedUsr => self.merged_usr(o),
             Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
-            s @ (Setting::Net(_) | Setting::Share(_) | Setting::Publish(_) | Setting::AllowHostLoopback) => {
-                self.network(s, o)
-            }
+            s @ (Setting::Net(_)
+            | Setting::Share(_)
+            | Setting::Publish(_)
+            | Setting::AllowHostLoopback
+            | Setting::AllowHost(_)
+            | Setting::AllowAddr(_)) => self.network(s, o),
             s @ (Setting::Env(..) | Setting::KeepEnv(_) | Setting::ClearEnv) => self.env(s, o),
             s @ (Setting::Cwd(_)
             | Setting::Hostname(_)
@@ -253,7 +311,8 @@ impl Builder<'_> {
         }
     }
 
-    /// `--net`, `--share`, `--publish`, `--allow-host-loopback`. (Each step
+    /// `--net`, `--share`, `--publish`, `--allow-host-loopback`,
+    /// `--allow-host`, `--allow-addr`. (Each step
     /// below sees only the settings [`Builder::apply`] hands it.)
     fn network(&mut self, s: &Setting, o: &Origin) {
         let p = &mut self.plan;
@@ -278,6 +337,7 @@ impl Builder<'_> {
             }
             Setting::Publish(pb) => self.publish.push(*pb),
             Setting::AllowHostLoopback => self.host_loopback = true,
+            s @ (Setting::AllowHost(_) | Setting::AllowAddr(_)) => self.egress.add(s, o),
             _ => {}
         }
     }

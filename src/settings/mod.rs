@@ -223,6 +223,10 @@ pub enum Setting {
     Publish(crate::plan::network::Publish),
     /// `--allow-host-loopback`.
     AllowHostLoopback,
+    /// `--allow-host`, `--allow-addr`: attached to the user-mode network at
+    /// the end of the fold, as `--publish` is.
+    AllowHost(crate::egress::HostPattern),
+    AllowAddr(crate::egress::AddrRule),
     /// `--timeout`, `--kill-after` (milliseconds).
     Timeout(u64),
     KillAfter(u64),

@@ -34,7 +34,7 @@ use crate::plan::landlock::Mode;
 use crate::plan::Pid1;
 
 mod locks;
-mod net;
+pub mod net;
 mod reap;
 pub mod reaper;
 pub mod userns;

@@ -1,7 +1,9 @@
 //! clone and what surrounds it: init is cloned into the namespaces (a
 //! plain fork in landlock-only mode), the monitor writes its id maps, puts
-//! it in the cgroup, starts the user-mode network, reports it, then
-//! releases it and supervises.
+//! it in the cgroup, starts the user-mode network, reports it, releases
+//! it; while init builds the root, waits for the network and sets up its
+//! firewall (`--allow-host`), then lets init fork the command and
+//! supervises.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -11,7 +13,7 @@ use nix::unistd::Pid;
 
 use super::cgroup::Cgroup;
 use super::usernet::UserNet;
-use super::{direct, ids, pipe, relay, status, supervise, usernet, Launch};
+use super::{direct, egress, ids, pipe, relay, status, supervise, usernet, Launch};
 use crate::launch::error::{Result, SetupError};
 use crate::launch::init::{self, reaper, InitSide};
 use crate::launch::{sys, Ctx};
@@ -159,9 +161,12 @@ fn release(
     if reaper::leaves_group(ctx) {
         let _ = nix::unistd::setpgid(child, child);
     }
-    let net = match own_ns {
-        true => usernet::spawn(ctx, child.as_raw(), cgroup.is_some()).map_err(abort)?,
-        false => None,
+    let (net, egress) = match own_ns {
+        true => (
+            usernet::spawn(ctx, child.as_raw(), cgroup.is_some()).map_err(abort)?,
+            egress::prepare(ctx, child.as_raw()).map_err(abort)?,
+        ),
+        false => (None, None),
     };
     if own_ns {
         reporter.namespaces(ctx, child.as_raw() as u32);
@@ -173,16 +178,50 @@ fn release(
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
-    let Some(starting) = net else { return Ok(None) };
-    // init builds the root meanwhile; a setup error of its own that ended
-    // it (and so the backend's namespace) is the one to report.
-    let net = starting.ready(ctx).map_err(|e| abort(init_error(child, report_r, false).unwrap_or(e)))?;
+    match net {
+        Some(starting) => {
+            network_ready(ctx, child, starting, egress, reporter, (release_w, report_r)).map(Some)
+        }
+        // Never a firewall without the network it filters (the plan says so).
+        None if egress.is_some() => Err(abort(SetupError::new("egress", "no user-mode network to filter"))),
+        None => Ok(None),
+    }
+}
+
+/// While init builds the root: the network ready and its firewall (if
+/// any) set up with the DNS filter running, then the second byte, which
+/// lets init fork the command. A setup error of init's
+/// own that ended it (and so the backend's namespace) is the one reported.
+fn network_ready(
+    ctx: &Ctx,
+    child: Pid,
+    starting: usernet::Starting,
+    egress: Option<egress::Pending>,
+    reporter: &status::Reporter,
+    (release_w, report_r): (&OwnedFd, &OwnedFd),
+) -> Result<UserNet> {
+    let abort = |e: SetupError, ending| {
+        let e = init_error(child, report_r, ending).unwrap_or(e);
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        e
+    };
+    // The firewall needs the routes only for --allow-host-loopback's
+    // gateways; otherwise it is set up while the backend configures.
+    let (early, late) = match egress {
+        Some(e) if e.needs_routes(ctx) => (None, Some(e)),
+        e => (e, None),
+    };
+    let start =
+        |e: egress::Pending| e.start(ctx, child.as_raw(), reporter.report()).map_err(|e| abort(e, false));
+    early.map(start).transpose()?;
+    let net = starting.ready(ctx).map_err(|e| abort(e, false))?;
+    late.map(start).transpose()?;
     if nix::unistd::write(release_w, b"n") != Ok(1) {
         // init has closed its end: it is ending.
-        let ended = SetupError::new("start the sandbox", "it ended before setup");
-        return Err(abort(init_error(child, report_r, true).unwrap_or(ended)));
+        return Err(abort(SetupError::new("start the sandbox", "it ended before setup"), true));
     }
-    Ok(Some(net))
+    Ok(net)
 }
 
 /// init's own setup error, if it ended with one: init writes its report

@@ -64,7 +64,15 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
 fn build_with(plan: &Plan, sys: &RecordingSys) -> Result<()> {
     let filters = Filters::default();
     let caller = crate::plan::Ids { uid: 1000, gid: 1000 };
-    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None, caller };
+    let ctx = Ctx {
+        plan,
+        verbose: false,
+        filters: &filters,
+        pause_at: None,
+        dns_floor: None,
+        egress_fault: None,
+        caller,
+    };
     let sources = open_sources(sys, &plan.root.source, &plan.fs)?;
     build(&ctx, sys, sources)
 }
