@@ -34,6 +34,8 @@ pub struct Host {
     /// The running kernel's release (`6.18.0-1-amd64`), for OCI seccomp
     /// profiles that include rules by kernel version.
     pub kernel: String,
+    /// Subordinate ids and the helpers that map them (`--userns auto`).
+    pub userns: crate::idmap::HostView,
 }
 
 /// Why a directory is never shared as the current directory.
@@ -103,6 +105,7 @@ impl Host {
         // getcwd: already resolved, as the private directories are.
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let runtime = var("XDG_RUNTIME_DIR").map(PathBuf::from);
+        let userns = userns_view(pw.map(|u| u.name), var("PATH"));
         let private = private_dirs(&home, runtime.as_deref(), &resolved);
         let root_links = ROOT_LINKS
             .iter()
@@ -131,6 +134,7 @@ impl Host {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
+            userns,
         }
     }
 
@@ -180,8 +184,21 @@ impl Host {
             root_links: vec![("/bin".into(), Some("usr/bin".into())), ("/lib64".into(), None)],
             private: private_dirs(Path::new("/home/u"), Some(Path::new("/run/user/1000")), &same),
             kernel: "6.18.0".into(),
+            userns: crate::idmap::HostView::fake("u"),
         }
     }
+}
+
+/// /etc/subuid, /etc/subgid and newuidmap/newgidmap along `path` (PATH,
+/// or the usual directories without it).
+pub fn userns_view(name: Option<String>, path: Option<OsString>) -> crate::idmap::HostView {
+    use crate::idmap::{helper, Files, HostView, Kind};
+    let path = path.unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let find = |kind| {
+        let examine = |p: &Path| helper::examine(p, crate::launch::probe::has_file_caps);
+        helper::find(kind, &path, examine)
+    };
+    HostView { files: Files::read(), name, newuidmap: find(Kind::Uid), newgidmap: find(Kind::Gid) }
 }
 
 #[cfg(test)]

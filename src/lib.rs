@@ -17,6 +17,7 @@ pub mod escape;
 pub mod etclinks;
 pub mod host;
 pub mod hostfs;
+pub mod idmap;
 pub mod launch;
 pub mod native;
 pub mod plan;

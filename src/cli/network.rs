@@ -17,7 +17,8 @@ use super::UsageError;
 pub struct NetworkArgs {
     /// With --net user: HOST_PORT on the host reaches PORT inside the sandbox (repeatable).
     /// The host address is 127.0.0.1 unless HOST_IP is written (an IPv6 one in brackets,
-    /// e.g. [::1]:8080:80); the protocol is tcp unless /udp is written.
+    /// e.g. [::1]:8080:80); the protocol is tcp unless /udp is written. A PORT below 1024 needs
+    /// a command that may listen there: --uid 0 --cap-add net_bind_service.
     #[arg(long, value_name = "[HOST_IP:]HOST_PORT:PORT[/tcp|/udp]", value_parser = parse_publish,
           action = clap::ArgAction::Append)]
     pub publish: Vec<Publish>,
@@ -139,11 +140,11 @@ mod tests {
 
     #[test]
     fn net_user_with_published_ports() {
-        let plan = parse_net(&["--net", "user", "--publish", "8080:80", "--allow-host-loopback"]).unwrap();
+        let plan = parse_net(&["--net", "user", "--publish", "8080:8000", "--allow-host-loopback"]).unwrap();
         assert!(plan.namespaces.net);
         let expect = UserNet {
             backend: Backend::Auto,
-            publish: vec!["127.0.0.1:8080:80/tcp".parse().unwrap()],
+            publish: vec!["127.0.0.1:8080:8000/tcp".parse().unwrap()],
             allow_host_loopback: true,
             ..Default::default()
         };
@@ -153,7 +154,8 @@ mod tests {
         let resolv = FsOp::File { dest: "/etc/resolv.conf".into(), content, mode: 0o644, how };
         assert_eq!(plan.fs.last(), Some(&resolv));
         let plan =
-            parse_net(&["--net", "user:slirp4netns", "--publish", "1:2/udp", "--publish", "3:4"]).unwrap();
+            parse_net(&["--net", "user:slirp4netns", "--publish", "1:2000/udp", "--publish", "3:4000"])
+                .unwrap();
         let user = plan.network.user.unwrap();
         assert_eq!(
             (user.backend, user.publish.len(), user.allow_host_loopback),
@@ -208,6 +210,11 @@ mod tests {
         assert!(e.contains("published twice"), "{e}");
         let e = parse_net(&["--net", "user:slirp4netns", "--publish", "[::1]:8080:80"]).unwrap_err();
         assert!(e.contains("IPv4 only") || e.contains("IPv4 addresses only"), "{e}");
+        // Port 80 inside: only a command with CAP_NET_BIND_SERVICE listens there.
+        let e = parse_net(&["--net", "user", "--publish", "8080:80/udp"]).unwrap_err();
+        assert!(e.contains("nothing inside can listen on port 80 without CAP_NET_BIND_SERVICE: add"), "{e}");
+        parse_net(&["--net", "user", "--publish", "8080:80", "--uid", "0", "--cap-add", "net_bind_service"])
+            .unwrap();
         let e = parse_net(&["--net", "user", "--publish", "8080"]).unwrap_err();
         assert!(e.contains("HOST_PORT:PORT"), "{e}");
         let e = parse_net(&["--net", "user:wifi"]).unwrap_err();

@@ -102,6 +102,10 @@ fn filesystem(o: &mut Ordered, run: &RunArgs, host: &Host) -> Result<(), UsageEr
     o.one("no_toolchains", run.no_toolchains.then_some(Setting::Toolchains(false)));
     o.one("caches", run.caches.map(Setting::Caches));
     o.each("symlink", &run.symlink, |v| values::symlink(&t(v)?).map(Setting::Fs))?;
+    o.each("rootfs", run.rootfs.as_slice(), |v| {
+        values::host_path(&values::tilde(v, home)?, base).map(Setting::Rootfs)
+    })?;
+    o.one("rw_rootfs", run.rw_rootfs.then_some(Setting::RwRootfs(true)));
     o.one("merged_usr", run.merged_usr.then_some(Setting::MergedUsr));
     o.one("bind_cwd", run.bind_cwd.map(Setting::BindCwd));
     Ok(())
@@ -122,6 +126,7 @@ fn environment(o: &mut Ordered, run: &RunArgs) -> Result<(), UsageError> {
 fn process(o: &mut Ordered, run: &RunArgs, home: &Path) -> Result<(), UsageError> {
     o.one("net", run.net.map(Setting::Net));
     o.each("hostname", run.hostname.as_slice(), |h| values::hostname(h).map(Setting::Hostname))?;
+    o.one("userns", run.userns.map(Setting::Userns));
     o.one("uid", run.uid.map(Setting::Uid));
     o.one("gid", run.gid.map(Setting::Gid));
     o.one("no_die_with_parent", run.no_die_with_parent.then_some(Setting::DieWithParent(false)));

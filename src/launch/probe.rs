@@ -120,7 +120,7 @@ pub fn seccomp_mode() -> nix::Result<i32> {
 }
 
 /// Whether `path` carries file capabilities (a `security.capability` xattr).
-fn has_file_caps(path: &Path) -> bool {
+pub fn has_file_caps(path: &Path) -> bool {
     let Ok(c) = sys::cstring(path) else { return false };
     // SAFETY: both names are NUL-terminated strings; a NULL buffer of size 0
     // asks only for the size of the value, nothing is written.

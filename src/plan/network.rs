@@ -50,6 +50,18 @@ pub fn resolv_conf(filtered: bool) -> String {
     }
 }
 
+/// Where the host names file goes (with a `--rootfs` root).
+pub const HOSTS: &str = "/etc/hosts";
+
+/// The /etc/hosts a `--rootfs` root gets with user-mode networking: the
+/// loopback names and the sandbox's host name.
+pub fn hosts(hostname: &str) -> String {
+    format!(
+        "# Written by sandbox.\n127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n\
+         ::1\tlocalhost ip6-localhost ip6-loopback\n"
+    )
+}
+
 /// Networking beyond loopback; the default is none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

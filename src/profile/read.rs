@@ -52,6 +52,11 @@ fn filesystem(doc: &Doc, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
         Ok::<(), (usize, String)>(())
     };
     let fs = &doc.filesystem;
+    if let Some(dir) = &fs.rootfs {
+        let path = values::host_path(OsStr::new(&val(dir)?), base).map_err(|e| (dir.span().start, e))?;
+        out.push((dir.span().start, Setting::Rootfs(path)));
+    }
+    flag(out, &fs.rw_rootfs, |on| Some(Setting::RwRootfs(on)));
     let dest = values::dest_path;
     each(out, &fs.ro, &|v| values::bind(v, base, Access::ReadOnly, false))?;
     each(out, &fs.rw, &|v| values::bind(v, base, Access::ReadWrite, false))?;
@@ -227,6 +232,9 @@ fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, Strin
 
 fn process(p: &Process, val: Val, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
     let at = |s: &S<String>| s.span().start;
+    if let Some(u) = &p.userns {
+        out.push((u.span().start, Setting::Userns(*u.get_ref())));
+    }
     if let Some(s) = &p.cwd {
         let v = val(s)?;
         out.push((at(s), Setting::Cwd(values::cwd(OsStr::new(&v)).map_err(|e| (at(s), e))?)));

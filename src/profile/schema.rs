@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::plan::landlock::Mode;
-use crate::settings::{BindCwd, CacheMode, Net, Share};
+use crate::settings::{BindCwd, CacheMode, Net, Share, Userns};
 
 /// A value with the place it was written (`0..0` for values rendered by
 /// `sandbox profiles show`).
@@ -64,6 +64,11 @@ pub struct Doc {
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Filesystem {
+    /// `--rootfs DIR`: the root is this host directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<S<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rw_rootfs: Option<S<bool>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ro: Vec<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -213,6 +218,9 @@ pub struct Landlock {
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Process {
+    /// `--userns self|auto`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<S<Userns>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,9 +3,9 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share};
+use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share, Userns};
 use crate::egress::{AddrRule, HostPattern};
 use crate::escape;
 use crate::host::Host;
@@ -24,11 +24,28 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         host_loopback: false,
         egress: Egress::default(),
         policy_files: Vec::new(),
+        rootfs: None,
+        rw_rootfs: false,
+        userns: Userns::Own,
     };
     for s in settings {
         b.apply(s);
     }
-    let Builder { mut plan, mut prov, mut notes, publish, host_loopback, egress, policy_files, .. } = b;
+    let Builder {
+        mut plan,
+        mut prov,
+        mut notes,
+        publish,
+        host_loopback,
+        egress,
+        policy_files,
+        rootfs,
+        rw_rootfs,
+        userns,
+        ..
+    } = b;
+    super::settle::root_source(&mut plan, &mut prov, rootfs, rw_rootfs)?;
+    super::settle::id_map(&mut plan, host, userns)?;
     user_net(&mut plan, publish, host_loopback)?;
     egress.attach(&mut plan, &mut notes)?;
     // A profile's host name gives way to a shared UTS namespace; one given on
@@ -119,16 +136,38 @@ impl Egress {
 /// With user-mode networking, the sandbox's /etc/resolv.conf names the
 /// backend's DNS forwarder (or, with egress filtered, the sandbox's DNS
 /// filter), last so that it covers the host's, unless a file-system setting
-/// already puts something there.
+/// already puts something there. A `--rootfs` root,
+/// which has nothing of the host's /etc, also gets an /etc/hosts then;
+/// with the host's network it gets the host's two files, read-only.
 fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
-    let dest = Path::new(network::RESOLV_CONF);
-    let Some(user) = &plan.network.user else { return };
-    if plan.fs.iter().any(|op| op.dest() == dest) {
-        return;
+    let rootfs = !plan.root.source.is_tmpfs();
+    let origin = prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine);
+    let mut add = |plan: &mut Plan, op: FsOp| {
+        if !plan.fs.iter().any(|o| o.dest() == op.dest()) {
+            plan.fs.push(op);
+            prov.fs.push(origin.clone());
+        }
+    };
+    let file = |dest: &str, content: String| FsOp::File {
+        dest: dest.into(),
+        content: content.into_bytes(),
+        mode: 0o644,
+        how: FileHow::BindRo,
+    };
+    if let Some(filtered) = plan.network.user.as_ref().map(UserNet::filtered) {
+        add(plan, file(network::RESOLV_CONF, network::resolv_conf(filtered)));
+        if rootfs {
+            let name = plan.process.hostname.clone().unwrap_or_else(|| "localhost".into());
+            add(plan, file(network::HOSTS, network::hosts(&name)));
+        }
+    } else if rootfs && !plan.namespaces.net {
+        for dest in [network::RESOLV_CONF, network::HOSTS] {
+            add(
+                plan,
+                FsOp::Bind { src: dest.into(), dest: dest.into(), access: Access::ReadOnly, optional: true },
+            );
+        }
     }
-    let content = network::resolv_conf(user.filtered()).into_bytes();
-    plan.fs.push(FsOp::File { dest: dest.to_path_buf(), content, mode: 0o644, how: FileHow::BindRo });
-    prov.fs.push(prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine));
 }
 
 fn empty(host: &Host) -> Plan {
@@ -136,6 +175,7 @@ fn empty(host: &Host) -> Plan {
         namespaces: Namespaces::ALL,
         ns_setup: Default::default(),
         ids: Ids { uid: host.uid, gid: host.gid },
+        id_map: Default::default(),
         root: Default::default(),
         fs: Vec::new(),
         env: Vec::new(),
@@ -185,6 +225,10 @@ struct Builder<'a> {
     egress: Egress,
     /// Seccomp policy files, read when the fold is done.
     policy_files: Vec<(PathBuf, bool)>,
+    /// `--rootfs`, `--rw-rootfs`, `--userns`: settled when the fold is done.
+    rootfs: Option<PathBuf>,
+    rw_rootfs: bool,
+    userns: Userns,
 }
 
 impl Builder<'_> {
@@ -202,6 +246,18 @@ impl Builder<'_> {
         let o = &l.origin;
         match &l.setting {
             Setting::Fs(op) => self.fs(op.clone(), o),
+            Setting::Rootfs(dir) => {
+                self.rootfs = Some(dir.clone());
+                self.scalar("rootfs", o);
+            }
+            Setting::RwRootfs(on) => {
+                self.rw_rootfs = *on;
+                self.scalar("rw-rootfs", o);
+            }
+            Setting::Userns(u) => {
+                self.userns = *u;
+                self.scalar("userns", o);
+            }
             Setting::State { src, dest } => {
                 let access = crate::plan::Access::ReadWrite;
                 self.fs(FsOp::Bind { src: src.clone(), dest: dest.clone(), access, optional: false }, o);

@@ -18,7 +18,7 @@ use crate::launch::error::{Result, SetupError};
 use crate::launch::init::{self, reaper, InitSide};
 use crate::launch::{sys, Ctx};
 use crate::plan::landlock::Mode;
-use crate::plan::{Pid1, Signals};
+use crate::plan::{IdMap, Pid1, Signals};
 
 /// The signals the monitor takes from its signalfd: without forwarding,
 /// only SIGCHLD (a signal to it has its default effect: the sandbox lives
@@ -76,7 +76,14 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
     let pid = match sys::clone_fork(flags) {
         Ok(pid) => pid,
         Err(e) if !own_ns => return Err(SetupError::errno("fork", e)),
-        Err(e) if ctx.plan.best_effort && ctx.plan.landlock.enabled && direct::refused(e) => {
+        // A root directory or an id map of ranges has no landlock-only form.
+        Err(e)
+            if ctx.plan.best_effort
+                && ctx.plan.landlock.enabled
+                && ctx.plan.root.source.is_tmpfs()
+                && ctx.plan.id_map.is_own()
+                && direct::refused(e) =>
+        {
             drop((release_r, release_w, report_r, report_w, ended_r, ended_w));
             return direct::fallback(ctx, launch, old_mask, e);
         }
@@ -130,13 +137,22 @@ fn release(
     let ids = init::userns::first_level_ids(ctx);
     let own_ns = ctx.plan.mode == Mode::Namespaces;
     if own_ns {
-        ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
+        match &ctx.plan.id_map {
+            IdMap::Own => ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid)),
+            IdMap::Ranges(r) => {
+                let text = |m: &[crate::idmap::Extent]| crate::idmap::map_text(m).replace('\n', ", ");
+                ctx.log("uid map", &format!("uid_map {}gid_map {}", text(&r.uid), text(&r.gid)));
+            }
+        }
     }
     ctx.pause("before-maps");
     // A joined user namespace has its maps; a helper outside may write them.
     let helper_maps = ctx.plan.ns_setup.map_helper_fd.is_some();
     if ctx.plan.namespaces.user && !helper_maps && own_ns {
-        ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
+        match &ctx.plan.id_map {
+            IdMap::Own => ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?,
+            IdMap::Ranges(r) => ids::write_ranges(child.as_raw(), r).map_err(abort)?,
+        }
     }
     if let Some(cg) = cgroup {
         cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
