@@ -19,6 +19,7 @@ use nix::errno::Errno;
 use nix::unistd::{access, AccessFlags, Uid, User};
 
 use crate::cgroup as cg;
+use crate::idmap::{self, Caller, HostView, Kind};
 use crate::launch::probe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ impl fmt::Display for Line {
 pub fn run() -> u8 {
     let userns = user_namespaces();
     let mut out = std::io::stdout();
-    let probes: [fn() -> Line; 6] = [landlock, seccomp, overlay, uid_ranges, networking, cgroup];
+    let probes: [fn() -> Line; 7] = [landlock, seccomp, overlay, uid_ranges, networking, egress, cgroup];
     let mut written = writeln!(out, "{userns}");
     for probe in probes {
         if written.is_err() {
@@ -215,57 +216,43 @@ fn overlay_line(tmp: &Path, probe: Result<bool, String>) -> Line {
     }
 }
 
-/// The ranges `(start, count)` that a subuid/subgid file gives `name` or `uid`.
-pub fn subid_ranges(text: &str, name: Option<&str>, uid: u32) -> Vec<(u64, u64)> {
-    let uid = uid.to_string();
-    text.lines()
-        .filter_map(|line| {
-            let mut f = line.trim().split(':');
-            let (who, start, count) = (f.next()?, f.next()?, f.next()?);
-            let mine = who == uid || Some(who) == name;
-            let range = (start.trim().parse().ok()?, count.trim().parse().ok()?);
-            (mine && !who.starts_with('#') && f.next().is_none()).then_some(range)
-        })
-        .collect()
+fn uid_ranges() -> Line {
+    let uid = Uid::current().as_raw();
+    let gid = nix::unistd::Gid::current().as_raw();
+    let name = User::from_uid(Uid::from_raw(uid)).ok().flatten().map(|u| u.name);
+    let path = std::env::var_os("PATH");
+    uid_ranges_line(&crate::host::userns_view(name.clone(), path), &Caller { name, uid, gid })
 }
 
-fn uid_ranges() -> Line {
+/// The verdict on `--userns auto` for `caller`: the helpers (unless root,
+/// who writes the maps itself) and the subordinate ranges, checked as a
+/// run checks them.
+pub fn uid_ranges_line(view: &HostView, caller: &Caller) -> Line {
     const NAME: &str = "uid ranges";
-    let uid = Uid::current();
-    let name = User::from_uid(uid).ok().flatten().map(|u| u.name);
-    let user = name.clone().unwrap_or_else(|| uid.to_string());
-    if uid.is_root() {
-        return Line::new(Status::Ok, NAME, "as root: id maps are written directly, no helper needed");
-    }
-    let mut found = Vec::new();
-    for cmd in ["newuidmap", "newgidmap"] {
-        match probe::setid_helper(cmd) {
-            None => {
-                return Line::new(Status::Missing, NAME, format!("no {cmd} in PATH"))
-                    .fix("apt install uidmap")
-            }
-            Some((p, false)) => {
-                return Line::new(
-                    Status::Missing,
-                    NAME,
-                    format!("{} is neither setuid nor capable", p.display()),
-                )
-                .fix("apt install --reinstall uidmap")
-            }
-            Some((p, true)) => found.push(p.display().to_string()),
+    let missing = |e: idmap::Error| {
+        let detail = e.message.strip_prefix("--userns auto: ").unwrap_or(&e.message).to_string();
+        let line = Line::new(Status::Missing, NAME, detail);
+        match e.hint {
+            Some(h) => line.fix(h),
+            None => line,
         }
+    };
+    let writer = match (caller.uid, &view.newuidmap, &view.newgidmap) {
+        (0, _, _) => "as root, the maps are written directly".to_string(),
+        (_, Ok(u), Ok(g)) => format!("{}, {}", u.display(), g.display()),
+        (_, Err(e), _) | (_, _, Err(e)) => return missing(e.clone()),
+    };
+    if let Err(e) = idmap::auto_maps(&view.files, caller, (caller.uid, caller.gid)) {
+        return missing(e);
     }
-    let mut ranges = Vec::new();
-    for (file, flag) in [("/etc/subuid", "--add-subuids"), ("/etc/subgid", "--add-subgids")] {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let total: u64 = subid_ranges(&text, name.as_deref(), uid.as_raw()).iter().map(|r| r.1).sum();
-        if total == 0 {
-            return Line::new(Status::Missing, NAME, format!("no entry for {user} in {file}"))
-                .fix(format!("sudo usermod {flag} 100000-165535 {user}"));
-        }
-        ranges.push(format!("{file} {total} ids"));
-    }
-    Line::new(Status::Ok, NAME, format!("{}; {}", found.join(", "), ranges.join(", ")))
+    let ranges = |kind: Kind| {
+        let list = view.files.ranges(kind, caller.name.as_deref(), caller.uid);
+        let ids: u64 = list.iter().map(|r| u64::from(r.count)).sum();
+        let shown: Vec<String> = list.iter().map(|r| r.to_string()).collect();
+        format!("{} {} ({ids} ids)", kind.file(), shown.join(" "))
+    };
+    let detail = format!("{writer}; {}, {}: --userns auto works", ranges(Kind::Uid), ranges(Kind::Gid));
+    Line::new(Status::Ok, NAME, detail)
 }
 
 fn networking() -> Line {
@@ -290,6 +277,29 @@ pub fn networking_line(found: &[PathBuf], tun: Result<(), Errno>) -> Line {
         Ok(()) => Line::new(Status::Ok, NAME, detail),
         Err(e) => Line::new(Status::Missing, NAME, format!("{detail}, but /dev/net/tun: {}", e.desc()))
             .fix("sudo chmod 0666 /dev/net/tun (what udev does on a standard install)"),
+    }
+}
+
+fn egress() -> Line {
+    egress_line(probe::firewall())
+}
+
+/// Whether the egress firewall of `--allow-host` and `--allow-addr` can be
+/// set up here (the probe made it in a namespace of its own), or why not.
+pub fn egress_line(probe: Result<(), String>) -> Line {
+    const NAME: &str = "egress firewall";
+    match probe {
+        Ok(()) => Line::new(
+            Status::Ok,
+            NAME,
+            "--allow-host and --allow-addr can filter: nf_tables (timeout sets, reject, NFLOG) in a user namespace",
+        ),
+        Err(e) if e.starts_with("unshare") => Line::new(Status::Missing, NAME, format!("no user namespace ({e})"))
+            .fix("see the user namespaces line"),
+        Err(e) => Line::new(Status::Missing, NAME, e).fix(
+            "a kernel with CONFIG_NF_TABLES_INET, NFT_CT, NFT_REJECT_INET, NFT_LOG and NETFILTER_NETLINK_LOG, \
+             where nf_tables is not refused in user namespaces",
+        ),
     }
 }
 
@@ -479,12 +489,36 @@ mod tests {
     }
 
     #[test]
-    fn subid_parsing() {
-        let text = "tester:100000:65536\n# comment\n1002:200000:1000\nbad line\nother:300000:5\ntester:x:1\n";
-        assert_eq!(subid_ranges(text, Some("tester"), 1001), [(100000, 65536)]);
-        assert_eq!(subid_ranges(text, Some("nobody2"), 1002), [(200000, 1000)]);
-        assert_eq!(subid_ranges(text, None, 1003), []);
-        assert_eq!(subid_ranges("", Some("tester"), 1001), []);
+    fn uid_ranges_verdicts() {
+        let alice = Caller { name: Some("u".into()), uid: 1000, gid: 1000 };
+        let view = HostView::fake("u");
+        let line = uid_ranges_line(&view, &alice).to_string();
+        assert_eq!(
+            line,
+            "ok       uid ranges: /usr/bin/newuidmap, /usr/bin/newgidmap; /etc/subuid 100000-165535 (65536 ids), \
+             /etc/subgid 100000-165535 (65536 ids): --userns auto works"
+        );
+        let bob = Caller { name: Some("bob".into()), uid: 1001, gid: 1001 };
+        let line = uid_ranges_line(&view, &bob);
+        assert_eq!(line.status, Status::Missing);
+        assert_eq!(line.detail, "bob has no subordinate uids in /etc/subuid");
+        assert!(line.fix.unwrap().starts_with("sudo usermod --add-subuids 165536-231071"));
+        let no_helper = HostView {
+            newgidmap: Err(
+                idmap::helper::find(Kind::Gid, "".as_ref(), |_| idmap::helper::Found::Absent).unwrap_err()
+            ),
+            ..HostView::fake("u")
+        };
+        let line = uid_ranges_line(&no_helper, &alice);
+        assert_eq!(line.detail, "newgidmap not found in PATH");
+        let root = Caller { name: Some("root".into()), uid: 0, gid: 0 };
+        let view = HostView {
+            files: idmap::Files { subuid: Ok("root:0:65536".into()), subgid: Ok("root:100000:10".into()) },
+            ..no_helper
+        };
+        let line = uid_ranges_line(&view, &root);
+        assert_eq!(line.status, Status::Missing);
+        assert!(line.detail.contains("includes root's id 0"), "{line}");
     }
 
     #[test]
@@ -493,6 +527,21 @@ mod tests {
         assert_eq!(line.to_string(), "ok       seccomp filter: actions: kill_process errno allow");
         assert_eq!(seccomp_line(Err(Errno::EINVAL), None).status, Status::Missing);
         assert_eq!(seccomp_line(Ok(0), None).status, Status::Missing);
+    }
+
+    #[test]
+    fn egress_verdicts() {
+        let ok = egress_line(Ok(())).to_string();
+        assert!(ok.starts_with("ok       egress firewall: --allow-host and --allow-addr can filter"), "{ok}");
+        let no = egress_line(Err("nf_tables: Operation not supported".into())).to_string();
+        assert!(
+            no.starts_with(
+                "missing  egress firewall: nf_tables: Operation not supported; fix: a kernel with"
+            ),
+            "{no}"
+        );
+        let userns = egress_line(Err("unshare: EPERM".into()));
+        assert_eq!(userns.fix.as_deref(), Some("see the user namespaces line"));
     }
 
     #[test]

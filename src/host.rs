@@ -38,6 +38,8 @@ pub struct Host {
     /// desktop options: read the first time [`Host::session`] asks, so a
     /// run without them pays nothing for it.
     pub session: std::cell::OnceCell<crate::desktop::detect::Session>,
+    /// Subordinate ids and the helpers that map them (`--userns auto`).
+    pub userns: crate::idmap::HostView,
 }
 
 /// Why a directory is never shared as the current directory.
@@ -113,6 +115,7 @@ impl Host {
         // getcwd: already resolved, as the private directories are.
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let runtime = var("XDG_RUNTIME_DIR").map(PathBuf::from);
+        let userns = userns_view(pw.map(|u| u.name), var("PATH"));
         let private = private_dirs(&home, runtime.as_deref(), &resolved);
         let root_links = ROOT_LINKS
             .iter()
@@ -142,6 +145,7 @@ impl Host {
                 .trim()
                 .to_string(),
             session: std::cell::OnceCell::new(),
+            userns,
         }
     }
 
@@ -197,8 +201,21 @@ impl Host {
             private: private_dirs(Path::new("/home/u"), Some(Path::new("/run/user/1000")), &same),
             kernel: "6.18.0".into(),
             session: crate::desktop::detect::Session::default().into(),
+            userns: crate::idmap::HostView::fake("u"),
         }
     }
+}
+
+/// /etc/subuid, /etc/subgid and newuidmap/newgidmap along `path` (PATH,
+/// or the usual directories without it).
+pub fn userns_view(name: Option<String>, path: Option<OsString>) -> crate::idmap::HostView {
+    use crate::idmap::{helper, Files, HostView, Kind};
+    let path = path.unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let find = |kind| {
+        let examine = |p: &Path| helper::examine(p, crate::launch::probe::has_file_caps);
+        helper::find(kind, &path, examine)
+    };
+    HostView { files: Files::read(), name, newuidmap: find(Kind::Uid), newgidmap: find(Kind::Gid) }
 }
 
 #[cfg(test)]

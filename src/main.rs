@@ -67,8 +67,7 @@ fn main() -> ExitCode {
 /// not found gets a hint naming where it is on the host.
 fn run(built: &native::Built, verbose: bool, host: &Host) -> ExitCode {
     print_notes(&built.notes);
-    let result = launch::check(&built.plan)
-        .and_then(|()| launch::run(&built.plan, &launch::Options { verbose, pause_at: test_pause() }));
+    let result = launch::check(&built.plan).and_then(|()| launch::run(&built.plan, &options(verbose)));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.class() == launch::error::Class::NotFound => {
@@ -144,15 +143,13 @@ fn bwrap(prog: &str, args: &[OsString], host: &Host) -> ExitCode {
         eprintln!("{w}");
     }
     match parsed.result {
-        Ok(ready) => {
-            match launch::run(&ready.plan, &launch::Options { verbose: false, pause_at: test_pause() }) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => {
-                    eprintln!("{}", ready.failure_line(&e));
-                    ExitCode::from(sandbox::compat::failure::EXIT)
-                }
+        Ok(ready) => match launch::run(&ready.plan, &options(false)) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("{}", ready.failure_line(&e));
+                ExitCode::from(sandbox::compat::failure::EXIT)
             }
-        }
+        },
         Err(exit) => {
             print!("{}", exit.stdout);
             eprint!("{}", exit.stderr);
@@ -173,11 +170,38 @@ fn failed(e: &launch::SetupError) -> u8 {
     }
 }
 
+/// How to launch: `-v`, and the tests' hooks.
+fn options(verbose: bool) -> launch::Options {
+    launch::Options {
+        verbose,
+        pause_at: test_pause(),
+        dns_floor: test_dns_floor(),
+        egress_fault: test_hook("SANDBOX_TEST_EGRESS_FAULT"),
+    }
+}
+
 /// The robustness tests' hook (see `launch::Options::pause_at`); release
 /// builds never read it.
 fn test_pause() -> Option<String> {
+    test_hook("SANDBOX_TEST_PAUSE_AT")
+}
+
+/// A test hook's variable (see `launch::Options`); release builds never
+/// read it.
+fn test_hook(var: &str) -> Option<String> {
     if cfg!(debug_assertions) {
-        std::env::var("SANDBOX_TEST_PAUSE_AT").ok()
+        std::env::var(var).ok()
+    } else {
+        None
+    }
+}
+
+/// The egress tests' hook (see `launch::Options::dns_floor`), in
+/// milliseconds; release builds never read it.
+fn test_dns_floor() -> Option<std::time::Duration> {
+    if cfg!(debug_assertions) {
+        let ms = std::env::var("SANDBOX_TEST_DNS_FLOOR_MS").ok()?.parse().ok()?;
+        Some(std::time::Duration::from_millis(ms))
     } else {
         None
     }

@@ -12,7 +12,7 @@ use crate::cli::{self, Request, UsageError};
 use crate::host::Host;
 use crate::hostfs::{HostFs, RealFs};
 use crate::plan::Plan;
-use crate::settings::{self, CacheMode, Located, Origin, Setting};
+use crate::settings::{self, CacheMode, Located, Origin, Setting, Userns};
 
 /// What the user asked for, with the Plan built.
 #[derive(Debug)]
@@ -83,7 +83,7 @@ pub fn parse_with(args: Vec<OsString>, host: &Host, fs: &dyn HostFs) -> Result<C
 /// native front end adds on its own ([`crate::additions`]: caches,
 /// toolchains, the offline resolver, /etc's link targets).
 pub fn build(request: &Request, host: &Host, fs: &dyn HostFs) -> Result<Built, UsageError> {
-    let profile = crate::profile::load(&request.profile, host).map_err(UsageError)?;
+    let profile = crate::profile::load(profile_name(request), host).map_err(UsageError)?;
     let mut all = profile.settings;
     let own = request.settings.iter().cloned();
     all.extend(own.map(|setting| Located { setting, origin: Origin::CommandLine }));
@@ -129,11 +129,44 @@ fn caches(all: &[Located]) -> CacheMode {
         .unwrap_or_default()
 }
 
+/// The profile named; else, when the command line gives a root directory
+/// (the default profile's pieces of the host have no place there),
+/// `container` if it also asks for every id (`--userns auto`) without
+/// naming the command's ids (`--uid`, `--gid`): a distribution's tools
+/// (apt-get, dpkg, useradd) run as root inside, as in any container;
+/// `rootfs` otherwise; else `default`.
+fn profile_name(request: &Request) -> &str {
+    let given = |f: fn(&Setting) -> bool| request.settings.iter().any(f);
+    let userns = request.settings.iter().rev().find_map(|s| match s {
+        Setting::Userns(u) => Some(*u),
+        _ => None,
+    });
+    match &request.profile {
+        Some(name) => name,
+        None if !given(|s| matches!(s, Setting::Rootfs(_))) => "default",
+        None if userns == Some(Userns::Auto)
+            && !given(|s| matches!(s, Setting::Uid(_) | Setting::Gid(_))) =>
+        {
+            "container"
+        }
+        None => "rootfs",
+    }
+}
+
 /// The native front end's own rules for a finished Plan, beyond those
 /// every front end shares ([`crate::plan::validate`]).
 fn check(plan: &Plan) -> Result<(), String> {
     if !plan.process.caps.is_empty() && plan.ids.uid != 0 {
         return Err("--cap-add needs --uid 0: capabilities are dropped on exec for any other uid".into());
+    }
+    let publish = plan.network.user.iter().flat_map(|u| &u.publish);
+    let bind = plan.process.caps.iter().any(|c| c == "CAP_NET_BIND_SERVICE");
+    if let Some(p) = publish.filter(|p| p.port < 1024).find(|_| !bind) {
+        return Err(format!(
+            "--publish {p}: nothing inside can listen on port {} without CAP_NET_BIND_SERVICE: add --uid 0 \
+             --cap-add net_bind_service (the `container` profile has both), or publish a port from 1024 up",
+            p.port
+        ));
     }
     Ok(())
 }

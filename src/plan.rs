@@ -28,8 +28,8 @@ pub mod seccomp;
 mod serde_os;
 pub mod view;
 
-pub use fs::{Access, FileHow, FsOp, Root, RootTmpfs, Special, Upper};
-pub use namespaces::{Ids, Namespaces, NsSetup};
+pub use fs::{Access, FileHow, FsOp, Root, RootSource, RootTmpfs, RootWrites, Special, Upper};
+pub use namespaces::{IdMap, Ids, MapHelpers, Namespaces, NsSetup, Ranges};
 pub use process::{Fds, Pid1, Process, Signals};
 pub(crate) use serde_os::{opt_os_path, os_path};
 use serde_os::{os_str, os_vec};
@@ -45,6 +45,10 @@ pub struct Plan {
     pub ns_setup: NsSetup,
     /// The uid and gid the command sees inside.
     pub ids: Ids,
+    /// How the user namespace maps ids: the command's alone (the
+    /// default), or the whole id space through subordinate ids.
+    #[serde(default, skip_serializing_if = "IdMap::is_own")]
+    pub id_map: IdMap,
     /// How the new root is built: its tmpfs, /dev and /proc.
     #[serde(default)]
     pub root: Root,
@@ -112,10 +116,23 @@ pub fn validate(plan: &Plan) -> Result<(), String> {
     if !plan.namespaces.user && plan.ns_setup.join_user_fd.is_none() {
         return Err("a user namespace is required: sandbox never runs privileged".into());
     }
+    if plan.mode == landlock::Mode::Landlock {
+        if !plan.id_map.is_own() {
+            return Err(
+                "--userns auto needs a user namespace of its own, which --mode landlock has not".into()
+            );
+        }
+        if !plan.root.source.is_tmpfs() {
+            return Err("--rootfs needs a mount namespace of its own, which --mode landlock has not".into());
+        }
+    }
+    if !plan.id_map.is_own() && (plan.ns_setup != NsSetup::default() || !plan.namespaces.user) {
+        return Err("--userns auto needs a new user namespace, made by sandbox itself".into());
+    }
     for op in &plan.fs {
         check_dest(op.dest())?;
     }
-    network::validate(&plan.network, plan.namespaces.net)
+    network::validate(&plan.network, plan.namespaces.net, &plan.process.caps)
 }
 
 /// A destination must be absolute, non-empty and free of `..` so that it

@@ -99,7 +99,8 @@ pub fn bind(v: &OsStr, base: &Path, access: Access, optional: bool) -> Result<Fs
     Ok(FsOp::Bind { src, dest, access, optional })
 }
 
-fn host_path(v: &OsStr, base: &Path) -> Result<PathBuf, String> {
+/// A host path: a relative one is taken from `base`.
+pub fn host_path(v: &OsStr, base: &Path) -> Result<PathBuf, String> {
     if v.is_empty() {
         return Err("a path is empty".into());
     }
@@ -122,13 +123,16 @@ pub fn persist(v: &OsStr, base: &Path) -> Result<FsOp, String> {
     };
     let src = host_path(src, base)?;
     let dir = host_path(state, base)?;
-    if dir.starts_with(&src) || src.starts_with(&dir) {
-        return Err(format!("{}: the state directory and PATH may not contain each other", escape::os(v)));
-    }
     let dest = match dest {
         Some(d) => dest_path(d).map_err(colon_hint)?,
         None => src.clone(),
     };
+    // `/:STATEDIR` alone is the root itself, which --rootfs makes a
+    // directory of its own (the fold checks that one).
+    let root = src == Path::new("/") && dest == Path::new("/");
+    if !root && (dir.starts_with(&src) || src.starts_with(&dir)) {
+        return Err(format!("{}: the state directory and PATH may not contain each other", escape::os(v)));
+    }
     Ok(FsOp::Overlay { lowers: vec![src], dest, upper: Upper::State { dir } })
 }
 

@@ -2,7 +2,7 @@
 //! root, as an unprivileged user too (the default profile is for them).
 //!
 //! With CI=true it also asserts what the CI machines are known to have: user
-//! namespaces, landlock ABI 7 or later, and, where cgroup v2 is mounted beside
+//! namespaces, landlock ABI 7 or later, the egress firewall, and, where cgroup v2 is mounted beside
 //! v1 with only hugetlb, a cgroup line that says so.
 
 mod common;
@@ -11,13 +11,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const FEATURES: [&str; 14] = [
+const FEATURES: [&str; 15] = [
     "user namespaces",
     "landlock",
     "seccomp filter",
     "overlayfs in user namespaces",
     "uid ranges",
     "user-mode networking",
+    "egress firewall",
     "cgroup v2 delegation",
     // The graphical session (issue 17).
     "X11 display",
@@ -63,6 +64,8 @@ fn assert_ci(who: &str, out: &str) {
     assert_eq!(line(out, "user namespaces").0, "ok", "{who}:\n{out}");
     // .ci/run installs passt and slirp4netns and opens /dev/net/tun to users.
     assert_eq!(line(out, "user-mode networking").0, "ok", "{who}:\n{out}");
+    // nf_tables is built into CI's kernel (the egress tests need it).
+    assert_eq!(line(out, "egress firewall").0, "ok", "{who}:\n{out}");
     let (_, landlock) = line(out, "landlock");
     let abi: u32 = landlock
         .strip_prefix("landlock: ABI ")

@@ -2,6 +2,7 @@
 //! program, and what it hides and allows is checked inside and on the host.
 
 mod common;
+mod netutil;
 
 use common::*;
 
@@ -99,24 +100,51 @@ fn agent_gets_the_project_but_not_the_rest_of_home() {
     assert!(w.proj.path().join("src/new.c").exists());
 }
 
+/// The agent's network, on a small internet of the test's own
+/// (tests/netutil/world.rs): the registries and forges by name, on their
+/// ports; any other name refused by the resolver, any other address or
+/// port refused at once.
 #[test]
-fn agent_has_user_mode_networking_limited_to_web_ports() {
-    let w = world();
-    // A port that is not 80 or 443 is refused by landlock before any packet
-    // leaves (EACCES), whatever the destination; the interfaces show the
-    // user-mode network beside loopback.
-    let script = "import socket, errno\ns = socket.socket()\ns.settimeout(2)\n\
-                  try:\n    s.connect(('10.0.2.2', 22)); print('connected')\n\
-                  except OSError as e:\n    print(errno.errorcode.get(e.errno, e.errno))\n\
-                  print(sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]))";
-    let out = run(&w, &["--profile", "agent", "--", "/usr/bin/python3", "-c", script]);
-    if out.code() != 0 && out.stderr().contains("pasta") {
-        skip(&format!("user-mode networking unavailable here: {}", out.stderr()));
+fn agent_reaches_registries_and_forges_by_name_only() {
+    use netutil::zone::{greeter, Rr, Zone};
+    if !netutil::available() {
         return;
     }
-    let stdout = out.ok();
-    assert!(stdout.starts_with("EACCES\n"), "{stdout}");
-    assert!(stdout.contains("'lo'") && stdout.lines().nth(1).unwrap().contains(", "), "{stdout}");
+    netutil::world::world_island(&["198.51.100.7", "198.51.100.8"], |net| {
+        let w = world();
+        net.run(|| {
+            for port in [22, 443, 8443] {
+                greeter("198.51.100.7".parse().unwrap(), port, &format!("port {port}"));
+            }
+            greeter("198.51.100.8".parse().unwrap(), 443, "elsewhere");
+        });
+        let a = |s: &str| Rr::A(s.parse().unwrap());
+        let _z = Zone::start(
+            "127.0.0.1:53",
+            vec![
+                ("pypi.org", 60, a("198.51.100.7")),
+                ("github.com", 60, a("198.51.100.7")),
+                ("objects.githubusercontent.com", 60, a("198.51.100.7")),
+                ("example.org", 60, a("198.51.100.8")),
+            ],
+        );
+        let tcp = |host: &str, port: u16| {
+            format!(
+                "timeout 3 bash -c 'exec 3<>/dev/tcp/{host}/{port} && cat <&3' 2>/dev/null || echo refused"
+            )
+        };
+        let script = [
+            tcp("pypi.org", 443),
+            tcp("github.com", 22),
+            tcp("objects.githubusercontent.com", 443),
+            tcp("pypi.org", 8443),
+            "getent hosts example.org || echo \"example.org: $?\"".to_string(),
+            tcp("198.51.100.8", 443),
+        ]
+        .join("; ");
+        let out = run(&w, &["--profile", "agent", "--", "sh", "-c", &script]).ok();
+        assert_eq!(out, "port 443\nport 22\nport 443\nrefused\nexample.org: 2\nrefused\n");
+    });
 }
 
 #[test]

@@ -191,8 +191,8 @@ pub enum Command {
 /// A sandbox the command line describes, before the profile is folded in.
 #[derive(Debug)]
 pub struct Request {
-    /// The profile named with `--profile` (`default` when none is).
-    pub profile: String,
+    /// The profile named with `--profile`, if one is.
+    pub profile: Option<String>,
     /// The command line's settings, in the order written.
     pub settings: Vec<Setting>,
     /// The options applied to the folded Plan (see [`Request::finish`]).
@@ -279,7 +279,7 @@ fn plain_run(args: &[OsString], host: &Host) -> Option<Result<Command, UsageErro
     if args.len() < 3 || args[1] != "--" {
         return None;
     }
-    let run = RunArgs { profile: "default".into(), command: args[2..].to_vec(), ..RunArgs::default() };
+    let run = RunArgs { profile: None, command: args[2..].to_vec(), ..RunArgs::default() };
     Some(
         request(Box::new(run), &ArgMatches::default(), host)
             .map(|request| Command::Run { request, verbose: false }),

@@ -59,6 +59,7 @@ pub(super) fn settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec
     process(&mut o, run, &host.home)?;
     run.seccomp.settings(&mut o, &host.home)?;
     run.desktop.settings(&mut o, host)?;
+    run.network.settings(&mut o)?;
     match run.net {
         Some(net) if net != Net::Host && run.share.contains(&Share::Net) => {
             return Err(UsageError(format!("--net {} and --share net cannot be combined", net.name())));
@@ -102,6 +103,10 @@ fn filesystem(o: &mut Ordered, run: &RunArgs, host: &Host) -> Result<(), UsageEr
     o.one("no_toolchains", run.no_toolchains.then_some(Setting::Toolchains(false)));
     o.one("caches", run.caches.map(Setting::Caches));
     o.each("symlink", &run.symlink, |v| values::symlink(&t(v)?).map(Setting::Fs))?;
+    o.each("rootfs", run.rootfs.as_slice(), |v| {
+        values::host_path(&values::tilde(v, home)?, base).map(Setting::Rootfs)
+    })?;
+    o.one("rw_rootfs", run.rw_rootfs.then_some(Setting::RwRootfs(true)));
     o.one("merged_usr", run.merged_usr.then_some(Setting::MergedUsr));
     o.one("bind_cwd", run.bind_cwd.map(Setting::BindCwd));
     Ok(())
@@ -122,6 +127,7 @@ fn environment(o: &mut Ordered, run: &RunArgs) -> Result<(), UsageError> {
 fn process(o: &mut Ordered, run: &RunArgs, home: &Path) -> Result<(), UsageError> {
     o.one("net", run.net.map(Setting::Net));
     o.each("hostname", run.hostname.as_slice(), |h| values::hostname(h).map(Setting::Hostname))?;
+    o.one("userns", run.userns.map(Setting::Userns));
     o.one("uid", run.uid.map(Setting::Uid));
     o.one("gid", run.gid.map(Setting::Gid));
     o.one("no_die_with_parent", run.no_die_with_parent.then_some(Setting::DieWithParent(false)));

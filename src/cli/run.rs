@@ -8,18 +8,41 @@ use std::ffi::OsString;
 use clap::{ArgAction, Args};
 
 use super::{desktop, landlock, limits, network, seccomp};
-use crate::settings::{BindCwd, Net, Share};
+use crate::settings::{BindCwd, Net, Share, Userns};
 use crate::values;
 
 /// The options that describe a sandbox (shared by running and `explain`).
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
     /// Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles,
-    /// then the built-ins: default, none, strict, ci, build, agent, net-service, x11, wayland,
-    /// audio, gpu, fonts, desktop, browser) or from the
-    /// file PATH (anything with a `/`). See `sandbox profiles list` and sandbox-profile(5).
-    #[arg(long, value_name = "NAME|PATH", default_value = "default")]
-    pub profile: String,
+    /// then the built-ins: default, rootfs, none, strict, ci, build, agent, net-service, x11,
+    /// wayland, audio, gpu, fonts, desktop, browser) or from the file PATH (anything with a `/`). Without it: `default`, or `rootfs` with --rootfs
+    /// (`container` with --rootfs and --userns auto but no --uid or --gid).
+    /// See `sandbox profiles list` and sandbox-profile(5).
+    #[arg(long, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+
+    /// Make the host directory DIR the root (an unpacked image, an mmdebstrap or debootstrap
+    /// tree) instead of pieces of the host: nothing of the host's /usr or /etc; /proc, /dev,
+    /// /tmp, the current directory and the other options go on top. DIR is read-only (mount
+    /// points it lacks are made in memory) unless --rw-rootfs; `--overlay /` makes the root
+    /// writable with the writes vanishing at exit, `--persist /:STATEDIR` keeps them, and DIR
+    /// never changes. Without --profile, the built-in profile `rootfs` applies instead of
+    /// `default`. Use --userns auto for a root whose files have many owners.
+    #[arg(long, value_name = "DIR", value_parser = clap::value_parser!(OsString))]
+    pub rootfs: Option<OsString>,
+
+    /// With --rootfs: the command's writes to the root land in DIR itself.
+    #[arg(long)]
+    pub rw_rootfs: bool,
+
+    /// Which ids exist inside: `self` (the default: only your uid and gid, seen as --uid and
+    /// --gid) or `auto` (also every other id, mapped to your subordinate ids from /etc/subuid
+    /// and /etc/subgid by newuidmap and newgidmap, package uidmap), so that files of any
+    /// owner, chown, su and package managers work: inside id --uid is you, the others are
+    /// filled in order from your ranges (with --uid 0, rootless podman's layout).
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub userns: Option<Userns>,
 
     /// Bind SRC read-only at DEST (DEST defaults to SRC; write a literal `:` as `\:`).
     /// Read-only, nosuid and nodev apply to every mount beneath SRC too.

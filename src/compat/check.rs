@@ -17,7 +17,8 @@ use crate::plan::landlock::{Landlock, Mode};
 use crate::plan::limits::{Limits, StatusStyle};
 use crate::plan::seccomp::{Base, Seccomp};
 use crate::plan::{
-    EnvVar, Fds, FsOp, Ids, Namespaces, NsSetup, Pid1, Plan, Process, Root, RootTmpfs, Signals, Special,
+    EnvVar, Fds, FsOp, IdMap, Ids, Namespaces, NsSetup, Pid1, Plan, Process, Root, RootSource, RootTmpfs,
+    Signals, Special,
 };
 
 /// Runs the checks and builds the Plan for `command`.
@@ -178,10 +179,13 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
         },
         ns_setup: ns_setup(&st, ids),
         ids,
+        // bubblewrap maps one id and builds its root from its options.
+        id_map: IdMap::Own,
         root: Root {
             tmpfs: RootTmpfs::Writable,
             special: Special::Plain,
             parent_modes: b.parent_modes.clone(),
+            source: RootSource::Tmpfs,
             create_dirs: Vec::new(),
             file_label: b.file_label.clone(),
         },

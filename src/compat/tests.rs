@@ -100,6 +100,7 @@ fn a_plain_vector_gives_bubblewraps_defaults() {
             tmpfs: RootTmpfs::Writable,
             special: Special::Plain,
             parent_modes: vec![0o700; 3],
+            source: Default::default(),
             create_dirs: Vec::new(),
             file_label: None,
         }

@@ -20,6 +20,15 @@ pub struct Options {
     /// command's process: after each of its steps by its name
     /// (`landlock`, `seccomp`, …).
     pub pause_at: Option<String>,
+    /// Test hook, honoured by debug builds only: the shortest time a DNS
+    /// answer keeps an address reachable under `--allow-host`, instead of
+    /// `egress::dns::TTL_FLOOR`, so that a test sees an expiry in seconds.
+    pub dns_floor: Option<std::time::Duration>,
+    /// Test hook, honoured by debug builds only: a fault for the egress
+    /// helper to simulate (`stay`: it does not join the sandbox's
+    /// namespaces; `stay-unchecked`: nor checks where it is), so that a
+    /// test sees the firewall refused rather than installed elsewhere.
+    pub egress_fault: Option<String>,
 }
 
 /// What every step sees.
@@ -30,6 +39,10 @@ pub struct Ctx<'a> {
     pub filters: &'a Filters,
     /// See [`Options::pause_at`].
     pub pause_at: Option<&'a str>,
+    /// See [`Options::dns_floor`].
+    pub dns_floor: Option<std::time::Duration>,
+    /// See [`Options::egress_fault`].
+    pub egress_fault: Option<&'a str>,
     /// The caller's own uid and gid, read when the run started (before any
     /// namespace was joined).
     pub caller: crate::plan::Ids,
@@ -46,6 +59,19 @@ impl Ctx<'_> {
                 nix::unistd::pause();
             }
         }
+    }
+
+    /// The shortest time a DNS answer keeps an address reachable.
+    pub fn dns_floor(&self) -> std::time::Duration {
+        match self.dns_floor {
+            Some(d) if cfg!(debug_assertions) => d,
+            _ => crate::egress::dns::TTL_FLOOR,
+        }
+    }
+
+    /// Whether the test hook of [`Options::egress_fault`] asks for `fault`.
+    pub fn egress_fault(&self, fault: &str) -> bool {
+        cfg!(debug_assertions) && self.egress_fault == Some(fault)
     }
 
     /// With `-v`: one line for a step, and when it happened, in ms since

@@ -6,6 +6,8 @@
 //! run        the seccomp programs (filters.rs), then the monitor
 //! monitor/   before clone: checks, cgroup, pty, status fds; clone;
 //!            after clone: id maps, cgroup, user-mode network; release;
+//!            while init builds the root: the network ready and its
+//!            firewall set up; the second byte;
 //!            then supervise until init ends          (monitor/mod.rs)
 //! init/      pid 1: the new root (root/), hostname, loopback, the nested
 //!            user namespace, lock files; fork the command; reap
@@ -18,14 +20,16 @@
 //! Each folder's `mod.rs` lists its steps in order. root/ makes every call
 //! through the `Sys` trait (sys/: the kernel, or a recording double in
 //! unit tests). A folder uses the
-//! leaves beside this file (ctx, error, sys, filters, hostfile, probe) and
+//! leaves beside this file (ctx, error, sys, filters, hostfile, netns, probe) and
 //! the folders after it in this list, never one before it: monitor may
 //! use init, root and command; init may use root and command; command may
 //! use root (path resolution); root uses only the leaves.
 //!
 //! Landlock forbids mount changes, so it follows the file system; seccomp
 //! may forbid anything, so it comes last, just before execve. clone with
-//! CLONE_NEWUSER needs a single-threaded caller: nothing here starts threads.
+//! CLONE_NEWUSER needs a single-threaded caller: nothing here starts a
+//! thread before it (the egress filter's threads start in the monitor
+//! after clone, once the helper it forks has gone).
 
 mod command;
 mod ctx;
@@ -34,6 +38,7 @@ mod filters;
 mod hostfile;
 mod init;
 mod monitor;
+pub mod netns;
 pub mod probe;
 mod root;
 mod sys;
@@ -67,8 +72,15 @@ pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
     let filters = filters::prepare(plan)?;
     let caller =
         crate::plan::Ids { uid: nix::unistd::getuid().as_raw(), gid: nix::unistd::getgid().as_raw() };
-    let ctx =
-        Ctx { plan, verbose: opts.verbose, filters: &filters, pause_at: opts.pause_at.as_deref(), caller };
+    let ctx = Ctx {
+        plan,
+        verbose: opts.verbose,
+        filters: &filters,
+        pause_at: opts.pause_at.as_deref(),
+        dns_floor: opts.dns_floor,
+        egress_fault: opts.egress_fault.as_deref(),
+        caller,
+    };
     monitor::start(&ctx)
 }
 

@@ -120,7 +120,7 @@ pub fn seccomp_mode() -> nix::Result<i32> {
 }
 
 /// Whether `path` carries file capabilities (a `security.capability` xattr).
-fn has_file_caps(path: &Path) -> bool {
+pub fn has_file_caps(path: &Path) -> bool {
     let Ok(c) = sys::cstring(path) else { return false };
     // SAFETY: both names are NUL-terminated strings; a NULL buffer of size 0
     // asks only for the size of the value, nothing is written.
@@ -227,6 +227,62 @@ fn overlay_child(dir: &Path, uid: Uid, gid: Gid) -> Result<bool, String> {
     mount(Some("tmpfs"), "lower", Some("tmpfs"), MsFlags::empty(), none).map_err(step("mount tmpfs"))?;
     std::fs::write("lower/x", "").map_err(|e| format!("create a file on tmpfs: {e}"))?;
     Ok(user_xattr(c"lower/x"))
+}
+
+/// Sets up the egress firewall (`--allow-host`) in a child's own user and
+/// network namespace, as a sandbox would: the whole table, the timeout
+/// sets, reject and the NFLOG binding. The error names the failed step.
+pub fn firewall() -> Result<(), String> {
+    let (rd, wr) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    let pid = sys::clone_fork(0).map_err(|e| format!("fork: {e}"))?;
+    if pid == 0 {
+        drop(rd);
+        let result = firewall_child();
+        let msg = result.as_ref().map_or_else(String::as_str, |()| "ok");
+        let _ = nix::unistd::write(&wr, msg.as_bytes());
+        sys::exit_now(i32::from(result.is_err()));
+    }
+    drop(wr);
+    let mut msg = String::new();
+    let _ = File::from(rd).read_to_string(&mut msg);
+    let status = reap(pid);
+    match msg.as_str() {
+        "ok" => Ok(()),
+        "" => Err(format!("the probe ended without a word ({status:?})")),
+        _ => Err(msg),
+    }
+}
+
+fn firewall_child() -> Result<(), String> {
+    use crate::egress::{netlink, nflog, ruleset};
+    use crate::launch::netns::{self, NetNs};
+    use nix::sys::socket::{bind, socket, AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType};
+    use std::os::fd::{AsFd, AsRawFd};
+    let host = NetNs::current().map_err(|e| format!("the caller's network namespace: {e}"))?;
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+    let own = NetNs::current().map_err(|e| format!("the probe's network namespace: {e}"))?;
+    let open = || {
+        let fd = socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkNetFilter,
+        )
+        .map_err(|e| format!("netfilter socket: {e}"))?;
+        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))
+            .map_err(|e| format!("bind the netfilter socket: {e}"))?;
+        Ok::<_, String>(fd)
+    };
+    let nl = open()?;
+    // Never a table in the caller's namespace, whatever unshare did.
+    let got = NetNs::of_socket(nl.as_fd()).map_err(|e| format!("the netfilter socket's namespace: {e}"))?;
+    netns::check("the netfilter socket", got, own, host)?;
+    let (bytes, seqs) = ruleset::Firewall::default().batch(1).finish();
+    netlink::transact(nl.as_fd(), &bytes, &seqs).map_err(|e| format!("nf_tables: {e}"))?;
+    for (req, seq) in nflog::bind_requests(ruleset::LOG_GROUP, ruleset::SNAPLEN, 100) {
+        netlink::transact(nl.as_fd(), &req, &[seq]).map_err(|e| format!("NFLOG: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Whether a `user.` extended attribute can be set on `path`.

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::fs::{Access, FileHow, FsOp, RootTmpfs, Special, Upper};
+use super::fs::{Access, FileHow, FsOp, RootSource, RootTmpfs, RootWrites, Special, Upper};
+use super::namespaces::{Extent, IdMap, Setgroups};
 use super::process::{Fds, Pid1, Signals, SEARCH_PATH};
 use super::{landlock, seccomp, Plan};
 use crate::escape::{os, path};
@@ -59,8 +60,53 @@ impl Plan {
             writeln!(f, "            shared with the host: {}", shared.join(" "))?;
         }
         writeln!(f, "network:    {}", self.network.describe(ns.net))?;
-        writeln!(f, "ids:        uid {} gid {} (mapped to the caller's own)", self.ids.uid, self.ids.gid)?;
+        self.fmt_firewall(f)?;
+        self.fmt_ids(f)?;
         self.fmt_ns_setup(f)
+    }
+
+    /// The command's ids and the id map.
+    fn fmt_ids(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (uid, gid) = (self.ids.uid, self.ids.gid);
+        let IdMap::Ranges(r) = &self.id_map else {
+            return writeln!(
+                f,
+                "ids:        uid {uid} gid {gid} (mapped to the caller's own; no other id exists)"
+            );
+        };
+        writeln!(
+            f,
+            "ids:        uid {uid} gid {gid} (the caller's own); every other id from subordinate ids:"
+        )?;
+        let lines = |m: &[Extent]| m.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
+        writeln!(f, "  uid_map   {} (inside outside count)", lines(&r.uid))?;
+        writeln!(f, "  gid_map   {}", lines(&r.gid))?;
+        let by = match &r.helpers {
+            Some(h) => format!("written by {} and {}", path(&h.newuidmap), path(&h.newgidmap)),
+            None => "written by the monitor (the caller is root)".into(),
+        };
+        let groups = match r.setgroups {
+            Setgroups::Allow => "setgroups allowed (with CAP_SETGID inside)",
+            Setgroups::Deny => "setgroups denied",
+        };
+        writeln!(f, "            {by}; {groups}")
+    }
+
+    /// The egress firewall, as `nft list ruleset` shows it inside.
+    fn fmt_firewall(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(user) = self.network.user.as_ref().filter(|u| u.filtered()) else { return Ok(()) };
+        let fw = crate::egress::ruleset::Firewall { addrs: user.allow_addrs.clone() };
+        writeln!(
+            f,
+            "firewall:   in the sandbox's network namespace, out of the command's reach (nft list ruleset):"
+        )?;
+        for line in fw.render().lines() {
+            writeln!(f, "              {}", line.replace('\t', "    ")).map(|_| ())?;
+        }
+        if user.allow_host_loopback {
+            writeln!(f, "            and, before the log rule, the default gateways' addresses (--allow-host-loopback)")?;
+        }
+        writeln!(f, "            the sets fill from the DNS filter's answers, each address for its TTL")
     }
 
     /// Joined namespaces and the nested user namespace; nothing by default.
@@ -99,7 +145,23 @@ impl Plan {
             RootTmpfs::ReadOnly => "read-only",
             RootTmpfs::Writable => "writable",
         };
-        writeln!(f, "filesystem: (in order, on an empty {root} tmpfs root)")?;
+        match &self.root.source {
+            RootSource::Tmpfs => writeln!(f, "filesystem: (in order, on an empty {root} tmpfs root)")?,
+            RootSource::Dir { path: dir, writes } => {
+                let writes = match writes {
+                    RootWrites::ReadOnly => {
+                        "read-only; mount points it lacks are made in memory, the directory never changes"
+                            .into()
+                    }
+                    RootWrites::ReadWrite => "read-write: writes land in the directory".to_string(),
+                    RootWrites::Overlay { upper } => {
+                        format!("writable through an overlay, {}", upper_words(upper))
+                    }
+                };
+                writeln!(f, "root:       {} (nosuid, nodev; {writes})", path(dir))?;
+                writeln!(f, "filesystem: (in order, on that root)")?;
+            }
+        }
         if self.root.special == Special::Plain {
             writeln!(
                 f,
@@ -243,14 +305,18 @@ fn op_line(op: &FsOp) -> String {
         FsOp::Mqueue { dest } => format!("mqueue   {}", path(dest)),
         FsOp::Overlay { lowers, dest, upper } => {
             let lowers: Vec<String> = lowers.iter().map(|l| path(l)).collect();
-            let upper = match upper {
-                Upper::Tmpfs => "writes vanish at exit".to_string(),
-                Upper::Dir { upper, work } => format!("writes to {} (work {})", path(upper), path(work)),
-                Upper::State { dir } => format!("writes persist in {}", path(dir)),
-                Upper::ReadOnly => "read-only".to_string(),
-            };
-            format!("overlay  {} <- {} ({upper})", path(dest), lowers.join(" over "))
+            format!("overlay  {} <- {} ({})", path(dest), lowers.join(" over "), upper_words(upper))
         }
+    }
+}
+
+/// Where an overlay's writes go, in words.
+fn upper_words(upper: &Upper) -> String {
+    match upper {
+        Upper::Tmpfs => "writes vanish at exit".to_string(),
+        Upper::Dir { upper, work } => format!("writes to {} (work {})", path(upper), path(work)),
+        Upper::State { dir } => format!("writes persist in {}", path(dir)),
+        Upper::ReadOnly => "read-only".to_string(),
     }
 }
 

@@ -20,6 +20,10 @@ pub struct Root {
     /// creates, one per operation; 0755 for those beyond the list.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub parent_modes: Vec<u32>,
+    /// What the root is before the operations: the empty tmpfs, or a
+    /// directory of the host (`--rootfs`).
+    #[serde(skip_serializing_if = "RootSource::is_tmpfs")]
+    pub source: RootSource,
     /// Host directories made (0700, with their missing parents) before the
     /// sources are opened, when they do not exist: state directories
     /// (`--state`) and the caches `--caches rw` fills. Each one made is
@@ -31,6 +35,64 @@ pub struct Root {
     /// enabled).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_label: Option<String>,
+}
+
+/// What the new root is before the Plan's operations apply on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RootSource {
+    /// The empty tmpfs (`tmpfs`): the operations build everything.
+    #[default]
+    Tmpfs,
+    /// A directory of the host (`--rootfs DIR`), nosuid and nodev, with
+    /// the operations on top: nothing of the host's /usr or /etc.
+    Dir {
+        #[serde(with = "os_path")]
+        path: PathBuf,
+        writes: RootWrites,
+    },
+}
+
+/// Where writes to a `--rootfs` root go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RootWrites {
+    /// Nowhere: the root is read-only. It is an overlay whose upper layer
+    /// (a tmpfs) holds only the mount points the operations add, made
+    /// read-only once they are made, so the directory never changes and
+    /// need not have them.
+    ReadOnly,
+    /// Into the directory itself (`--rw-rootfs`).
+    ReadWrite,
+    /// Into an overlay's upper layer (`--overlay /`, `--persist /:STATEDIR`):
+    /// the directory never changes.
+    Overlay { upper: Upper },
+}
+
+impl RootSource {
+    pub fn is_tmpfs(&self) -> bool {
+        *self == RootSource::Tmpfs
+    }
+
+    /// The operation that puts a directory root in place, before the
+    /// Plan's own: a bind, or an overlay with the directory as its lower
+    /// layer. `None` for the tmpfs root.
+    pub fn op(&self) -> Option<FsOp> {
+        let RootSource::Dir { path, writes } = self else { return None };
+        let overlay = |upper: Upper| FsOp::Overlay { lowers: vec![path.clone()], dest: "/".into(), upper };
+        Some(match writes {
+            RootWrites::ReadOnly => overlay(Upper::Tmpfs),
+            RootWrites::ReadWrite => {
+                FsOp::Bind { src: path.clone(), dest: "/".into(), access: Access::ReadWrite, optional: false }
+            }
+            RootWrites::Overlay { upper } => overlay(upper.clone()),
+        })
+    }
+
+    /// Whether the command may write to the root.
+    pub fn writable(&self) -> bool {
+        matches!(self, RootSource::Dir { writes: RootWrites::ReadWrite | RootWrites::Overlay { .. }, .. })
+    }
 }
 
 /// The tmpfs the root is built on.
@@ -222,6 +284,18 @@ impl FsOp {
             | FsOp::Mqueue { dest }
             | FsOp::Overlay { dest, .. } => dest,
         }
+    }
+
+    /// Whether this operation mounts something at `/` itself, covering the
+    /// root and everything mounted on it before: `/` then has this mount's
+    /// own access (`--rw DIR:/` writable, `--ro DIR:/` read-only), and the
+    /// read-only remount of the root is not applied over it.
+    pub fn replaces_root(&self) -> bool {
+        let meta = matches!(
+            self,
+            FsOp::Dir { .. } | FsOp::Symlink { .. } | FsOp::Chmod { .. } | FsOp::RemountRo { .. }
+        );
+        !meta && self.dest() == Path::new("/")
     }
 }
 

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Access, FileHow, FsOp, Plan, Upper};
+use super::{Access, FileHow, FsOp, Plan, RootSource, Upper};
 
 /// The landlock part of a Plan. The default is the default profile's: on,
 /// mirroring the mounts, abstract unix sockets and signals scoped.
@@ -265,7 +265,8 @@ fn uncovered(ops: Vec<(Option<&Path>, Vec<Grant>)>) -> Vec<Grant> {
 /// The mirror of the mounts, in the full (namespaces) mode.
 ///
 /// - `/`: list only, so `ls /` works but no file on the root is readable
-///   unless something below grants it;
+///   unless something below grants it; a `--rootfs` root: read+exec, or
+///   read-write when it is writable;
 /// - read-only binds: read+exec; read-write binds and tmpfs: read, write,
 ///   create/remove, exec; `--dev` binds also ioctl on devices;
 /// - /proc: read, and write to existing files (the mounts keep /proc/sys
@@ -282,8 +283,13 @@ fn uncovered(ops: Vec<(Option<&Path>, Vec<Grant>)>) -> Vec<Grant> {
 ///   empty read-only mount; a symlink is checked at its target; rights only
 ///   add up, so a later read-only remount is the mount's to enforce).
 fn mirror(plan: &Plan) -> Vec<Grant> {
-    let mut ops: Vec<(Option<&Path>, Vec<Grant>)> =
-        vec![(None, vec![Grant::new(Path::new("/"), Rights::LIST)])];
+    let root = match &plan.root.source {
+        RootSource::Tmpfs => Rights::LIST,
+        // `--rootfs`: the directory is the root, mounted as a bind or overlay would be.
+        source if source.writable() => Rights::READ_WRITE,
+        RootSource::Dir { .. } => Rights::READ | Rights::EXEC,
+    };
+    let mut ops: Vec<(Option<&Path>, Vec<Grant>)> = vec![(None, vec![Grant::new(Path::new("/"), root)])];
     for op in &plan.fs {
         ops.push(match op {
             FsOp::Bind { dest, access, .. } => {

@@ -1,7 +1,11 @@
 //! The namespaces of a Plan: which are the sandbox's own, the ids inside,
 //! and how the user and pid namespaces are set up beyond "a new one".
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
+
+pub use crate::idmap::{Extent, Setgroups};
 
 /// `true` means "a new namespace of this kind"; the mount namespace is always new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +30,53 @@ impl Namespaces {
 pub struct Ids {
     pub uid: u32,
     pub gid: u32,
+}
+
+/// How the sandbox's user namespace maps ids (`--userns`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum IdMap {
+    /// `self`: the command's uid and gid ([`super::Plan::ids`]) are the
+    /// caller's own outside, and no other id exists inside. The monitor
+    /// writes the maps, with setgroups denied.
+    #[default]
+    #[serde(rename = "self")]
+    Own,
+    /// `auto`: the command's ids are the caller's own, every other id maps
+    /// to the caller's subordinate ids (/etc/subuid, /etc/subgid).
+    Ranges(Ranges),
+}
+
+impl IdMap {
+    pub fn is_own(&self) -> bool {
+        *self == IdMap::Own
+    }
+}
+
+/// The maps of `--userns auto`, decided before anything starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ranges {
+    /// The lines of uid_map, in the order written.
+    pub uid: Vec<Extent>,
+    /// The lines of gid_map.
+    pub gid: Vec<Extent>,
+    /// What /proc/PID/setgroups says once the maps are written.
+    pub setgroups: Setgroups,
+    /// The setuid helpers that write the maps; `None`: the caller is root,
+    /// and the monitor writes them itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helpers: Option<MapHelpers>,
+}
+
+/// newuidmap and newgidmap, as found along PATH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapHelpers {
+    #[serde(with = "super::os_path")]
+    pub newuidmap: PathBuf,
+    #[serde(with = "super::os_path")]
+    pub newgidmap: PathBuf,
 }
 
 /// Namespaces joined instead of created, id maps left to a helper, a

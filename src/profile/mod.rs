@@ -35,6 +35,8 @@ use crate::settings::{Located, Origin};
 /// Built-in profiles, in the order `profiles list` shows them.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../../profiles/default.toml")),
+    ("rootfs", include_str!("../../profiles/rootfs.toml")),
+    ("container", include_str!("../../profiles/container.toml")),
     ("none", include_str!("../../profiles/none.toml")),
     ("strict", include_str!("../../profiles/strict.toml")),
     ("ci", include_str!("../../profiles/ci.toml")),

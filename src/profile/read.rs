@@ -58,6 +58,11 @@ fn filesystem(doc: &Doc, val: Val, base: &Path, out: &mut Vec<Positioned>) -> Re
         Ok::<(), (usize, String)>(())
     };
     let fs = &doc.filesystem;
+    if let Some(dir) = &fs.rootfs {
+        let path = values::host_path(OsStr::new(&val(dir)?), base).map_err(|e| (dir.span().start, e))?;
+        out.push((dir.span().start, Setting::Rootfs(path)));
+    }
+    flag(out, &fs.rw_rootfs, |on| Some(Setting::RwRootfs(on)));
     let dest = values::dest_path;
     each(out, &fs.ro, &|v| values::bind(v, base, Access::ReadOnly, false))?;
     each(out, &fs.rw, &|v| values::bind(v, base, Access::ReadWrite, false))?;
@@ -211,6 +216,14 @@ fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, Strin
         out.push((s.span().start, Setting::Publish(pb)));
     }
     flag(out, &net.allow_host_loopback, |on| on.then_some(Setting::AllowHostLoopback));
+    for s in &net.allow_hosts {
+        let h = s.get_ref().parse().map_err(|e: String| (s.span().start, e))?;
+        out.push((s.span().start, Setting::AllowHost(h)));
+    }
+    for s in &net.allow_addrs {
+        let a = s.get_ref().parse().map_err(|e: String| (s.span().start, e))?;
+        out.push((s.span().start, Setting::AllowAddr(a)));
+    }
     for s in &net.allow_connect {
         port(s, Setting::AllowConnect, out)?;
     }
@@ -225,6 +238,9 @@ fn network(net: &Network, out: &mut Vec<Positioned>) -> Result<(), (usize, Strin
 
 fn process(p: &Process, val: Val, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
     let at = |s: &S<String>| s.span().start;
+    if let Some(u) = &p.userns {
+        out.push((u.span().start, Setting::Userns(*u.get_ref())));
+    }
     if let Some(s) = &p.cwd {
         let v = val(s)?;
         out.push((at(s), Setting::Cwd(values::cwd(OsStr::new(&v)).map_err(|e| (at(s), e))?)));

@@ -110,6 +110,9 @@ fn doc(description: Option<&str>, settings: &[Located]) -> Doc {
                     add_fs(&mut d, key, v);
                 }
             }
+            Setting::Rootfs(dir) => f.rootfs = Some(path(dir)),
+            Setting::RwRootfs(on) => f.rw_rootfs = Some(s(*on)),
+            Setting::Userns(u) => p.userns = Some(s(*u)),
             Setting::MergedUsr => f.merged_usr = Some(s(true)),
             Setting::State { src, dest } => f.state.push(s(state_value(src, dest))),
             Setting::Toolchains(on) => f.toolchains = Some(s(*on)),
@@ -145,6 +148,8 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::Net(net) => n.mode = Some(s(*net)),
         Setting::Publish(pb) => n.publish.push(s(pb.to_string())),
         Setting::AllowHostLoopback => n.allow_host_loopback = Some(s(true)),
+        Setting::AllowHost(h) => n.allow_hosts.push(s(h.to_string())),
+        Setting::AllowAddr(a) => n.allow_addrs.push(s(a.to_string())),
         Setting::AllowConnect(port) => n.allow_connect.push(s(*port)),
         Setting::AllowBind(port) => n.allow_bind.push(s(*port)),
         Setting::Landlock(on) => ll.enabled = Some(s(*on)),
@@ -175,6 +180,9 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::SeccompFd(_) => {}
         // doc() takes these; listed so that a new setting must be placed.
         Setting::Fs(_)
+        | Setting::Rootfs(_)
+        | Setting::RwRootfs(_)
+        | Setting::Userns(_)
         | Setting::MergedUsr
         | Setting::State { .. }
         | Setting::Toolchains(_)

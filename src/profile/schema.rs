@@ -13,7 +13,7 @@ use toml::Spanned;
 
 use crate::desktop::resolve::{BusMode, Want, X11Mode};
 use crate::plan::landlock::Mode;
-use crate::settings::{BindCwd, CacheMode, Net, Share};
+use crate::settings::{BindCwd, CacheMode, Net, Share, Userns};
 
 /// A value with the place it was written (`0..0` for values rendered by
 /// `sandbox profiles show`).
@@ -69,6 +69,11 @@ pub struct Doc {
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Filesystem {
+    /// `--rootfs DIR`: the root is this host directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<S<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rw_rootfs: Option<S<bool>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ro: Vec<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,8 +131,9 @@ pub struct Environment {
     pub clear: Option<S<bool>>,
 }
 
-/// `[network]`: `mode` (`--net`), `allow-connect`, `allow-bind` (TCP
-/// ports, enforced by landlock).
+/// `[network]`: `mode` (`--net`), `publish`, `allow-host-loopback`,
+/// `allow-hosts` (`--allow-host`), `allow-addrs` (`--allow-addr`),
+/// `allow-connect`, `allow-bind` (TCP ports, enforced by landlock).
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Network {
@@ -137,6 +143,10 @@ pub struct Network {
     pub publish: Vec<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_host_loopback: Option<S<bool>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_hosts: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_addrs: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_connect: Vec<S<u16>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -213,6 +223,9 @@ pub struct Landlock {
 #[derive(Deserialize, Serialize, Default, Debug)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Process {
+    /// `--userns self|auto`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<S<Userns>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<S<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -241,7 +241,7 @@ fn a_profile_and_a_command_line_give_the_same_plan() {
 fn network_keys_match_the_network_options() {
     let files = [(
         "sandbox/profiles/n.toml",
-        "[network]\nmode = \"user:slirp4netns\"\npublish = [\"8080:80\", \"127.0.0.1:5353:53/udp\"]\nallow-host-loopback = true\n",
+        "[network]\nmode = \"user:slirp4netns\"\npublish = [\"8080:8000\", \"127.0.0.1:5353:5300/udp\"]\nallow-host-loopback = true\n",
     )];
     let (h, _d) = host_with(&files);
     let parse = |args: &[&str]| plan_of(&h, args);
@@ -253,9 +253,9 @@ fn network_keys_match_the_network_options() {
         "--net",
         "user:slirp4netns",
         "--publish",
-        "8080:80",
+        "8080:8000",
         "--publish",
-        "127.0.0.1:5353:53/udp",
+        "127.0.0.1:5353:5300/udp",
         "--allow-host-loopback",
         "--",
         "true",

@@ -3,9 +3,10 @@
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share};
+use super::{BindCwd, Located, Net, Notes, Origin, Provenance, Setting, Share, Userns};
+use crate::egress::{AddrRule, HostPattern};
 use crate::escape;
 use crate::host::Host;
 use crate::plan::network::{self, Publish, UserNet};
@@ -21,9 +22,13 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         cwd_op: None,
         publish: Vec::new(),
         host_loopback: false,
+        egress: Egress::default(),
         policy_files: Vec::new(),
         asked: Default::default(),
         desktop_origin: None,
+        rootfs: None,
+        rw_rootfs: false,
+        userns: Userns::Own,
     };
     for s in settings {
         b.apply(s);
@@ -31,15 +36,22 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
     let Builder {
         mut plan,
         mut prov,
-        notes,
+        mut notes,
         publish,
         host_loopback,
+        egress,
         policy_files,
+        rootfs,
+        rw_rootfs,
+        userns,
         asked,
         desktop_origin,
         ..
     } = b;
+    super::settle::root_source(&mut plan, &mut prov, rootfs, rw_rootfs)?;
+    super::settle::id_map(&mut plan, host, userns)?;
     user_net(&mut plan, publish, host_loopback)?;
+    egress.attach(&mut plan, &mut notes)?;
     desktop(&mut plan, &mut prov, host, &asked, desktop_origin)?;
     // A profile's host name gives way to a shared UTS namespace; one given on
     // the command line is a conflict that validation reports.
@@ -99,17 +111,90 @@ fn desktop(
     Ok(())
 }
 
-/// With user-mode networking, the sandbox's /etc/resolv.conf names the
-/// backend's DNS forwarder, last so that it covers the host's, unless a
-/// file-system setting already puts something there.
-fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
-    let dest = Path::new(network::RESOLV_CONF);
-    if plan.network.user.is_none() || plan.fs.iter().any(|op| op.dest() == dest) {
-        return;
+/// The `--allow-host` and `--allow-addr` rules of the fold, and where the
+/// first came from.
+#[derive(Default)]
+struct Egress {
+    hosts: Vec<HostPattern>,
+    addrs: Vec<AddrRule>,
+    first: Option<(String, Origin)>,
+}
+
+impl Egress {
+    fn add(&mut self, s: &Setting, o: &Origin) {
+        let shown = match s {
+            Setting::AllowHost(h) if !self.hosts.contains(h) => {
+                self.hosts.push(h.clone());
+                format!("allow-host {h}")
+            }
+            Setting::AllowAddr(a) if !self.addrs.contains(a) => {
+                self.addrs.push(*a);
+                format!("allow-addr {a}")
+            }
+            _ => return,
+        };
+        self.first.get_or_insert((shown, o.clone()));
     }
-    let content = network::resolv_conf().into_bytes();
-    plan.fs.push(FsOp::File { dest: dest.to_path_buf(), content, mode: 0o644, how: FileHow::BindRo });
-    prov.fs.push(prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine));
+
+    /// Attaches the rules to the user-mode network the fold ended with.
+    /// Without one, rules a profile gave do not apply (a note says so: the
+    /// command line chose `--net none` or `--net host` on purpose), and
+    /// rules the command line gave are an error.
+    fn attach(self, plan: &mut Plan, notes: &mut Notes) -> Result<(), String> {
+        let Some((shown, origin)) = self.first else { return Ok(()) };
+        match plan.network.user.as_mut() {
+            Some(user) => {
+                user.allow_hosts.extend(self.hosts);
+                user.allow_addrs.extend(self.addrs);
+                Ok(())
+            }
+            None if origin == Origin::CommandLine => Err(format!(
+                "--{shown}: needs user-mode networking (add --net user; without it the sandbox has only loopback or the host's network)"
+            )),
+            None => {
+                let net = if plan.namespaces.net { "no network" } else { "the host's network" };
+                notes.push(format!("{origin}: {shown} and the profile's other egress rules do not apply: the sandbox has {net}"));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// With user-mode networking, the sandbox's /etc/resolv.conf names the
+/// backend's DNS forwarder (or, with egress filtered, the sandbox's DNS
+/// filter), last so that it covers the host's, unless a file-system setting
+/// already puts something there. A `--rootfs` root,
+/// which has nothing of the host's /etc, also gets an /etc/hosts then;
+/// with the host's network it gets the host's two files, read-only.
+fn resolv_conf(plan: &mut Plan, prov: &mut Provenance) {
+    let rootfs = !plan.root.source.is_tmpfs();
+    let origin = prov.scalars.get("net").cloned().unwrap_or(Origin::CommandLine);
+    let mut add = |plan: &mut Plan, op: FsOp| {
+        if !plan.fs.iter().any(|o| o.dest() == op.dest()) {
+            plan.fs.push(op);
+            prov.fs.push(origin.clone());
+        }
+    };
+    let file = |dest: &str, content: String| FsOp::File {
+        dest: dest.into(),
+        content: content.into_bytes(),
+        mode: 0o644,
+        how: FileHow::BindRo,
+    };
+    if let Some(filtered) = plan.network.user.as_ref().map(UserNet::filtered) {
+        add(plan, file(network::RESOLV_CONF, network::resolv_conf(filtered)));
+        if rootfs {
+            let name = plan.process.hostname.clone().unwrap_or_else(|| "localhost".into());
+            add(plan, file(network::HOSTS, network::hosts(&name)));
+        }
+    } else if rootfs && !plan.namespaces.net {
+        for dest in [network::RESOLV_CONF, network::HOSTS] {
+            add(
+                plan,
+                FsOp::Bind { src: dest.into(), dest: dest.into(), access: Access::ReadOnly, optional: true },
+            );
+        }
+    }
 }
 
 fn empty(host: &Host) -> Plan {
@@ -117,6 +202,7 @@ fn empty(host: &Host) -> Plan {
         namespaces: Namespaces::ALL,
         ns_setup: Default::default(),
         ids: Ids { uid: host.uid, gid: host.gid },
+        id_map: Default::default(),
         root: Default::default(),
         fs: Vec::new(),
         env: Vec::new(),
@@ -164,12 +250,17 @@ struct Builder<'a> {
     /// network the fold ends with.
     publish: Vec<Publish>,
     host_loopback: bool,
+    egress: Egress,
     /// Seccomp policy files, read when the fold is done.
     policy_files: Vec<(PathBuf, bool)>,
     /// The desktop options, resolved when the fold is done, and where the
     /// last of them was written.
     asked: crate::desktop::resolve::Asked,
     desktop_origin: Option<Origin>,
+    /// `--rootfs`, `--rw-rootfs`, `--userns`: settled when the fold is done.
+    rootfs: Option<PathBuf>,
+    rw_rootfs: bool,
+    userns: Userns,
 }
 
 impl Builder<'_> {
@@ -187,6 +278,18 @@ impl Builder<'_> {
         let o = &l.origin;
         match &l.setting {
             Setting::Fs(op) => self.fs(op.clone(), o),
+            Setting::Rootfs(dir) => {
+                self.rootfs = Some(dir.clone());
+                self.scalar("rootfs", o);
+            }
+            Setting::RwRootfs(on) => {
+                self.rw_rootfs = *on;
+                self.scalar("rw-rootfs", o);
+            }
+            Setting::Userns(u) => {
+                self.userns = *u;
+                self.scalar("userns", o);
+            }
             Setting::State { src, dest } => {
                 let access = crate::plan::Access::ReadWrite;
                 self.fs(FsOp::Bind { src: src.clone(), dest: dest.clone(), access, optional: false }, o);
@@ -199,9 +302,12 @@ impl Builder<'_> {
             Setting::Caches(_) => self.scalar("caches", o),
             Setting::MergedUsr => self.merged_usr(o),
             Setting::BindCwd(mode) => self.bind_cwd(*mode, o),
-            s @ (Setting::Net(_) | Setting::Share(_) | Setting::Publish(_) | Setting::AllowHostLoopback) => {
-                self.network(s, o)
-            }
+            s @ (Setting::Net(_)
+            | Setting::Share(_)
+            | Setting::Publish(_)
+            | Setting::AllowHostLoopback
+            | Setting::AllowHost(_)
+            | Setting::AllowAddr(_)) => self.network(s, o),
             s @ (Setting::Env(..) | Setting::KeepEnv(_) | Setting::ClearEnv) => self.env(s, o),
             s @ (Setting::Cwd(_)
             | Setting::Hostname(_)
@@ -241,7 +347,8 @@ impl Builder<'_> {
         }
     }
 
-    /// `--net`, `--share`, `--publish`, `--allow-host-loopback`. (Each step
+    /// `--net`, `--share`, `--publish`, `--allow-host-loopback`,
+    /// `--allow-host`, `--allow-addr`. (Each step
     /// below sees only the settings [`Builder::apply`] hands it.)
     fn network(&mut self, s: &Setting, o: &Origin) {
         let p = &mut self.plan;
@@ -266,6 +373,7 @@ impl Builder<'_> {
             }
             Setting::Publish(pb) => self.publish.push(*pb),
             Setting::AllowHostLoopback => self.host_loopback = true,
+            s @ (Setting::AllowHost(_) | Setting::AllowAddr(_)) => self.egress.add(s, o),
             _ => {}
         }
     }

@@ -23,6 +23,7 @@ use crate::plan::{FsOp, Plan};
 
 mod fold;
 mod seccomp;
+mod settle;
 
 pub use fold::build;
 
@@ -72,6 +73,22 @@ pub enum BindCwd {
     Ro,
     /// Do not share it; the command starts in $HOME (or `/`).
     None,
+}
+
+/// How the user namespace maps ids (`--userns`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Userns {
+    /// Only your own uid and gid, seen inside as --uid and --gid.
+    #[default]
+    #[value(name = "self")]
+    #[serde(rename = "self")]
+    Own,
+    /// Also every other id, mapped to your subordinate ids (/etc/subuid, /etc/subgid)
+    /// by newuidmap and newgidmap.
+    Auto,
 }
 
 /// Network modes.
@@ -141,6 +158,12 @@ pub enum CacheMode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Setting {
     Fs(FsOp),
+    /// `--rootfs DIR`: the root is a host directory.
+    Rootfs(PathBuf),
+    /// `--rw-rootfs`: writes to that root go into it.
+    RwRootfs(bool),
+    /// `--userns`.
+    Userns(Userns),
     /// `--state DIR[:DEST]`: a read-write bind whose source is made when missing.
     State {
         src: PathBuf,
@@ -200,6 +223,10 @@ pub enum Setting {
     Publish(crate::plan::network::Publish),
     /// `--allow-host-loopback`.
     AllowHostLoopback,
+    /// `--allow-host`, `--allow-addr`: attached to the user-mode network at
+    /// the end of the fold, as `--publish` is.
+    AllowHost(crate::egress::HostPattern),
+    AllowAddr(crate::egress::AddrRule),
     /// `--timeout`, `--kill-after` (milliseconds).
     Timeout(u64),
     KillAfter(u64),

@@ -1,7 +1,8 @@
 //! Test harness: runs the real `sandbox` binary the way a user would.
 //!
 //! When the test process is root (CI is), every run drops to the
-//! unprivileged user `sandbox-test` (created if missing), so the tests
+//! unprivileged user `sandbox-test` (made, with its subordinate ids, by
+//! tests/setup-test-user), so the tests
 //! exercise the rootless path; `Sbx::as_root()` runs as root on purpose.
 //! The binary is copied to a world-readable directory first, since the
 //! build directory may not be reachable by that user.
@@ -19,6 +20,7 @@
 #![allow(dead_code)]
 
 mod proc;
+pub mod rootfs;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
@@ -28,7 +30,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 #[allow(unused_imports)]
-pub use proc::{kill_tree, out, spawn, status, timeout, try_spawn, Lines, Proc};
+pub use proc::{kill_tree, out, out_within, spawn, status, timeout, try_spawn, Lines, Proc};
 
 /// Whether this is a CI run (CI=true), where nothing may be skipped.
 pub fn ci() -> bool {
@@ -122,15 +124,25 @@ pub fn test_ids() -> Option<(u32, u32)> {
         if nix::unistd::geteuid().as_raw() != 0 {
             return None;
         }
-        let lookup = || nix::unistd::User::from_name(TEST_USER).ok().flatten();
-        if lookup().is_none() {
-            let mut add = Command::new("useradd");
-            add.args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
-            let _ = status(&mut add);
-        }
-        let u = lookup().expect("could not create the unprivileged test user sandbox-test");
+        // The user and its subordinate ids (for `--userns auto`), made or
+        // repaired idempotently by the script .ci/run also runs.
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/setup-test-user");
+        let o = out(&mut Command::new(&script));
+        assert_eq!(o.code(), 0, "{}: {}", script.display(), o.stderr());
+        let u = nix::unistd::User::from_name(TEST_USER).ok().flatten();
+        let u = u.expect("tests/setup-test-user did not make the unprivileged test user sandbox-test");
         Some((u.uid.as_raw(), u.gid.as_raw()))
     })
+}
+
+/// The test user's first subordinate uid and gid ranges (`None` when the
+/// tests are not root).
+pub fn test_subids() -> Option<(sandbox::idmap::Range, sandbox::idmap::Range)> {
+    use sandbox::idmap::{Files, Kind};
+    let (uid, _) = test_ids()?;
+    let files = Files::read();
+    let first = |k: Kind| files.ranges(k, Some(TEST_USER), uid).first().copied();
+    Some((first(Kind::Uid)?, first(Kind::Gid)?))
 }
 
 /// The uid the sandbox's caller has (the test user's, or ours).

@@ -42,8 +42,19 @@ pub fn spawn(cmd: &mut Command) -> Proc {
 
 /// Starts `cmd`, or says why it could not start.
 pub fn try_spawn(cmd: &mut Command) -> std::io::Result<Proc> {
+    try_spawn_within(cmd, timeout())
+}
+
+/// [`out`] for the few children that need longer than [`timeout`] (building
+/// a root file system from a mirror): killed after `limit`.
+pub fn out_within(cmd: &mut Command, limit: Duration) -> Out {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    try_spawn_within(cmd, limit).unwrap_or_else(|e| panic!("start {}: {e}", describe(cmd))).output()
+}
+
+fn try_spawn_within(cmd: &mut Command, limit: Duration) -> std::io::Result<Proc> {
     let child = cmd.spawn()?;
-    Ok(Proc { child, what: describe(cmd), deadline: Instant::now() + timeout() })
+    Ok(Proc { child, what: describe(cmd), deadline: Instant::now() + limit, limit })
 }
 
 fn describe(cmd: &Command) -> String {
@@ -62,6 +73,7 @@ pub struct Proc {
     child: Child,
     what: String,
     deadline: Instant,
+    limit: Duration,
 }
 
 impl Proc {
@@ -129,7 +141,7 @@ impl Proc {
     fn hung(&mut self, how: &str) -> ! {
         kill_tree(self.child.id());
         let _ = self.child.wait();
-        panic!("{} {how} within {:?}: killed it and what it started", self.what, timeout());
+        panic!("{} {how} within {:?}: killed it and what it started", self.what, self.limit);
     }
 }
 

@@ -12,6 +12,10 @@
 
 #![allow(dead_code)]
 
+pub mod rulesets;
+pub mod world;
+pub mod zone;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
@@ -43,7 +47,7 @@ pub fn island<F: FnOnce() + Send + 'static>(body: F) {
     }
 }
 
-fn ip(args: &[&str]) {
+pub fn ip(args: &[&str]) {
     let mut cmd = Command::new("ip");
     cmd.args(args);
     assert!(crate::common::status(&mut cmd).success(), "ip {}", args.join(" "));
@@ -55,6 +59,7 @@ fn build_island() -> tempfile::TempPath {
     use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
     unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).expect("unshare net and mount (root)");
+    rulesets::assert_off_host();
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
         .expect("make / rslave");
     ip(&["link", "set", "lo", "up"]);
@@ -62,6 +67,14 @@ fn build_island() -> tempfile::TempPath {
     ip(&["addr", "add", &format!("{HOST_ADDR}/24"), "dev", "up0"]);
     ip(&["link", "set", "up0", "up"]);
     ip(&["route", "add", "default", "via", GATEWAY, "dev", "up0"]);
+    bind_resolv()
+}
+
+/// Binds a resolv.conf naming 127.0.0.1 over /etc/resolv.conf in the
+/// calling thread's mount namespace; the file must outlive every mount on
+/// it (the kernel refuses to mount over a deleted one).
+pub fn bind_resolv() -> tempfile::TempPath {
+    use nix::mount::{mount, MsFlags};
     let resolv = tempfile::Builder::new().prefix("sandbox-test-resolv-").tempfile().unwrap().into_temp_path();
     std::fs::write(&resolv, "nameserver 127.0.0.1\n").unwrap();
     std::fs::set_permissions(

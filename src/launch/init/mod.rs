@@ -34,7 +34,7 @@ use crate::plan::landlock::Mode;
 use crate::plan::Pid1;
 
 mod locks;
-mod net;
+pub mod net;
 mod reap;
 pub mod reaper;
 pub mod userns;
@@ -132,7 +132,7 @@ fn set_up(ctx: &Ctx, unshare_cgroup: bool) -> error::Result<Held> {
 
 /// The new root and the steps that need it; returns the persist locks.
 fn new_root(ctx: &Ctx) -> error::Result<Vec<nix::fcntl::Flock<std::fs::File>>> {
-    let mut sources = root::open_sources(&RealSys, &ctx.plan.fs)?;
+    let mut sources = root::open_sources(&RealSys, &ctx.plan.root.source, &ctx.plan.fs)?;
     let locks = sources.take_locks();
     ctx.pause("persist-lock");
     root::build(ctx, &RealSys, sources)?;

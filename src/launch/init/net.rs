@@ -32,8 +32,14 @@ pub fn loopback(ctx: &Ctx) -> Result<()> {
         ctx.log("network", why);
     }
     ctx.log("loopback", "lo up");
+    lo_up().map_err(|(what, e)| SetupError::errno(format!("loopback: {what}"), e))
+}
+
+/// Brings `lo` up in the calling thread's network namespace; on failure,
+/// what failed and why.
+pub fn lo_up() -> std::result::Result<(), (&'static str, nix::errno::Errno)> {
     let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
-        .what(|| "loopback: socket".into())?;
+        .map_err(|e| ("socket", e))?;
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
@@ -42,13 +48,13 @@ pub fn loopback(ctx: &Ctx) -> Result<()> {
     // SAFETY: `req` is a valid ifreq naming "lo"; the kernel writes the flags
     // into it and reads nothing else.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
-        return Err(SetupError::errno("loopback: get flags of lo", nix::errno::Errno::last()));
+        return Err(("get flags of lo", nix::errno::Errno::last()));
     }
     // SAFETY: ifru_flags is the member SIOCGIFFLAGS filled in.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: as above; SIOCSIFFLAGS reads the name and flags.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
-        return Err(SetupError::errno("loopback: bring lo up", nix::errno::Errno::last()));
+        return Err(("bring lo up", nix::errno::Errno::last()));
     }
     Ok(())
 }

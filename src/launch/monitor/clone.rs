@@ -1,7 +1,9 @@
 //! clone and what surrounds it: init is cloned into the namespaces (a
 //! plain fork in landlock-only mode), the monitor writes its id maps, puts
-//! it in the cgroup, starts the user-mode network, reports it, then
-//! releases it and supervises.
+//! it in the cgroup, starts the user-mode network, reports it, releases
+//! it; while init builds the root, waits for the network and sets up its
+//! firewall (`--allow-host`), then lets init fork the command and
+//! supervises.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -11,12 +13,12 @@ use nix::unistd::Pid;
 
 use super::cgroup::Cgroup;
 use super::usernet::UserNet;
-use super::{direct, ids, pipe, relay, status, supervise, usernet, Launch};
+use super::{direct, egress, ids, pipe, relay, status, supervise, usernet, Launch};
 use crate::launch::error::{Result, SetupError};
 use crate::launch::init::{self, reaper, InitSide};
 use crate::launch::{sys, Ctx};
 use crate::plan::landlock::Mode;
-use crate::plan::{Pid1, Signals};
+use crate::plan::{IdMap, Pid1, Signals};
 
 /// The signals the monitor takes from its signalfd: without forwarding,
 /// only SIGCHLD (a signal to it has its default effect: the sandbox lives
@@ -74,7 +76,14 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
     let pid = match sys::clone_fork(flags) {
         Ok(pid) => pid,
         Err(e) if !own_ns => return Err(SetupError::errno("fork", e)),
-        Err(e) if ctx.plan.best_effort && ctx.plan.landlock.enabled && direct::refused(e) => {
+        // A root directory or an id map of ranges has no landlock-only form.
+        Err(e)
+            if ctx.plan.best_effort
+                && ctx.plan.landlock.enabled
+                && ctx.plan.root.source.is_tmpfs()
+                && ctx.plan.id_map.is_own()
+                && direct::refused(e) =>
+        {
             drop((release_r, release_w, report_r, report_w, ended_r, ended_w));
             return direct::fallback(ctx, launch, old_mask, e);
         }
@@ -130,13 +139,22 @@ fn release(
     let ids = init::userns::first_level_ids(ctx);
     let own_ns = ctx.plan.mode == Mode::Namespaces;
     if own_ns {
-        ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid));
+        match &ctx.plan.id_map {
+            IdMap::Own => ctx.log("uid map", &format!("uid {} -> {uid}, gid {} -> {gid}", ids.uid, ids.gid)),
+            IdMap::Ranges(r) => {
+                let text = |m: &[crate::idmap::Extent]| crate::idmap::map_text(m).replace('\n', ", ");
+                ctx.log("uid map", &format!("uid_map {}gid_map {}", text(&r.uid), text(&r.gid)));
+            }
+        }
     }
     ctx.pause("before-maps");
     // A joined user namespace has its maps; a helper outside may write them.
     let helper_maps = ctx.plan.ns_setup.map_helper_fd.is_some();
     if ctx.plan.namespaces.user && !helper_maps && own_ns {
-        ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?;
+        match &ctx.plan.id_map {
+            IdMap::Own => ids::write_maps(child.as_raw(), ids, uid, gid).map_err(abort)?,
+            IdMap::Ranges(r) => ids::write_ranges(child.as_raw(), r).map_err(abort)?,
+        }
     }
     if let Some(cg) = cgroup {
         cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
@@ -145,9 +163,12 @@ fn release(
     if reaper::leaves_group(ctx) {
         let _ = nix::unistd::setpgid(child, child);
     }
-    let net = match own_ns {
-        true => usernet::spawn(ctx, child.as_raw(), cgroup.is_some()).map_err(abort)?,
-        false => None,
+    let (net, egress) = match own_ns {
+        true => (
+            usernet::spawn(ctx, child.as_raw(), cgroup.is_some()).map_err(abort)?,
+            egress::prepare(ctx, child.as_raw()).map_err(abort)?,
+        ),
+        false => (None, None),
     };
     if own_ns {
         reporter.namespaces(ctx, child.as_raw() as u32);
@@ -159,16 +180,50 @@ fn release(
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
-    let Some(starting) = net else { return Ok(None) };
-    // init builds the root meanwhile; a setup error of its own that ended
-    // it (and so the backend's namespace) is the one to report.
-    let net = starting.ready(ctx).map_err(|e| abort(init_error(child, report_r, false).unwrap_or(e)))?;
+    match net {
+        Some(starting) => {
+            network_ready(ctx, child, starting, egress, reporter, (release_w, report_r)).map(Some)
+        }
+        // Never a firewall without the network it filters (the plan says so).
+        None if egress.is_some() => Err(abort(SetupError::new("egress", "no user-mode network to filter"))),
+        None => Ok(None),
+    }
+}
+
+/// While init builds the root: the network ready and its firewall (if
+/// any) set up with the DNS filter running, then the second byte, which
+/// lets init fork the command. A setup error of init's
+/// own that ended it (and so the backend's namespace) is the one reported.
+fn network_ready(
+    ctx: &Ctx,
+    child: Pid,
+    starting: usernet::Starting,
+    egress: Option<egress::Pending>,
+    reporter: &status::Reporter,
+    (release_w, report_r): (&OwnedFd, &OwnedFd),
+) -> Result<UserNet> {
+    let abort = |e: SetupError, ending| {
+        let e = init_error(child, report_r, ending).unwrap_or(e);
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        e
+    };
+    // The firewall needs the routes only for --allow-host-loopback's
+    // gateways; otherwise it is set up while the backend configures.
+    let (early, late) = match egress {
+        Some(e) if e.needs_routes(ctx) => (None, Some(e)),
+        e => (e, None),
+    };
+    let start =
+        |e: egress::Pending| e.start(ctx, child.as_raw(), reporter.report()).map_err(|e| abort(e, false));
+    early.map(start).transpose()?;
+    let net = starting.ready(ctx).map_err(|e| abort(e, false))?;
+    late.map(start).transpose()?;
     if nix::unistd::write(release_w, b"n") != Ok(1) {
         // init has closed its end: it is ending.
-        let ended = SetupError::new("start the sandbox", "it ended before setup");
-        return Err(abort(init_error(child, report_r, true).unwrap_or(ended)));
+        return Err(abort(SetupError::new("start the sandbox", "it ended before setup"), true));
     }
-    Ok(Some(net))
+    Ok(net)
 }
 
 /// init's own setup error, if it ended with one: init writes its report

@@ -83,6 +83,8 @@ pub fn fallback(ctx: &Ctx, launch: Launch, old_mask: SigSet, e: Errno) -> Result
         verbose: ctx.verbose,
         filters: &filters,
         pause_at: ctx.pause_at,
+        dns_floor: ctx.dns_floor,
+        egress_fault: ctx.egress_fault,
         caller: ctx.caller,
     };
     let mut items = vec![format!(

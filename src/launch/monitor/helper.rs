@@ -1,7 +1,10 @@
 //! The programs the monitor runs beside the sandbox (pasta or
 //! slirp4netns, xdg-dbus-proxy, Xephyr): how each is started, how it says
 //! it is ready, and how it is stopped. `usernet/` and `desktop/` say what
-//! each one is run with; this is the one place that starts them.
+//! each one is run with; this is the one place that starts them. (The
+//! egress helper, `egress/helper.rs`, runs no program: it is a bare fork
+//! of the monitor that joins the sandbox's namespaces and hands sockets
+//! back, reaped as soon as it has answered.)
 //!
 //! - Each runs in a process group of its own, so a terminal's ^C reaches
 //!   the command (through the monitor) and not the helper, with the signal

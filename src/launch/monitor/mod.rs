@@ -6,9 +6,10 @@
 //!   writes uid/gid maps, moves init into the cgroup, starts the user-mode
 //!   network (pasta, slirp4netns), releases init (one byte on `release`,
 //!   whose write end it holds open for its whole life), and once the
-//!   network is ready (configured while init builds the root) writes a
-//!   second byte, without which init does not fork the command; then runs
-//!   the loop of supervise.rs: setup
+//!   network is ready (configured while init builds the root) and, with
+//!   --allow-host, its firewall installed and the DNS filter's threads
+//!   started, writes a second byte, without which init does not fork the
+//!   command; then runs the loop of supervise.rs: setup
 //!   report, signals, time-out, terminal relay, status fd
 //!   exits with init's status, which is the command's (124 after a time-out)
 //! init: PDEATHSIG, waits for release, builds the file system, hostname,
@@ -63,6 +64,7 @@ mod cgroup;
 mod clone;
 mod desktop;
 mod direct;
+mod egress;
 mod helper;
 mod ids;
 mod metadata;

@@ -45,11 +45,14 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
+use crate::egress::report::Event;
+use crate::egress::serve::Report;
 use crate::escape;
 use crate::launch::error::{Kind, Result, SetupError};
 use crate::launch::sys::write_all;
 use crate::launch::{hostfile, sys, Ctx};
 use crate::plan::limits::StatusStyle;
+use crate::plan::network::ReportTo;
 use crate::plan::Namespaces;
 
 /// How the run ended.
@@ -117,8 +120,11 @@ pub fn end_line(o: &Outcome) -> String {
     object(&pairs, false)
 }
 
-/// The status fds and pid file of one run.
+/// The status fds, pid file and egress report of one run.
 pub struct Reporter {
+    /// The egress report (`--report-fd`, `--report-file`), which also gets
+    /// the start and the end.
+    report: Option<Report>,
     /// The status fd.
     fd: Option<i32>,
     /// The info fd.
@@ -175,7 +181,22 @@ impl Reporter {
             }
         }
         let pid_file = l.pid_file.as_deref().map(PidFile::open).transpose()?;
-        Ok(Reporter { fd: l.status_fd, info_fd: l.info_fd, early, pid_file, ns: Vec::new(), started: false })
+        let report =
+            ctx.plan.network.user.as_ref().and_then(|u| u.report.as_ref()).map(open_report).transpose()?;
+        Ok(Reporter {
+            report,
+            fd: l.status_fd,
+            info_fd: l.info_fd,
+            early,
+            pid_file,
+            ns: Vec::new(),
+            started: false,
+        })
+    }
+
+    /// The egress report, for the DNS filter and the refusal reader.
+    pub fn report(&self) -> Report {
+        self.report.clone().unwrap_or_default()
     }
 
     /// Reads init's namespace ids, while init may still be inspected.
@@ -220,11 +241,18 @@ impl Reporter {
         if !self.early {
             self.write(&start_line(init, command, &self.ns));
         }
+        if let Some(r) = &self.report {
+            r.event(&Event::Start { child_pid: init, command_pid: command.unwrap_or(init) });
+        }
     }
 
     /// The sandbox has ended; nothing is written if the command never
     /// started. An early status fd is closed after its last line.
     pub fn ended(&mut self, o: &Outcome) {
+        if let Some(r) = self.report.as_ref().filter(|_| self.started) {
+            r.summarize();
+            r.event(&Event::Exit { exit_code: o.code, signal: o.signal, timed_out: o.timed_out });
+        }
         if self.started {
             let o = if self.early { Outcome { code: o.code, signal: None, timed_out: false } } else { *o };
             self.write(&end_line(&o));
@@ -240,6 +268,30 @@ impl Reporter {
             let _ = write_all(fd, line);
         }
     }
+}
+
+/// Opens the egress report: a descriptor of the caller's (a copy, closed
+/// on exec, written by the monitor alone), or a host file opened as the
+/// pid file is, emptied.
+fn open_report(to: &ReportTo) -> Result<Report> {
+    let what = || to.to_string();
+    let file = match to {
+        ReportTo::Fd(fd) => {
+            if !sys::fd_is_open(*fd) {
+                return Err(SetupError::errno(what(), Errno::EBADF));
+            }
+            let copy = nix::fcntl::fcntl(*fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+                .map_err(|e| SetupError::errno(what(), e))?;
+            // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor nothing else owns.
+            File::from(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(copy) })
+        }
+        ReportTo::File(path) => {
+            let file = hostfile::open_file(path).map_err(|cause| SetupError::new(what(), cause))?;
+            file.set_len(0).map_err(|e| SetupError::new(what(), escape::cause(&e)))?;
+            file
+        }
+    };
+    Ok(Report::new(Some(file)))
 }
 
 impl Drop for Reporter {

@@ -42,6 +42,7 @@ mod ops;
 mod overlay;
 mod remount;
 pub mod resolve;
+mod rootfs;
 mod scratch;
 pub mod sources;
 mod special;
@@ -80,8 +81,14 @@ fn file_label(ctx: &Ctx, sys: &dyn Sys) -> Result<()> {
 fn operations<'s>(ctx: &Ctx, sys: &'s dyn Sys, base: &OwnedFd, sources: Sources) -> Result<Root<'s>> {
     let open_root = || sys.openat(base, Path::new("root"), libc::O_PATH | libc::O_DIRECTORY, 0);
     let mut root = Root::new(sys, open_root().what(|| "open the new root".into())?, true);
+    let (dir, ops) = sources.into_ops();
+    if let Some((op, src)) = dir {
+        // `--rootfs`: the directory, then the operations on top of it.
+        rootfs::mount(ctx, &root, base, &op, src)?;
+        root.fd = open_root().what(|| "open the new root".into())?;
+    }
     let parent_modes = &ctx.plan.root.parent_modes;
-    for (n, (op, src)) in ctx.plan.fs.iter().zip(sources.into_ops()).enumerate() {
+    for (n, (op, src)) in ctx.plan.fs.iter().zip(ops).enumerate() {
         ctx.log_with("mount", || describe(op));
         root.parent_mode.set(parent_modes.get(n).copied().unwrap_or(0o755));
         ops::apply(ctx, &root, base, n, op, src)?;
@@ -97,9 +104,16 @@ fn operations<'s>(ctx: &Ctx, sys: &'s dyn Sys, base: &OwnedFd, sources: Sources)
 }
 
 /// The root read-only (nosuid, nodev); a writable root stays so: callers
-/// create files in it.
+/// create files in it. A `--rootfs` root made read-only is the overlay whose
+/// upper layer held the mount points the operations needed. A mount the
+/// Plan puts at `/` itself (`--rw DIR:/`) replaced that root and keeps its
+/// own access: a read-only one is read-only already.
 fn read_only(ctx: &Ctx, root: &Root) -> Result<()> {
-    if ctx.plan.root.tmpfs == RootTmpfs::Writable {
+    let plan = ctx.plan;
+    if plan.root.tmpfs == RootTmpfs::Writable
+        || plan.root.source.writable()
+        || plan.fs.iter().any(FsOp::replaces_root)
+    {
         return Ok(());
     }
     ctx.log("mount", "/ read-only, pivot_root");

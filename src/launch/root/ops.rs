@@ -35,6 +35,15 @@ fn ro_parent_hint(dest: &Path) -> String {
     )
 }
 
+fn owner_hint(dest: &Path) -> String {
+    format!(
+        "the directory above {} belongs to an id the sandbox may not write as (a --rootfs \
+         directory or a bind of another owner): create it on the host first, or use --userns auto \
+         with a root your ids own",
+        show(dest)
+    )
+}
+
 /// Makes the directory `path` (and missing parents, mode 0755) inside the root.
 pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
     match root.open(path, libc::O_DIRECTORY) {
@@ -56,7 +65,11 @@ pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
         Err(e) => {
             let err =
                 SetupError::errno(format!("mkdir {}", show(path)), e).kind(Kind::Mkdir { path: show(path) });
-            return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
+            return Err(match e {
+                Errno::EROFS => err.hint(ro_parent_hint(path)),
+                Errno::EACCES | Errno::EOVERFLOW => err.hint(owner_hint(path)),
+                _ => err,
+            });
         }
     }
     root.open(path, libc::O_DIRECTORY).what(|| format!("open {}", show(path)))

@@ -96,6 +96,25 @@ fn same_file_system(sys: &dyn Sys, u: &OwnedFd, upper: &Path, w: &OwnedFd, work:
     Ok(())
 }
 
+impl Opened {
+    /// For an overlay at the root: the upper directory of a new state takes
+    /// the lower root's permission bits. The root of an overlay shows the
+    /// upper directory's, and a state's `upper` is made 0700, which would
+    /// lock every id but the caller's out of `/`. (The state directory
+    /// around it stays 0700 on the host.)
+    pub fn upper_like_lower_root(&self, sys: &dyn Sys) -> Result<()> {
+        let (Some((upper, _)), Some(lower)) = (&self.upper, self.lowers.first()) else { return Ok(()) };
+        let what = || "overlay upper of /".to_string();
+        let new = std::fs::read_dir(fd_path(upper)).is_ok_and(|mut d| d.next().is_none());
+        let (u, l) = (sys.fstat(upper).what(what)?, sys.fstat(lower).what(what)?);
+        let mode = l.st_mode & 0o1777;
+        if new && u.st_mode & 0o7777 != mode {
+            sys.chmod(&fd_path(upper), mode).what(what)?;
+        }
+        Ok(())
+    }
+}
+
 /// Opens (and for a state directory creates and locks) the host side.
 pub fn open(sys: &dyn Sys, lowers: &[std::path::PathBuf], upper: &Upper) -> Result<Opened> {
     let lowers = lowers.iter().map(|l| open_dir(sys, l, "lower")).collect::<Result<Vec<_>>>()?;

@@ -11,7 +11,7 @@ use super::overlay;
 use crate::escape;
 use crate::launch::error::{Kind, Result, SetupError};
 use crate::launch::sys::Sys;
-use crate::plan::FsOp;
+use crate::plan::{FsOp, RootSource};
 
 fn show(p: &Path) -> String {
     escape::path(p)
@@ -25,21 +25,26 @@ pub enum Opened {
     Overlay(overlay::Opened),
 }
 
-/// Host objects for every operation, in plan order.
+/// Host objects for every operation, in plan order, and for a root
+/// directory's own operation.
 pub struct Sources {
     ops: Vec<Opened>,
+    root: Option<(FsOp, Opened)>,
 }
 
 impl Sources {
-    /// The opened objects, one per operation, in plan order.
-    pub fn into_ops(self) -> Vec<Opened> {
-        self.ops
+    /// The opened objects, one per operation, in plan order; first the
+    /// operation that puts a root directory in place, if any.
+    pub fn into_ops(self) -> (Option<(FsOp, Opened)>, Vec<Opened>) {
+        (self.root, self.ops)
     }
 
     /// Locks that must be held for the sandbox's life (persist state dirs).
     pub fn take_locks(&mut self) -> Vec<nix::fcntl::Flock<std::fs::File>> {
+        let root = self.root.iter_mut().map(|(_, o)| o);
         self.ops
             .iter_mut()
+            .chain(root)
             .filter_map(|o| match o {
                 Opened::Overlay(ov) => ov.lock.take(),
                 _ => None,
@@ -52,7 +57,7 @@ impl Sources {
 /// `/proc/self/fd/N`) belongs to the caller's mount namespace, where it
 /// cannot be bound from: its path is opened again here and must still be
 /// the same file (else ESTALE).
-fn open_source(sys: &dyn Sys, src: &Path) -> nix::Result<OwnedFd> {
+pub(super) fn open_source(sys: &dyn Sys, src: &Path) -> nix::Result<OwnedFd> {
     let Ok(n) = src.strip_prefix("/proc/self/fd") else {
         return sys.open(src, libc::O_PATH);
     };
@@ -72,7 +77,8 @@ fn open_source(sys: &dyn Sys, src: &Path) -> nix::Result<OwnedFd> {
 /// Opens every bind source on the host (following symlinks, as bubblewrap's
 /// realpath does) and every overlay layer, once. ESTALE: a passed
 /// descriptor's path no longer names its file.
-pub fn open_sources(sys: &dyn Sys, ops: &[FsOp]) -> Result<Sources> {
+pub fn open_sources(sys: &dyn Sys, root: &RootSource, ops: &[FsOp]) -> Result<Sources> {
+    let root = super::rootfs::open(sys, root)?;
     let mut binds = Vec::with_capacity(ops.len());
     for op in ops {
         let (src, dest, optional) = match op {
@@ -92,7 +98,7 @@ pub fn open_sources(sys: &dyn Sys, ops: &[FsOp]) -> Result<Sources> {
             Err(e) => return Err(bind_error(src, dest, e)),
         }
     }
-    Ok(Sources { ops: binds })
+    Ok(Sources { ops: binds, root })
 }
 
 fn bind_error(src: &Path, dest: &Path, e: Errno) -> SetupError {

@@ -64,8 +64,16 @@ fn compat_plan(args: &[&str], data: &[(i32, &[u8])]) -> Plan {
 fn build_with(plan: &Plan, sys: &RecordingSys) -> Result<()> {
     let filters = Filters::default();
     let caller = crate::plan::Ids { uid: 1000, gid: 1000 };
-    let ctx = Ctx { plan, verbose: false, filters: &filters, pause_at: None, caller };
-    let sources = open_sources(sys, &plan.fs)?;
+    let ctx = Ctx {
+        plan,
+        verbose: false,
+        filters: &filters,
+        pause_at: None,
+        dns_floor: None,
+        egress_fault: None,
+        caller,
+    };
+    let sources = open_sources(sys, &plan.root.source, &plan.fs)?;
     build(&ctx, sys, sources)
 }
 
@@ -418,6 +426,67 @@ fn a_bind_source_is_opened_once_through_its_links() {
             "move_mount /srv/app-2.1 -> /newroot/opt/app"
         ]
     );
+}
+
+/// `--rootfs`: the directory first, as an overlay's lower layer (its
+/// upper a tmpfs of the scratch space), every operation on top, the root
+/// remounted read-only last; with `--rw-rootfs` a writable nosuid, nodev
+/// bind instead (cloned, flagged, attached), and no read-only remount.
+#[test]
+fn a_root_directory_comes_first_and_the_operations_land_on_it() {
+    let plan = native(&["--rootfs", "/img", "--", "true"]);
+    let n = plan.fs.len();
+    let sys = etc_host();
+    build_with(&plan, &sys).unwrap();
+    let lines = sys.lines();
+    let start = scratch(Some("mode=0755")).len();
+    let want = [
+        format!("mkdir /tmp/overlay-upper-{n} 0755"),
+        format!("mkdir /tmp/overlay-work-{n} 0755"),
+        format!(
+            "mount overlay /newroot (nosuid,nodev) lowerdir=/img,upperdir=/tmp/overlay-upper-{n},\
+             workdir=/tmp/overlay-work-{n},userxattr"
+        ),
+        "mkdir /newroot/tmp 0755".into(),
+    ];
+    assert_eq!(lines[start..start + want.len()], want);
+    assert_eq!(lines[lines.len() - PIVOT.len() - 1], "mount /newroot (remount,bind,ro,nosuid,nodev)");
+    let plan = native(&["--rootfs", "/img", "--rw-rootfs", "--", "true"]);
+    let sys = etc_host();
+    build_with(&plan, &sys).unwrap();
+    let lines = sys.lines();
+    // (The double takes the bound directory to have a /tmp.) The tree is
+    // cloned, its flags set, then attached, as every bind is.
+    let want = [
+        "open_tree /img",
+        "setattr /img nosuid,nodev recursive",
+        "move_mount /img -> /newroot",
+        "mount tmpfs /newroot/tmp (nosuid,nodev) mode=755",
+    ];
+    assert_eq!(lines[start..start + want.len()], want);
+    assert!(!lines.iter().any(|l| l.contains("remount,bind,ro")), "{lines:#?}");
+}
+
+/// A directory bound read-write at `/` (`--rw DIR:/`) replaces the root
+/// and keeps its own access: nothing remounts it read-only after the
+/// operations; a read-only one is read-only through its own flags. Only
+/// the tmpfs root itself gets the read-only remount.
+#[test]
+fn a_directory_bound_at_the_root_keeps_its_own_access() {
+    let remounted = |args: &[&str]| {
+        let sys = etc_host();
+        build_with(&native(args), &sys).unwrap();
+        let lines = sys.lines();
+        (lines.iter().any(|l| l == "mount /newroot (remount,bind,ro,nosuid,nodev)"), lines)
+    };
+    let (ro, lines) = remounted(&["--profile", "none", "--rw", "/data:/", "--", "true"]);
+    assert!(!ro, "{lines:#?}");
+    assert!(lines.contains(&"setattr /data nosuid,nodev recursive".to_string()), "{lines:#?}");
+    let (ro, lines) = remounted(&["--profile", "none", "--ro", "/data:/", "--", "true"]);
+    assert!(!ro, "{lines:#?}");
+    assert!(lines.contains(&"setattr /data ro,nosuid,nodev recursive".to_string()), "{lines:#?}");
+    let (ro, lines) = remounted(&["--profile", "none", "--rw", "/data:/srv", "--", "true"]);
+    assert!(ro, "the tmpfs root stays read-only: {lines:#?}");
 }
 
 /// bubblewrap's --file-label where SELinux is on: the context set for the

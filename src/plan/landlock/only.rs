@@ -208,8 +208,14 @@ fn lost_process(plan: &Plan, host: &dyn HostView, a: &mut Adapted) {
             plan.ids.uid, plan.ids.gid
         ));
     }
-    if plan.network.user.is_some() {
-        a.lost.push("--net user (needs a network namespace)".into());
+    match &plan.network.user {
+        Some(u) if u.filtered() => a.lost.push(
+            "--net user and its --allow-host/--allow-addr rules (need a network namespace: the firewall and \
+             the DNS filter live in it)"
+                .into(),
+        ),
+        Some(_) => a.lost.push("--net user (needs a network namespace)".into()),
+        None => {}
     }
     a.approximated.extend(without_namespaces(plan, host.landlock_abi()));
 }

@@ -176,6 +176,16 @@ fn landlock_only_mode_loses_what_needs_namespaces() {
     assert!(text.contains("--mkdir /made"), "{text}");
     assert!(text.contains("--hostname sandbox"), "{text}");
     assert!(text.contains("--uid 0"), "{text}");
+    let filtered = crate::plan::network::UserNet {
+        allow_hosts: vec!["pypi.org".parse().unwrap()],
+        ..Default::default()
+    };
+    p.network.user = Some(filtered);
+    let text = adapt(&p, &FakeHost).lost.join("\n");
+    assert!(
+        text.contains("--net user and its --allow-host/--allow-addr rules (need a network namespace"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -265,7 +275,10 @@ fn the_filter_facts_follow_port_rules_the_mode_and_the_signal_scope() {
             exec_rules: false
         }
     );
-    assert!(Facts::of(&plan("agent")).port_rules, "the agent profile's port list");
+    let mut ports = plan("default");
+    ports.landlock.connect_ports.push(443);
+    assert!(Facts::of(&ports).port_rules, "a port list");
+    assert!(!Facts::of(&plan("agent")).port_rules, "the agent profile allows hosts by name, not ports");
     let mut only = plan("default");
     only.mode = Mode::Landlock;
     let f = Facts::of(&only);

@@ -9,13 +9,15 @@
 //! host, and every port bound on the host's loopback into the sandbox).
 //! `--no-map-gw` stops the gateway's address from standing for the host's
 //! loopback. `--dns-forward` gives the sandbox a DNS address that pasta
-//! relays to the host's first resolver.
+//! relays to the host's first resolver; with egress filtered it is left
+//! out (the sandbox's own DNS filter answers, and nothing else may).
 //!
 //! slirp4netns (0.4.0 and later): `--configure` sets up tap0 (10.0.2.100/24,
 //! gateway 10.0.2.2, DNS 10.0.2.3) and brings up lo; `--ready-fd` is written
 //! once set up, `--exit-fd` makes it exit when the monitor's end closes;
 //! `--disable-host-loopback` refuses 10.0.2.2 as the host's loopback;
-//! published ports are added through `--api-socket`.
+//! published ports are added through `--api-socket`; with egress filtered,
+//! `--disable-dns` switches its forwarder at 10.0.2.3 off.
 
 use std::net::IpAddr;
 
@@ -26,7 +28,9 @@ pub fn pasta(user: &UserNet, init: libc::pid_t, ready_fd: i32) -> Vec<String> {
     a.extend(["--pid".into(), format!("/proc/self/fd/{ready_fd}")]);
     a.extend(["--netns".into(), format!("/proc/{init}/ns/net")]);
     a.extend(["--userns".into(), format!("/proc/{init}/ns/user")]);
-    a.extend(["--dns-forward".into(), DNS_FORWARDER.to_string()]);
+    if !user.filtered() {
+        a.extend(["--dns-forward".into(), DNS_FORWARDER.to_string()]);
+    }
     for (flag, proto) in [("--tcp-ports", Proto::Tcp), ("--udp-ports", Proto::Udp)] {
         let specs: Vec<String> = user
             .publish
@@ -66,6 +70,9 @@ pub fn slirp4netns(
     }
     if let Some(path) = api {
         a.push(format!("--api-socket={path}"));
+    }
+    if user.filtered() {
+        a.push("--disable-dns".into());
     }
     if ipv6 {
         a.push("--enable-ipv6".into());
@@ -112,6 +119,7 @@ mod tests {
             backend: Backend::Auto,
             publish: publish.iter().map(|s| s.parse().unwrap()).collect(),
             allow_host_loopback,
+            ..Default::default()
         }
     }
 
@@ -162,5 +170,18 @@ mod tests {
         let link = "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 \
                     00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n";
         assert!(!has_ipv6_default_route(link));
+    }
+
+    #[test]
+    fn filtered_egress_switches_the_backends_dns_off() {
+        let mut u = user(&[], false);
+        u.allow_hosts = vec!["pypi.org".parse().unwrap()];
+        let a = pasta(&u, 42, 7).join(" ");
+        assert!(!a.contains("--dns-forward"), "{a}");
+        let a = slirp4netns(&u, 42, (7, 8), None, false).join(" ");
+        assert_eq!(
+            a,
+            "--configure --mtu=65520 --ready-fd=7 --exit-fd=8 --disable-host-loopback --disable-dns 42 tap0"
+        );
     }
 }
