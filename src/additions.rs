@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::etclinks;
 use crate::host::Host;
-use crate::hostfs::HostFs;
+use crate::hostfs::{HostFs, Memo};
 use crate::plan::landlock::Mode;
 use crate::plan::view;
 use crate::plan::{network, Access, EnvVar, FileHow, FsOp, Plan, Upper};
@@ -43,6 +43,9 @@ pub fn apply<O>(
     want: &Wanted,
     origin: impl Fn(String) -> O,
 ) -> Vec<toolchain::Share> {
+    // The toolchains and /etc's links walk many paths with a common start.
+    let memo = Memo::new(fs);
+    let fs: &dyn HostFs = &memo;
     let mut ins = Inserter { ours: vec![false; plan.fs.len()], plan, prov, origin };
     let table = Table::builtin();
     for cache in toolchain::caches(&table, host, want.expand, fs, &ins.plan.fs.clone(), want.caches) {

@@ -19,6 +19,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
+mod memo;
+pub use memo::Memo;
+
 /// Links followed while resolving one path before giving up (the kernel's
 /// limit, ELOOP).
 pub const MAX_LINKS: usize = 40;

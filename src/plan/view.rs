@@ -2,6 +2,7 @@
 //! operations alone (nothing is mounted): the last operation whose
 //! destination is the path or one of its parents decides.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::{FsOp, Upper};
@@ -28,8 +29,15 @@ pub fn at(ops: &[FsOp], p: &Path) -> (Shown, Option<usize>) {
 }
 
 fn at_depth(ops: &[FsOp], p: &Path, hops: usize) -> (Shown, Option<usize>) {
+    let p_clean = clean(p);
     for (i, op) in ops.iter().enumerate().rev() {
         let dest = op.dest();
+        // A byte comparison first, exact between clean paths: most
+        // operations are elsewhere, and `strip_prefix` walks both paths'
+        // components.
+        if p_clean && !p.as_os_str().as_bytes().starts_with(dest.as_os_str().as_bytes()) && clean(dest) {
+            continue;
+        }
         let Ok(rest) = p.strip_prefix(dest) else { continue };
         let shown = match op {
             // Metadata only: whatever was there before stays.
@@ -49,6 +57,17 @@ fn at_depth(ops: &[FsOp], p: &Path, hops: usize) -> (Shown, Option<usize>) {
         return (shown, Some(i));
     }
     (Shown::Own, None)
+}
+
+/// Whether `p` is absolute and spelled one way only (no empty, `.` or
+/// `..` component, no trailing `/`): then a path is beneath it exactly when
+/// its bytes start with `p`'s and go on with `/` or end.
+fn clean(p: &Path) -> bool {
+    let b = p.as_os_str().as_bytes();
+    b.first() == Some(&b'/')
+        && (b.len() == 1 || b.last() != Some(&b'/'))
+        && b.split(|c| *c == b'/').skip(1).all(|c| !matches!(c, b"." | b".."))
+        && !b.windows(2).any(|w| w == b"//")
 }
 
 /// `p` with `.` and `..` resolved lexically (never above `/`).
@@ -118,6 +137,22 @@ mod tests {
 
     fn tmpfs(dest: &str) -> FsOp {
         FsOp::Tmpfs { dest: dest.into(), mode: 0o755, size: None }
+    }
+
+    #[test]
+    fn paths_spelled_other_ways_are_compared_by_components() {
+        for p in ["/", "/usr", "/usr/share/x"] {
+            assert!(clean(Path::new(p)), "{p}");
+        }
+        for p in ["usr", "/usr/", "//usr", "/usr//share", "/usr/./share", "/usr/..", "/usr/."] {
+            assert!(!clean(Path::new(p)), "{p}");
+        }
+        // The byte test never hides an operation strip_prefix would find.
+        let ops = vec![bind("/data", "/usr/"), tmpfs("/home//u"), bind("/o", "/opt/./x")];
+        assert_eq!(at(&ops, Path::new("/usr/share")), (Shown::Host("/data/share".into()), Some(0)));
+        assert_eq!(at(&ops, Path::new("/home/u/f")), (Shown::Own, Some(1)));
+        assert_eq!(at(&ops, Path::new("/opt/x")), (Shown::Host("/o".into()), Some(2)));
+        assert_eq!(at(&ops, Path::new("/usrx")), (Shown::Own, None));
     }
 
     #[test]
