@@ -6,6 +6,8 @@
 //! namespace, an overlay mount inside one) by [`crate::launch::probe`], the
 //! only place with syscalls; the verdicts are pure functions of what was read.
 //!
+//! Then the graphical session's lines (`crate::desktop::detect`).
+//!
 //! Exit status: 0 when the default profile can run here (user namespaces
 //! work for the caller), 1 when it cannot.
 
@@ -75,7 +77,28 @@ pub fn run() -> u8 {
         }
         written = writeln!(out, "{}", probe());
     }
+    // The graphical session: what the desktop options would find. Missing
+    // pieces here never change the exit status.
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let home = std::env::var_os("HOME").map_or_else(|| "/".into(), std::path::PathBuf::from);
+    for d in crate::desktop::detect::lines(&crate::desktop::detect::Session::read(env, &home)) {
+        if written.is_err() {
+            break;
+        }
+        written = writeln!(out, "{}", from_desktop(d));
+    }
     u8::from(userns.status == Status::Missing)
+}
+
+/// A line of the desktop's detection, as a line of this report.
+fn from_desktop(d: crate::desktop::detect::Line) -> Line {
+    use crate::desktop::detect::Status as D;
+    let status = match d.status {
+        D::Ok => Status::Ok,
+        D::Limited => Status::Limited,
+        D::Missing => Status::Missing,
+    };
+    Line { status, feature: d.feature, detail: d.detail, fix: d.fix }
 }
 
 fn read_trim(path: impl AsRef<Path>) -> Option<String> {

@@ -14,12 +14,13 @@ pub const COMPLETIONS: [(&str, &str); 3] = [
 ];
 
 /// The man pages by file name, the main page first.
-pub const MAN: [(&str, &str); 8] = [
+pub const MAN: [(&str, &str); 9] = [
     ("sandbox.1", include_str!("../man/sandbox.1")),
     ("sandbox-explain.1", include_str!("../man/sandbox-explain.1")),
     ("sandbox-check.1", include_str!("../man/sandbox-check.1")),
     ("sandbox-bwrap.1", include_str!("../man/sandbox-bwrap.1")),
     ("sandbox-profiles.1", include_str!("../man/sandbox-profiles.1")),
+    ("sandbox-desktop.1", include_str!("../man/sandbox-desktop.1")),
     ("sandbox-completions.1", include_str!("../man/sandbox-completions.1")),
     ("sandbox-man.1", include_str!("../man/sandbox-man.1")),
     ("sandbox-profile.5", include_str!("../man/sandbox-profile.5")),
@@ -72,7 +73,7 @@ mod tests {
         assert!(man(Some("sandbox-profile.5")).unwrap().contains("sandbox-profile"));
         let e = man(Some("nope")).unwrap_err();
         assert!(
-            e.starts_with("man nope: no such page; the pages are sandbox, explain, check, bwrap, profiles, completions, man, profile"),
+            e.starts_with("man nope: no such page; the pages are sandbox, explain, check, bwrap, profiles, desktop, completions, man, profile"),
             "{e}"
         );
     }

@@ -34,6 +34,10 @@ pub struct Host {
     /// The running kernel's release (`6.18.0-1-amd64`), for OCI seccomp
     /// profiles that include rules by kernel version.
     pub kernel: String,
+    /// The graphical session (display, sound, bus, GPU nodes), for the
+    /// desktop options: read the first time [`Host::session`] asks, so a
+    /// run without them pays nothing for it.
+    pub session: std::cell::OnceCell<crate::desktop::detect::Session>,
     /// Subordinate ids and the helpers that map them (`--userns auto`).
     pub userns: crate::idmap::HostView,
 }
@@ -83,6 +87,12 @@ fn resolved(p: &Path) -> PathBuf {
 
 /// Top-level directories that live under /usr on merged-usr systems.
 const ROOT_LINKS: [&str; 6] = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/// The variables of `env` that are valid UTF-8 (every name the session
+/// uses is).
+fn utf8_env(env: &[(OsString, OsString)]) -> Vec<(String, String)> {
+    env.iter().filter_map(|(k, v)| Some((k.to_str()?.to_string(), v.to_str()?.to_string()))).collect()
+}
 
 impl Host {
     /// Reads the caller's view: environment, ids, cwd, home, root links.
@@ -134,6 +144,7 @@ impl Host {
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
+            session: std::cell::OnceCell::new(),
             userns,
         }
     }
@@ -161,6 +172,11 @@ impl Host {
         })
     }
 
+    /// The graphical session, read on first use.
+    pub fn session(&self) -> &crate::desktop::detect::Session {
+        self.session.get_or_init(|| crate::desktop::detect::Session::read(utf8_env(&self.env), &self.home))
+    }
+
     pub fn var(&self, name: &str) -> Option<&OsStr> {
         self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_os_str())
     }
@@ -184,6 +200,7 @@ impl Host {
             root_links: vec![("/bin".into(), Some("usr/bin".into())), ("/lib64".into(), None)],
             private: private_dirs(Path::new("/home/u"), Some(Path::new("/run/user/1000")), &same),
             kernel: "6.18.0".into(),
+            session: crate::desktop::detect::Session::default().into(),
             userns: crate::idmap::HostView::fake("u"),
         }
     }

@@ -10,6 +10,7 @@ pub mod cgroup;
 pub mod check;
 pub mod cli;
 pub mod compat;
+pub mod desktop;
 pub mod dispatch;
 pub mod docs;
 pub mod egress;

@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         }
         Command::Check => ExitCode::from(check::run()),
         Command::Bwrap(args) => bwrap("bwrap", &args, &host),
+        Command::Desktop(action) => desktop(action, &host),
         Command::ProfilesList => profiles_list(&host),
         Command::ProfilesShow(name) => match sandbox::profile::load(&name, &host) {
             Ok(p) => {
@@ -220,4 +221,57 @@ fn profiles_list(host: &Host) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `sandbox desktop install|list|remove`: results on stdout, a mistake as
+/// one line and exit 125.
+fn desktop(action: sandbox::cli::DesktopAction, host: &Host) -> ExitCode {
+    use sandbox::cli::DesktopAction;
+    use sandbox::desktop::launcher;
+    let var = |n: &str| host.env.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_os_str());
+    let dirs = launcher::Dirs::new(&host.home, var("XDG_DATA_HOME"), var("XDG_DATA_DIRS"));
+    let done = match action {
+        DesktopAction::Install { what, profile } => install(&what, &profile, &dirs, host),
+        DesktopAction::List => launcher::list(&dirs).map(|all| {
+            all.iter()
+                .map(|l| {
+                    let exec = l.made.exec.as_deref().unwrap_or("");
+                    format!("{:<40} {:<10} {}\n", l.id, l.made.profile, sandbox::escape::str(exec))
+                })
+                .collect()
+        }),
+        DesktopAction::Remove { name } => {
+            launcher::remove(&name, &dirs).map(|p| format!("removed {}\n", sandbox::escape::path(&p)))
+        }
+    };
+    match done {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sandbox: desktop: {e}");
+            ExitCode::from(SETUP_FAILED)
+        }
+    }
+}
+
+fn install(
+    what: &str,
+    profile: &str,
+    dirs: &sandbox::desktop::launcher::Dirs,
+    host: &Host,
+) -> Result<String, String> {
+    use sandbox::desktop::{entry, launcher};
+    // The profile must load here, as it will when the launcher runs.
+    sandbox::profile::load(profile, host).map_err(|e| format!("--profile {profile}: {e}"))?;
+    let program = std::env::current_exe().map_err(|e| format!("where sandbox is: {e}"))?;
+    let program = program.to_str().ok_or("sandbox's own path is not UTF-8, which a .desktop file needs")?;
+    let (source, id) = launcher::find_source(what, dirs)?;
+    let text = launcher::read_source(&source)?;
+    let source_shown = source.to_string_lossy();
+    let wrap = entry::Wrap { program, profile, source: &source_shown };
+    let done = launcher::install(&text, &id, &wrap, dirs)?;
+    let verb = if done.replaced { "replaced" } else { "installed" };
+    Ok(format!("{verb} {} (profile {profile})\n", sandbox::escape::path(&done.path)))
 }

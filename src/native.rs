@@ -34,6 +34,8 @@ pub enum Command {
     Print(String),
     /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
     Bwrap(Vec<OsString>),
+    /// `sandbox desktop install|list|remove`.
+    Desktop(cli::DesktopAction),
     /// `sandbox completions SHELL`, `sandbox man [PAGE]`: the committed text.
     Completions(cli::Shell),
     Man(Option<String>),
@@ -70,6 +72,7 @@ pub fn parse_with(args: Vec<OsString>, host: &Host, fs: &dyn HostFs) -> Result<C
         cli::Command::ProfilesShow(name) => Command::ProfilesShow(name),
         cli::Command::Print(text) => Command::Print(text),
         cli::Command::Bwrap(args) => Command::Bwrap(args),
+        cli::Command::Desktop(action) => Command::Desktop(action),
         cli::Command::Completions(shell) => Command::Completions(shell),
         cli::Command::Man(page) => Command::Man(page),
     })

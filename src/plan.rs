@@ -8,6 +8,7 @@
 //!   every front end relies on;
 //! - [`fs`]: the file-system operations; [`process`]: the command's process;
 //! - [`landlock`], [`seccomp`], [`network`], [`limits`]: each confinement;
+//! - [`desktop`]: the helpers of a desktop application (bus proxy, nested X);
 //! - `explain`: the readable form; `serde_os`: byte strings in JSON.
 
 use std::ffi::OsString;
@@ -15,6 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod desktop;
 mod explain;
 pub mod fs;
 pub mod landlock;
@@ -79,6 +81,9 @@ pub struct Plan {
     /// sandbox's PATH when it has no `/`.
     #[serde(with = "os_vec")]
     pub command: Vec<OsString>,
+    /// What the monitor starts and provides for a desktop application.
+    #[serde(default, skip_serializing_if = "desktop::Desktop::is_empty")]
+    pub desktop: desktop::Desktop,
 }
 
 /// One `NAME=VALUE` of the command's environment.

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const FEATURES: [&str; 8] = [
+const FEATURES: [&str; 15] = [
     "user namespaces",
     "landlock",
     "seccomp filter",
@@ -20,6 +20,14 @@ const FEATURES: [&str; 8] = [
     "user-mode networking",
     "egress firewall",
     "cgroup v2 delegation",
+    // The graphical session (issue 17).
+    "X11 display",
+    "Wayland",
+    "audio",
+    "session bus",
+    "GPU",
+    "xdg-dbus-proxy",
+    "Xephyr",
 ];
 
 /// The line for `feature`, without its status; the status word.
@@ -64,6 +72,9 @@ fn assert_ci(who: &str, out: &str) {
         .and_then(|r| r.split(':').next()?.parse().ok())
         .unwrap_or_else(|| panic!("{who}: no ABI in {landlock:?}"));
     assert!(abi >= 7, "{who}: {landlock}");
+    // .ci/run installs the desktop helpers.
+    assert_eq!(line(out, "xdg-dbus-proxy").0, "ok", "{who}:\n{out}");
+    assert_eq!(line(out, "Xephyr").0, "ok", "{who}:\n{out}");
     let unified = std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers");
     if unified.is_ok_and(|c| c.trim() == "hugetlb") {
         let (status, cgroup) = line(out, "cgroup v2 delegation");

@@ -28,7 +28,7 @@ use std::path::Path;
 use scan::File;
 
 const FRONT_ENDS: [&str; 3] = ["cli", "profile", "compat"];
-const BELOW: [&str; 7] = ["settings", "values", "host", "plan", "seccomp", "egress", "escape"];
+const BELOW: [&str; 8] = ["settings", "values", "host", "plan", "seccomp", "egress", "escape", "desktop"];
 
 fn files() -> Vec<File> {
     scan::crate_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))

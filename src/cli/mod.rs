@@ -15,6 +15,7 @@ use crate::host::Host;
 use crate::plan::Plan;
 use crate::settings::Setting;
 
+pub mod desktop;
 pub mod landlock;
 pub mod limits;
 pub mod network;
@@ -60,7 +61,9 @@ pub enum Sub {
         run: Box<RunArgs>,
     },
     /// Report what this kernel and host allow: user namespaces, landlock, seccomp,
-    /// overlayfs, uid ranges, user-mode networking, cgroup delegation.
+    /// overlayfs, uid ranges, user-mode networking, cgroup delegation; and what this
+    /// graphical session offers: X11, Wayland, sound, the session bus, GPU nodes, and the
+    /// helpers the desktop options use (xdg-dbus-proxy, Xephyr) with their packages.
     Check,
     /// Run with bubblewrap's command line (a drop-in for bwrap 0.11).
     ///
@@ -81,6 +84,12 @@ pub enum Sub {
         #[command(subcommand)]
         action: ProfilesAction,
     },
+    /// Desktop launchers that start an application through sandbox, in
+    /// ~/.local/share/applications ($XDG_DATA_HOME/applications).
+    Desktop {
+        #[command(subcommand)]
+        action: DesktopAction,
+    },
     /// Print the shell completion script for SHELL (the file under completions/), e.g.
     /// `sandbox completions bash > ~/.local/share/bash-completion/completions/sandbox`.
     Completions {
@@ -89,12 +98,36 @@ pub enum Sub {
         shell: Shell,
     },
     /// Print a man page (roff, as under man/): `sandbox` (the default), a subcommand's
-    /// (`explain`, `check`, `bwrap`, `profiles`, `completions`, `man`), or `profile` for the
+    /// (`explain`, `check`, `bwrap`, `profiles`, `desktop`, `completions`, `man`), or `profile` for the
     /// profile format, e.g. `sandbox man | man -l -`.
     Man {
         /// The page: `sandbox`, a subcommand, or `profile`.
         #[arg(value_name = "PAGE")]
         page: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum DesktopAction {
+    /// Write a launcher for NAME (an entry of $XDG_DATA_DIRS/applications, `.desktop`
+    /// optional) or FILE.desktop: the same entry with every Exec line run through
+    /// `sandbox --profile PROFILE --`, D-Bus activation off, marked as made by sandbox. The
+    /// desktop shows it instead of the system's entry. A file of that name that sandbox did
+    /// not make is left alone.
+    Install {
+        /// A desktop-file ID (org.gnome.Calculator) or a path to a .desktop file.
+        #[arg(value_name = "NAME|FILE.desktop")]
+        what: String,
+        /// The profile the application runs under.
+        #[arg(long, default_value = "desktop")]
+        profile: String,
+    },
+    /// The launchers sandbox made: name, profile, command.
+    List,
+    /// Delete the launcher NAME, if sandbox made it (nothing else is touched).
+    Remove {
+        /// Its desktop-file ID (`.desktop` optional).
+        name: String,
     },
 }
 
@@ -147,6 +180,8 @@ pub enum Command {
     Print(String),
     /// `sandbox bwrap ARGS`: bubblewrap's command line (see [`crate::compat`]).
     Bwrap(Vec<OsString>),
+    /// `sandbox desktop install|list|remove`.
+    Desktop(DesktopAction),
     /// `sandbox completions SHELL`.
     Completions(Shell),
     /// `sandbox man [PAGE]`.
@@ -214,6 +249,7 @@ pub fn parse(args: Vec<OsString>, host: &Host) -> Result<Command, UsageError> {
         Some(Sub::Bwrap { args }) => Ok(Command::Bwrap(args)),
         Some(Sub::Profiles { action: ProfilesAction::List }) => Ok(Command::ProfilesList),
         Some(Sub::Profiles { action: ProfilesAction::Show { name } }) => Ok(Command::ProfilesShow(name)),
+        Some(Sub::Desktop { action }) => Ok(Command::Desktop(action)),
         Some(Sub::Completions { shell }) => Ok(Command::Completions(shell)),
         Some(Sub::Man { page }) => Ok(Command::Man(page)),
         Some(Sub::Explain { json, run }) => {

@@ -58,6 +58,7 @@ pub(super) fn settings(run: &RunArgs, m: &ArgMatches, host: &Host) -> Result<Vec
     environment(&mut o, run)?;
     process(&mut o, run, &host.home)?;
     run.seccomp.settings(&mut o, &host.home)?;
+    run.desktop.settings(&mut o, host)?;
     run.network.settings(&mut o)?;
     match run.net {
         Some(net) if net != Net::Host && run.share.contains(&Share::Net) => {

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 
 use clap::{ArgAction, Args};
 
-use super::{landlock, limits, network, seccomp};
+use super::{desktop, landlock, limits, network, seccomp};
 use crate::settings::{BindCwd, Net, Share, Userns};
 use crate::values;
 
@@ -15,8 +15,8 @@ use crate::values;
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
     /// Start from profile NAME (looked up in ~/.config/sandbox/profiles, /etc/sandbox/profiles,
-    /// then the built-ins: default, rootfs, none, strict, ci, build, agent, net-service) or from
-    /// the file PATH (anything with a `/`). Without it: `default`, or `rootfs` with --rootfs
+    /// then the built-ins: default, rootfs, none, strict, ci, build, agent, net-service, x11,
+    /// wayland, audio, gpu, fonts, desktop, browser) or from the file PATH (anything with a `/`). Without it: `default`, or `rootfs` with --rootfs
     /// (`container` with --rootfs and --userns auto but no --uid or --gid).
     /// See `sandbox profiles list` and sandbox-profile(5).
     #[arg(long, value_name = "NAME|PATH")]
@@ -223,6 +223,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub seccomp: seccomp::SeccompArgs,
+
+    #[command(flatten)]
+    pub desktop: desktop::DesktopArgs,
 
     /// The command to run and its arguments (put `--` before it).
     #[arg(value_name = "COMMAND", trailing_var_arg = true,

@@ -193,6 +193,7 @@ fn build(st: State, command: &[OsString], ids: Ids, host: &Host) -> Plan {
         env: std::mem::take(&mut st.env).into_iter().map(|(name, value)| EnvVar { name, value }).collect(),
         fs: st.ops,
         network: Default::default(),
+        desktop: Default::default(),
         best_effort: false,
         limits,
         mode: Mode::Namespaces,

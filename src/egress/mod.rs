@@ -12,7 +12,7 @@
 //! shows ([`limit`]), the gateways ([`routes`]), and the filter's
 //! threads ([`serve`]), which work only on sockets they are handed. The
 //! helper that makes those sockets inside the sandbox's namespaces, and
-//! the order of it all, are `launch/monitor/egress.rs`'s.
+//! the order of it all, are `launch/monitor/egress/`'s.
 
 pub mod dns;
 pub mod grants;

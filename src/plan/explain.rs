@@ -16,6 +16,7 @@ impl fmt::Display for Plan {
             landlock::Mode::Namespaces => {
                 self.fmt_namespaces(f)?;
                 self.fmt_mounts(f)?;
+                write!(f, "{}", self.desktop)?;
             }
             landlock::Mode::Landlock => landlock::only::explain(self, &landlock::only::RealHost, f)?,
         }

@@ -43,6 +43,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("build", include_str!("../../profiles/build.toml")),
     ("agent", include_str!("../../profiles/agent.toml")),
     ("net-service", include_str!("../../profiles/net-service.toml")),
+    ("x11", include_str!("../../profiles/x11.toml")),
+    ("wayland", include_str!("../../profiles/wayland.toml")),
+    ("audio", include_str!("../../profiles/audio.toml")),
+    ("gpu", include_str!("../../profiles/gpu.toml")),
+    ("fonts", include_str!("../../profiles/fonts.toml")),
+    ("desktop", include_str!("../../profiles/desktop.toml")),
+    ("browser", include_str!("../../profiles/browser.toml")),
 ];
 
 /// Largest profile file accepted, and deepest include chain.

@@ -5,7 +5,8 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use super::schema::{Doc, Environment, Landlock, Limits, Network, Process, Seccomp, S};
+use super::schema::{Dbus, Desktop, Doc, Environment, Landlock, Limits, Network, Process, Seccomp, S};
+use crate::desktop::resolve::Ask;
 use crate::plan::landlock::{PathRule, RuleAccess};
 use crate::plan::{Access, FsOp};
 use crate::settings::Setting;
@@ -37,6 +38,11 @@ pub fn settings(doc: &Doc, expand: &dyn Fn(&str) -> Result<String, String>, base
     network(&doc.network, &mut out)?;
     process(&doc.process, &val, &mut out)?;
     flag(&mut out, &doc.best_effort, |on| Some(Setting::BestEffort(on)));
+    desktop(&doc.desktop, &doc.dbus, &val, &mut out)?;
+    if let Some(s) = &doc.desktop.app_state {
+        let dir = values::normalize(&base.join(val(s)?));
+        out.push((s.span().start, Setting::Desktop(Ask::AppState(dir))));
+    }
     out.sort_by_key(|(at, _)| *at);
     Ok(out)
 }
@@ -261,6 +267,33 @@ fn process(p: &Process, val: Val, out: &mut Vec<Positioned>) -> Result<(), (usiz
             return Err((s.span().start, "keep-fd takes fds from 3 up (0, 1, 2 are always passed)".into()));
         }
         out.push((s.span().start, Setting::KeepFd(*s.get_ref())));
+    }
+    Ok(())
+}
+
+/// `[desktop]` and `[dbus]`.
+fn desktop(d: &Desktop, b: &Dbus, val: Val, out: &mut Vec<Positioned>) -> Result<(), (usize, String)> {
+    let mut one = |at: usize, a: Ask| out.push((at, Setting::Desktop(a)));
+    if let Some(m) = &d.x11 {
+        one(m.span().start, Ask::X11(*m.get_ref()));
+    }
+    for (w, f) in [(&d.wayland, Ask::Wayland as fn(_) -> Ask), (&d.audio, Ask::Audio), (&d.gpu, Ask::Gpu)] {
+        if let Some(w) = w {
+            one(w.span().start, f(*w.get_ref()));
+        }
+    }
+    if let Some(m) = &b.mode {
+        one(m.span().start, Ask::Bus(*m.get_ref()));
+    }
+    use crate::desktop::resolve::{NameAsk, CALL, OWN, SEE, SYSTEM_TALK, TALK};
+    let names: [(&Vec<S<String>>, NameAsk); 5] =
+        [(&b.see, SEE), (&b.talk, TALK), (&b.own, OWN), (&b.call, CALL), (&b.system_talk, SYSTEM_TALK)];
+    for (list, (f, check)) in names {
+        for s in list {
+            let v = val(s)?;
+            check(&v).map_err(|e| (s.span().start, e))?;
+            one(s.span().start, f(v));
+        }
     }
     Ok(())
 }

@@ -175,6 +175,7 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         Setting::Pids(count) => lim.pids = Some(s(*count)),
         Setting::Cpus(m) => lim.cpus = Some(s(format!("{}", *m as f64 / 1000.0))),
         Setting::IoWeight(w) => lim.io_weight = Some(s(*w)),
+        Setting::Desktop(a) => desktop(d, a),
         // An fd of the caller: nothing a profile can say.
         Setting::SeccompFd(_) => {}
         // doc() takes these; listed so that a new setting must be placed.
@@ -201,6 +202,25 @@ fn confinement(d: &mut Doc, setting: &Setting) {
         | Setting::Share(_)
         | Setting::BestEffort(_)
         | Setting::Mode(_) => {}
+    }
+}
+
+/// A `[desktop]` or `[dbus]` setting.
+fn desktop(d: &mut Doc, a: &crate::desktop::resolve::Ask) {
+    use crate::desktop::resolve::Ask;
+    let (dk, b) = (&mut d.desktop, &mut d.dbus);
+    match a {
+        Ask::X11(m) => dk.x11 = Some(s(*m)),
+        Ask::Wayland(w) => dk.wayland = Some(s(*w)),
+        Ask::Audio(w) => dk.audio = Some(s(*w)),
+        Ask::Gpu(w) => dk.gpu = Some(s(*w)),
+        Ask::Bus(m) => b.mode = Some(s(*m)),
+        Ask::See(n) => b.see.push(s(n.clone())),
+        Ask::Talk(n) => b.talk.push(s(n.clone())),
+        Ask::Own(n) => b.own.push(s(n.clone())),
+        Ask::Call(c) => b.call.push(s(c.clone())),
+        Ask::SystemTalk(n) => b.system_talk.push(s(n.clone())),
+        Ask::AppState(d) => dk.app_state = Some(path(d)),
     }
 }
 

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::desktop::resolve::{BusMode, Want, X11Mode};
 use crate::plan::landlock::Mode;
 use crate::settings::{BindCwd, CacheMode, Net, Share, Userns};
 
@@ -53,6 +54,10 @@ pub struct Doc {
     pub seccomp: Seccomp,
     #[serde(default, skip_serializing_if = "is_empty")]
     pub limits: Limits,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub desktop: Desktop,
+    #[serde(default, skip_serializing_if = "is_empty")]
+    pub dbus: Dbus,
 }
 
 /// `[filesystem]`: each key is the native option of the same name. The
@@ -239,4 +244,41 @@ pub struct Process {
     pub cap_add: Vec<S<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keep_fd: Vec<S<i32>>,
+}
+
+/// `[desktop]`: `x11` (`--x11 host|nested|none|auto`), `wayland`, `audio`,
+/// `gpu` (`--wayland` and the others: true, false or "auto"), `app-state`
+/// (`--app-state DIR`).
+#[derive(Deserialize, Serialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Desktop {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x11: Option<S<X11Mode>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wayland: Option<S<Want>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<S<Want>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<S<Want>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_state: Option<S<String>>,
+}
+
+/// `[dbus]`: `mode` (`--dbus none|filtered|open`), `see`, `talk`, `own`,
+/// `call`, `system-talk` (`--dbus-see` and the others).
+#[derive(Deserialize, Serialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Dbus {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<S<BusMode>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub see: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub talk: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub own: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call: Vec<S<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_talk: Vec<S<String>>,
 }

@@ -15,6 +15,7 @@ fn host_with(files: &[(&str, &str)]) -> (Host, tempfile::TempDir) {
     let mut h = Host::fake("/work/proj");
     h.env.push(("XDG_CONFIG_HOME".into(), dir.path().into()));
     h.cwd = dir.path().to_path_buf();
+    h.session = crate::desktop::detect::Session::fake().into();
     (h, dir)
 }
 
@@ -432,7 +433,17 @@ fn schema_keys() -> Vec<String> {
         let msg = toml::from_str::<schema::Doc>(text).unwrap_err().message().to_string();
         msg.split('`').skip(3).step_by(2).map(str::to_string).collect()
     };
-    let sections = ["filesystem", "environment", "network", "process", "landlock", "seccomp", "limits"];
+    let sections = [
+        "filesystem",
+        "environment",
+        "network",
+        "process",
+        "landlock",
+        "seccomp",
+        "limits",
+        "desktop",
+        "dbus",
+    ];
     let top = expected("zzz = 1\n");
     for section in sections {
         assert!(top.iter().any(|k| k == section), "{section} is not a key of {top:?}");

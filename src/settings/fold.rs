@@ -24,6 +24,8 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         host_loopback: false,
         egress: Egress::default(),
         policy_files: Vec::new(),
+        asked: Default::default(),
+        desktop_origin: None,
         rootfs: None,
         rw_rootfs: false,
         userns: Userns::Own,
@@ -42,12 +44,15 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
         rootfs,
         rw_rootfs,
         userns,
+        asked,
+        desktop_origin,
         ..
     } = b;
     super::settle::root_source(&mut plan, &mut prov, rootfs, rw_rootfs)?;
     super::settle::id_map(&mut plan, host, userns)?;
     user_net(&mut plan, publish, host_loopback)?;
     egress.attach(&mut plan, &mut notes)?;
+    desktop(&mut plan, &mut prov, host, &asked, desktop_origin)?;
     // A profile's host name gives way to a shared UTS namespace; one given on
     // the command line is a conflict that validation reports.
     if !plan.namespaces.uts && prov.scalars.get("hostname") != Some(&Origin::CommandLine) {
@@ -82,6 +87,28 @@ fn user_net(plan: &mut Plan, publish: Vec<Publish>, host_loopback: bool) -> Resu
         }
         None => Ok(()),
     }
+}
+
+/// The desktop options, resolved against the session: their mounts after
+/// every other operation, their variables, what the monitor provides.
+fn desktop(
+    plan: &mut Plan,
+    prov: &mut Provenance,
+    host: &Host,
+    asked: &crate::desktop::resolve::Asked,
+    origin: Option<Origin>,
+) -> Result<(), String> {
+    let Some(origin) = origin else { return Ok(()) };
+    let r = crate::desktop::resolve::resolve(asked, host.session(), host.uid)?;
+    for op in r.ops {
+        plan.fs.push(op);
+        prov.fs.push(origin.clone());
+    }
+    for (k, v) in r.env {
+        set_env(&mut plan.env, &mut prov.env, k.into(), v.into(), origin.clone());
+    }
+    plan.desktop = r.desktop;
+    Ok(())
 }
 
 /// The `--allow-host` and `--allow-addr` rules of the fold, and where the
@@ -201,6 +228,7 @@ fn empty(host: &Host) -> Plan {
             exec_label: None,
         },
         network: Default::default(),
+        desktop: Default::default(),
         best_effort: false,
         limits: Default::default(),
         mode: Default::default(),
@@ -225,6 +253,10 @@ struct Builder<'a> {
     egress: Egress,
     /// Seccomp policy files, read when the fold is done.
     policy_files: Vec<(PathBuf, bool)>,
+    /// The desktop options, resolved when the fold is done, and where the
+    /// last of them was written.
+    asked: crate::desktop::resolve::Asked,
+    desktop_origin: Option<Origin>,
     /// `--rootfs`, `--rw-rootfs`, `--userns`: settled when the fold is done.
     rootfs: Option<PathBuf>,
     rw_rootfs: bool,
@@ -308,6 +340,10 @@ impl Builder<'_> {
             | Setting::Pids(_)
             | Setting::Cpus(_)
             | Setting::IoWeight(_)) => self.limits(s, o),
+            Setting::Desktop(a) => {
+                self.asked.apply(a);
+                self.desktop_origin = Some(o.clone());
+            }
         }
     }
 

@@ -237,6 +237,9 @@ pub enum Setting {
     Pids(u64),
     Cpus(u64),
     IoWeight(u16),
+    /// `--x11`, `--wayland`, `--audio`, `--gpu`, `--dbus` and its names:
+    /// resolved against the session at the end of the fold.
+    Desktop(crate::desktop::resolve::Ask),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -394,3 +394,12 @@ pub fn token() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{}{}", 100000 + std::process::id() % 100000, N.fetch_add(1, Ordering::SeqCst))
 }
+
+/// The children of `pid` whose command name (comm) is `name`.
+pub fn children_named(pid: u32, name: &str) -> Vec<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    text.split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter(|p: &u32| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == name))
+        .collect()
+}

@@ -89,12 +89,13 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
         }
         Err(e) => return Err(ids::clone_error(e)),
     };
-    let Launch { exec, mut reporter, cgroup, tty, timeout } = launch;
+    let Launch { exec, mut reporter, cgroup, tty, timeout, desktop } = launch;
     if pid == 0 {
         drop((release_w, report_r, ended_r));
         let unshare_cgroup = cgroup.is_some() && ctx.plan.namespaces.cgroup && own_ns;
-        // Removing the cgroup and the pid file is the monitor's job, never init's.
-        std::mem::forget((cgroup, reporter));
+        // Removing the cgroup and the pid file and stopping the helpers are
+        // the monitor's job, never init's.
+        std::mem::forget((cgroup, reporter, desktop));
         init::init(ctx, InitSide { release_r, report_w, ended_w, tty, unshare_cgroup }, old_mask, exec);
     }
     drop((release_r, report_w, ended_w));
@@ -105,6 +106,7 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
         init: child,
         _alive: release_w,
         _net: net,
+        _desktop: desktop,
         report: Some(report_r),
         ended: Some(ended_r),
         tty: tty.map(relay::Relay::from_outside),

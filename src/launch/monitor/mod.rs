@@ -62,8 +62,10 @@ use crate::plan::landlock::Mode;
 
 mod cgroup;
 mod clone;
+mod desktop;
 mod direct;
 mod egress;
+mod helper;
 mod ids;
 mod metadata;
 mod relay;
@@ -84,10 +86,15 @@ pub fn start(ctx: &Ctx) -> Result<u8> {
     direct::warn(&precheck(ctx)?); // a confinement this kernel lacks: refused, or warned of
     let reporter = status::Reporter::new(ctx)?; // status fd open, pid file made
     let cgroup = cgroup::prepare(ctx)?; // a delegated cgroup made, or a systemd scope due
+                                        // The bus proxy and the nested X server start now, meanwhile the rest;
+                                        // ready before clone: their sockets are bound like any other file.
+    let mut desktop = desktop::start(ctx, cgroup.is_some())?;
     let tty = tty::prepare(ctx)?; // the pty's socket, if the command gets one
     let timeout = timeout::Timeout::new(started, ctx.plan.limits.timeout_ms, ctx.plan.limits.kill_after_ms);
+    let with_helpers = desktop.ready(ctx)?; // the plan with their sockets added
+    let ctx = &Ctx { plan: with_helpers.as_ref().unwrap_or(ctx.plan), ..*ctx };
     let old_mask = block_signals(ctx)?;
-    clone::clone_init(ctx, Launch { exec, reporter, cgroup, tty, timeout }, old_mask)
+    clone::clone_init(ctx, Launch { exec, reporter, cgroup, tty, timeout, desktop }, old_mask)
 }
 
 /// What the monitor makes before it forks, on either path.
@@ -97,6 +104,8 @@ struct Launch {
     cgroup: Option<cgroup::Cgroup>,
     tty: Option<tty::Outside>,
     timeout: timeout::Timeout,
+    /// The desktop helpers, stopped when this is dropped (at the end).
+    desktop: desktop::Helpers,
 }
 
 fn check_keep_fds(ctx: &Ctx) -> Result<()> {

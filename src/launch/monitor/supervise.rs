@@ -57,6 +57,8 @@ pub struct Run<'a> {
     /// before `cgroup` so it is gone before the cgroup's leaf, where it
     /// runs beside the monitor, is removed.
     pub _net: Option<UserNet>,
+    /// The desktop helpers (bus proxy, nested X server), stopped when dropped.
+    pub _desktop: super::desktop::Helpers,
     /// Setup report from init and the command (close-on-exec).
     pub report: Option<OwnedFd>,
     /// init's last words: how the command ended (`e` code or `s` signal).
@@ -389,7 +391,8 @@ fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
         _ => (SETUP, None),
     };
     if reaper::is_reaper(run.ctx) {
-        let keep: Vec<Pid> = run._net.iter().map(UserNet::pid).collect();
+        let mut keep: Vec<Pid> = run._net.iter().map(UserNet::pid).collect();
+        keep.extend(run._desktop.pids());
         reaper::end_orphans(&keep);
     }
     let timed_out = run.timeout.fired;

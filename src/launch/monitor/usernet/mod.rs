@@ -25,23 +25,15 @@
 //! - The backend gets its own process group, so a terminal's ^C reaches the
 //!   command (through the monitor) and not the network.
 
-use std::ffi::OsString;
-use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::FileExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::launch::error::{Context, Result, SetupError};
+use super::helper::{self, pipe, Child, Spawn};
+use crate::launch::error::{Result, SetupError};
 use crate::launch::{probe, Ctx};
 use crate::plan::network::{Backend, UserNet as Plan};
 
@@ -53,8 +45,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A running backend; dropping it stops it.
 pub struct UserNet {
-    name: &'static str,
-    pid: Pid,
+    child: Child,
     /// slirp4netns's `--exit-fd` peer: closing it ends slirp4netns.
     exit: Option<OwnedFd>,
     /// Wait for its exit when stopping it: it runs in the monitor's cgroup
@@ -66,7 +57,6 @@ pub struct UserNet {
 pub struct Starting {
     net: UserNet,
     ready: OwnedFd,
-    out: File,
     api: Option<slirp_api::ApiDir>,
     publish: Vec<crate::plan::network::Publish>,
 }
@@ -78,7 +68,6 @@ pub fn spawn(ctx: &Ctx, init: libc::pid_t, reap_on_stop: bool) -> Result<Option<
     let Some(plan) = &ctx.plan.network.user else { return Ok(None) };
     let (backend, path) = find(plan.backend)?;
     let name = backend.name();
-    let out = memfd(name)?;
     let (ready_r, ready_w) = pipe()?;
     let (args, slirp) = match backend {
         Backend::Slirp4netns => {
@@ -90,19 +79,20 @@ pub fn spawn(ctx: &Ctx, init: libc::pid_t, reap_on_stop: bool) -> Result<Option<
     ctx.log("network", &format!("{} {}", path.display(), args.join(" ")));
     let mut keep = vec![ready_w.as_raw_fd()];
     keep.extend(slirp.as_ref().map(|s| s.exit_r.as_raw_fd()));
-    let pid = spawn_backend(&path, &args, &out, keep)?;
+    let deathsig = Some(Signal::SIGKILL);
+    let child = helper::spawn(Spawn { name, path: &path, args: &args, env: Vec::new(), keep, deathsig })?;
     drop(ready_w);
     let (exit, api) = slirp.map_or((None, None), |s| (Some(s.exit_w), s.api));
-    let net = UserNet { name, pid, exit, reap_on_stop };
-    Ok(Some(Starting { net, ready: ready_r, out, api, publish: plan.publish.clone() }))
+    let net = UserNet { child, exit, reap_on_stop };
+    Ok(Some(Starting { net, ready: ready_r, api, publish: plan.publish.clone() }))
 }
 
 impl Starting {
     /// Waits until the backend is ready, then publishes the ports (slirp4netns).
     pub fn ready(self, ctx: &Ctx) -> Result<UserNet> {
-        let Starting { net, ready, out, api, publish } = self;
-        wait_ready(&net, &ready, &out)?;
-        ctx.log("network", &format!("{} ready", net.name));
+        let Starting { net, ready, api, publish } = self;
+        wait_ready(&net.child, &ready)?;
+        ctx.log("network", &format!("{} ready", net.child.name));
         ctx.pause("user-net");
         if let Some(api) = api {
             for p in &publish {
@@ -156,98 +146,19 @@ fn find(backend: Backend) -> Result<(Backend, PathBuf)> {
     })
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(OFlag::O_CLOEXEC).what(|| "pipe".into())
-}
-
-/// A memory file for the backend's stdout and stderr.
-fn memfd(name: &str) -> Result<File> {
-    let fd = nix::sys::memfd::memfd_create(
-        &std::ffi::CString::new(format!("sandbox-{name}")).expect("no NUL"),
-        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
-    )
-    .what(|| "memfd_create".into())?;
-    Ok(File::from(fd))
-}
-
-fn spawn_backend(path: &Path, args: &[String], out: &File, keep: Vec<RawFd>) -> Result<Pid> {
-    let what = || format!("start {}", path.display());
-    let io =
-        |e: std::io::Error| SetupError::errno(what(), Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
-    let mut cmd = Command::new(path);
-    cmd.args(args.iter().map(OsString::from))
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().map_err(io)?)
-        .stderr(out.try_clone().map_err(io)?)
-        .process_group(0);
-    let monitor = nix::unistd::getpid();
-    // SAFETY: the closure runs in the forked child of a single-threaded
-    // monitor before exec; it only makes system calls (sigprocmask, prctl,
-    // getppid, fcntl) and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            // The monitor blocks the signals it takes with sigwait; the
-            // mask is inherited across exec and std does not reset it.
-            SigSet::empty().thread_set_mask()?;
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            if nix::unistd::getppid() != monitor {
-                return Err(Errno::ESRCH.into());
-            }
-            for &fd in &keep {
-                fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()))?;
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().map_err(io)?;
-    Ok(Pid::from_raw(child.id() as libc::pid_t))
-}
-
 /// Waits for the backend's first word on `ready`, its exit, or the timeout.
-fn wait_ready(net: &UserNet, ready: &OwnedFd, out: &File) -> Result<()> {
-    let what = || format!("start {}", net.name);
-    let end = Instant::now() + READY_TIMEOUT;
-    loop {
-        let left = end.saturating_duration_since(Instant::now());
-        let ms = PollTimeout::try_from(left.as_millis().min(60_000) as u32).unwrap_or(PollTimeout::MAX);
-        let mut fds = [PollFd::new(ready.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, ms) {
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(SetupError::errno(what(), e)),
-            Ok(0) if left.is_zero() => {
-                let secs = READY_TIMEOUT.as_secs();
-                return Err(failure(net.name, &output(out), &format!("not ready after {secs} s")));
-            }
-            Ok(0) => continue,
-            Ok(_) => {}
+fn wait_ready(child: &Child, ready: &OwnedFd) -> Result<()> {
+    match helper::read_ready(ready, Instant::now() + READY_TIMEOUT)? {
+        Some(word) if !word.is_empty() => Ok(()),
+        Some(_) => {
+            let status = child.reap(Duration::from_secs(2));
+            Err(failure(child.name, &child.output(), &status))
         }
-        let mut buf = [0u8; 64];
-        match nix::unistd::read(ready.as_raw_fd(), &mut buf) {
-            Err(Errno::EINTR) => continue,
-            Ok(n) if n > 0 => return Ok(()),
-            Ok(_) => {
-                let status = net.reap(Duration::from_secs(2));
-                return Err(failure(net.name, &output(out), &status));
-            }
-            Err(e) => return Err(SetupError::errno(what(), e)),
+        None => {
+            let secs = READY_TIMEOUT.as_secs();
+            Err(failure(child.name, &child.output(), &format!("not ready after {secs} s")))
         }
     }
-}
-
-/// The last 16 KiB the backend printed (its writes moved the shared file
-/// offset, so read at explicit ones).
-fn output(out: &File) -> String {
-    let len = out.metadata().map_or(0, |m| m.len());
-    let start = len.saturating_sub(16 * 1024);
-    let mut buf = vec![0u8; (len - start) as usize];
-    let mut got = 0;
-    while got < buf.len() {
-        match out.read_at(&mut buf[got..], start + got as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
-    String::from_utf8_lossy(&buf[..got]).into_owned()
 }
 
 /// The error for a backend that did not come up: its last meaningful line,
@@ -277,33 +188,9 @@ pub fn failure(name: &str, output: &str, otherwise: &str) -> SetupError {
 }
 
 impl UserNet {
-    /// Waits up to `grace` for the backend to exit, then kills it; its
-    /// status, in words.
-    fn reap(&self, grace: Duration) -> String {
-        let end = Instant::now() + grace;
-        loop {
-            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) if Instant::now() < end => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Ok(WaitStatus::StillAlive) => {
-                    let _ = kill(self.pid, Signal::SIGKILL);
-                    let _ = waitpid(self.pid, None);
-                    return "killed: it did not exit".into();
-                }
-                Ok(WaitStatus::Exited(_, code)) => return format!("exited with status {code}"),
-                Ok(WaitStatus::Signaled(_, sig, _)) => return format!("killed by {sig}"),
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(_) => return "gone".into(),
-            }
-        }
-    }
-}
-
-impl UserNet {
     /// The helper's pid.
     pub fn pid(&self) -> Pid {
-        self.pid
+        self.child.pid
     }
 }
 
@@ -317,10 +204,7 @@ impl Drop for UserNet {
     /// cgroup with a process in it cannot be removed).
     fn drop(&mut self) {
         drop(self.exit.take());
-        let _ = kill(self.pid, Signal::SIGKILL);
-        if self.reap_on_stop {
-            let _ = waitpid(self.pid, None);
-        }
+        self.child.kill(self.reap_on_stop);
     }
 }
 
