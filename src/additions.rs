@@ -59,7 +59,7 @@ pub fn apply<O>(
         skipped = ins.toolchains(&table, host, fs, want.expand);
     }
     ins.offline_resolver();
-    let extras = etclinks::extra(&ins.plan.fs, host, fs);
+    let extras = etclinks::extra_cached(&ins.plan.fs, host, fs, host.cache.as_deref());
     for e in extras {
         ins.fs_after(e.op, e.why, Some(e.after));
     }

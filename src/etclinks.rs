@@ -28,8 +28,13 @@ use crate::hostfs::{HostFs, Kind};
 use crate::plan::view::{self, Shown};
 use crate::plan::{Access, FsOp};
 
+pub mod cache;
+
 /// The directories of `/etc`, besides itself, whose links are followed.
 pub const SUBDIRS: [&str; 5] = ["alternatives", "ssl", "ssl/certs", "pki/tls", "pki/tls/certs"];
+
+/// The kernel's file systems: nothing in them is ever shown for a link.
+pub const KERNEL: [&str; 3] = ["/proc", "/sys", "/dev"];
 
 /// An operation to insert after the `/etc` bind at `after`, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,34 +46,72 @@ pub struct Extra {
 
 /// What the links of the host's `/etc`, where `ops` share it, need.
 pub fn extra(ops: &[FsOp], host: &Host, fs: &dyn HostFs) -> Vec<Extra> {
+    extra_from(ops, host, fs, fs)
+}
+
+/// [`extra`], with what the links pointed at last time kept in the cache
+/// directory `cache` (`$XDG_RUNTIME_DIR/sandbox`; [`cache`]) and used while
+/// it holds, or kept there now. Only "this link needs nothing" is taken
+/// from it: what a link adds is always read from `fs`.
+pub fn extra_cached(ops: &[FsOp], host: &Host, fs: &dyn HostFs, dir: Option<&Path>) -> Vec<Extra> {
+    let Some(dir) = dir.filter(|_| anchor(ops).is_some()) else {
+        return extra(ops, host, fs);
+    };
+    if let Some(facts) = cache::load(dir) {
+        return extra_from(ops, host, &cache::Cached::new(facts, fs), fs);
+    }
+    let began = std::time::SystemTime::now();
+    let recorder = cache::Recorder::new(fs);
+    let out = extra_from(ops, host, &recorder, fs);
+    if let Some(facts) = recorder.facts(began - cache::SETTLE) {
+        // A cache: when it cannot be kept, the next run walks again.
+        let _ = cache::store(dir, &facts);
+    }
+    out
+}
+
+/// The `/etc` bind the extras follow.
+fn anchor(ops: &[FsOp]) -> Option<usize> {
     let etc = Path::new("/etc");
-    let Some(at) =
-        ops.iter().rposition(|op| matches!(op, FsOp::Bind { src, dest, .. } if src == etc && dest == etc))
-    else {
+    ops.iter().rposition(|op| matches!(op, FsOp::Bind { src, dest, .. } if src == etc && dest == etc))
+}
+
+/// [`extra`] with the links and walks of `facts`; what a link adds is
+/// read again from `live` (`facts` may be a cache the command could write).
+fn extra_from(ops: &[FsOp], host: &Host, facts: &dyn HostFs, live: &dyn HostFs) -> Vec<Extra> {
+    let Some(at) = anchor(ops) else {
         return Vec::new();
     };
+    let etc = Path::new("/etc");
     let mut out: Vec<Extra> = Vec::new();
     for dir in std::iter::once(etc.to_path_buf()).chain(SUBDIRS.iter().map(|s| etc.join(s))) {
-        for name in fs.links(&dir) {
+        for name in facts.links(&dir) {
             let link = dir.join(name);
             // Covered inside (a hidden file, user-mode networking's own
             // resolv.conf): the host's link is not what the command sees.
             if view::at(ops, &link).0 != Shown::Same {
                 continue;
             }
-            follow(ops, host, fs, &link, at, &mut out);
+            if follow(ops, host, facts, &link).is_empty() {
+                continue;
+            }
+            let why = format!("{} links there", escape::path(&link));
+            for op in follow(ops, host, live, &link) {
+                if !out.iter().any(|e| e.op.dest() == op.dest()) {
+                    out.push(Extra { after: at, op, why: why.clone() });
+                }
+            }
         }
     }
     out
 }
 
-/// Adds what following `link` needs, when all of it may be shown.
-fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path, at: usize, out: &mut Vec<Extra>) {
-    let Some(walk) = fs.walk(link) else { return };
+/// What following `link` needs, when all of it may be shown.
+fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path) -> Vec<FsOp> {
+    let Some(walk) = fs.walk(link) else { return Vec::new() };
     if !matches!(walk.kind, Some(Kind::File { .. } | Kind::Dir)) {
-        return;
+        return Vec::new();
     }
-    let why = format!("{} links there", escape::path(link));
     let mut add = Vec::new();
     for l in &walk.links {
         match view::at(ops, &l.at) {
@@ -76,7 +119,7 @@ fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path, at: usize, ou
             (_, None) if allowed(host, &l.at) => {
                 add.push(FsOp::Symlink { target: l.target.clone(), dest: l.at.clone() })
             }
-            _ => return,
+            _ => return Vec::new(),
         }
     }
     match view::at(ops, &walk.real) {
@@ -87,13 +130,9 @@ fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path, at: usize, ou
             access: Access::ReadOnly,
             optional: true,
         }),
-        _ => return,
+        _ => return Vec::new(),
     }
-    for op in add {
-        if !out.iter().any(|e| e.op.dest() == op.dest()) {
-            out.push(Extra { after: at, op, why: why.clone() });
-        }
-    }
+    add
 }
 
 /// Whether a link's target may be shown: never `$HOME`, the kernel's, or
@@ -103,7 +142,7 @@ fn allowed(host: &Host, p: &Path) -> bool {
     if p.starts_with(&host.home) || host.home.starts_with(p) || p == Path::new("/") {
         return false;
     }
-    if ["/proc", "/sys", "/dev"].iter().any(|k| p.starts_with(k)) {
+    if KERNEL.iter().any(|k| p.starts_with(k)) {
         return false;
     }
     !host.private.iter().any(|d| match d.why {
@@ -235,6 +274,35 @@ mod tests {
         ops.push(FsOp::File { dest: "/etc/resolv.conf".into(), content, mode: 0o644, how });
         let got = extra(&ops, &Host::fake("/work"), &host_fs());
         assert!(!got.iter().any(|e| e.why.starts_with("/etc/resolv.conf")), "{got:?}");
+    }
+
+    /// A cache the command could have written (`--rw $XDG_RUNTIME_DIR`)
+    /// only makes a run show less: whatever it says, what is added is what
+    /// the host's links need.
+    #[test]
+    fn a_forged_cache_never_adds_what_the_host_does_not_need() {
+        use crate::hostfs::{Link, Walk};
+        let host = host_fs();
+        let forged = |link: &str, real: &str| {
+            let links = vec![Link { at: link.into(), target: real.into() }];
+            (link.into(), Some(Walk { real: real.into(), kind: Some(Kind::File { exec: false }), links }))
+        };
+        let facts = cache::Facts {
+            stamps: vec![],
+            listings: vec![("/etc".into(), vec!["resolv.conf".into(), "localtime".into(), "ghost".into()])],
+            walks: vec![
+                forged("/etc/resolv.conf", "/srv/forged"),
+                forged("/etc/localtime", "/opt/forged"),
+                forged("/etc/ghost", "/var/forged"),
+            ],
+        };
+        let mut fs = host_fs();
+        fs.file("/srv/forged", "").file("/opt/forged", "").file("/var/forged", "");
+        let cached = cache::Cached::new(facts, &fs);
+        let got = extra_from(&ops(), &Host::fake("/work"), &cached, &fs);
+        let live = extra(&ops(), &Host::fake("/work"), &host);
+        assert!(!got.is_empty());
+        assert!(got.iter().all(|e| live.contains(e)), "{got:?}\nnot all in\n{live:?}");
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct Host {
     pub session: std::cell::OnceCell<crate::desktop::detect::Session>,
     /// Subordinate ids and the helpers that map them (`--userns auto`).
     pub userns: crate::idmap::HostView,
+    /// Where sandbox keeps what it may reuse on the next run (what the
+    /// links of `/etc` point at): `$XDG_RUNTIME_DIR/sandbox`, when that
+    /// variable names a directory; `None` keeps nothing.
+    pub cache: Option<PathBuf>,
 }
 
 /// Why a directory is never shared as the current directory.
@@ -146,6 +150,7 @@ impl Host {
                 .to_string(),
             session: std::cell::OnceCell::new(),
             userns,
+            cache: runtime.filter(|r| r.is_absolute()).map(|r| r.join("sandbox")),
         }
     }
 
@@ -202,6 +207,7 @@ impl Host {
             kernel: "6.18.0".into(),
             session: crate::desktop::detect::Session::default().into(),
             userns: crate::idmap::HostView::fake("u"),
+            cache: None,
         }
     }
 }

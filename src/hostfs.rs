@@ -93,7 +93,8 @@ pub trait HostFs {
     }
 }
 
-fn walk<F: HostFs + ?Sized>(fs: &F, p: &Path) -> Option<Walk> {
+/// [`HostFs::walk`]'s resolution, each lookup made through `fs`.
+pub fn walk<F: HostFs + ?Sized>(fs: &F, p: &Path) -> Option<Walk> {
     if !p.is_absolute() {
         return None;
     }

@@ -94,6 +94,67 @@ fn what_a_link_in_etc_points_at_is_there_read_only() {
     assert_eq!(std::fs::read_to_string(&stub).unwrap(), "# the stub\nnameserver 127.0.0.53\n");
 }
 
+/// What the links of /etc point at is kept in `$XDG_RUNTIME_DIR/sandbox`
+/// (the caller's, 0700 and 0600) and read again once /etc changes: a link
+/// added after the cache was written is followed on the next run. A link
+/// planted where the cache goes is replaced, never written through.
+#[test]
+fn the_kept_answers_of_etc_links_give_way_to_a_changed_etc() {
+    if !root_or_skip("an overlay over /etc in a mount namespace of the test's own") {
+        return;
+    }
+    let (cwd, home, runtime) = (Dir::new(), Dir::new(), Dir::new());
+    std::fs::set_permissions(runtime.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let rt = runtime.path().display().to_string();
+    let explain =
+        || sbx(cwd.path(), home.path(), ["explain", "--", "true"]).env("XDG_RUNTIME_DIR", &rt).output().ok();
+    let kept = runtime.path().join("sandbox/etc-links");
+    // A directory of the host changed in the last 2 s is not kept from:
+    // the first runs may leave nothing.
+    assert!(
+        wait_for(20.0, || {
+            explain();
+            kept.is_file()
+        }),
+        "nothing kept in {rt}"
+    );
+    let (dir, file) = (std::fs::metadata(kept.parent().unwrap()).unwrap(), std::fs::metadata(&kept).unwrap());
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((dir.mode() & 0o7777, file.mode() & 0o7777), (0o700, 0o600));
+    assert_eq!((dir.uid(), file.uid()), (caller_uid(), caller_uid()));
+    let before = explain();
+
+    let target = VarLib(PathBuf::from(format!("/var/lib/sandbox-test-{}", token())));
+    std::fs::create_dir_all(&target.0).unwrap();
+    std::fs::set_permissions(&target.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(target.0.join("zone"), "").unwrap();
+    let zone = target.0.join("zone").display().to_string();
+    let (rt2, zone2) = (rt.clone(), zone.clone());
+    let (cwd_path, home_path) = (cwd.path().to_path_buf(), home.path().to_path_buf());
+    with_etc_links(&[("sandbox-test-kept", zone.as_str())], move || {
+        let out =
+            sbx(&cwd_path, &home_path, ["explain", "--", "true"]).env("XDG_RUNTIME_DIR", &rt2).output().ok();
+        let line = out.lines().find(|l| l.trim_start().starts_with(&zone2)).unwrap_or("");
+        assert!(
+            line.ends_with("/etc/sandbox-test-kept links there"),
+            "a kept answer hid the new link:\n{out}"
+        );
+    });
+    assert!(!before.contains(&zone), "{before}");
+
+    // A link where the cache goes: replaced by a file, its target unchanged.
+    let bait = runtime.file("bait", "bait\n");
+    std::fs::remove_file(&kept).unwrap();
+    std::os::unix::fs::symlink(&bait, &kept).unwrap();
+    runtime.own(&kept);
+    assert!(wait_for(20.0, || {
+        explain();
+        std::fs::symlink_metadata(&kept).unwrap().is_file()
+    }));
+    assert_eq!(std::fs::read_to_string(&bait).unwrap(), "bait\n");
+    assert_eq!(explain(), before);
+}
+
 #[test]
 fn the_fontconfig_cache_is_there() {
     let plan = run(&["explain", "--", "true"]).ok();

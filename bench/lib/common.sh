@@ -68,7 +68,10 @@ bench_setup() {
     tmp=$(mktemp -d /tmp/sandbox-bench.XXXXXX)
     trap 'bench_cleanup' EXIT
     chmod 755 "$tmp"
-    mkdir "$tmp/bin" "$tmp/home" "$tmp/work" "$tmp/out"
+    mkdir "$tmp/bin" "$tmp/home" "$tmp/work" "$tmp/out" "$tmp/runtime"
+    # $XDG_RUNTIME_DIR, as a login session has it (pam_systemd): sandbox
+    # keeps what /etc's links point at there.
+    chmod 700 "$tmp/runtime"
     cp "$built" "$tmp/bin/sandbox"
     chmod 755 "$tmp/bin" "$tmp/bin/sandbox"
     build_c lib/runner.c runner -lm
@@ -78,7 +81,7 @@ bench_setup() {
             note "creating the system user $user"
             useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
         fi
-        chown "$(id -u "$user"):$(id -g "$user")" "$tmp/home" "$tmp/work" "$tmp/out"
+        chown "$(id -u "$user"):$(id -g "$user")" "$tmp/home" "$tmp/work" "$tmp/out" "$tmp/runtime"
         run_as=(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --clear-groups)
     else
         user=$(id -un)
@@ -96,7 +99,7 @@ bench_cleanup() {
 
 as_user() {
     (cd "$work" && "${run_as[@]}" env -i HOME="$home" PATH="$path" LANG=C.UTF-8 USER="$user" \
-        TERM="${TERM:-dumb}" "$@")
+        TERM="${TERM:-dumb}" XDG_RUNTIME_DIR="$tmp/runtime" "$@")
 }
 
 quote() {

@@ -1,6 +1,7 @@
 //! Host files and directories that sandbox itself opens, creates or writes
 //! at a path the command may reach: `--persist` state (STATEDIR, its
-//! `upper`, `work` and `lock`) and `--pid-file`.
+//! `upper`, `work` and `lock`), `--pid-file`, and the cache of what the
+//! links of `/etc` point at (`$XDG_RUNTIME_DIR/sandbox/etc-links`).
 //!
 //! The command may have planted a symlink, a FIFO, a hard link or a file of
 //! someone else's there in an earlier run, or plant one while this run goes
@@ -159,6 +160,43 @@ pub fn open_file(path: &Path) -> Result<std::fs::File, String> {
         })?;
     check(&file, "it", Kind::File)?;
     Ok(file)
+}
+
+/// The contents of the regular file `name` in `dir`, read without following
+/// a symlink or waiting on a FIFO, when it is the caller's and has no other
+/// hard link.
+pub fn read_beneath(dir: &OwnedFd, name: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let p = Path::new(name);
+    let fd = open_beneath(dir, p, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+        .map_err(|e| open_error(Some(dir), p, name, Kind::File, e))?;
+    check(&fd, name, Kind::File)?;
+    let mut out = Vec::new();
+    std::fs::File::from(fd)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{name}: {}", crate::escape::cause(&e)))?;
+    Ok(out)
+}
+
+/// Replaces the file `name` in `dir` with `bytes` at once: written to a new
+/// file of its own (O_EXCL, 0600) and renamed over `name`, so a reader sees
+/// the old contents or the new, never a part.
+pub fn replace_beneath(dir: &OwnedFd, name: &str, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let tmp = format!(".{name}.{}", std::process::id());
+    let p = Path::new(&tmp);
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NONBLOCK;
+    let fd = open_beneath(dir, p, flags, 0o600).map_err(|e| open_error(Some(dir), p, &tmp, Kind::File, e))?;
+    let written =
+        std::fs::File::from(fd).write_all(bytes).map_err(|e| format!("{tmp}: {}", crate::escape::cause(&e)));
+    let renamed = written.and_then(|()| {
+        nix::fcntl::renameat(Some(dir.as_raw_fd()), p, Some(dir.as_raw_fd()), Path::new(name))
+            .map_err(|e| format!("{name}: {}", strerror(e)))
+    });
+    if renamed.is_err() {
+        let _ = nix::unistd::unlinkat(Some(dir.as_raw_fd()), p, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    }
+    renamed
 }
 
 /// Whether the name `path` (not followed) still is the file `fd` holds.

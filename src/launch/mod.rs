@@ -35,7 +35,7 @@ mod command;
 mod ctx;
 pub mod error;
 mod filters;
-mod hostfile;
+pub mod hostfile;
 mod init;
 mod monitor;
 pub mod netns;

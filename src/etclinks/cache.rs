@@ -1,0 +1,446 @@
+//! What the links of `/etc` pointed at last time, and whether that still holds.
+//!
+//! Following every link of `/etc`, `/etc/alternatives` and `/etc/ssl/certs`
+//! costs a `readlink` and a few `lstat`s per link: about 740 links and 7 ms
+//! on a desktop Debian, more than the rest of a start. Their answers change
+//! only when the host's files do, so they are kept in
+//! `$XDG_RUNTIME_DIR/sandbox/etc-links` (a directory of the caller's, 0700;
+//! the file 0600, replaced at once by a rename) and used again while every
+//! directory they were read from is as it was.
+//!
+//! - **What is kept**: the links each directory listed, and each link's
+//!   walk (where it leads, through which links, and what is there). Never
+//!   a decision: what the Plan covers, what may be shown and what the
+//!   caller may read are worked out again on every run.
+//! - **When it holds**: [`Recorder`] notes every directory a lookup went
+//!   through (each component's parent, and each listed directory with its
+//!   parents). Any change to a name in a directory (a new link, a link
+//!   replaced, a file become a directory), to its mode or owner, or a
+//!   mount over it changes that directory's device, inode, mtime or ctime:
+//!   [`load`] compares all four of each, and any difference, like any
+//!   unreadable or malformed file, is a miss, after which the walk is done
+//!   again and kept.
+//! - **Racing a change**: timestamps move in clock ticks, so a change just
+//!   after a directory was read could leave its stamp as it was. No answer
+//!   read from a directory that changed less than [`SETTLE`] before the
+//!   walk began is kept, nor one that went through `/proc`, `/sys` or
+//!   `/dev` (`/etc/mtab` leads into `/proc/self`, a new directory on every
+//!   run); a run asks the host what is not kept.
+//! - **A file the command could write** (with `--rw $XDG_RUNTIME_DIR`): it
+//!   can only make a run show less. Every link whose kept walk would add
+//!   something to the sandbox is walked again on the host and only that
+//!   answer counts ([`super::extra_cached`]); a kept answer only ever says
+//!   that a link needs nothing.
+//!
+//! Written by hand: it is a few hundred entries of paths, which are bytes
+//! (NUL never occurs in one), so the format is fields ending in NUL.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::hostfs::{HostFs, Kind, Link, Walk};
+use crate::launch::hostfile;
+
+/// The file in the cache directory.
+pub const FILE: &str = "etc-links";
+
+/// How long a directory must have been left alone before what was read in
+/// it is kept (a few clock ticks, with room to spare).
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// The first field of the file: its format.
+const MAGIC: &[u8] = b"sandbox etc-links 1";
+
+/// What `lstat` said of a directory: any change to its entries, mode,
+/// owner or mount changes one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl Stamp {
+    /// The stamp of the directory at `p` (not followed), if it is one.
+    pub fn of(p: &Path) -> Option<Stamp> {
+        let st = nix::sys::stat::lstat(p).ok()?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return None;
+        }
+        Some(Stamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        })
+    }
+
+    /// When the directory last changed.
+    fn changed(&self) -> SystemTime {
+        let (s, ns) = self.ctime;
+        UNIX_EPOCH + Duration::new(s.max(0) as u64, ns.clamp(0, 999_999_999) as u32)
+    }
+}
+
+/// What was read, and the directories it was read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub stamps: Vec<(PathBuf, Stamp)>,
+    pub listings: Vec<(PathBuf, Vec<OsString>)>,
+    pub walks: Vec<(PathBuf, Option<Walk>)>,
+}
+
+/// A [`HostFs`] that notes what [`HostFs::links`] and [`HostFs::walk`]
+/// answered and every directory each answer's lookups went through.
+pub struct Recorder<'a> {
+    inner: &'a dyn HostFs,
+    /// The directories the answer being made went through.
+    seen: RefCell<BTreeSet<PathBuf>>,
+    listings: RefCell<Vec<Noted<Vec<OsString>>>>,
+    walks: RefCell<Vec<Noted<Option<Walk>>>>,
+}
+
+/// An answer about a path, with the directories it went through.
+type Noted<T> = (PathBuf, T, BTreeSet<PathBuf>);
+
+impl<'a> Recorder<'a> {
+    pub fn new(inner: &'a dyn HostFs) -> Self {
+        Recorder { inner, seen: RefCell::default(), listings: RefCell::default(), walks: RefCell::default() }
+    }
+
+    /// A lookup of `p` goes through every directory above it.
+    fn above(&self, p: &Path) {
+        let mut seen = self.seen.borrow_mut();
+        for a in p.ancestors().skip(1) {
+            if !seen.insert(a.to_path_buf()) {
+                break;
+            }
+        }
+    }
+
+    /// What was read, with the stamps of the directories it was read from.
+    /// An answer is left out when it went through the kernel's file systems
+    /// (`/proc/self` is another directory on every run) or a directory
+    /// that is gone or changed after `settled`; `None` when nothing is left.
+    pub fn facts(self, settled: SystemTime) -> Option<Facts> {
+        self.facts_with(settled, Stamp::of)
+    }
+
+    /// [`Self::facts`], with `of` for [`Stamp::of`].
+    fn facts_with(self, settled: SystemTime, of: impl Fn(&Path) -> Option<Stamp>) -> Option<Facts> {
+        let mut stamps: HashMap<PathBuf, Option<Stamp>> = HashMap::new();
+        let mut stamp = |dir: &Path| {
+            *stamps.entry(dir.to_path_buf()).or_insert_with(|| {
+                let kernel = super::KERNEL.iter().any(|k| dir.starts_with(k));
+                of(dir).filter(|s| !kernel && s.changed() <= settled)
+            })
+        };
+        let mut used: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut keep = |dirs: BTreeSet<PathBuf>| {
+            let ok = dirs.iter().all(|d| stamp(d).is_some());
+            if ok {
+                used.extend(dirs);
+            }
+            ok
+        };
+        let mut facts = Facts::default();
+        for (dir, names, dirs) in self.listings.into_inner() {
+            if keep(dirs) {
+                facts.listings.push((dir, names));
+            }
+        }
+        for (p, w, dirs) in self.walks.into_inner() {
+            if keep(dirs) {
+                facts.walks.push((p, w));
+            }
+        }
+        if facts.listings.is_empty() && facts.walks.is_empty() {
+            return None;
+        }
+        facts.stamps =
+            used.into_iter().filter_map(|d| Some((d.clone(), stamps.get(&d).copied().flatten()?))).collect();
+        Some(facts)
+    }
+
+    /// Runs `answer` with a fresh set of directories seen, and returns them.
+    fn noting<T>(&self, answer: impl FnOnce() -> T) -> (T, BTreeSet<PathBuf>) {
+        let outer = self.seen.replace(BTreeSet::new());
+        let out = answer();
+        (out, self.seen.replace(outer))
+    }
+}
+
+impl HostFs for Recorder<'_> {
+    fn kind(&self, p: &Path) -> Option<Kind> {
+        self.above(p);
+        self.inner.kind(p)
+    }
+
+    fn read_link(&self, p: &Path) -> Option<PathBuf> {
+        self.above(p);
+        self.inner.read_link(p)
+    }
+
+    fn list(&self, dir: &Path) -> Vec<OsString> {
+        self.inner.list(dir)
+    }
+
+    fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>> {
+        self.inner.head(p, n)
+    }
+
+    fn readable(&self, p: &Path) -> bool {
+        self.inner.readable(p)
+    }
+
+    fn links(&self, dir: &Path) -> Vec<OsString> {
+        let (names, dirs) = self.noting(|| {
+            self.above(&dir.join("x"));
+            self.inner.links(dir)
+        });
+        self.listings.borrow_mut().push((dir.to_path_buf(), names.clone(), dirs));
+        names
+    }
+
+    fn walk(&self, p: &Path) -> Option<Walk> {
+        // Through this recorder, so that every lookup is noted.
+        let (w, dirs) = self.noting(|| crate::hostfs::walk(self, p));
+        self.walks.borrow_mut().push((p.to_path_buf(), w.clone(), dirs));
+        w
+    }
+}
+
+/// A [`HostFs`] that answers [`HostFs::links`] and [`HostFs::walk`] from
+/// kept [`Facts`] where it can, and asks `live` everything else.
+pub struct Cached<'a> {
+    live: &'a dyn HostFs,
+    listings: HashMap<PathBuf, Vec<OsString>>,
+    walks: HashMap<PathBuf, Option<Walk>>,
+}
+
+impl<'a> Cached<'a> {
+    pub fn new(facts: Facts, live: &'a dyn HostFs) -> Self {
+        Cached {
+            live,
+            listings: facts.listings.into_iter().collect(),
+            walks: facts.walks.into_iter().collect(),
+        }
+    }
+}
+
+impl HostFs for Cached<'_> {
+    fn kind(&self, p: &Path) -> Option<Kind> {
+        self.live.kind(p)
+    }
+
+    fn read_link(&self, p: &Path) -> Option<PathBuf> {
+        self.live.read_link(p)
+    }
+
+    fn list(&self, dir: &Path) -> Vec<OsString> {
+        self.live.list(dir)
+    }
+
+    fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>> {
+        self.live.head(p, n)
+    }
+
+    fn readable(&self, p: &Path) -> bool {
+        self.live.readable(p)
+    }
+
+    fn links(&self, dir: &Path) -> Vec<OsString> {
+        match self.listings.get(dir) {
+            Some(names) => names.clone(),
+            None => self.live.links(dir),
+        }
+    }
+
+    fn walk(&self, p: &Path) -> Option<Walk> {
+        match self.walks.get(p) {
+            Some(w) => w.clone(),
+            None => self.live.walk(p),
+        }
+    }
+}
+
+/// The kept facts in the cache directory `dir`, when every directory they
+/// were read from is as it was.
+pub fn load(dir: &Path) -> Option<Facts> {
+    let fd = hostfile::open_dir(dir).ok()?;
+    let bytes = hostfile::read_beneath(&fd, FILE).ok()?;
+    let facts = decode(&bytes)?;
+    facts.stamps.iter().all(|(p, s)| Stamp::of(p) == Some(*s)).then_some(facts)
+}
+
+/// Keeps `facts` in the cache directory `dir` (made 0700 if absent, in a
+/// parent that must exist and be the caller's); a cache that cannot be
+/// written is not kept, and the run goes on.
+pub fn store(dir: &Path, facts: &Facts) -> Result<(), String> {
+    let parent = dir.parent().ok_or("no parent")?;
+    let name = dir.file_name().and_then(OsStr::to_str).ok_or("no name")?;
+    let parent = hostfile::open_dir(parent)?;
+    let fd = hostfile::dir_beneath(&parent, name)?;
+    hostfile::replace_beneath(&fd, FILE, &encode(facts))
+}
+
+fn kind_code(k: Option<Kind>) -> &'static [u8] {
+    match k {
+        None => b"0",
+        Some(Kind::Dir) => b"d",
+        Some(Kind::File { exec: false }) => b"f",
+        Some(Kind::File { exec: true }) => b"x",
+        Some(Kind::Symlink) => b"l",
+        Some(Kind::Other) => b"o",
+    }
+}
+
+fn code_kind(c: &[u8]) -> Option<Option<Kind>> {
+    Some(match c {
+        b"0" => None,
+        b"d" => Some(Kind::Dir),
+        b"f" => Some(Kind::File { exec: false }),
+        b"x" => Some(Kind::File { exec: true }),
+        b"l" => Some(Kind::Symlink),
+        b"o" => Some(Kind::Other),
+        _ => return None,
+    })
+}
+
+/// Fields, each ended by a NUL.
+struct Out(Vec<u8>);
+
+impl Out {
+    fn put(&mut self, field: &[u8]) {
+        self.0.extend_from_slice(field);
+        self.0.push(0);
+    }
+
+    fn num(&mut self, n: impl ToString) {
+        self.put(n.to_string().as_bytes());
+    }
+
+    fn path(&mut self, p: &Path) {
+        self.put(p.as_os_str().as_bytes());
+    }
+}
+
+pub fn encode(f: &Facts) -> Vec<u8> {
+    let mut o = Out(Vec::new());
+    o.put(MAGIC);
+    o.num(f.stamps.len());
+    for (p, s) in &f.stamps {
+        o.path(p);
+        for n in [
+            s.dev as i128,
+            s.ino as i128,
+            s.mtime.0.into(),
+            s.mtime.1.into(),
+            s.ctime.0.into(),
+            s.ctime.1.into(),
+        ] {
+            o.num(n);
+        }
+    }
+    o.num(f.listings.len());
+    for (dir, names) in &f.listings {
+        o.path(dir);
+        o.num(names.len());
+        for n in names {
+            o.put(n.as_bytes());
+        }
+    }
+    o.num(f.walks.len());
+    for (p, w) in &f.walks {
+        o.path(p);
+        match w {
+            None => o.put(b"-"),
+            Some(w) => {
+                o.put(kind_code(w.kind));
+                o.path(&w.real);
+                o.num(w.links.len());
+                for l in &w.links {
+                    o.path(&l.at);
+                    o.path(&l.target);
+                }
+            }
+        }
+    }
+    o.put(b"end");
+    o.0
+}
+
+/// The fields of a file, read in order.
+struct In<'b>(std::slice::Split<'b, u8, fn(&u8) -> bool>);
+
+impl<'b> In<'b> {
+    fn field(&mut self) -> Option<&'b [u8]> {
+        self.0.next()
+    }
+
+    fn num<T: std::str::FromStr>(&mut self) -> Option<T> {
+        std::str::from_utf8(self.field()?).ok()?.parse().ok()
+    }
+
+    /// A count, at most the fields left could hold.
+    fn count(&mut self, left: usize) -> Option<usize> {
+        self.num::<usize>().filter(|n| *n <= left)
+    }
+
+    fn path(&mut self) -> Option<PathBuf> {
+        let f = self.field()?;
+        (!f.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(f)))
+    }
+
+    fn abs(&mut self) -> Option<PathBuf> {
+        self.path().filter(|p| p.is_absolute())
+    }
+}
+
+pub fn decode(bytes: &[u8]) -> Option<Facts> {
+    let body = bytes.strip_suffix(&[0])?;
+    let left = bytes.len();
+    let nul: fn(&u8) -> bool = |b| *b == 0;
+    let mut i = In(body.split(nul));
+    if i.field()? != MAGIC {
+        return None;
+    }
+    let mut f = Facts::default();
+    for _ in 0..i.count(left)? {
+        let p = i.abs()?;
+        let (dev, ino) = (i.num()?, i.num()?);
+        let mtime = (i.num()?, i.num()?);
+        let ctime = (i.num()?, i.num()?);
+        f.stamps.push((p, Stamp { dev, ino, mtime, ctime }));
+    }
+    for _ in 0..i.count(left)? {
+        let dir = i.abs()?;
+        let names =
+            (0..i.count(left)?).map(|_| i.path().map(PathBuf::into_os_string)).collect::<Option<_>>()?;
+        f.listings.push((dir, names));
+    }
+    for _ in 0..i.count(left)? {
+        let p = i.abs()?;
+        let code = i.field()?;
+        if code == b"-" {
+            f.walks.push((p, None));
+            continue;
+        }
+        let kind = code_kind(code)?;
+        let real = i.abs()?;
+        let links = (0..i.count(left)?)
+            .map(|_| Some(Link { at: i.abs()?, target: i.path()? }))
+            .collect::<Option<Vec<_>>>()?;
+        f.walks.push((p, Some(Walk { real, kind, links })));
+    }
+    (i.field()? == b"end" && i.field().is_none()).then_some(f)
+}
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;

@@ -1,0 +1,244 @@
+use super::*;
+use crate::hostfs::RealFs;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+
+/// A tree with links like /etc's: `etc/` holds links into `usr/` and `run/`.
+struct Tree {
+    dir: tempfile::TempDir,
+}
+
+/// The tests that make a [`Tree`]: each gets a directory of its own, made
+/// before any of them runs. The stamps are of every directory above a tree
+/// too, so none of them may change while another test runs: not /tmp,
+/// where tests make their files all the time, nor a parent they all share.
+const TESTS: [&str; 7] = ["kept", "stamped", "changed", "modes", "planted", "cut", "fresh"];
+
+impl Tree {
+    fn new(test: &str) -> Tree {
+        static MADE: std::sync::Once = std::sync::Once::new();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/etclinks-cache");
+        MADE.call_once(|| {
+            let _ = std::fs::remove_dir_all(&root);
+            for t in TESTS {
+                std::fs::create_dir_all(root.join(t)).unwrap();
+            }
+        });
+        assert!(TESTS.contains(&test), "{test}: add it to TESTS");
+        let dir = tempfile::tempdir_in(root.join(test)).unwrap();
+        for d in ["etc/alternatives", "usr/share/zoneinfo", "usr/bin", "run/resolve", "cache"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        std::fs::set_permissions(dir.path().join("cache"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(dir.path().join("usr/share/zoneinfo/Paris"), "").unwrap();
+        std::fs::write(dir.path().join("usr/bin/vim"), "").unwrap();
+        std::fs::write(dir.path().join("run/resolve/stub"), "").unwrap();
+        let t = Tree { dir };
+        symlink(t.p("usr/share/zoneinfo/Paris"), t.p("etc/localtime")).unwrap();
+        symlink("../run/resolve/stub", t.p("etc/resolv.conf")).unwrap();
+        symlink(t.p("usr/bin/vim"), t.p("etc/alternatives/editor")).unwrap();
+        symlink("/proc/self/mounts", t.p("etc/mtab")).unwrap();
+        t
+    }
+
+    fn p(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The cache directory: `cache/sandbox`, made by [`store`].
+    fn cache(&self) -> PathBuf {
+        self.p("cache/sandbox")
+    }
+
+    /// Lists `etc` and `etc/alternatives` and walks each link, as
+    /// [`super::super::extra_cached`] does, through a recorder.
+    fn record(&self, settled: SystemTime) -> Option<Facts> {
+        let rec = Recorder::new(&RealFs);
+        for dir in [self.p("etc"), self.p("etc/alternatives")] {
+            for name in rec.links(&dir) {
+                rec.walk(&dir.join(name));
+            }
+        }
+        rec.facts(settled)
+    }
+
+    /// Records and keeps the facts, whatever their age.
+    fn keep(&self) -> Facts {
+        let facts = self.record(SystemTime::now() + Duration::from_secs(60)).expect("recorded");
+        store(&self.cache(), &facts).unwrap();
+        facts
+    }
+}
+
+#[test]
+fn what_is_kept_is_read_back_and_answers_without_the_host() {
+    let t = Tree::new("kept");
+    let facts = t.keep();
+    assert_eq!(facts.listings.len(), 2);
+    assert_eq!(facts.walks.len(), 3, "all but the walk through /proc: {:?}", facts.walks);
+    assert_eq!(load(&t.cache()), Some(facts.clone()));
+    // Answered from the facts alone: the host (an empty made-up tree) is
+    // never asked for a listed directory or a walked link.
+    let none = crate::hostfs::fake::FakeFs::new();
+    let cached = Cached::new(facts, &none);
+    let names = cached.links(&t.p("etc"));
+    assert_eq!(
+        names,
+        vec![OsString::from("localtime"), OsString::from("mtab"), OsString::from("resolv.conf")]
+    );
+    let w = cached.walk(&t.p("etc/resolv.conf")).expect("walk kept");
+    assert_eq!(w.real, t.p("run/resolve/stub"));
+    assert_eq!(w.kind, Some(Kind::File { exec: false }));
+    assert_eq!(w.links, vec![Link { at: t.p("etc/resolv.conf"), target: "../run/resolve/stub".into() }]);
+    // What was not kept is asked of the host.
+    assert_eq!(cached.walk(&t.p("etc/other")), None);
+    assert!(cached.links(&t.p("usr")).is_empty());
+}
+
+#[test]
+fn every_directory_a_lookup_went_through_is_stamped() {
+    let t = Tree::new("stamped");
+    let facts = t.keep();
+    let stamped: BTreeSet<&Path> = facts.stamps.iter().map(|(p, _)| p.as_path()).collect();
+    for d in
+        ["etc", "etc/alternatives", "usr/share/zoneinfo", "usr/share", "usr/bin", "usr", "run/resolve", "run"]
+    {
+        assert!(stamped.contains(t.p(d).as_path()), "{d}: {stamped:?}");
+    }
+    assert!(stamped.contains(Path::new("/")));
+    assert!(!stamped.contains(t.p("cache").as_path()), "never looked in: {stamped:?}");
+    assert!(!stamped.iter().any(|p| p.starts_with("/proc")), "{stamped:?}");
+}
+
+/// Each change that can alter an answer makes the kept facts a miss.
+#[test]
+fn a_change_to_any_directory_read_is_a_miss() {
+    type Change = (&'static str, fn(&Tree));
+    let changes: [Change; 6] = [
+        ("a new link in etc", |t| symlink("/usr", t.p("etc/new")).unwrap()),
+        ("a link replaced", |t| {
+            std::fs::remove_file(t.p("etc/alternatives/editor")).unwrap();
+            symlink("/run/resolve/stub", t.p("etc/alternatives/editor")).unwrap();
+        }),
+        ("a target become a directory", |t| {
+            std::fs::remove_file(t.p("run/resolve/stub")).unwrap();
+            std::fs::create_dir(t.p("run/resolve/stub")).unwrap();
+        }),
+        ("a directory on the way replaced by a link", |t| {
+            std::fs::rename(t.p("usr/share/zoneinfo"), t.p("usr/share/zi")).unwrap();
+            symlink("zi", t.p("usr/share/zoneinfo")).unwrap();
+        }),
+        ("a directory on the way made unsearchable", |t| {
+            std::fs::set_permissions(t.p("usr/bin"), std::fs::Permissions::from_mode(0o700)).unwrap()
+        }),
+        ("a target removed", |t| std::fs::remove_file(t.p("usr/bin/vim")).unwrap()),
+    ];
+    for (what, change) in changes {
+        let t = Tree::new("changed");
+        t.keep();
+        assert!(load(&t.cache()).is_some(), "{what}: kept");
+        change(&t);
+        assert_eq!(load(&t.cache()), None, "{what}: still used after the change");
+    }
+}
+
+#[test]
+fn nothing_is_kept_from_a_directory_that_just_changed() {
+    let t = Tree::new("fresh");
+    // The tree was made just now: not settled a moment ago.
+    assert_eq!(t.record(SystemTime::now() - SETTLE), None);
+    assert!(t.record(SystemTime::now() + SETTLE).is_some());
+}
+
+#[test]
+fn only_what_went_through_a_changed_directory_is_left_out() {
+    let mut fs = crate::hostfs::fake::FakeFs::new();
+    fs.link("/etc/resolv.conf", "../run/resolve/stub").file("/run/resolve/stub", "");
+    fs.link("/etc/localtime", "/usr/share/zoneinfo/Paris").file("/usr/share/zoneinfo/Paris", "");
+    fs.link("/etc/alternatives/vi", "/usr/bin/vim").exe("/usr/bin/vim");
+    let rec = Recorder::new(&fs);
+    for dir in ["/etc", "/etc/alternatives"] {
+        for name in rec.links(Path::new(dir)) {
+            rec.walk(&Path::new(dir).join(name));
+        }
+    }
+    let cut = UNIX_EPOCH + Duration::from_secs(1000);
+    // /run/resolve changed after the cut; everything else before.
+    let of = |p: &Path| {
+        let ctime = if p == Path::new("/run/resolve") { (2000, 0) } else { (10, 0) };
+        Some(Stamp { dev: 1, ino: p.as_os_str().len() as u64, mtime: ctime, ctime })
+    };
+    let facts = rec.facts_with(cut, of).unwrap();
+    let walked: Vec<&Path> = facts.walks.iter().map(|(p, _)| p.as_path()).collect();
+    assert_eq!(walked, [Path::new("/etc/localtime"), Path::new("/etc/alternatives/vi")]);
+    assert_eq!(facts.listings.len(), 2);
+    assert!(!facts.stamps.iter().any(|(p, _)| p.starts_with("/run")), "{:?}", facts.stamps);
+}
+
+#[test]
+fn the_cache_is_made_0700_and_0600() {
+    // Modes given at creation: the usual umask (022) would leave 0755 and
+    // 0644 otherwise.
+    let t = Tree::new("modes");
+    t.keep();
+    let dir = std::fs::symlink_metadata(t.cache()).unwrap();
+    let file = std::fs::symlink_metadata(t.cache().join(FILE)).unwrap();
+    assert!(dir.is_dir() && file.is_file());
+    assert_eq!((dir.mode() & 0o7777, file.mode() & 0o7777), (0o700, 0o600));
+    // Replaced, not rewritten: no temporary file is left.
+    let names: Vec<_> = std::fs::read_dir(t.cache()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![OsString::from(FILE)]);
+}
+
+#[test]
+fn a_symlink_planted_for_the_cache_is_never_followed() {
+    let t = Tree::new("planted");
+    let facts = t.keep();
+    let elsewhere = t.p("elsewhere");
+    std::fs::write(&elsewhere, encode(&facts)).unwrap();
+    // The file a link: not read, and a new cache replaces the link itself.
+    std::fs::remove_file(t.cache().join(FILE)).unwrap();
+    symlink(&elsewhere, t.cache().join(FILE)).unwrap();
+    assert_eq!(load(&t.cache()), None);
+    store(&t.cache(), &Facts::default()).unwrap();
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), encode(&facts), "written through the link");
+    assert!(std::fs::symlink_metadata(t.cache().join(FILE)).unwrap().is_file());
+    // The directory a link: neither read nor written through.
+    let real = t.p("cache/real");
+    std::fs::rename(t.cache(), &real).unwrap();
+    symlink(&real, t.cache()).unwrap();
+    assert_eq!(load(&t.cache()), None);
+    assert!(store(&t.cache(), &facts).is_err());
+    assert_eq!(std::fs::read(real.join(FILE)).unwrap(), encode(&Facts::default()));
+}
+
+#[test]
+fn a_malformed_or_cut_file_is_a_miss() {
+    let t = Tree::new("cut");
+    let facts = t.keep();
+    let bytes = encode(&facts);
+    assert_eq!(decode(&bytes), Some(facts));
+    for n in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
+        assert_eq!(decode(&bytes[..n]), None, "cut at {n}");
+    }
+    let mut other = bytes.clone();
+    other[7] = b'X';
+    assert_eq!(decode(&other), None, "another format");
+    assert_eq!(decode(b"sandbox etc-links 1\0999999999\0"), None, "a count past the end");
+}
+
+#[test]
+fn names_of_any_bytes_survive() {
+    let odd = OsString::from(OsStr::from_bytes(b"a\nb\xff c"));
+    let walk = Walk {
+        real: PathBuf::from("/x").join(&odd),
+        kind: Some(Kind::File { exec: true }),
+        links: vec![Link { at: PathBuf::from("/etc").join(&odd), target: PathBuf::from("../x").join(&odd) }],
+    };
+    let stamp = Stamp { dev: u64::MAX, ino: 1, mtime: (-1, 5), ctime: (i64::MAX, 999_999_999) };
+    let facts = Facts {
+        stamps: vec![("/".into(), stamp)],
+        listings: vec![("/etc".into(), vec![odd.clone()]), ("/etc/ssl".into(), vec![])],
+        walks: vec![("/etc/a".into(), None), (PathBuf::from("/etc").join(&odd), Some(walk))],
+    };
+    assert_eq!(decode(&encode(&facts)), Some(facts));
+}
