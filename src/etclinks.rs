@@ -20,11 +20,12 @@
 //! directly in `/etc` and in the few directories of [`SUBDIRS`] are looked
 //! at, so a run reads a few hundred directory entries, not all of `/etc`.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use crate::escape;
 use crate::host::{Host, Private};
-use crate::hostfs::{HostFs, Kind};
+use crate::hostfs::{HostFs, Kind, Walk};
 use crate::plan::view::{self, Shown};
 use crate::plan::{Access, FsOp};
 
@@ -46,26 +47,41 @@ pub struct Extra {
 
 /// What the links of the host's `/etc`, where `ops` share it, need.
 pub fn extra(ops: &[FsOp], host: &Host, fs: &dyn HostFs) -> Vec<Extra> {
-    extra_from(ops, host, fs, fs)
+    extra_from(ops, host, fs, fs).0
 }
 
 /// [`extra`], with what the links pointed at last time kept in the cache
-/// directory `cache` (`$XDG_RUNTIME_DIR/sandbox`; [`cache`]) and used while
-/// it holds, or kept there now. Only "this link needs nothing" is taken
-/// from it: what a link adds is always read from `fs`.
+/// directory `dir` (`$XDG_RUNTIME_DIR/sandbox`; [`cache`]) and used while
+/// it holds, or kept there now: which links may need something for this
+/// Plan (then only those are followed), else the links and walks read
+/// last time. Only "this link needs nothing" is taken from the cache: what
+/// a link adds is always read from `fs`.
 pub fn extra_cached(ops: &[FsOp], host: &Host, fs: &dyn HostFs, dir: Option<&Path>) -> Vec<Extra> {
-    let Some(dir) = dir.filter(|_| anchor(ops).is_some()) else {
+    let (Some(dir), Some(at)) = (dir, anchor(ops)) else {
         return extra(ops, host, fs);
     };
-    if let Some(facts) = cache::load(dir) {
-        return extra_from(ops, host, &cache::Cached::new(facts, fs), fs);
+    let key = cache::key(ops, host);
+    if let Some(kept) = cache::load(dir) {
+        if let Some(links) = kept.needs(&key) {
+            return from_candidates(ops, host, fs, at, links);
+        }
+        if let Some(facts) = kept.facts() {
+            let cached = cache::Cached::new(facts, fs);
+            let (out, links) = extra_from(ops, host, &cached, fs);
+            // The needs hold while the facts do only if they all came from
+            // them. A cache: what cannot be kept is worked out next time.
+            if !cached.asked_the_host() {
+                let _ = kept.store_needs(dir, cache::Needs { key, links });
+            }
+            return out;
+        }
     }
     let began = std::time::SystemTime::now();
     let recorder = cache::Recorder::new(fs);
-    let out = extra_from(ops, host, &recorder, fs);
-    if let Some(facts) = recorder.facts(began - cache::SETTLE) {
-        // A cache: when it cannot be kept, the next run walks again.
-        let _ = cache::store(dir, &facts);
+    let (out, links) = extra_from(ops, host, &recorder, fs);
+    if let Some((facts, all)) = recorder.facts(began - cache::SETTLE) {
+        let needs = all.then_some(cache::Needs { key, links });
+        let _ = cache::store(dir, &facts, needs);
     }
     out
 }
@@ -76,34 +92,101 @@ fn anchor(ops: &[FsOp]) -> Option<usize> {
     ops.iter().rposition(|op| matches!(op, FsOp::Bind { src, dest, .. } if src == etc && dest == etc))
 }
 
+/// The directories whose links are followed, `/etc` first.
+fn dirs() -> impl Iterator<Item = PathBuf> {
+    let etc = Path::new("/etc");
+    std::iter::once(etc.to_path_buf()).chain(SUBDIRS.iter().map(|s| etc.join(s)))
+}
+
 /// [`extra`] with the links and walks of `facts`; what a link adds is
 /// read again from `live` (`facts` may be a cache the command could write).
-fn extra_from(ops: &[FsOp], host: &Host, facts: &dyn HostFs, live: &dyn HostFs) -> Vec<Extra> {
+/// Also returns the candidates: the links whose walk in `facts` would add
+/// something, were the caller able to read its end.
+fn extra_from(
+    ops: &[FsOp],
+    host: &Host,
+    facts: &dyn HostFs,
+    live: &dyn HostFs,
+) -> (Vec<Extra>, Vec<PathBuf>) {
     let Some(at) = anchor(ops) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let etc = Path::new("/etc");
-    let mut out: Vec<Extra> = Vec::new();
-    for dir in std::iter::once(etc.to_path_buf()).chain(SUBDIRS.iter().map(|s| etc.join(s))) {
+    let mut candidates = Vec::new();
+    let any = AnyReadable(facts);
+    for dir in dirs() {
         for name in facts.links(&dir) {
             let link = dir.join(name);
             // Covered inside (a hidden file, user-mode networking's own
             // resolv.conf): the host's link is not what the command sees.
-            if view::at(ops, &link).0 != Shown::Same {
-                continue;
+            if view::at(ops, &link).0 == Shown::Same && !follow(ops, host, &any, &link).is_empty() {
+                candidates.push(link);
             }
-            if follow(ops, host, facts, &link).is_empty() {
-                continue;
-            }
-            let why = format!("{} links there", escape::path(&link));
-            for op in follow(ops, host, live, &link) {
-                if !out.iter().any(|e| e.op.dest() == op.dest()) {
-                    out.push(Extra { after: at, op, why: why.clone() });
-                }
+        }
+    }
+    (from_candidates(ops, host, live, at, &candidates), candidates)
+}
+
+/// What the `candidates` (links in `/etc` and [`SUBDIRS`]) need, each
+/// followed on `live`; anything else named there is passed over.
+fn from_candidates(
+    ops: &[FsOp],
+    host: &Host,
+    live: &dyn HostFs,
+    at: usize,
+    candidates: &[PathBuf],
+) -> Vec<Extra> {
+    let mut out: Vec<Extra> = Vec::new();
+    for link in candidates {
+        // A link directly in one of the directories, shown as the host's.
+        let direct = match (link.parent(), link.file_name()) {
+            (Some(dir), Some(name)) => dirs().any(|d| d == dir) && dir.join(name) == *link,
+            _ => false,
+        };
+        if !direct || view::at(ops, link).0 != Shown::Same {
+            continue;
+        }
+        let why = format!("{} links there", escape::path(link));
+        for op in follow(ops, host, live, link) {
+            if !out.iter().any(|e| e.op.dest() == op.dest()) {
+                out.push(Extra { after: at, op, why: why.clone() });
             }
         }
     }
     out
+}
+
+/// `fs`, but every path readable: which links may need something does not
+/// depend on what the caller can read today (that is asked on the host).
+struct AnyReadable<'a>(&'a dyn HostFs);
+
+impl HostFs for AnyReadable<'_> {
+    fn kind(&self, p: &Path) -> Option<Kind> {
+        self.0.kind(p)
+    }
+
+    fn read_link(&self, p: &Path) -> Option<PathBuf> {
+        self.0.read_link(p)
+    }
+
+    fn list(&self, dir: &Path) -> Vec<OsString> {
+        self.0.list(dir)
+    }
+
+    fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>> {
+        self.0.head(p, n)
+    }
+
+    fn readable(&self, _: &Path) -> bool {
+        true
+    }
+
+    fn links(&self, dir: &Path) -> Vec<OsString> {
+        self.0.links(dir)
+    }
+
+    fn walk(&self, p: &Path) -> Option<Walk> {
+        self.0.walk(p)
+    }
 }
 
 /// What following `link` needs, when all of it may be shown.
@@ -299,10 +382,32 @@ mod tests {
         let mut fs = host_fs();
         fs.file("/srv/forged", "").file("/opt/forged", "").file("/var/forged", "");
         let cached = cache::Cached::new(facts, &fs);
-        let got = extra_from(&ops(), &Host::fake("/work"), &cached, &fs);
+        let (got, _) = extra_from(&ops(), &Host::fake("/work"), &cached, &fs);
         let live = extra(&ops(), &Host::fake("/work"), &host);
         assert!(!got.is_empty());
         assert!(got.iter().all(|e| live.contains(e)), "{got:?}\nnot all in\n{live:?}");
+    }
+
+    /// The same for a forged list of the links a Plan needs: only links
+    /// directly in /etc and its few directories are followed, and not one
+    /// the Plan covers.
+    #[test]
+    fn forged_needs_follow_only_the_links_of_etc() {
+        let mut fs = host_fs();
+        fs.file("/srv/forged", "").link("/srv/link", "/srv/forged").link("/etc/ssl/x", "/srv/forged");
+        let mut ops = ops();
+        ops.push(FsOp::Hide { dest: "/etc/resolv.conf".into(), optional: false });
+        let forged: Vec<PathBuf> =
+            ["/srv/forged", "/srv/link", "/etc/../srv/link", "/etc/ssl/../../srv/link", "/etc/resolv.conf"]
+                .iter()
+                .map(PathBuf::from)
+                .collect();
+        let got = from_candidates(&ops, &Host::fake("/work"), &fs, 1, &forged);
+        assert_eq!(got, vec![], "{got:?}");
+        // A real link of /etc/ssl named: followed as the host has it.
+        let got = from_candidates(&ops, &Host::fake("/work"), &fs, 1, &["/etc/ssl/x".into()]);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].why.starts_with("/etc/ssl/x"));
     }
 
     #[test]

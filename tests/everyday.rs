@@ -123,6 +123,10 @@ fn the_kept_answers_of_etc_links_give_way_to_a_changed_etc() {
     assert_eq!((dir.mode() & 0o7777, file.mode() & 0o7777), (0o700, 0o600));
     assert_eq!((dir.uid(), file.uid()), (caller_uid(), caller_uid()));
     let before = explain();
+    // Read from the cache (the links a Plan needs, then only those
+    // followed), the Plan is the one a run without it makes.
+    let cold = sbx(cwd.path(), home.path(), ["explain", "--", "true"]).output().ok();
+    assert_eq!(before, cold);
 
     let target = VarLib(PathBuf::from(format!("/var/lib/sandbox-test-{}", token())));
     std::fs::create_dir_all(&target.0).unwrap();

@@ -23,9 +23,16 @@
 //! - **Racing a change**: timestamps move in clock ticks, so a change just
 //!   after a directory was read could leave its stamp as it was. No answer
 //!   read from a directory that changed less than [`SETTLE`] before the
-//!   walk began is kept, nor one that went through `/proc`, `/sys` or
-//!   `/dev` (`/etc/mtab` leads into `/proc/self`, a new directory on every
-//!   run); a run asks the host what is not kept.
+//!   walk began is kept; a run asks the host what is not kept. `/proc`,
+//!   `/sys` and `/dev` are not stamped (`/etc/mtab` leads into
+//!   `/proc/self`, another directory on every run): a walk that goes
+//!   through them never adds anything, wherever it goes there.
+//! - **Per Plan**: which links may need something (their kept walk would
+//!   add something, were the caller able to read its end) depends on the
+//!   Plan's operations and the caller's private directories too; it is
+//!   kept for the last few Plans ([`Needs`], keyed by both, [`key`]), when
+//!   every fact it came from is kept. A run of such a Plan then reads the
+//!   stamps, checks them, and follows only those few links on the host.
 //! - **A file the command could write** (with `--rw $XDG_RUNTIME_DIR`): it
 //!   can only make a run show less. Every link whose kept walk would add
 //!   something to the sandbox is walked again on the host and only that
@@ -53,7 +60,7 @@ pub const FILE: &str = "etc-links";
 pub const SETTLE: Duration = Duration::from_secs(2);
 
 /// The first field of the file: its format.
-const MAGIC: &[u8] = b"sandbox etc-links 1";
+const MAGIC: &[u8] = b"sandbox etc-links 2";
 
 /// What `lstat` said of a directory: any change to its entries, mode,
 /// owner or mount changes one of these.
@@ -123,29 +130,35 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// What was read, with the stamps of the directories it was read from.
-    /// An answer is left out when it went through the kernel's file systems
-    /// (`/proc/self` is another directory on every run) or a directory
-    /// that is gone or changed after `settled`; `None` when nothing is left.
-    pub fn facts(self, settled: SystemTime) -> Option<Facts> {
+    /// What was read, with the stamps of the directories it was read from,
+    /// and whether it is all of it. An answer is left out when a directory
+    /// it went through is gone or changed after `settled`; `None` when
+    /// nothing is left. The kernel's file systems are not stamped: `/proc`
+    /// holds another `/proc/self` on every run, and a link that leads
+    /// into them never adds anything ([`super::KERNEL`]).
+    pub fn facts(self, settled: SystemTime) -> Option<(Facts, bool)> {
         self.facts_with(settled, Stamp::of)
     }
 
     /// [`Self::facts`], with `of` for [`Stamp::of`].
-    fn facts_with(self, settled: SystemTime, of: impl Fn(&Path) -> Option<Stamp>) -> Option<Facts> {
+    fn facts_with(self, settled: SystemTime, of: impl Fn(&Path) -> Option<Stamp>) -> Option<(Facts, bool)> {
+        // Each directory's stamp; `None` for one that is not there (or not
+        // a directory): the stamp of the directory above it, which every
+        // answer that went through it went through too, covers its coming.
         let mut stamps: HashMap<PathBuf, Option<Stamp>> = HashMap::new();
-        let mut stamp = |dir: &Path| {
-            *stamps.entry(dir.to_path_buf()).or_insert_with(|| {
-                let kernel = super::KERNEL.iter().any(|k| dir.starts_with(k));
-                of(dir).filter(|s| !kernel && s.changed() <= settled)
-            })
-        };
+        let mut stamp = |dir: &Path| *stamps.entry(dir.to_path_buf()).or_insert_with(|| of(dir));
         let mut used: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut all = true;
         let mut keep = |dirs: BTreeSet<PathBuf>| {
-            let ok = dirs.iter().all(|d| stamp(d).is_some());
+            let dirs: BTreeSet<PathBuf> = dirs
+                .into_iter()
+                .filter(|d| !super::KERNEL.iter().any(|k| d.starts_with(k)) && stamp(d).is_some())
+                .collect();
+            let ok = dirs.iter().all(|d| stamp(d).is_some_and(|s| s.changed() <= settled));
             if ok {
                 used.extend(dirs);
             }
+            all &= ok;
             ok
         };
         let mut facts = Facts::default();
@@ -164,7 +177,7 @@ impl<'a> Recorder<'a> {
         }
         facts.stamps =
             used.into_iter().filter_map(|d| Some((d.clone(), stamps.get(&d).copied().flatten()?))).collect();
-        Some(facts)
+        Some((facts, all))
     }
 
     /// Runs `answer` with a fresh set of directories seen, and returns them.
@@ -221,15 +234,18 @@ pub struct Cached<'a> {
     live: &'a dyn HostFs,
     listings: HashMap<PathBuf, Vec<OsString>>,
     walks: HashMap<PathBuf, Option<Walk>>,
+    asked: std::cell::Cell<bool>,
 }
 
 impl<'a> Cached<'a> {
     pub fn new(facts: Facts, live: &'a dyn HostFs) -> Self {
-        Cached {
-            live,
-            listings: facts.listings.into_iter().collect(),
-            walks: facts.walks.into_iter().collect(),
-        }
+        let (listings, walks) = (facts.listings.into_iter().collect(), facts.walks.into_iter().collect());
+        Cached { live, listings, walks, asked: false.into() }
+    }
+
+    /// Whether a listing or a walk was not kept and was asked of the host.
+    pub fn asked_the_host(&self) -> bool {
+        self.asked.get()
     }
 }
 
@@ -257,36 +273,97 @@ impl HostFs for Cached<'_> {
     fn links(&self, dir: &Path) -> Vec<OsString> {
         match self.listings.get(dir) {
             Some(names) => names.clone(),
-            None => self.live.links(dir),
+            None => {
+                self.asked.set(true);
+                self.live.links(dir)
+            }
         }
     }
 
     fn walk(&self, p: &Path) -> Option<Walk> {
         match self.walks.get(p) {
             Some(w) => w.clone(),
-            None => self.live.walk(p),
+            None => {
+                self.asked.set(true);
+                self.live.walk(p)
+            }
         }
     }
 }
 
-/// The kept facts in the cache directory `dir`, when every directory they
-/// were read from is as it was.
-pub fn load(dir: &Path) -> Option<Facts> {
-    let fd = hostfile::open_dir(dir).ok()?;
-    let bytes = hostfile::read_beneath(&fd, FILE).ok()?;
-    let facts = decode(&bytes)?;
-    facts.stamps.iter().all(|(p, s)| Stamp::of(p) == Some(*s)).then_some(facts)
+/// The links that may need something for one Plan (those whose kept walk
+/// would add a bind or a symlink, whether or not the caller can read its
+/// end): `key` says which Plan ([`key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needs {
+    pub key: Vec<u8>,
+    pub links: Vec<PathBuf>,
 }
 
-/// Keeps `facts` in the cache directory `dir` (made 0700 if absent, in a
-/// parent that must exist and be the caller's); a cache that cannot be
-/// written is not kept, and the run goes on.
-pub fn store(dir: &Path, facts: &Facts) -> Result<(), String> {
+/// How many Plans' [`Needs`] are kept, the latest first.
+const PLANS: usize = 8;
+
+/// What [`Needs`] depend on besides the kept facts: the Plan's file-system
+/// operations and what of the caller [`super::allowed`] reads.
+pub fn key(ops: &[crate::plan::FsOp], host: &crate::host::Host) -> Vec<u8> {
+    format!("{ops:?}\n{:?}\n{:?}", host.home, host.private).into_bytes()
+}
+
+/// A cache file whose directories are all as they were: its stamps and
+/// Plans read, its facts read when asked.
+pub struct Loaded {
+    bytes: Vec<u8>,
+    /// Where the facts' section begins.
+    section: usize,
+    pub stamps: Vec<(PathBuf, Stamp)>,
+    pub needs: Vec<Needs>,
+}
+
+impl Loaded {
+    /// The links that may need something for the Plan `key`, if kept.
+    pub fn needs(&self, key: &[u8]) -> Option<&[PathBuf]> {
+        self.needs.iter().find(|n| n.key == key).map(|n| n.links.as_slice())
+    }
+
+    pub fn facts(&self) -> Option<Facts> {
+        let (listings, walks) = decode_section(&self.bytes[self.section..])?;
+        Some(Facts { stamps: self.stamps.clone(), listings, walks })
+    }
+
+    /// Keeps `needs` too (the latest first, at most [`PLANS`]), with the
+    /// same facts.
+    pub fn store_needs(&self, dir: &Path, needs: Needs) -> Result<(), String> {
+        let others = self.needs.iter().filter(|n| n.key != needs.key).take(PLANS - 1).cloned();
+        let all: Vec<Needs> = std::iter::once(needs.clone()).chain(others).collect();
+        write(dir, &encode_file(&self.stamps, &all, &self.bytes[self.section..]))
+    }
+}
+
+/// The cache file in the directory `dir`, when every directory its facts
+/// were read from is as it was.
+pub fn load(dir: &Path) -> Option<Loaded> {
+    let fd = hostfile::open_dir(dir).ok()?;
+    let bytes = hostfile::read_beneath(&fd, FILE).ok()?;
+    let (stamps, needs, section) = decode_head(&bytes)?;
+    if !stamps.iter().all(|(p, s)| Stamp::of(p) == Some(*s)) {
+        return None;
+    }
+    Some(Loaded { bytes, section, stamps, needs })
+}
+
+/// Keeps `facts` and a Plan's `needs` in the cache directory `dir` (made
+/// 0700 if absent, in a parent that must exist and be the caller's).
+pub fn store(dir: &Path, facts: &Facts, needs: Option<Needs>) -> Result<(), String> {
+    let section = encode_section(facts);
+    write(dir, &encode_file(&facts.stamps, needs.as_slice(), &section))
+}
+
+fn write(dir: &Path, bytes: &[u8]) -> Result<(), String> {
     let parent = dir.parent().ok_or("no parent")?;
     let name = dir.file_name().and_then(OsStr::to_str).ok_or("no name")?;
     let parent = hostfile::open_dir(parent)?;
     let fd = hostfile::dir_beneath(&parent, name)?;
-    hostfile::replace_beneath(&fd, FILE, &encode(facts))
+    hostfile::replace_beneath(&fd, FILE, bytes)
 }
 
 fn kind_code(k: Option<Kind>) -> &'static [u8] {
@@ -330,11 +407,13 @@ impl Out {
     }
 }
 
-pub fn encode(f: &Facts) -> Vec<u8> {
-    let mut o = Out(Vec::new());
+/// The whole file: the format, the stamps, the Plans' needs, then the
+/// facts' `section` ([`encode_section`]).
+fn encode_file(stamps: &[(PathBuf, Stamp)], needs: &[Needs], section: &[u8]) -> Vec<u8> {
+    let mut o = Out(Vec::with_capacity(section.len() + 8192));
     o.put(MAGIC);
-    o.num(f.stamps.len());
-    for (p, s) in &f.stamps {
+    o.num(stamps.len());
+    for (p, s) in stamps {
         o.path(p);
         for n in [
             s.dev as i128,
@@ -347,6 +426,21 @@ pub fn encode(f: &Facts) -> Vec<u8> {
             o.num(n);
         }
     }
+    o.num(needs.len());
+    for n in needs {
+        o.put(&n.key);
+        o.num(n.links.len());
+        for l in &n.links {
+            o.path(l);
+        }
+    }
+    o.0.extend_from_slice(section);
+    o.0
+}
+
+/// The listings and walks, ending the file.
+fn encode_section(f: &Facts) -> Vec<u8> {
+    let mut o = Out(Vec::new());
     o.num(f.listings.len());
     for (dir, names) in &f.listings {
         o.path(dir);
@@ -375,12 +469,23 @@ pub fn encode(f: &Facts) -> Vec<u8> {
     o.0
 }
 
-/// The fields of a file, read in order.
-struct In<'b>(std::slice::Split<'b, u8, fn(&u8) -> bool>);
+/// A file of `f` and no Plan's needs.
+pub fn encode(f: &Facts) -> Vec<u8> {
+    encode_file(&f.stamps, &[], &encode_section(f))
+}
+
+/// The fields of a file, read in order, each ended by a NUL.
+struct In<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
 
 impl<'b> In<'b> {
     fn field(&mut self) -> Option<&'b [u8]> {
-        self.0.next()
+        let rest = self.bytes.get(self.at..)?;
+        let end = rest.iter().position(|b| *b == 0)?;
+        self.at += end + 1;
+        Some(&rest[..end])
     }
 
     fn num<T: std::str::FromStr>(&mut self) -> Option<T> {
@@ -388,7 +493,8 @@ impl<'b> In<'b> {
     }
 
     /// A count, at most the fields left could hold.
-    fn count(&mut self, left: usize) -> Option<usize> {
+    fn count(&mut self) -> Option<usize> {
+        let left = self.bytes.len() - self.at;
         self.num::<usize>().filter(|n| *n <= left)
     }
 
@@ -400,45 +506,73 @@ impl<'b> In<'b> {
     fn abs(&mut self) -> Option<PathBuf> {
         self.path().filter(|p| p.is_absolute())
     }
+
+    /// One name in a directory: never `.`, `..`, or with a `/`.
+    fn name(&mut self) -> Option<OsString> {
+        let f = self.field()?;
+        let plain = !f.is_empty() && f != b"." && f != b".." && !f.contains(&b'/');
+        plain.then(|| OsStr::from_bytes(f).to_os_string())
+    }
 }
 
-pub fn decode(bytes: &[u8]) -> Option<Facts> {
-    let body = bytes.strip_suffix(&[0])?;
-    let left = bytes.len();
-    let nul: fn(&u8) -> bool = |b| *b == 0;
-    let mut i = In(body.split(nul));
+/// The stamps and the Plans' needs, and where the facts' section begins.
+type Head = (Vec<(PathBuf, Stamp)>, Vec<Needs>, usize);
+
+fn decode_head(bytes: &[u8]) -> Option<Head> {
+    let mut i = In { bytes, at: 0 };
     if i.field()? != MAGIC {
         return None;
     }
-    let mut f = Facts::default();
-    for _ in 0..i.count(left)? {
+    let mut stamps = Vec::new();
+    for _ in 0..i.count()? {
         let p = i.abs()?;
         let (dev, ino) = (i.num()?, i.num()?);
         let mtime = (i.num()?, i.num()?);
         let ctime = (i.num()?, i.num()?);
-        f.stamps.push((p, Stamp { dev, ino, mtime, ctime }));
+        stamps.push((p, Stamp { dev, ino, mtime, ctime }));
     }
-    for _ in 0..i.count(left)? {
+    let mut needs = Vec::new();
+    for _ in 0..i.count()? {
+        let key = i.field()?.to_vec();
+        let links = (0..i.count()?).map(|_| i.abs()).collect::<Option<_>>()?;
+        needs.push(Needs { key, links });
+    }
+    Some((stamps, needs, i.at))
+}
+
+type Section = (Vec<(PathBuf, Vec<OsString>)>, Vec<(PathBuf, Option<Walk>)>);
+
+fn decode_section(bytes: &[u8]) -> Option<Section> {
+    let mut i = In { bytes, at: 0 };
+    let mut listings = Vec::new();
+    for _ in 0..i.count()? {
         let dir = i.abs()?;
-        let names =
-            (0..i.count(left)?).map(|_| i.path().map(PathBuf::into_os_string)).collect::<Option<_>>()?;
-        f.listings.push((dir, names));
+        let names = (0..i.count()?).map(|_| i.name()).collect::<Option<_>>()?;
+        listings.push((dir, names));
     }
-    for _ in 0..i.count(left)? {
+    let mut walks = Vec::new();
+    for _ in 0..i.count()? {
         let p = i.abs()?;
         let code = i.field()?;
         if code == b"-" {
-            f.walks.push((p, None));
+            walks.push((p, None));
             continue;
         }
         let kind = code_kind(code)?;
         let real = i.abs()?;
-        let links = (0..i.count(left)?)
+        let links = (0..i.count()?)
             .map(|_| Some(Link { at: i.abs()?, target: i.path()? }))
             .collect::<Option<Vec<_>>>()?;
-        f.walks.push((p, Some(Walk { real, kind, links })));
+        walks.push((p, Some(Walk { real, kind, links })));
     }
-    (i.field()? == b"end" && i.field().is_none()).then_some(f)
+    (i.field()? == b"end" && i.at == bytes.len()).then_some((listings, walks))
+}
+
+/// The facts of a whole file (its Plans' needs left out).
+pub fn decode(bytes: &[u8]) -> Option<Facts> {
+    let (stamps, _, section) = decode_head(bytes)?;
+    let (listings, walks) = decode_section(&bytes[section..])?;
+    Some(Facts { stamps, listings, walks })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ struct Tree {
 /// before any of them runs. The stamps are of every directory above a tree
 /// too, so none of them may change while another test runs: not /tmp,
 /// where tests make their files all the time, nor a parent they all share.
-const TESTS: [&str; 7] = ["kept", "stamped", "changed", "modes", "planted", "cut", "fresh"];
+const TESTS: [&str; 8] = ["kept", "stamped", "changed", "modes", "planted", "cut", "fresh", "plans"];
 
 impl Tree {
     fn new(test: &str) -> Tree {
@@ -53,29 +53,34 @@ impl Tree {
     /// [`super::super::extra_cached`] does, through a recorder.
     fn record(&self, settled: SystemTime) -> Option<Facts> {
         let rec = Recorder::new(&RealFs);
-        for dir in [self.p("etc"), self.p("etc/alternatives")] {
+        for dir in [self.p("etc"), self.p("etc/alternatives"), self.p("etc/pki/tls")] {
             for name in rec.links(&dir) {
                 rec.walk(&dir.join(name));
             }
         }
-        rec.facts(settled)
+        rec.facts(settled).map(|(f, _)| f)
     }
 
     /// Records and keeps the facts, whatever their age.
     fn keep(&self) -> Facts {
         let facts = self.record(SystemTime::now() + Duration::from_secs(60)).expect("recorded");
-        store(&self.cache(), &facts).unwrap();
+        store(&self.cache(), &facts, None).unwrap();
         facts
     }
+}
+
+/// The kept facts in `dir`, when they hold.
+fn kept(dir: &Path) -> Option<Facts> {
+    load(dir)?.facts()
 }
 
 #[test]
 fn what_is_kept_is_read_back_and_answers_without_the_host() {
     let t = Tree::new("kept");
     let facts = t.keep();
-    assert_eq!(facts.listings.len(), 2);
-    assert_eq!(facts.walks.len(), 3, "all but the walk through /proc: {:?}", facts.walks);
-    assert_eq!(load(&t.cache()), Some(facts.clone()));
+    assert_eq!(facts.listings.len(), 3, "an absent directory's (empty) too");
+    assert_eq!(facts.walks.len(), 4, "{:?}", facts.walks);
+    assert_eq!(kept(&t.cache()), Some(facts.clone()));
     // Answered from the facts alone: the host (an empty made-up tree) is
     // never asked for a listed directory or a walked link.
     let none = crate::hostfs::fake::FakeFs::new();
@@ -113,7 +118,11 @@ fn every_directory_a_lookup_went_through_is_stamped() {
 #[test]
 fn a_change_to_any_directory_read_is_a_miss() {
     type Change = (&'static str, fn(&Tree));
-    let changes: [Change; 6] = [
+    let changes: [Change; 7] = [
+        ("an absent directory listed made", |t| {
+            std::fs::create_dir_all(t.p("etc/pki/tls")).unwrap();
+            symlink("/usr", t.p("etc/pki/tls/x")).unwrap();
+        }),
         ("a new link in etc", |t| symlink("/usr", t.p("etc/new")).unwrap()),
         ("a link replaced", |t| {
             std::fs::remove_file(t.p("etc/alternatives/editor")).unwrap();
@@ -135,9 +144,9 @@ fn a_change_to_any_directory_read_is_a_miss() {
     for (what, change) in changes {
         let t = Tree::new("changed");
         t.keep();
-        assert!(load(&t.cache()).is_some(), "{what}: kept");
+        assert!(kept(&t.cache()).is_some(), "{what}: kept");
         change(&t);
-        assert_eq!(load(&t.cache()), None, "{what}: still used after the change");
+        assert_eq!(kept(&t.cache()), None, "{what}: still used after the change");
     }
 }
 
@@ -167,7 +176,8 @@ fn only_what_went_through_a_changed_directory_is_left_out() {
         let ctime = if p == Path::new("/run/resolve") { (2000, 0) } else { (10, 0) };
         Some(Stamp { dev: 1, ino: p.as_os_str().len() as u64, mtime: ctime, ctime })
     };
-    let facts = rec.facts_with(cut, of).unwrap();
+    let (facts, all) = rec.facts_with(cut, of).unwrap();
+    assert!(!all, "one walk left out");
     let walked: Vec<&Path> = facts.walks.iter().map(|(p, _)| p.as_path()).collect();
     assert_eq!(walked, [Path::new("/etc/localtime"), Path::new("/etc/alternatives/vi")]);
     assert_eq!(facts.listings.len(), 2);
@@ -198,16 +208,16 @@ fn a_symlink_planted_for_the_cache_is_never_followed() {
     // The file a link: not read, and a new cache replaces the link itself.
     std::fs::remove_file(t.cache().join(FILE)).unwrap();
     symlink(&elsewhere, t.cache().join(FILE)).unwrap();
-    assert_eq!(load(&t.cache()), None);
-    store(&t.cache(), &Facts::default()).unwrap();
+    assert_eq!(kept(&t.cache()), None);
+    store(&t.cache(), &Facts::default(), None).unwrap();
     assert_eq!(std::fs::read(&elsewhere).unwrap(), encode(&facts), "written through the link");
     assert!(std::fs::symlink_metadata(t.cache().join(FILE)).unwrap().is_file());
     // The directory a link: neither read nor written through.
     let real = t.p("cache/real");
     std::fs::rename(t.cache(), &real).unwrap();
     symlink(&real, t.cache()).unwrap();
-    assert_eq!(load(&t.cache()), None);
-    assert!(store(&t.cache(), &facts).is_err());
+    assert_eq!(kept(&t.cache()), None);
+    assert!(store(&t.cache(), &facts, None).is_err());
     assert_eq!(std::fs::read(real.join(FILE)).unwrap(), encode(&Facts::default()));
 }
 
@@ -216,14 +226,47 @@ fn a_malformed_or_cut_file_is_a_miss() {
     let t = Tree::new("cut");
     let facts = t.keep();
     let bytes = encode(&facts);
-    assert_eq!(decode(&bytes), Some(facts));
+    assert_eq!(decode(&bytes), Some(facts.clone()));
     for n in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
         assert_eq!(decode(&bytes[..n]), None, "cut at {n}");
     }
     let mut other = bytes.clone();
     other[7] = b'X';
     assert_eq!(decode(&other), None, "another format");
-    assert_eq!(decode(b"sandbox etc-links 1\0999999999\0"), None, "a count past the end");
+    assert_eq!(decode(b"sandbox etc-links 2\0999999999\0"), None, "a count past the end");
+    // A name in a listing that is not one name: the file is refused.
+    for bad in ["..", ".", "a/b", "../../srv"] {
+        let mut f = facts.clone();
+        f.listings[0].1.push(bad.into());
+        assert_eq!(decode(&encode(&f)), None, "{bad}");
+    }
+}
+
+/// Each Plan's needs are kept with the facts, the latest first, eight at
+/// most, and read back only while the facts hold.
+#[test]
+fn the_needs_of_the_last_plans_are_kept_with_the_facts() {
+    let t = Tree::new("plans");
+    let facts = t.keep();
+    let needs =
+        |k: usize| Needs { key: format!("plan {k}").into_bytes(), links: vec![t.p(&format!("etc/l{k}"))] };
+    store(&t.cache(), &facts, Some(needs(0))).unwrap();
+    for k in 1..10 {
+        load(&t.cache()).unwrap().store_needs(&t.cache(), needs(k)).unwrap();
+    }
+    let kept = load(&t.cache()).unwrap();
+    assert_eq!(kept.facts(), Some(facts));
+    let keys: Vec<String> = kept.needs.iter().map(|n| String::from_utf8(n.key.clone()).unwrap()).collect();
+    assert_eq!(keys, ["plan 9", "plan 8", "plan 7", "plan 6", "plan 5", "plan 4", "plan 3", "plan 2"]);
+    assert_eq!(kept.needs(b"plan 5"), Some(&[t.p("etc/l5")][..]));
+    assert_eq!(kept.needs(b"plan 1"), None);
+    // Again for a Plan kept already: it moves to the front, once.
+    kept.store_needs(&t.cache(), needs(5)).unwrap();
+    let again = load(&t.cache()).unwrap();
+    assert_eq!(again.needs.len(), 8);
+    assert_eq!(again.needs[0].key, b"plan 5");
+    symlink("/usr", t.p("etc/new")).unwrap();
+    assert!(load(&t.cache()).is_none(), "needs used after /etc changed");
 }
 
 #[test]
