@@ -99,12 +99,12 @@ fn a_state_dir_in_use_is_refused() {
     let arg = format!("{}:{}:/data", low.path().display(), state.path().join("st").display());
     let tok = token();
     let mut first = sbx(cwd.path(), home.path(), ["--persist", &arg, "--", "sleep", &tok]).spawn();
-    assert!(wait_for(5.0, || !host_pids_with(&format!("sleep {tok}")).is_empty()));
+    assert!(wait_for(30.0, || !host_pids_with(&format!("sleep {tok}")).is_empty()));
     let out = sbx(cwd.path(), home.path(), ["--persist", &arg, "--", "true"]).output();
     out.fails(125, "in use by another running sandbox");
     first.kill();
     first.wait();
-    assert!(wait_for(3.0, || host_pids_with(&format!("sleep {tok}")).is_empty()));
+    assert!(wait_for(30.0, || host_pids_with(&format!("sleep {tok}")).is_empty()));
     sbx(cwd.path(), home.path(), ["--persist", &arg, "--", "true"]).output().ok();
 }
 
@@ -116,12 +116,12 @@ fn kill_9_during_a_write_leaves_the_state_usable() {
     let tok = token();
     let script = format!("while :; do echo {tok} >> /data/log; done");
     let mut child = sbx(cwd.path(), home.path(), ["--persist", &arg, "--", "sh", "-c", &script]).spawn();
-    assert!(wait_for(5.0, || std::fs::metadata(sd.join("upper/log"))
+    assert!(wait_for(30.0, || std::fs::metadata(sd.join("upper/log"))
         .map(|m| m.len() > 1000)
         .unwrap_or(false)));
     child.kill();
     child.wait();
-    assert!(wait_for(3.0, || host_pids_with(&format!("sh -c {script}")).is_empty()), "the writer died");
+    assert!(wait_for(30.0, || host_pids_with(&format!("sh -c {script}")).is_empty()), "the writer died");
     let out =
         sbx(cwd.path(), home.path(), ["--persist", &arg, "--", "sh", "-c", "test -s /data/log && echo ok"])
             .output()
