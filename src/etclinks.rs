@@ -20,12 +20,11 @@
 //! directly in `/etc` and in the few directories of [`SUBDIRS`] are looked
 //! at, so a run reads a few hundred directory entries, not all of `/etc`.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::escape;
 use crate::host::{Host, Private};
-use crate::hostfs::{HostFs, Kind, Walk};
+use crate::hostfs::{HostFs, Kind};
 use crate::plan::view::{self, Shown};
 use crate::plan::{Access, FsOp};
 
@@ -112,13 +111,14 @@ fn extra_from(
         return (Vec::new(), Vec::new());
     };
     let mut candidates = Vec::new();
-    let any = AnyReadable(facts);
     for dir in dirs() {
         for name in facts.links(&dir) {
             let link = dir.join(name);
             // Covered inside (a hidden file, user-mode networking's own
             // resolv.conf): the host's link is not what the command sees.
-            if view::at(ops, &link).0 == Shown::Same && !follow(ops, host, &any, &link).is_empty() {
+            if view::at(ops, &link).0 == Shown::Same
+                && !follow(ops, host, facts, &link, Readable::Any).is_empty()
+            {
                 candidates.push(link);
             }
         }
@@ -146,7 +146,7 @@ fn from_candidates(
             continue;
         }
         let why = format!("{} links there", escape::path(link));
-        for op in follow(ops, host, live, link) {
+        for op in follow(ops, host, live, link, Readable::Asked) {
             if !out.iter().any(|e| e.op.dest() == op.dest()) {
                 out.push(Extra { after: at, op, why: why.clone() });
             }
@@ -155,42 +155,17 @@ fn from_candidates(
     out
 }
 
-/// `fs`, but every path readable: which links may need something does not
-/// depend on what the caller can read today (that is asked on the host).
-struct AnyReadable<'a>(&'a dyn HostFs);
-
-impl HostFs for AnyReadable<'_> {
-    fn kind(&self, p: &Path) -> Option<Kind> {
-        self.0.kind(p)
-    }
-
-    fn read_link(&self, p: &Path) -> Option<PathBuf> {
-        self.0.read_link(p)
-    }
-
-    fn list(&self, dir: &Path) -> Vec<OsString> {
-        self.0.list(dir)
-    }
-
-    fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>> {
-        self.0.head(p, n)
-    }
-
-    fn readable(&self, _: &Path) -> bool {
-        true
-    }
-
-    fn links(&self, dir: &Path) -> Vec<OsString> {
-        self.0.links(dir)
-    }
-
-    fn walk(&self, p: &Path) -> Option<Walk> {
-        self.0.walk(p)
-    }
+/// Whether [`follow`] asks `fs` if the caller can read a link's end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Readable {
+    Asked,
+    /// Taken as readable: which links may need something does not depend
+    /// on what the caller can read today (that is asked on the host).
+    Any,
 }
 
 /// What following `link` needs, when all of it may be shown.
-fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path) -> Vec<FsOp> {
+fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path, readable: Readable) -> Vec<FsOp> {
     let Some(walk) = fs.walk(link) else { return Vec::new() };
     if !matches!(walk.kind, Some(Kind::File { .. } | Kind::Dir)) {
         return Vec::new();
@@ -207,12 +182,14 @@ fn follow(ops: &[FsOp], host: &Host, fs: &dyn HostFs, link: &Path) -> Vec<FsOp> 
     }
     match view::at(ops, &walk.real) {
         (Shown::Same, _) => {}
-        (_, None) if allowed(host, &walk.real) && fs.readable(&walk.real) => add.push(FsOp::Bind {
-            src: walk.real.clone(),
-            dest: walk.real.clone(),
-            access: Access::ReadOnly,
-            optional: true,
-        }),
+        (_, None) if allowed(host, &walk.real) && (readable == Readable::Any || fs.readable(&walk.real)) => {
+            add.push(FsOp::Bind {
+                src: walk.real.clone(),
+                dest: walk.real.clone(),
+                access: Access::ReadOnly,
+                optional: true,
+            })
+        }
         _ => return Vec::new(),
     }
     add

@@ -194,6 +194,9 @@ fn the_cache_is_made_0700_and_0600() {
     let file = std::fs::symlink_metadata(t.cache().join(FILE)).unwrap();
     assert!(dir.is_dir() && file.is_file());
     assert_eq!((dir.mode() & 0o7777, file.mode() & 0o7777), (0o700, 0o600));
+    // A temporary file left by a killed run of the same pid is replaced.
+    std::fs::write(t.cache().join(format!(".{FILE}.{}", std::process::id())), "stale").unwrap();
+    t.keep();
     // Replaced, not rewritten: no temporary file is left.
     let names: Vec<_> = std::fs::read_dir(t.cache()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![OsString::from(FILE)]);

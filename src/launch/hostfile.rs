@@ -186,7 +186,13 @@ pub fn replace_beneath(dir: &OwnedFd, name: &str, bytes: &[u8]) -> Result<(), St
     let tmp = format!(".{name}.{}", std::process::id());
     let p = Path::new(&tmp);
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NONBLOCK;
-    let fd = open_beneath(dir, p, flags, 0o600).map_err(|e| open_error(Some(dir), p, &tmp, Kind::File, e))?;
+    let unlink = || nix::unistd::unlinkat(Some(dir.as_raw_fd()), p, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let fd = match open_beneath(dir, p, flags, 0o600) {
+        // Left by a run of the same pid that was killed before its rename.
+        Err(Errno::EEXIST) => unlink().and_then(|()| open_beneath(dir, p, flags, 0o600)),
+        r => r,
+    }
+    .map_err(|e| open_error(Some(dir), p, &tmp, Kind::File, e))?;
     let written =
         std::fs::File::from(fd).write_all(bytes).map_err(|e| format!("{tmp}: {}", crate::escape::cause(&e)));
     let renamed = written.and_then(|()| {
@@ -194,7 +200,7 @@ pub fn replace_beneath(dir: &OwnedFd, name: &str, bytes: &[u8]) -> Result<(), St
             .map_err(|e| format!("{name}: {}", strerror(e)))
     });
     if renamed.is_err() {
-        let _ = nix::unistd::unlinkat(Some(dir.as_raw_fd()), p, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        let _ = unlink();
     }
     renamed
 }
