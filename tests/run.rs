@@ -404,6 +404,21 @@ fn hide_covers_files_and_directories() {
     assert_eq!(out, "end\n");
 }
 
+/// The parent of `pid`, from /proc.
+fn parent_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("PPid:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// A process's state and signal masks (`State`, `Sig*`, `ShdPnd`).
+fn signal_state(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let keep = |l: &&str| ["State", "Sig", "ShdPnd"].iter().any(|k| l.starts_with(k));
+    let lines: Vec<&str> = status.lines().filter(keep).collect();
+    format!("{} | {}", String::from_utf8_lossy(&cmd).replace('\0', " "), lines.join(" "))
+}
+
 #[test]
 fn signals_to_the_monitor_reach_the_command() {
     let (cwd, home) = setup();
@@ -413,8 +428,19 @@ fn signals_to_the_monitor_reach_the_command() {
         let tok = token();
         let mut child = sbx(cwd.path(), home.path(), ["--", "sleep", &tok]).spawn();
         assert!(wait_for(5.0, || !host_pids_with(&format!("sleep {tok}")).is_empty()), "sleep started");
+        let sleeps = host_pids_with(&format!("sleep {tok}"));
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
-        let status = child.wait();
+        // Once (in a full CI run) one of these did not end: if it happens
+        // again, say where the signal stopped (monitor, init, command).
+        let Some(status) = child.wait_up_to(std::time::Duration::from_secs(30)) else {
+            let mut pids = vec![child.id()];
+            for p in &sleeps {
+                pids.push(*p);
+                pids.extend(parent_of(*p));
+            }
+            let states: Vec<String> = pids.iter().map(|p| format!("{p}: {}", signal_state(*p))).collect();
+            panic!("{sig}: sandbox did not end within 30 s; signal state:\n{}", states.join("\n"));
+        };
         assert_eq!(status.code(), Some(code), "{sig}");
         assert!(host_pids_with(&format!("sleep {tok}")).is_empty());
     }
