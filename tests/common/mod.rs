@@ -300,6 +300,24 @@ impl Sbx {
         self
     }
 
+    /// Starts sandbox with SIGHUP, SIGINT and SIGTERM at their default
+    /// action, whatever the test runner inherited (under `nohup` SIGHUP is
+    /// ignored, and an ignored signal stays ignored across execve: the
+    /// monitor and the command would rightly ignore it too).
+    pub fn default_signals(mut self) -> Sbx {
+        // SAFETY: between fork and exec only signal(2), which is
+        // async-signal-safe, runs.
+        unsafe {
+            self.cmd.pre_exec(|| {
+                for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            })
+        };
+        self
+    }
+
     fn prepare(mut self) -> Command {
         if !self.root {
             as_caller(&mut self.cmd);
