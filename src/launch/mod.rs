@@ -70,6 +70,7 @@ pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
     ctx::begin(opts.verbose);
     // Built before clone: a bad policy is an error with nothing started.
     let filters = filters::prepare(plan)?;
+    crate::trace::step("monitor", "seccomp program compiled");
     let caller =
         crate::plan::Ids { uid: nix::unistd::getuid().as_raw(), gid: nix::unistd::getgid().as_raw() };
     let ctx = Ctx {
