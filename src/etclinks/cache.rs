@@ -40,18 +40,19 @@
 //!   that a link needs nothing.
 //! - **Only the head is read on a hit**: the stamps and the Plans' needs
 //!   make a head of a few KiB; the facts (most of the file, some 160 KiB
-//!   for 740 links) follow it. [`load`] reads the first [`FIRST_READ`]
-//!   bytes in one read (more only when the head says it is longer) and
-//!   keeps the file open; the facts are read from it ([`Loaded::facts`])
-//!   only for a Plan not kept. Through the same descriptor: a run that
-//!   replaces the file meanwhile renames a new one over the name, and the
-//!   one open stays whole. A head length that does not end the head where
-//!   it says or lies beyond the file, or a head or section longer than
-//!   [`MAX_HEAD`] or [`MAX_SECTION`], is a miss, never a larger read.
+//!   for 740 links) follow it. [`load`] reads the first 16 KiB
+//!   (`FIRST_READ`) in one read, more only when the head says it is
+//!   longer, and keeps the file open; the facts are read from it
+//!   ([`Loaded::facts`]) only for a Plan not kept. Through the same
+//!   descriptor: a run that replaces the file meanwhile renames a new one
+//!   over the name, and the one open stays whole. A head length that does
+//!   not end the head where it says or lies beyond the file, a head longer
+//!   than 1 MiB (`MAX_HEAD`) or a section longer than 16 MiB
+//!   (`MAX_SECTION`) is a miss, never a larger read.
 //!
 //! Written by hand: it is a few hundred entries of paths, which are bytes
 //! (NUL never occurs in one), so the format is fields ending in NUL: the
-//! format ([`MAGIC`]), the head's length in bytes ([`LEN_DIGITS`] decimal
+//! format (`sandbox etc-links 3`), the head's length in bytes (ten decimal
 //! digits), the stamps, the Plans' needs, and the facts' section (the
 //! listings, the walks, `end`).
 
