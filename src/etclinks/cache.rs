@@ -30,7 +30,8 @@
 //! - **Per Plan**: which links may need something (their kept walk would
 //!   add something, were the caller able to read its end) depends on the
 //!   Plan's operations and the caller's private directories too; it is
-//!   kept for the last few Plans ([`Needs`], keyed by both, [`key`]), when
+//!   kept for the last few Plans ([`Needs`], keyed by a hash of both,
+//!   [`key`], which a collision cannot turn into more shown), when
 //!   every fact it came from is kept. A run of such a Plan then reads the
 //!   stamps, checks them, and follows only those few links on the host.
 //! - **A file the command could write** (with `--rw $XDG_RUNTIME_DIR`): it
@@ -53,7 +54,8 @@
 //! Written by hand: it is a few hundred entries of paths, which are bytes
 //! (NUL never occurs in one), so the format is fields ending in NUL: the
 //! format (`sandbox etc-links 3`), the head's length in bytes (ten decimal
-//! digits), the stamps, the Plans' needs, and the facts' section (the
+//! digits), the stamps, the Plans' needs (each Plan's [`Key`] in 32
+//! hexadecimal digits, then its links), and the facts' section (the
 //! listings, the walks, `end`).
 
 use std::cell::{OnceCell, RefCell};
@@ -333,17 +335,40 @@ impl HostFs for Cached<'_> {
 /// end): `key` says which Plan ([`key`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Needs {
-    pub key: Vec<u8>,
+    pub key: Key,
     pub links: Vec<PathBuf>,
 }
 
 /// How many Plans' [`Needs`] are kept, the latest first.
 const PLANS: usize = 8;
 
-/// What [`Needs`] depend on besides the kept facts: the Plan's file-system
-/// operations and what of the caller [`super::allowed`] reads.
-pub fn key(ops: &[crate::plan::FsOp], host: &crate::host::Host) -> Vec<u8> {
-    format!("{ops:?}\n{:?}\n{:?}", host.home, host.private).into_bytes()
+/// Which Plan [`Needs`] are for: 128 bits of a hash ([`key`]).
+pub type Key = u128;
+
+/// What [`Needs`] depend on besides the kept facts, the Plan's file-system
+/// operations and what of the caller [`super::allowed`] reads, hashed:
+/// two SipHash sums of them (std's `DefaultHasher::new`, the same in
+/// every run of one build; another build may find no Plan kept). Their
+/// text took 2.4 KiB a Plan (a file's contents as a list of numbers),
+/// 20 µs to make, and eight of them made the head longer than the first
+/// read.
+///
+/// A collision cannot make a run show more. A key only picks the list of
+/// links a run follows, and [`super::extra_cached`] checks each link named
+/// against this run's Plan (directly in `/etc` or [`super::SUBDIRS`],
+/// shown as the host's) and follows it on the host for this Plan, as
+/// with no cache at all: another Plan's list can only leave out a link
+/// this one needs. So can a forged file, which the command (with `--rw
+/// $XDG_RUNTIME_DIR`) writes with any key and any list, with no need of a
+/// collision; by chance, among 8 Plans, one is 2^-125 likely.
+pub fn key(ops: &[crate::plan::FsOp], host: &crate::host::Host) -> Key {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let half = |seed: u64| {
+        let mut h = DefaultHasher::new();
+        (seed, ops, &host.home, &host.private).hash(&mut h);
+        h.finish()
+    };
+    (Key::from(half(1)) << 64) | Key::from(half(2))
 }
 
 /// A cache file whose directories are all as they were: its stamps and
@@ -360,7 +385,7 @@ pub struct Loaded {
 
 impl Loaded {
     /// The links that may need something for the Plan `key`, if kept.
-    pub fn needs(&self, key: &[u8]) -> Option<&[PathBuf]> {
+    pub fn needs(&self, key: Key) -> Option<&[PathBuf]> {
         self.needs.iter().find(|n| n.key == key).map(|n| n.links.as_slice())
     }
 
@@ -525,7 +550,7 @@ fn encode_file(stamps: &[(PathBuf, Stamp)], needs: &[Needs], section: &[u8]) -> 
     }
     o.num(needs.len());
     for n in needs {
-        o.put(&n.key);
+        o.put(format!("{:032x}", n.key).as_bytes());
         o.num(n.links.len());
         for l in &n.links {
             o.path(l);
@@ -601,6 +626,15 @@ impl<'b> In<'b> {
         self.num::<usize>().filter(|n| *n <= left)
     }
 
+    /// A [`Key`]: 32 hexadecimal digits.
+    fn key(&mut self) -> Option<Key> {
+        let f = self.field()?;
+        if f.len() != 32 || !f.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        Key::from_str_radix(std::str::from_utf8(f).ok()?, 16).ok()
+    }
+
     fn path(&mut self) -> Option<PathBuf> {
         let f = self.field()?;
         (!f.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(f)))
@@ -651,7 +685,7 @@ fn decode_head(bytes: &[u8]) -> Option<Head> {
     }
     let mut needs = Vec::new();
     for _ in 0..i.count()? {
-        let key = i.field()?.to_vec();
+        let key = i.key()?;
         let links = (0..i.count()?).map(|_| i.abs()).collect::<Option<_>>()?;
         needs.push(Needs { key, links });
     }

@@ -254,23 +254,22 @@ fn a_malformed_or_cut_file_is_a_miss() {
 fn the_needs_of_the_last_plans_are_kept_with_the_facts() {
     let t = Tree::new("plans");
     let facts = t.keep();
-    let needs =
-        |k: usize| Needs { key: format!("plan {k}").into_bytes(), links: vec![t.p(&format!("etc/l{k}"))] };
+    let needs = |k: usize| Needs { key: Key::MAX - k as Key, links: vec![t.p(&format!("etc/l{k}"))] };
     store(&t.cache(), &facts, Some(needs(0))).unwrap();
     for k in 1..10 {
         load(&t.cache()).unwrap().store_needs(&t.cache(), needs(k)).unwrap();
     }
     let kept = load(&t.cache()).unwrap();
     assert_eq!(kept.facts(), Some(facts));
-    let keys: Vec<String> = kept.needs.iter().map(|n| String::from_utf8(n.key.clone()).unwrap()).collect();
-    assert_eq!(keys, ["plan 9", "plan 8", "plan 7", "plan 6", "plan 5", "plan 4", "plan 3", "plan 2"]);
-    assert_eq!(kept.needs(b"plan 5"), Some(&[t.p("etc/l5")][..]));
-    assert_eq!(kept.needs(b"plan 1"), None);
+    let keys: Vec<Key> = kept.needs.iter().map(|n| Key::MAX - n.key).collect();
+    assert_eq!(keys, [9, 8, 7, 6, 5, 4, 3, 2]);
+    assert_eq!(kept.needs(Key::MAX - 5), Some(&[t.p("etc/l5")][..]));
+    assert_eq!(kept.needs(Key::MAX - 1), None);
     // Again for a Plan kept already: it moves to the front, once.
     kept.store_needs(&t.cache(), needs(5)).unwrap();
     let again = load(&t.cache()).unwrap();
     assert_eq!(again.needs.len(), 8);
-    assert_eq!(again.needs[0].key, b"plan 5");
+    assert_eq!(again.needs[0].key, Key::MAX - 5);
     symlink("/usr", t.p("etc/new")).unwrap();
     assert!(load(&t.cache()).is_none(), "needs used after /etc changed");
 }
@@ -292,10 +291,14 @@ fn names_of_any_bytes_survive() {
     assert_eq!(decode(&encode(&facts).unwrap()), Some(facts));
 }
 
-/// The file of `t`'s cache, kept with the needs of Plan `key`.
-fn keep_with_needs(t: &Tree, key: &[u8]) -> (Facts, Vec<u8>) {
+/// Two Plans' keys.
+const PLAN: Key = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+const OTHER: Key = 1;
+
+/// The file of `t`'s cache, kept with the needs of [`PLAN`].
+fn keep_with_needs(t: &Tree) -> (Facts, Vec<u8>) {
     let facts = t.keep();
-    let needs = Needs { key: key.to_vec(), links: vec![t.p("etc/resolv.conf")] };
+    let needs = Needs { key: PLAN, links: vec![t.p("etc/resolv.conf")] };
     store(&t.cache(), &facts, Some(needs)).unwrap();
     (facts, std::fs::read(t.cache().join(FILE)).unwrap())
 }
@@ -311,14 +314,14 @@ fn with_len(bytes: &[u8], len: &str) -> Vec<u8> {
 #[test]
 fn a_head_length_that_does_not_end_the_head_is_a_miss() {
     let t = Tree::new("lengths");
-    let (facts, bytes) = keep_with_needs(&t, b"plan");
+    let (facts, bytes) = keep_with_needs(&t);
     let head = head_len(&bytes).unwrap();
     assert!(head < FIRST_READ && head < bytes.len(), "{head} of {}", bytes.len());
     assert_eq!(decode_head(&bytes).map(|h| h.2), Some(head));
     let file = t.cache().join(FILE);
     let put = |bytes: &[u8]| std::fs::write(&file, bytes).unwrap();
     put(&bytes);
-    assert!(load(&t.cache()).is_some_and(|k| k.needs(b"plan").is_some()));
+    assert!(load(&t.cache()).is_some_and(|k| k.needs(PLAN).is_some()));
     let len = |n: usize| format!("{n:010}");
     let forged = [
         ("one byte longer", len(head + 1)),
@@ -342,6 +345,13 @@ fn a_head_length_that_does_not_end_the_head_is_a_miss() {
         put(&b);
         assert!(load(&t.cache()).is_none(), "{what}: loaded");
     }
+    // A key not of 32 hexadecimal digits.
+    let hex = format!("{PLAN:032x}");
+    let at = bytes.windows(32).position(|w| w == hex.as_bytes()).unwrap();
+    for bad in [format!("+{}", &hex[1..]), format!("{}g", &hex[..31]), format!("{} ", &hex[..31])] {
+        put(&[&bytes[..at], bad.as_bytes(), &bytes[at + 32..]].concat());
+        assert!(load(&t.cache()).is_none(), "key {bad:?}");
+    }
     // The format before: no length, its head straight after the format.
     let v2 = [b"sandbox etc-links 2\0", &bytes[STAMPS_AT..]].concat();
     put(&v2);
@@ -354,7 +364,7 @@ fn a_head_length_that_does_not_end_the_head_is_a_miss() {
     for n in [head, head + 1, bytes.len() - 1] {
         put(&bytes[..n]);
         let kept = load(&t.cache()).expect("a head whole");
-        assert!(kept.needs(b"plan").is_some());
+        assert!(kept.needs(PLAN).is_some());
         assert_eq!(kept.facts(), None, "cut at {n}");
     }
     put(&bytes);
@@ -367,7 +377,7 @@ fn a_head_length_that_does_not_end_the_head_is_a_miss() {
 #[test]
 fn a_kept_plan_is_answered_without_reading_the_facts() {
     let t = Tree::new("lazy");
-    let (facts, bytes) = keep_with_needs(&t, b"plan");
+    let (facts, bytes) = keep_with_needs(&t);
     let head = head_len(&bytes).unwrap();
     let kept = load(&t.cache()).unwrap();
     // The section overwritten in place after the head was read (by the
@@ -375,21 +385,21 @@ fn a_kept_plan_is_answered_without_reading_the_facts() {
     // head, the old facts would be answered.
     let f = std::fs::OpenOptions::new().write(true).open(t.cache().join(FILE)).unwrap();
     f.write_all_at(&vec![b'#'; bytes.len() - head], head as u64).unwrap();
-    assert_eq!(kept.needs(b"plan"), Some(&[t.p("etc/resolv.conf")][..]));
+    assert_eq!(kept.needs(PLAN), Some(&[t.p("etc/resolv.conf")][..]));
     assert_eq!(kept.facts(), None, "the facts were read with the head");
-    assert!(kept.store_needs(&t.cache(), Needs { key: b"other".to_vec(), links: vec![] }).is_ok());
+    assert!(kept.store_needs(&t.cache(), Needs { key: OTHER, links: vec![] }).is_ok());
     // Read again: the Plan kept is still answered; another is not.
     let kept = load(&t.cache()).unwrap();
-    assert!(kept.needs(b"plan").is_some() && kept.needs(b"other").is_some());
+    assert!(kept.needs(PLAN).is_some() && kept.needs(OTHER).is_some());
     assert_eq!(kept.facts(), None);
     // A section longer than is ever read (a sparse file): not read.
-    store(&t.cache(), &facts, Some(Needs { key: b"plan".to_vec(), links: vec![] })).unwrap();
+    store(&t.cache(), &facts, Some(Needs { key: PLAN, links: vec![] })).unwrap();
     let f = std::fs::OpenOptions::new().write(true).open(t.cache().join(FILE)).unwrap();
     f.set_len((head + MAX_SECTION + 1) as u64).unwrap();
     let kept = load(&t.cache()).unwrap();
-    assert_eq!(kept.needs(b"plan"), Some(&[][..]));
+    assert_eq!(kept.needs(PLAN), Some(&[][..]));
     assert_eq!(kept.facts(), None);
-    assert!(kept.store_needs(&t.cache(), Needs { key: b"other".to_vec(), links: vec![] }).is_err());
+    assert!(kept.store_needs(&t.cache(), Needs { key: OTHER, links: vec![] }).is_err());
 }
 
 /// A head longer than the first read (many Plans, many links) is read
@@ -401,7 +411,7 @@ fn a_head_longer_than_the_first_read_is_read_whole() {
     let links: Vec<PathBuf> =
         (0..200).map(|k| t.p(&format!("etc/a-rather-long-name-of-a-link-{k:04}"))).collect();
     for k in 0..PLANS {
-        let needs = Needs { key: format!("plan {k}").into_bytes(), links: links.clone() };
+        let needs = Needs { key: k as Key, links: links.clone() };
         match load(&t.cache()) {
             Some(kept) => kept.store_needs(&t.cache(), needs).unwrap(),
             None => store(&t.cache(), &facts, Some(needs)).unwrap(),
@@ -412,9 +422,45 @@ fn a_head_longer_than_the_first_read_is_read_whole() {
     assert!(head > 2 * FIRST_READ, "{head}");
     let kept = load(&t.cache()).expect("a long head read");
     assert_eq!(kept.needs.len(), PLANS);
-    assert_eq!(kept.needs(b"plan 0"), Some(&links[..]));
+    assert_eq!(kept.needs(0), Some(&links[..]));
     assert_eq!(kept.facts(), Some(facts));
     // Cut in the head, after the first read: a miss.
     std::fs::write(t.cache().join(FILE), &bytes[..head - 1]).unwrap();
     assert!(load(&t.cache()).is_none());
+}
+
+/// A Plan's key is the same for the same operations and caller, in every
+/// run, and another when anything the needs depend on differs.
+#[test]
+fn a_plans_key_changes_with_what_its_needs_depend_on() {
+    use crate::host::Host;
+    use crate::plan::{Access, FsOp};
+    let ro =
+        |p: &str| FsOp::Bind { src: p.into(), dest: p.into(), access: Access::ReadOnly, optional: false };
+    let host = Host::fake("/work");
+    let ops = vec![ro("/usr"), ro("/etc"), FsOp::Tmpfs { dest: "/tmp".into(), mode: 0o1777, size: None }];
+    let k = key(&ops, &host);
+    assert_eq!(k, key(&ops.clone(), &Host::fake("/work")));
+    let mut hidden = ops.clone();
+    hidden.push(FsOp::Hide { dest: "/etc/shadow".into(), optional: false });
+    let mut optional = ops.clone();
+    optional[1] =
+        FsOp::Bind { src: "/etc".into(), dest: "/etc".into(), access: Access::ReadOnly, optional: true };
+    let mut swapped = ops.clone();
+    swapped.swap(0, 1);
+    let mut home = Host::fake("/work");
+    home.home = "/home/other".into();
+    let mut private = Host::fake("/work");
+    private.private.pop();
+    let keys = [
+        k,
+        key(&hidden, &host),
+        key(&optional, &host),
+        key(&swapped, &host),
+        key(&ops, &home),
+        key(&ops, &private),
+    ];
+    let distinct: BTreeSet<Key> = keys.iter().copied().collect();
+    assert_eq!(distinct.len(), keys.len(), "{keys:x?}");
+    assert!(keys.iter().all(|k| (k >> 64) != 0 && (k & Key::from(u64::MAX)) != 0), "{keys:x?}");
 }
