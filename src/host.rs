@@ -47,7 +47,7 @@ pub struct Host {
 }
 
 /// Why a directory is never shared as the current directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Private {
     /// `$HOME`.
     Home,
@@ -61,7 +61,7 @@ pub enum Private {
 }
 
 /// One directory never shared as the current directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PrivateDir {
     pub path: PathBuf,
     pub why: Private,
