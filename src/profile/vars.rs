@@ -68,7 +68,7 @@ fn lookup(name: &str, host: &Host) -> Result<Option<String>, String> {
         "HOME" => Some(home.clone()),
         "CWD" => Some(host.cwd.to_string_lossy().into_owned()),
         "UID" => Some(host.uid.to_string()),
-        "USER" => Some(host.user.clone()),
+        "USER" => Some(host.user()),
         "XDG_RUNTIME_DIR" => env(host, "XDG_RUNTIME_DIR"),
         "XDG_CONFIG_HOME" => xdg("XDG_CONFIG_HOME", ".config"),
         "XDG_CACHE_HOME" => xdg("XDG_CACHE_HOME", ".cache"),
