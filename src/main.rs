@@ -71,9 +71,9 @@ fn main() -> ExitCode {
 /// not found gets a hint naming where it is on the host.
 fn run(built: &native::Built, verbose: bool, host: &Host) -> ExitCode {
     print_notes(&built.notes);
-    let result = launch::check(&built.plan).and_then(|()| {
+    let result = launch::check(&built.plan).and_then(|checked| {
         sandbox::trace::step("monitor", "Plan checked");
-        launch::run(&built.plan, &options(verbose))
+        checked.run(&options(verbose))
     });
     match result {
         Ok(code) => ExitCode::from(code),
