@@ -27,8 +27,8 @@ fn main() -> ExitCode {
     let argv: Vec<OsString> = std::env::args_os().collect();
     // Installed as `bwrap` (a symlink), or such a binary re-executing
     // itself through /proc/self/exe: bubblewrap's command line.
-    let exe = std::fs::read_link("/proc/self/exe").ok();
-    if sandbox::dispatch::bwrap_mode(&argv, exe.as_deref()) {
+    let exe = || std::fs::read_link("/proc/self/exe").ok();
+    if sandbox::dispatch::bwrap_mode(&argv, exe) {
         let prog = argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
         return bwrap(&prog, &argv[1..], &host);
     }
@@ -71,9 +71,9 @@ fn main() -> ExitCode {
 /// not found gets a hint naming where it is on the host.
 fn run(built: &native::Built, verbose: bool, host: &Host) -> ExitCode {
     print_notes(&built.notes);
-    let result = launch::check(&built.plan).and_then(|()| {
+    let result = launch::check(&built.plan).and_then(|checked| {
         sandbox::trace::step("monitor", "Plan checked");
-        launch::run(&built.plan, &options(verbose))
+        checked.run(&options(verbose))
     });
     match result {
         Ok(code) => ExitCode::from(code),

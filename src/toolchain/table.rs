@@ -53,16 +53,16 @@ pub fn paths(
     let mut found = vec![PathBuf::from("/")];
     for c in p.components() {
         let Component::Normal(name) = c else { continue };
+        if !name.as_bytes().contains(&b'*') {
+            found.iter_mut().for_each(|dir| dir.push(name));
+            continue;
+        }
         let mut next = Vec::new();
         for dir in &found {
-            if name.as_bytes().contains(&b'*') {
-                for entry in fs.list(dir) {
-                    if !entry.as_bytes().starts_with(b".") && wildcard(name.as_bytes(), entry.as_bytes()) {
-                        next.push(dir.join(entry));
-                    }
+            for entry in fs.list(dir) {
+                if !entry.as_bytes().starts_with(b".") && wildcard(name.as_bytes(), entry.as_bytes()) {
+                    next.push(dir.join(entry));
                 }
-            } else {
-                next.push(dir.join(name));
             }
         }
         found = next;
