@@ -54,15 +54,18 @@ pub fn apply<O>(
         }
         ins.fs(cache_op(&cache.path, cache.how), cache.why);
     }
+    crate::trace::step("monitor", "caches");
     let mut skipped = Vec::new();
     if want.toolchains && !ins.plan.command.is_empty() {
         skipped = ins.toolchains(&table, host, fs, want.expand);
     }
+    crate::trace::step("monitor", "toolchains");
     ins.offline_resolver();
     let extras = etclinks::extra_cached(&ins.plan.fs, host, fs, host.cache.as_deref());
     for e in extras {
         ins.fs_after(e.op, e.why, Some(e.after));
     }
+    crate::trace::step("monitor", "links of /etc");
     skipped
 }
 

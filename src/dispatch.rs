@@ -12,11 +12,11 @@
 //! native sandbox would pass it on.
 
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Whether argv (with argv[0]) is bubblewrap's command line; `exe` is what
-/// `/proc/self/exe` links to.
-pub fn bwrap_mode(argv: &[OsString], exe: Option<&Path>) -> bool {
+/// Whether argv (with argv[0]) is bubblewrap's command line; `exe` reads
+/// what `/proc/self/exe` links to, asked only when argv[0] is such a path.
+pub fn bwrap_mode(argv: &[OsString], exe: impl FnOnce() -> Option<PathBuf>) -> bool {
     let Some(argv0) = argv.first().map(Path::new) else { return false };
     if argv0.file_name().is_some_and(|n| n == "bwrap") {
         return true;
@@ -24,7 +24,7 @@ pub fn bwrap_mode(argv: &[OsString], exe: Option<&Path>) -> bool {
     if !is_proc_exe(argv0) {
         return false;
     }
-    exe.and_then(Path::file_name).is_some_and(|n| n == "bwrap") || bwrap_shape(&argv[1..])
+    exe().is_some_and(|e| e.file_name().is_some_and(|n| n == "bwrap")) || bwrap_shape(&argv[1..])
 }
 
 /// `/proc/self/exe`, `/proc/thread-self/exe` or `/proc/PID/exe`.
@@ -102,7 +102,7 @@ mod tests {
 
     fn mode(a: &[&str]) -> bool {
         let argv: Vec<OsString> = a.iter().map(OsString::from).collect();
-        bwrap_mode(&argv, Some(Path::new("/usr/local/bin/sandbox")))
+        bwrap_mode(&argv, || Some("/usr/local/bin/sandbox".into()))
     }
 
     #[test]
@@ -142,6 +142,14 @@ mod tests {
     #[test]
     fn a_binary_whose_real_name_is_bwrap_stays_bwrap() {
         let argv: Vec<OsString> = ["/proc/self/exe", "--ro", "/x"].iter().map(OsString::from).collect();
-        assert!(bwrap_mode(&argv, Some(Path::new("/usr/bin/bwrap"))));
+        assert!(bwrap_mode(&argv, || Some("/usr/bin/bwrap".into())));
+    }
+
+    #[test]
+    fn the_real_name_is_read_only_for_a_reexecution() {
+        for a in [&["sandbox", "--", "true"][..], &["/usr/bin/bwrap", "--ro-bind", "/", "/"], &[]] {
+            let argv: Vec<OsString> = a.iter().map(OsString::from).collect();
+            bwrap_mode(&argv, || panic!("{a:?}: /proc/self/exe read"));
+        }
     }
 }

@@ -61,7 +61,7 @@ pub fn extra_cached(ops: &[FsOp], host: &Host, fs: &dyn HostFs, dir: Option<&Pat
     };
     let key = cache::key(ops, host);
     if let Some(kept) = cache::load(dir) {
-        if let Some(links) = kept.needs(&key) {
+        if let Some(links) = kept.needs(key) {
             return from_candidates(ops, host, fs, at, links);
         }
         if let Some(facts) = kept.facts() {

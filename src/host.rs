@@ -3,13 +3,16 @@
 //! Building a Plan is pure: everything it needs from the host (environment,
 //! ids, cwd, home, the shape of /bin and friends, the kernel's release)
 //! comes in a [`Host`], read once by [`Host::current`], so tests can build
-//! Plans for any host.
+//! Plans for any host. What only some runs need (the password database,
+//! the kernel's release, the subordinate ids, the graphical session) is
+//! read the first time it is asked for, once; [`Host::fake`] sets it.
 //!
 //! The directories never shared as the current directory are kept resolved
 //! (symlinks followed, as the kernel's `getcwd` gives the cwd): `$HOME`
 //! reached through a symlink (`/home -> var/home`, a home moved to another
 //! disk) is still `$HOME`, and a string comparison could not see that.
 
+use std::cell::OnceCell;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
@@ -20,8 +23,9 @@ pub struct Host {
     pub home: PathBuf,
     pub uid: u32,
     pub gid: u32,
-    /// The user's name, from the password database (or $USER).
-    pub user: String,
+    /// The caller's entry in the password database (`None`: it has none):
+    /// read the first time [`Host::account`] asks.
+    pub account: OnceCell<Option<Account>>,
     pub env: Vec<(OsString, OsString)>,
     /// Top-level entries that merged-usr systems make symlinks (`/bin` →
     /// `usr/bin`): the link target, or `None` when it is a real directory,
@@ -32,22 +36,39 @@ pub struct Host {
     /// directories every user shares.
     pub private: Vec<PrivateDir>,
     /// The running kernel's release (`6.18.0-1-amd64`), for OCI seccomp
-    /// profiles that include rules by kernel version.
-    pub kernel: String,
+    /// profiles that include rules by kernel version: read the first time
+    /// [`Host::kernel`] asks.
+    pub kernel: OnceCell<String>,
     /// The graphical session (display, sound, bus, GPU nodes), for the
     /// desktop options: read the first time [`Host::session`] asks, so a
     /// run without them pays nothing for it.
-    pub session: std::cell::OnceCell<crate::desktop::detect::Session>,
-    /// Subordinate ids and the helpers that map them (`--userns auto`).
-    pub userns: crate::idmap::HostView,
+    pub session: OnceCell<crate::desktop::detect::Session>,
+    /// Subordinate ids and the helpers that map them (`--userns auto`):
+    /// read the first time [`Host::userns`] asks.
+    pub userns: OnceCell<crate::idmap::HostView>,
     /// Where sandbox keeps what it may reuse on the next run (what the
     /// links of `/etc` point at): `$XDG_RUNTIME_DIR/sandbox`, when that
     /// variable names a directory; `None` keeps nothing.
     pub cache: Option<PathBuf>,
 }
 
+/// The caller's entry in the password database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub home: PathBuf,
+}
+
+impl Account {
+    /// The entry of `uid`, if the password database has one.
+    fn of(uid: u32) -> Option<Account> {
+        let u = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten()?;
+        Some(Account { name: u.name, home: u.dir })
+    }
+}
+
 /// Why a directory is never shared as the current directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Private {
     /// `$HOME`.
     Home,
@@ -61,7 +82,7 @@ pub enum Private {
 }
 
 /// One directory never shared as the current directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PrivateDir {
     pub path: PathBuf,
     pub why: Private,
@@ -104,22 +125,17 @@ impl Host {
         let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
-        let pw = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten();
+        let account = OnceCell::new();
         let var = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        // The password database only when $HOME does not say.
         let home = var("HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
-            .or_else(|| pw.as_ref().map(|u| u.dir.clone()))
+            .or_else(|| account.get_or_init(|| Account::of(uid)).as_ref().map(|a| a.home.clone()))
             .unwrap_or_else(|| PathBuf::from("/"));
-        let user = pw
-            .as_ref()
-            .map(|u| u.name.clone())
-            .or_else(|| var("USER").map(|u| u.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| uid.to_string());
         // getcwd: already resolved, as the private directories are.
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
         let runtime = var("XDG_RUNTIME_DIR").map(PathBuf::from);
-        let userns = userns_view(pw.map(|u| u.name), var("PATH"));
         let private = private_dirs(&home, runtime.as_deref(), &resolved);
         let root_links = ROOT_LINKS
             .iter()
@@ -140,16 +156,13 @@ impl Host {
             home: crate::values::normalize(&home),
             uid,
             gid,
-            user,
+            account,
             env,
             root_links,
             private,
-            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            session: std::cell::OnceCell::new(),
-            userns,
+            kernel: OnceCell::new(),
+            session: OnceCell::new(),
+            userns: OnceCell::new(),
             cache: runtime.filter(|r| r.is_absolute()).map(|r| r.join("sandbox")),
         }
     }
@@ -182,6 +195,39 @@ impl Host {
         self.session.get_or_init(|| crate::desktop::detect::Session::read(utf8_env(&self.env), &self.home))
     }
 
+    /// The caller's entry in the password database, read on first use.
+    pub fn account(&self) -> Option<&Account> {
+        self.account.get_or_init(|| Account::of(self.uid)).as_ref()
+    }
+
+    /// The user's name: from the password database, else `$USER`, else the uid.
+    pub fn user(&self) -> String {
+        match self.account() {
+            Some(a) => a.name.clone(),
+            None => {
+                self.var("USER").map_or_else(|| self.uid.to_string(), |u| u.to_string_lossy().into_owned())
+            }
+        }
+    }
+
+    /// The running kernel's release, read on first use (empty when
+    /// unreadable).
+    pub fn kernel(&self) -> &str {
+        self.kernel.get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string()
+        })
+    }
+
+    /// Subordinate ids and the helpers that map them, read on first use:
+    /// the name is the password database's, the helpers are looked for
+    /// along the caller's PATH.
+    pub fn userns(&self) -> &crate::idmap::HostView {
+        self.userns.get_or_init(|| {
+            let name = self.account().map(|a| a.name.clone());
+            userns_view(name, self.var("PATH").map(OsStr::to_owned))
+        })
+    }
+
     pub fn var(&self, name: &str) -> Option<&OsStr> {
         self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_os_str())
     }
@@ -194,7 +240,7 @@ impl Host {
             home: "/home/u".into(),
             uid: 1000,
             gid: 1000,
-            user: "u".into(),
+            account: Some(Account { name: "u".into(), home: "/home/u".into() }).into(),
             env: vec![
                 ("PATH".into(), "/usr/bin:/bin".into()),
                 ("SSH_AUTH_SOCK".into(), "/run/user/1000/ssh".into()),
@@ -204,9 +250,9 @@ impl Host {
             ],
             root_links: vec![("/bin".into(), Some("usr/bin".into())), ("/lib64".into(), None)],
             private: private_dirs(Path::new("/home/u"), Some(Path::new("/run/user/1000")), &same),
-            kernel: "6.18.0".into(),
+            kernel: OnceCell::from("6.18.0".to_string()),
             session: crate::desktop::detect::Session::default().into(),
-            userns: crate::idmap::HostView::fake("u"),
+            userns: crate::idmap::HostView::fake("u").into(),
             cache: None,
         }
     }
@@ -246,6 +292,17 @@ mod tests {
         for fine in ["/home/u/proj", "/tmp/build", "/var/tmp/x", "/run/user/1000/sub", "/work/proj", "/usr"] {
             assert_eq!(why(fine), None, "{fine}");
         }
+    }
+
+    #[test]
+    fn the_user_is_the_password_databases_else_user_else_the_uid() {
+        let h = Host::fake("/");
+        assert_eq!(h.user(), "u");
+        let mut h = Host { account: None.into(), ..Host::fake("/") };
+        h.env.push(("USER".into(), "env-user".into()));
+        assert_eq!(h.user(), "env-user");
+        h.env.retain(|(k, _)| k != "USER");
+        assert_eq!(h.user(), "1000");
     }
 
     #[test]

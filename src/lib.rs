@@ -26,4 +26,5 @@ pub mod profile;
 pub mod seccomp;
 pub mod settings;
 pub mod toolchain;
+pub mod trace;
 pub mod values;

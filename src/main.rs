@@ -13,6 +13,7 @@ use sandbox::{check, launch};
 const SETUP_FAILED: u8 = 125;
 
 fn main() -> ExitCode {
+    sandbox::trace::start();
     // sandbox is never privileged: a setuid or setgid install would turn
     // every option into a way to act as another user.
     let (uid, euid) = (nix::unistd::getuid(), nix::unistd::geteuid());
@@ -22,15 +23,18 @@ fn main() -> ExitCode {
         return ExitCode::from(SETUP_FAILED);
     }
     let host = Host::current();
+    sandbox::trace::step("monitor", "host read");
     let argv: Vec<OsString> = std::env::args_os().collect();
     // Installed as `bwrap` (a symlink), or such a binary re-executing
     // itself through /proc/self/exe: bubblewrap's command line.
-    let exe = std::fs::read_link("/proc/self/exe").ok();
-    if sandbox::dispatch::bwrap_mode(&argv, exe.as_deref()) {
+    let exe = || std::fs::read_link("/proc/self/exe").ok();
+    if sandbox::dispatch::bwrap_mode(&argv, exe) {
         let prog = argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
         return bwrap(&prog, &argv[1..], &host);
     }
-    let command = match native::parse(argv, &host) {
+    let parsed = native::parse(argv, &host);
+    sandbox::trace::step("monitor", "Plan built");
+    let command = match parsed {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sandbox: {e}");
@@ -67,7 +71,10 @@ fn main() -> ExitCode {
 /// not found gets a hint naming where it is on the host.
 fn run(built: &native::Built, verbose: bool, host: &Host) -> ExitCode {
     print_notes(&built.notes);
-    let result = launch::check(&built.plan).and_then(|()| launch::run(&built.plan, &options(verbose)));
+    let result = launch::check(&built.plan).and_then(|checked| {
+        sandbox::trace::step("monitor", "Plan checked");
+        checked.run(&options(verbose))
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.class() == launch::error::Class::NotFound => {

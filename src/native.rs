@@ -83,12 +83,15 @@ pub fn parse_with(args: Vec<OsString>, host: &Host, fs: &dyn HostFs) -> Result<C
 /// native front end adds on its own ([`crate::additions`]: caches,
 /// toolchains, the offline resolver, /etc's link targets).
 pub fn build(request: &Request, host: &Host, fs: &dyn HostFs) -> Result<Built, UsageError> {
+    crate::trace::step("monitor", "command line parsed");
     let profile = crate::profile::load(profile_name(request), host).map_err(UsageError)?;
+    crate::trace::step("monitor", "profile read");
     let mut all = profile.settings;
     let own = request.settings.iter().cloned();
     all.extend(own.map(|setting| Located { setting, origin: Origin::CommandLine }));
     let (mut plan, mut prov, notes) = settings::build(host, &all).map_err(UsageError)?;
     request.finish(host, &mut plan)?;
+    crate::trace::step("monitor", "settings folded");
     let expand = |s: &str| crate::profile::expand(s, host);
     let toolchains_off = toolchains_off(&all);
     let want = crate::additions::Wanted {

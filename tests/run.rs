@@ -561,3 +561,59 @@ fn a_bind_of_the_hosts_tmp_shows_the_hosts_files() {
     assert!(out.starts_with("host file\n"), "{out}");
     assert!(!out.lines().any(|l| l == "hidden-dir" || l == "root"), "the scratch tmpfs shows:\n{out}");
 }
+
+#[test]
+fn sandbox_trace_times_each_step_of_every_process() {
+    let (cwd, home) = setup();
+    let out =
+        sbx(cwd.path(), home.path(), ["--", "sh", "-c", "echo inside"]).env("SANDBOX_TRACE", "1").output();
+    assert_eq!(out.ok(), "inside\n");
+    let err = out.stderr();
+    let steps: Vec<(u64, String)> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("sandbox: trace: "))
+        .map(|l| {
+            let (us, rest) =
+                l.trim_start().split_once(" µs ").unwrap_or_else(|| panic!("bad trace line {l:?}"));
+            (
+                us.parse().unwrap_or_else(|_| panic!("bad time in {l:?}")),
+                rest.split_whitespace().collect::<Vec<_>>().join(" "),
+            )
+        })
+        .collect();
+    let at = |name: &str| {
+        steps
+            .iter()
+            .find(|(_, s)| s == name)
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| panic!("no {name:?} in:\n{err}"))
+    };
+    // One line per step, from the three processes, in the order they happen.
+    let order = [
+        "monitor host read",
+        "monitor Plan built",
+        "monitor clone",
+        "init released",
+        "init root built",
+        "command landlock",
+        "command seccomp",
+        "monitor init ended",
+        "monitor done",
+    ];
+    for pair in order.windows(2) {
+        assert!(at(pair[0]) <= at(pair[1]), "{} after {}:\n{err}", pair[0], pair[1]);
+    }
+    // Off, nothing: "0" and an empty value too.
+    for off in [None, Some("0"), Some("")] {
+        let mut s = sbx(cwd.path(), home.path(), ["--", "true"]);
+        if let Some(v) = off {
+            s = s.env("SANDBOX_TRACE", v);
+        }
+        let out = s.output();
+        out.ok();
+        assert!(!out.stderr().contains("trace:"), "{off:?}: {}", out.stderr());
+    }
+    // The command never sees the variable.
+    let env = sbx(cwd.path(), home.path(), ["--", "env"]).env("SANDBOX_TRACE", "1").output().ok();
+    assert!(!env.contains("SANDBOX_TRACE"), "{env}");
+}

@@ -156,7 +156,9 @@ summarize() {
     local line
     while IFS= read -r line; do
         if [[ $line == SUMMARY$'\t'* ]]; then
-            [[ -n ${BENCH_SUMMARY:-} ]] && printf '%s\n' "${line#SUMMARY$'\t'}" >>"$BENCH_SUMMARY"
+            if [[ -n ${BENCH_SUMMARY:-} ]]; then
+                printf '%s\n' "${line#SUMMARY$'\t'}" >>"$BENCH_SUMMARY"
+            fi
         else
             printf '%s\n' "$line"
         fi

@@ -30,7 +30,8 @@
 //! - **Per Plan**: which links may need something (their kept walk would
 //!   add something, were the caller able to read its end) depends on the
 //!   Plan's operations and the caller's private directories too; it is
-//!   kept for the last few Plans ([`Needs`], keyed by both, [`key`]), when
+//!   kept for the last few Plans ([`Needs`], keyed by a hash of both,
+//!   [`key`], which a collision cannot turn into more shown), when
 //!   every fact it came from is kept. A run of such a Plan then reads the
 //!   stamps, checks them, and follows only those few links on the host.
 //! - **A file the command could write** (with `--rw $XDG_RUNTIME_DIR`): it
@@ -38,14 +39,32 @@
 //!   something to the sandbox is walked again on the host and only that
 //!   answer counts ([`super::extra_cached`]); a kept answer only ever says
 //!   that a link needs nothing.
+//! - **Only the head is read on a hit**: the stamps and the Plans' needs
+//!   make a head of a few KiB; the facts (most of the file, some 160 KiB
+//!   for 740 links) follow it. [`load`] reads the first 16 KiB
+//!   (`FIRST_READ`) in one read, more only when the head says it is
+//!   longer, and keeps the file open; the facts are read from it
+//!   ([`Loaded::facts`]) only for a Plan not kept. Through the same
+//!   descriptor: a run that replaces the file meanwhile renames a new one
+//!   over the name, and the one open stays whole. A head length that does
+//!   not end the head where it says or lies beyond the file, a head longer
+//!   than 1 MiB (`MAX_HEAD`) or a section longer than 16 MiB
+//!   (`MAX_SECTION`) is a miss, never a larger read.
 //!
 //! Written by hand: it is a few hundred entries of paths, which are bytes
-//! (NUL never occurs in one), so the format is fields ending in NUL.
+//! (NUL never occurs in one), so the format is fields ending in NUL: the
+//! format (`sandbox etc-links 3`), the head's length in bytes (ten decimal
+//! digits), the stamps, the Plans' needs (each Plan's [`Key`] in 32
+//! hexadecimal digits, then its links), and the facts' section (the
+//! listings, the walks, `end`).
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{ErrorKind, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -60,7 +79,27 @@ pub const FILE: &str = "etc-links";
 pub const SETTLE: Duration = Duration::from_secs(2);
 
 /// The first field of the file: its format.
-const MAGIC: &[u8] = b"sandbox etc-links 2";
+const MAGIC: &[u8] = b"sandbox etc-links 3";
+
+/// The second field is the head's length in bytes (the format, this
+/// field, the stamps and the Plans' needs: where the facts' section
+/// begins), in this many decimal digits.
+const LEN_DIGITS: usize = 10;
+
+/// Where the stamps begin, after the first two fields.
+const STAMPS_AT: usize = MAGIC.len() + 1 + LEN_DIGITS + 1;
+
+/// What [`load`] reads first: the head of a desktop's `/etc` (60 stamps,
+/// 8 Plans) takes a few KiB.
+const FIRST_READ: usize = 16 * 1024;
+
+/// The longest head read: the file is one the command may have written
+/// (`--rw $XDG_RUNTIME_DIR`), so a forged length is a miss, not that much
+/// memory. A head is a few KiB.
+const MAX_HEAD: usize = 1 << 20;
+
+/// The longest facts' section read, likewise: 740 links take 160 KiB.
+const MAX_SECTION: usize = 16 << 20;
 
 /// What `lstat` said of a directory: any change to its entries, mode,
 /// owner or mount changes one of these.
@@ -296,66 +335,144 @@ impl HostFs for Cached<'_> {
 /// end): `key` says which Plan ([`key`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Needs {
-    pub key: Vec<u8>,
+    pub key: Key,
     pub links: Vec<PathBuf>,
 }
 
 /// How many Plans' [`Needs`] are kept, the latest first.
 const PLANS: usize = 8;
 
-/// What [`Needs`] depend on besides the kept facts: the Plan's file-system
-/// operations and what of the caller [`super::allowed`] reads.
-pub fn key(ops: &[crate::plan::FsOp], host: &crate::host::Host) -> Vec<u8> {
-    format!("{ops:?}\n{:?}\n{:?}", host.home, host.private).into_bytes()
+/// Which Plan [`Needs`] are for: 128 bits of a hash ([`key`]).
+pub type Key = u128;
+
+/// What [`Needs`] depend on besides the kept facts, the Plan's file-system
+/// operations and what of the caller [`super::allowed`] reads, hashed:
+/// two SipHash sums of them (std's `DefaultHasher::new`, the same in
+/// every run of one build; another build may find no Plan kept). Their
+/// text took 2.4 KiB a Plan (a file's contents as a list of numbers),
+/// 20 µs to make, and eight of them made the head longer than the first
+/// read.
+///
+/// A collision cannot make a run show more. A key only picks the list of
+/// links a run follows, and [`super::extra_cached`] checks each link named
+/// against this run's Plan (directly in `/etc` or [`super::SUBDIRS`],
+/// shown as the host's) and follows it on the host for this Plan, as
+/// with no cache at all: another Plan's list can only leave out a link
+/// this one needs. So can a forged file, which the command (with `--rw
+/// $XDG_RUNTIME_DIR`) writes with any key and any list, with no need of a
+/// collision; by chance, among 8 Plans, one is 2^-125 likely.
+pub fn key(ops: &[crate::plan::FsOp], host: &crate::host::Host) -> Key {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let half = |seed: u64| {
+        let mut h = DefaultHasher::new();
+        (seed, ops, &host.home, &host.private).hash(&mut h);
+        h.finish()
+    };
+    (Key::from(half(1)) << 64) | Key::from(half(2))
 }
 
 /// A cache file whose directories are all as they were: its stamps and
-/// Plans read, its facts read when asked.
+/// Plans read, its facts read when asked, from the file kept open.
 pub struct Loaded {
-    bytes: Vec<u8>,
-    /// Where the facts' section begins.
-    section: usize,
+    file: File,
+    /// The head's length: where the facts' section begins.
+    head: usize,
+    /// The facts' section, once read (`None` when it could not be).
+    section: OnceCell<Option<Vec<u8>>>,
     pub stamps: Vec<(PathBuf, Stamp)>,
     pub needs: Vec<Needs>,
 }
 
 impl Loaded {
     /// The links that may need something for the Plan `key`, if kept.
-    pub fn needs(&self, key: &[u8]) -> Option<&[PathBuf]> {
+    pub fn needs(&self, key: Key) -> Option<&[PathBuf]> {
         self.needs.iter().find(|n| n.key == key).map(|n| n.links.as_slice())
     }
 
+    /// The kept listings and walks, read from the file now (the first
+    /// time): `None` when they cannot be read or are malformed.
     pub fn facts(&self) -> Option<Facts> {
-        let (listings, walks) = decode_section(&self.bytes[self.section..])?;
+        let (listings, walks) = decode_section(self.section()?)?;
         Some(Facts { stamps: self.stamps.clone(), listings, walks })
+    }
+
+    /// The facts' section, read once.
+    fn section(&self) -> Option<&[u8]> {
+        self.section.get_or_init(|| read_section(&self.file, self.head)).as_deref()
     }
 
     /// Keeps `needs` too (the latest first, at most [`PLANS`]), with the
     /// same facts.
     pub fn store_needs(&self, dir: &Path, needs: Needs) -> Result<(), String> {
+        let section = self.section().ok_or("the facts cannot be read")?;
         let others = self.needs.iter().filter(|n| n.key != needs.key).take(PLANS - 1).cloned();
         let all: Vec<Needs> = std::iter::once(needs.clone()).chain(others).collect();
-        write(dir, &encode_file(&self.stamps, &all, &self.bytes[self.section..]))
+        write(dir, &encode_file(&self.stamps, &all, section)?)
     }
 }
 
 /// The cache file in the directory `dir`, when every directory its facts
-/// were read from is as it was.
+/// were read from is as it was: its head read, its facts not yet.
 pub fn load(dir: &Path) -> Option<Loaded> {
     let fd = hostfile::open_dir(dir).ok()?;
-    let bytes = hostfile::read_beneath(&fd, FILE).ok()?;
-    let (stamps, needs, section) = decode_head(&bytes)?;
+    let file = hostfile::file_beneath_ro(&fd, FILE).ok()?;
+    let bytes = read_head(&file)?;
+    let (stamps, needs, head) = decode_head(&bytes)?;
     if !stamps.iter().all(|(p, s)| Stamp::of(p) == Some(*s)) {
         return None;
     }
-    Some(Loaded { bytes, section, stamps, needs })
+    Some(Loaded { file, head, section: OnceCell::new(), stamps, needs })
+}
+
+/// The head of `file` (its first bytes, as long as its second field
+/// says): one read of [`FIRST_READ`] bytes, and another of the rest when
+/// the head is longer. `None` when the file ends before, or the length is
+/// not one.
+fn read_head(file: &File) -> Option<Vec<u8>> {
+    let mut bytes = vec![0; FIRST_READ];
+    let n = fill(file, &mut bytes)?;
+    bytes.truncate(n);
+    let len = head_len(&bytes)?;
+    if len > n {
+        if n < FIRST_READ {
+            return None;
+        }
+        bytes.resize(len, 0);
+        file.read_exact_at(&mut bytes[n..], n as u64).ok()?;
+    }
+    bytes.truncate(len);
+    Some(bytes)
+}
+
+/// Reads `file` into `buf` until it is full or the file ends; how much.
+fn fill(mut file: &File, buf: &mut [u8]) -> Option<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(n)
+}
+
+/// The facts' section of `file`: from `at` (the head's length) to its
+/// end, at most [`MAX_SECTION`] bytes.
+fn read_section(file: &File, at: usize) -> Option<Vec<u8>> {
+    let size = usize::try_from(file.metadata().ok()?.len()).ok()?;
+    let len = size.checked_sub(at).filter(|n| *n <= MAX_SECTION)?;
+    let mut bytes = vec![0; len];
+    file.read_exact_at(&mut bytes, at as u64).ok()?;
+    Some(bytes)
 }
 
 /// Keeps `facts` and a Plan's `needs` in the cache directory `dir` (made
 /// 0700 if absent, in a parent that must exist and be the caller's).
 pub fn store(dir: &Path, facts: &Facts, needs: Option<Needs>) -> Result<(), String> {
     let section = encode_section(facts);
-    write(dir, &encode_file(&facts.stamps, needs.as_slice(), &section))
+    write(dir, &encode_file(&facts.stamps, needs.as_slice(), &section)?)
 }
 
 fn write(dir: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -407,11 +524,16 @@ impl Out {
     }
 }
 
-/// The whole file: the format, the stamps, the Plans' needs, then the
-/// facts' `section` ([`encode_section`]).
-fn encode_file(stamps: &[(PathBuf, Stamp)], needs: &[Needs], section: &[u8]) -> Vec<u8> {
+/// The whole file: the format, the head's length, the stamps, the Plans'
+/// needs, then the facts' `section` ([`encode_section`]). An error when
+/// the head or the section is longer than [`load`] reads.
+fn encode_file(stamps: &[(PathBuf, Stamp)], needs: &[Needs], section: &[u8]) -> Result<Vec<u8>, String> {
+    if section.len() > MAX_SECTION {
+        return Err(format!("the facts take {} bytes, more than {MAX_SECTION}", section.len()));
+    }
     let mut o = Out(Vec::with_capacity(section.len() + 8192));
     o.put(MAGIC);
+    o.put(&[b'0'; LEN_DIGITS]);
     o.num(stamps.len());
     for (p, s) in stamps {
         o.path(p);
@@ -428,14 +550,20 @@ fn encode_file(stamps: &[(PathBuf, Stamp)], needs: &[Needs], section: &[u8]) -> 
     }
     o.num(needs.len());
     for n in needs {
-        o.put(&n.key);
+        o.put(format!("{:032x}", n.key).as_bytes());
         o.num(n.links.len());
         for l in &n.links {
             o.path(l);
         }
     }
+    let head = o.0.len();
+    if head > MAX_HEAD {
+        return Err(format!("the stamps and Plans take {head} bytes, more than {MAX_HEAD}"));
+    }
+    let len = format!("{head:0LEN_DIGITS$}");
+    o.0[MAGIC.len() + 1..STAMPS_AT - 1].copy_from_slice(len.as_bytes());
     o.0.extend_from_slice(section);
-    o.0
+    Ok(o.0)
 }
 
 /// The listings and walks, ending the file.
@@ -469,9 +597,9 @@ fn encode_section(f: &Facts) -> Vec<u8> {
     o.0
 }
 
-/// A file of `f` and no Plan's needs.
-pub fn encode(f: &Facts) -> Vec<u8> {
-    encode_file(&f.stamps, &[], &encode_section(f))
+/// A file of `f` and no Plan's needs (`None` when too long to be read).
+pub fn encode(f: &Facts) -> Option<Vec<u8>> {
+    encode_file(&f.stamps, &[], &encode_section(f)).ok()
 }
 
 /// The fields of a file, read in order, each ended by a NUL.
@@ -498,6 +626,15 @@ impl<'b> In<'b> {
         self.num::<usize>().filter(|n| *n <= left)
     }
 
+    /// A [`Key`]: 32 hexadecimal digits.
+    fn key(&mut self) -> Option<Key> {
+        let f = self.field()?;
+        if f.len() != 32 || !f.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        Key::from_str_radix(std::str::from_utf8(f).ok()?, 16).ok()
+    }
+
     fn path(&mut self) -> Option<PathBuf> {
         let f = self.field()?;
         (!f.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(f)))
@@ -515,14 +652,29 @@ impl<'b> In<'b> {
     }
 }
 
-/// The stamps and the Plans' needs, and where the facts' section begins.
-type Head = (Vec<(PathBuf, Stamp)>, Vec<Needs>, usize);
-
-fn decode_head(bytes: &[u8]) -> Option<Head> {
+/// The head's length its second field gives, when the first is this
+/// format's and the length is one a head can have.
+fn head_len(bytes: &[u8]) -> Option<usize> {
     let mut i = In { bytes, at: 0 };
     if i.field()? != MAGIC {
         return None;
     }
+    let digits = i.field()?;
+    if digits.len() != LEN_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    (STAMPS_AT..=MAX_HEAD).contains(&len).then_some(len)
+}
+
+/// The stamps and the Plans' needs, and where the facts' section begins.
+type Head = (Vec<(PathBuf, Stamp)>, Vec<Needs>, usize);
+
+/// The head at the start of `bytes`: it must end exactly where its
+/// length says.
+fn decode_head(bytes: &[u8]) -> Option<Head> {
+    let len = head_len(bytes)?;
+    let mut i = In { bytes: bytes.get(..len)?, at: STAMPS_AT };
     let mut stamps = Vec::new();
     for _ in 0..i.count()? {
         let p = i.abs()?;
@@ -533,11 +685,11 @@ fn decode_head(bytes: &[u8]) -> Option<Head> {
     }
     let mut needs = Vec::new();
     for _ in 0..i.count()? {
-        let key = i.field()?.to_vec();
+        let key = i.key()?;
         let links = (0..i.count()?).map(|_| i.abs()).collect::<Option<_>>()?;
         needs.push(Needs { key, links });
     }
-    Some((stamps, needs, i.at))
+    (i.at == len).then_some((stamps, needs, len))
 }
 
 type Section = (Vec<(PathBuf, Vec<OsString>)>, Vec<(PathBuf, Option<Walk>)>);

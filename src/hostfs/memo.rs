@@ -5,13 +5,16 @@
 //! `/usr/share/ca-certificates/mozilla/`, `/etc/alternatives/*` into a few
 //! directories of `/usr`): without a memory every walk `lstat`s `/usr`,
 //! `/usr/share`, … again, about 8,000 calls per start on a desktop Debian.
-//! [`Memo`] answers each path's `lstat`, `readlink` and access check once
-//! per Plan; the host does not change in between in any way the Plan could
-//! rely on (it is read again at launch, where every bind is opened).
+//! [`Memo`] answers each path's `lstat`, `readlink`, listing and access
+//! check once per Plan; the host does not change in between in any way the
+//! Plan could rely on (it is read again at launch, where every bind is
+//! opened).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use super::{HostFs, Kind};
@@ -19,24 +22,74 @@ use super::{HostFs, Kind};
 /// A [`HostFs`] that asks `inner` about each path once.
 pub struct Memo<'a> {
     inner: &'a dyn HostFs,
-    kinds: RefCell<HashMap<PathBuf, Option<Kind>>>,
-    targets: RefCell<HashMap<PathBuf, Option<PathBuf>>>,
-    readable: RefCell<HashMap<PathBuf, bool>>,
+    kinds: RefCell<Map<Option<Kind>>>,
+    targets: RefCell<Map<Option<PathBuf>>>,
+    readable: RefCell<Map<bool>>,
+    lists: RefCell<Map<Vec<OsString>>>,
+}
+
+/// Answers by path, its bytes hashed with [`Fx`] (a path spelled two ways
+/// is asked about twice, and answered the same).
+type Map<V> = HashMap<Vec<u8>, V, BuildHasherDefault<Fx>>;
+
+/// The hash of rustc's own tables (FxHash), a few times faster on paths
+/// than the standard one, whose resistance to chosen collisions a table
+/// that lives while one Plan is built, of paths the host holds, does not
+/// need.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl<'a> Memo<'a> {
     pub fn new(inner: &'a dyn HostFs) -> Self {
-        Memo { inner, kinds: RefCell::default(), targets: RefCell::default(), readable: RefCell::default() }
+        Memo {
+            inner,
+            kinds: RefCell::default(),
+            targets: RefCell::default(),
+            readable: RefCell::default(),
+            lists: RefCell::default(),
+        }
     }
 }
 
 /// The cached answer for `key`, or `ask`'s, remembered.
-fn once<V: Clone>(map: &RefCell<HashMap<PathBuf, V>>, key: &Path, ask: impl FnOnce() -> V) -> V {
+fn once<V: Clone>(map: &RefCell<Map<V>>, key: &Path, ask: impl FnOnce() -> V) -> V {
+    let key = key.as_os_str().as_bytes();
     if let Some(v) = map.borrow().get(key) {
         return v.clone();
     }
     let v = ask();
-    map.borrow_mut().insert(key.to_path_buf(), v.clone());
+    map.borrow_mut().insert(key.to_vec(), v.clone());
     v
 }
 
@@ -50,7 +103,7 @@ impl HostFs for Memo<'_> {
     }
 
     fn list(&self, dir: &Path) -> Vec<OsString> {
-        self.inner.list(dir)
+        once(&self.lists, dir, || self.inner.list(dir))
     }
 
     fn head(&self, p: &Path, n: usize) -> Option<Vec<u8>> {
@@ -67,7 +120,7 @@ impl HostFs for Memo<'_> {
         let names = self.inner.links(dir);
         let mut kinds = self.kinds.borrow_mut();
         for n in &names {
-            kinds.insert(dir.join(n), Some(Kind::Symlink));
+            kinds.insert(dir.join(n).into_os_string().into_vec(), Some(Kind::Symlink));
         }
         names
     }

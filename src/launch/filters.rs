@@ -47,25 +47,41 @@ fn compile(plan: &crate::plan::Plan, metadata: bool) -> Result<Compiled> {
     compile::stack(&plan.seccomp, Facts::of(plan), metadata).map_err(|e| SetupError::new("seccomp", e))
 }
 
+/// The plan's policy compiled by [`check`], for [`prepare`] to install
+/// rather than compile it again.
+pub struct Policy {
+    /// Whether it holds landlock-only mode's metadata filter.
+    metadata: bool,
+    compiled: Compiled,
+}
+
 /// What [`prepare`] would refuse, without reading a raw program's fd or
 /// saying anything: the policy compiles and every raw program's fd is
-/// open (`sandbox explain`, and the run before anything starts).
-pub fn check(plan: &crate::plan::Plan) -> Result<()> {
-    compile(plan, metadata(plan)?)?;
+/// open (`sandbox explain`, and the run before anything starts). The
+/// compiled policy is returned for the run's [`prepare`].
+pub fn check(plan: &crate::plan::Plan) -> Result<Policy> {
+    let metadata = metadata(plan)?;
+    let compiled = compile(plan, metadata)?;
     for &fd in &plan.seccomp.bpf_fds {
         if !sys::fd_is_open(fd) {
             let kind = Kind::SeccompProgram { fd, problem: Program::Unreadable };
             return Err(SetupError::errno(format!("--add-seccomp-fd {fd}"), Errno::EBADF).kind(kind));
         }
     }
-    Ok(())
+    Ok(Policy { metadata, compiled })
 }
 
-/// Builds every program of the plan (in the monitor, before clone).
-pub fn prepare(plan: &crate::plan::Plan) -> Result<Filters> {
+/// Builds every program of the plan (in the monitor, before clone); the
+/// policy is `checked`'s when [`check`] compiled it for this plan already.
+pub fn prepare(plan: &crate::plan::Plan, checked: Option<Policy>) -> Result<Filters> {
     let raw = plan.seccomp.bpf_fds.iter().map(|&fd| read_program(fd)).collect::<Result<Vec<_>>>()?;
-    let metadata = metadata(plan)?;
-    let compiled = compile(plan, metadata)?;
+    let Policy { metadata, compiled } = match checked {
+        Some(policy) => policy,
+        None => {
+            let metadata = metadata(plan)?;
+            Policy { metadata, compiled: compile(plan, metadata)? }
+        }
+    };
     if compiled.programs.is_empty() && raw.is_empty() {
         return with_listener(compiled, raw, false);
     }

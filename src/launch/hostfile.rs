@@ -162,20 +162,15 @@ pub fn open_file(path: &Path) -> Result<std::fs::File, String> {
     Ok(file)
 }
 
-/// The contents of the regular file `name` in `dir`, read without following
-/// a symlink or waiting on a FIFO, when it is the caller's and has no other
-/// hard link.
-pub fn read_beneath(dir: &OwnedFd, name: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read;
+/// The regular file `name` in `dir`, opened read-only without following a
+/// symlink or waiting on a FIFO, when it is the caller's and has no other
+/// hard link. The caller reads what it needs of it through the handle.
+pub fn file_beneath_ro(dir: &OwnedFd, name: &str) -> Result<std::fs::File, String> {
     let p = Path::new(name);
     let fd = open_beneath(dir, p, libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .map_err(|e| open_error(Some(dir), p, name, Kind::File, e))?;
     check(&fd, name, Kind::File)?;
-    let mut out = Vec::new();
-    std::fs::File::from(fd)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("{name}: {}", crate::escape::cause(&e)))?;
-    Ok(out)
+    Ok(fd.into())
 }
 
 /// Replaces the file `name` in `dir` with `bytes` at once: written to a new

@@ -55,21 +55,41 @@ use crate::plan::Plan;
 /// it before a run and for `sandbox explain`, so a command line that cannot
 /// run fails there with the same line and nothing made on the host. (The
 /// bwrap front end does not: bubblewrap reports these after its info fd.)
-pub fn check(plan: &Plan) -> error::Result<()> {
-    filters::check(plan)?;
+/// A run goes on with [`Checked::run`], which installs the programs
+/// compiled here.
+pub fn check(plan: &Plan) -> error::Result<Checked<'_>> {
+    let policy = filters::check(plan)?;
     if plan.mode == crate::plan::landlock::Mode::Namespaces {
         root::sources::check(&sys::RealSys, &plan.fs, &plan.root.create_dirs)?;
     }
-    Ok(())
+    Ok(Checked { plan, policy })
+}
+
+/// A Plan [`check`] found fit to run, with its seccomp policy compiled.
+pub struct Checked<'a> {
+    plan: &'a Plan,
+    policy: filters::Policy,
+}
+
+impl Checked<'_> {
+    /// [`run`], with the seccomp policy [`check`] compiled.
+    pub fn run(self, opts: &Options) -> error::Result<u8> {
+        start(self.plan, Some(self.policy), opts)
+    }
 }
 
 /// Runs `plan` and returns the exit status: the command's own, or 128+N
 /// when it was killed by signal N. A failed setup, or a command that
 /// cannot be executed, is returned for the front end to word.
 pub fn run(plan: &Plan, opts: &Options) -> error::Result<u8> {
+    start(plan, None, opts)
+}
+
+fn start(plan: &Plan, policy: Option<filters::Policy>, opts: &Options) -> error::Result<u8> {
     ctx::begin(opts.verbose);
     // Built before clone: a bad policy is an error with nothing started.
-    let filters = filters::prepare(plan)?;
+    let filters = filters::prepare(plan, policy)?;
+    crate::trace::step("monitor", "seccomp program compiled");
     let caller =
         crate::plan::Ids { uid: nix::unistd::getuid().as_raw(), gid: nix::unistd::getgid().as_raw() };
     let ctx = Ctx {

@@ -126,7 +126,7 @@ pub enum Special {
 }
 
 /// How a bind mount may be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {
     /// Read-only, nosuid, nodev on the mount and every submount.
@@ -139,7 +139,7 @@ pub enum Access {
 
 /// One file-system operation. Destinations are absolute paths inside the
 /// sandbox, free of `..`; sources are absolute host paths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FsOp {
     /// Recursive bind of a host path.
@@ -236,7 +236,7 @@ pub enum FsOp {
 }
 
 /// How an `FsOp::File` reaches its destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileHow {
     Copy,
@@ -245,7 +245,7 @@ pub enum FileHow {
 }
 
 /// Where an overlay's writes go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Upper {
     /// A tmpfs inside the sandbox: writes vanish at exit.

@@ -11,6 +11,7 @@
 //! order. Lists append and scalars override when they are folded into a
 //! Plan by [`crate::settings::build`].
 
+mod builtin;
 mod read;
 mod render;
 pub mod schema;
@@ -34,7 +35,7 @@ use crate::settings::{Located, Origin};
 
 /// Built-in profiles, in the order `profiles list` shows them.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("default", include_str!("../../profiles/default.toml")),
+    ("default", builtin::DEFAULT),
     ("rootfs", include_str!("../../profiles/rootfs.toml")),
     ("container", include_str!("../../profiles/container.toml")),
     ("none", include_str!("../../profiles/none.toml")),
@@ -176,10 +177,7 @@ fn load_into(
     if stack.len() >= MAX_DEPTH {
         return Err(format!("profile {}: includes nested deeper than {MAX_DEPTH}", src.label));
     }
-    let doc: schema::Doc = toml::from_str(&src.text).map_err(|e| {
-        let at = e.span().map(|s| s.start).unwrap_or(0);
-        located_error(src, at, e.message())
-    })?;
+    let doc = parse(src)?;
     stack.push(src.label.clone());
     for inc in &doc.include {
         let base = src.dir.clone().unwrap_or_else(|| PathBuf::from("/"));
@@ -191,16 +189,42 @@ fn load_into(
         load_into(&child, host, stack, out)?;
     }
     stack.pop();
+    own_settings(src, &doc, host, out)?;
+    Ok(doc.description)
+}
+
+/// A profile's text parsed. The built-in `default`'s was parsed by
+/// build.rs ([`builtin`]: start-up cost); any other text, a user's
+/// `default.toml` included, is parsed here.
+fn parse(src: &Source) -> Result<schema::Doc, String> {
+    if src.dir.is_none() && src.text == builtin::DEFAULT {
+        if let Ok(doc) = builtin::default_doc() {
+            return Ok(doc);
+        }
+    }
+    parse_toml(src)
+}
+
+fn parse_toml(src: &Source) -> Result<schema::Doc, String> {
+    toml::from_str(&src.text).map_err(|e| {
+        let at = e.span().map(|s| s.start).unwrap_or(0);
+        located_error(src, at, e.message())
+    })
+}
+
+/// The file's own settings (not its includes), each with the line and
+/// column it was written at.
+fn own_settings(src: &Source, doc: &schema::Doc, host: &Host, out: &mut Vec<Located>) -> Result<(), String> {
     let base = src.dir.clone().unwrap_or_else(|| host.cwd.clone());
     let expand = |s: &str| vars::expand(s, host);
     let own =
-        read::settings(&doc, &expand, &base, &host.home).map_err(|(at, msg)| located_error(src, at, &msg))?;
+        read::settings(doc, &expand, &base, &host.home).map_err(|(at, msg)| located_error(src, at, &msg))?;
     let lines = LineStarts::of(&src.text);
     for (at, setting) in own {
         let (line, col) = lines.line_col(at);
         out.push(Located { setting, origin: Origin::Profile { file: src.label.clone(), line, col } });
     }
-    Ok(doc.description)
+    Ok(())
 }
 
 fn line_col(text: &str, at: usize) -> (usize, usize) {

@@ -487,3 +487,29 @@ fn line_and_column_of_every_offset() {
     }
     assert_eq!(super::line_col("", 0), (1, 1));
 }
+
+/// build.rs's `default` is what the TOML parser makes of the file: every
+/// value and its span (`Spanned`'s `==` ignores spans, its `Debug` shows
+/// them), and so the same settings with the same origins (`explain`'s
+/// file:line:col); loading `default` takes the generated path.
+#[test]
+fn the_generated_default_profile_is_the_file() {
+    let src = Source { label: "built-in default".into(), text: builtin::DEFAULT.into(), dir: None };
+    let generated = builtin::default_doc().unwrap();
+    let parsed = parse_toml(&src).unwrap();
+    assert_eq!(format!("{generated:#?}"), format!("{parsed:#?}"));
+    let (h, _d) = host_with(&[]);
+    let own = |doc: &schema::Doc| {
+        let mut out = Vec::new();
+        own_settings(&src, doc, &h, &mut out).unwrap();
+        out
+    };
+    let want = own(&parsed);
+    assert_eq!(own(&generated), want);
+    let loaded = load("default", &h).unwrap();
+    assert_eq!(loaded.settings, want);
+    assert_eq!(loaded.description, parsed.description);
+    assert!(want.len() > 20, "{}", want.len());
+    let origin = Origin::Profile { file: "built-in default".into(), line: 5, col: 7 };
+    assert!(want.iter().any(|l| l.origin == origin), "{want:#?}");
+}

@@ -7,11 +7,19 @@
 //! variable without a default is an error: a profile never silently binds
 //! a path it did not mean.
 
+use std::borrow::Cow;
+
 use crate::host::Host;
 
 /// Expands every `${…}` in `s`.
 pub fn expand(s: &str, host: &Host) -> Result<String, String> {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(s.len() + 32);
+    expand_into(s, host, &mut out)?;
+    Ok(out)
+}
+
+/// [`expand`], appending to `out`.
+fn expand_into(s: &str, host: &Host, out: &mut String) -> Result<(), String> {
     let mut rest = s;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -33,14 +41,14 @@ pub fn expand(s: &str, host: &Host) -> Result<String, String> {
         };
         match (lookup(name, host)?, default) {
             (Some(v), _) => out.push_str(&v),
-            (None, Some(d)) => out.push_str(&expand(d, host)?),
+            (None, Some(d)) => expand_into(d, host, out)?,
             (None, None) => {
                 return Err(format!("${{{name}}} is not set (write ${{{name}:-default}} to give a default)"))
             }
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 /// The index of the `}` that closes a `${`, allowing nested `${…}` in defaults.
@@ -57,27 +65,29 @@ fn closing_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn env(host: &Host, name: &str) -> Option<String> {
-    host.var(name).map(|v| v.to_string_lossy().into_owned()).filter(|v| !v.is_empty())
+fn env<'a>(host: &'a Host, name: &str) -> Option<Cow<'a, str>> {
+    host.var(name).map(|v| v.to_string_lossy()).filter(|v| !v.is_empty())
 }
 
-fn lookup(name: &str, host: &Host) -> Result<Option<String>, String> {
-    let home = host.home.to_string_lossy().into_owned();
-    let xdg = |var: &str, fallback: &str| env(host, var).or_else(|| Some(format!("{home}/{fallback}")));
+fn lookup<'a>(name: &str, host: &'a Host) -> Result<Option<Cow<'a, str>>, String> {
+    let home = || host.home.to_string_lossy();
+    let xdg = |var: &str, fallback: &str| {
+        env(host, var).or_else(|| Some(Cow::Owned(format!("{}/{fallback}", home()))))
+    };
     Ok(match name {
-        "HOME" => Some(home.clone()),
-        "CWD" => Some(host.cwd.to_string_lossy().into_owned()),
-        "UID" => Some(host.uid.to_string()),
-        "USER" => Some(host.user.clone()),
+        "HOME" => Some(home()),
+        "CWD" => Some(host.cwd.to_string_lossy()),
+        "UID" => Some(Cow::Owned(host.uid.to_string())),
+        "USER" => Some(Cow::Owned(host.user())),
         "XDG_RUNTIME_DIR" => env(host, "XDG_RUNTIME_DIR"),
         "XDG_CONFIG_HOME" => xdg("XDG_CONFIG_HOME", ".config"),
         "XDG_CACHE_HOME" => xdg("XDG_CACHE_HOME", ".cache"),
         "XDG_DATA_HOME" => xdg("XDG_DATA_HOME", ".local/share"),
         "XDG_STATE_HOME" => xdg("XDG_STATE_HOME", ".local/state"),
-        "RUNTIME" => Some(match env(host, "XDG_RUNTIME_DIR") {
+        "RUNTIME" => Some(Cow::Owned(match env(host, "XDG_RUNTIME_DIR") {
             Some(dir) => format!("{dir}/sandbox"),
             None => format!("/tmp/sandbox-{}", host.uid),
-        }),
+        })),
         _ => match name.strip_prefix("env:") {
             Some(var) if !var.is_empty() => env(host, var),
             _ => {

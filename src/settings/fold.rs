@@ -66,7 +66,7 @@ pub fn build(host: &Host, settings: &[Located]) -> Result<(Plan, Provenance, Not
     // Policy files are read last, against the command's final capabilities
     // (Docker's profiles include rules by capability), in the order written.
     for (path, oci) in policy_files {
-        let policy = super::seccomp::read_policy(&path, oci, &plan.process.caps, &host.kernel)?;
+        let policy = super::seccomp::read_policy(&path, oci, &plan.process.caps, host.kernel())?;
         plan.seccomp.policies.push(policy);
     }
     Ok((plan, prov, notes))

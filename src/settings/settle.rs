@@ -74,7 +74,7 @@ pub fn id_map(plan: &mut Plan, host: &Host, userns: Userns) -> Result<(), String
         plan.id_map = IdMap::Own;
         return Ok(());
     }
-    let view = &host.userns;
+    let view = host.userns();
     let caller = Caller { name: view.name.clone(), uid: host.uid, gid: host.gid };
     let inside = (plan.ids.uid, plan.ids.gid);
     let (uid, gid) = idmap::auto_maps(&view.files, &caller, inside).map_err(|e| e.to_string())?;
@@ -210,8 +210,7 @@ mod tests {
         assert!(plan(&["--profile", "container", "--rootfs", "/img", "--", "true"]).id_map != IdMap::Own);
         // Root writes its maps itself.
         let mut root = host();
-        (root.uid, root.gid, root.userns) = (0, 0, crate::idmap::HostView::fake("root"));
-        root.userns.name = Some("root".into());
+        (root.uid, root.gid, root.userns) = (0, 0, crate::idmap::HostView::fake("root").into());
         let p = parse_with(&root, &["--userns", "auto", "--", "true"]).unwrap();
         let IdMap::Ranges(r) = &p.id_map else { panic!() };
         assert_eq!(r.helpers, None);
@@ -220,17 +219,22 @@ mod tests {
     #[test]
     fn userns_auto_errors_name_the_file_or_the_helper() {
         let mut h = host();
-        h.userns.name = Some("bob".into());
+        h.userns =
+            crate::idmap::HostView { name: Some("bob".into()), ..crate::idmap::HostView::fake("u") }.into();
         let err = parse_with(&h, &["--userns", "auto", "--", "true"]).unwrap_err();
         assert!(
             err.starts_with("--userns auto: bob has no subordinate uids in /etc/subuid\nhint: sudo usermod"),
             "{err}"
         );
         let mut h = host();
-        h.userns.newuidmap = Err(crate::idmap::helper::find(crate::idmap::Kind::Uid, "".as_ref(), |_| {
+        let absent = crate::idmap::helper::find(crate::idmap::Kind::Uid, "".as_ref(), |_| {
             crate::idmap::helper::Found::Absent
-        })
-        .unwrap_err());
+        });
+        h.userns = crate::idmap::HostView {
+            newuidmap: Err(absent.unwrap_err()),
+            ..crate::idmap::HostView::fake("u")
+        }
+        .into();
         let err = parse_with(&h, &["--userns", "auto", "--", "true"]).unwrap_err();
         assert!(err.contains("newuidmap not found in PATH"), "{err}");
         let err = parse_with(&host(), &["--userns", "auto", "--mode", "landlock", "--", "true"]).unwrap_err();

@@ -20,6 +20,7 @@
 mod caches;
 pub mod table;
 
+use std::cell::OnceCell;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -131,48 +132,65 @@ pub fn decide(inp: &Input) -> Decision {
 
 struct Decider<'a> {
     inp: &'a Input<'a>,
-    /// Every toolchain's bin directories that exist: (toolchain, as spelled, resolved).
-    roots: Vec<(usize, PathBuf, PathBuf)>,
+    /// Every toolchain's bin directories that exist: (toolchain, as spelled,
+    /// resolved). Looked for the first time one is asked about: a command
+    /// and a PATH the sandbox shows already need none.
+    roots: OnceCell<Vec<(usize, PathBuf, PathBuf)>>,
     /// Toolchains in use, with why.
     active: Vec<(usize, String)>,
     out: Decision,
     /// PATH entries to replace inside (seen through a link from a hidden place).
     rewrite: Vec<(PathBuf, PathBuf)>,
     add_path: Vec<PathBuf>,
-    /// The table's secrets that exist, as spelled and resolved.
-    secrets: Vec<PathBuf>,
+    /// The table's secrets that exist, as spelled and resolved: looked for
+    /// the first time a place is offered.
+    secrets: OnceCell<Vec<PathBuf>>,
 }
 
 impl<'a> Decider<'a> {
     fn new(inp: &'a Input<'a>) -> Decider<'a> {
-        let mut roots = Vec::new();
-        for (i, tc) in inp.table.toolchains.iter().enumerate() {
-            for pattern in &tc.bin {
-                for p in table::paths(pattern, inp.expand, inp.fs) {
-                    if let Some(real) = inp.fs.real(&p) {
-                        roots.push((i, p, real));
-                    }
-                }
-            }
-        }
-        let mut secrets = Vec::new();
-        for pattern in &inp.table.secrets.paths {
-            for s in table::paths(pattern, inp.expand, inp.fs) {
-                if let Some(real) = inp.fs.real(&s).filter(|r| *r != s) {
-                    secrets.push(real);
-                }
-                secrets.push(s);
-            }
-        }
         Decider {
             inp,
-            roots,
+            roots: OnceCell::new(),
             active: Vec::new(),
             out: Decision::default(),
             rewrite: Vec::new(),
             add_path: Vec::new(),
-            secrets,
+            secrets: OnceCell::new(),
         }
+    }
+
+    fn roots(&self) -> &[(usize, PathBuf, PathBuf)] {
+        let inp = self.inp;
+        self.roots.get_or_init(|| {
+            let mut roots = Vec::new();
+            for (i, tc) in inp.table.toolchains.iter().enumerate() {
+                for pattern in &tc.bin {
+                    for p in table::paths(pattern, inp.expand, inp.fs) {
+                        if let Some(real) = inp.fs.real(&p) {
+                            roots.push((i, p, real));
+                        }
+                    }
+                }
+            }
+            roots
+        })
+    }
+
+    fn secrets(&self) -> &[PathBuf] {
+        let inp = self.inp;
+        self.secrets.get_or_init(|| {
+            let mut secrets = Vec::new();
+            for pattern in &inp.table.secrets.paths {
+                for s in table::paths(pattern, inp.expand, inp.fs) {
+                    if let Some(real) = inp.fs.real(&s).filter(|r| *r != s) {
+                        secrets.push(real);
+                    }
+                    secrets.push(s);
+                }
+            }
+            secrets
+        })
     }
 
     fn shown(&self, p: &Path) -> bool {
@@ -181,7 +199,7 @@ impl<'a> Decider<'a> {
 
     /// The toolchain root `spelled` or `real` lies beneath.
     fn claimed(&self, spelled: &Path, real: &Path) -> Option<(usize, PathBuf)> {
-        self.roots
+        self.roots()
             .iter()
             .find(|(_, s, r)| real.starts_with(r) || spelled.starts_with(s))
             .map(|(i, s, _)| (*i, s.clone()))
@@ -286,7 +304,7 @@ impl<'a> Decider<'a> {
         if let Some(why) = never(self.inp.host, self.inp.fs, p) {
             return Some(why);
         }
-        let secret = self.secrets.iter().find(|s| p.starts_with(s))?;
+        let secret = self.secrets().iter().find(|s| p.starts_with(s))?;
         Some(format!("{} is a secret", escape::path(secret)))
     }
 
@@ -320,20 +338,25 @@ impl<'a> Decider<'a> {
     }
 
     fn hide_secrets(&mut self) {
+        if self.out.shares.is_empty() {
+            return;
+        }
         let fs = self.inp.fs;
-        for secret in &self.secrets {
+        let mut hides = std::mem::take(&mut self.out.hides);
+        for secret in self.secrets() {
             for share in &self.out.shares {
                 let real = fs.real(&share.path).unwrap_or(share.path.clone());
                 let inside = match (secret.strip_prefix(&share.path), secret.strip_prefix(&real)) {
                     (Ok(rest), _) | (_, Ok(rest)) => share.path.join(rest),
                     _ => continue,
                 };
-                if !self.out.hides.iter().any(|h| h.path == inside) {
+                if !hides.iter().any(|h| h.path == inside) {
                     let why = format!("a secret inside {}", escape::path(&share.path));
-                    self.out.hides.push(Share { path: inside, why });
+                    hides.push(Share { path: inside, why });
                 }
             }
         }
+        self.out.hides = hides;
     }
 
     fn new_path(&self) -> Option<OsString> {

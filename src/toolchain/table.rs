@@ -4,57 +4,22 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::hostfs::HostFs;
 
 /// The table built into the binary.
 pub const BUILTIN: &str = include_str!("../../profiles/toolchains.toml");
 
-/// Every toolchain sandbox knows, and the secrets it never shows.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Table {
-    #[serde(rename = "toolchain", default)]
-    pub toolchains: Vec<Toolchain>,
-    #[serde(default)]
-    pub secrets: Secrets,
-    #[serde(rename = "cache", default)]
-    pub caches: Vec<CacheEntry>,
-}
+mod schema;
 
-/// A tool's package caches.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheEntry {
-    /// The command whose presence on PATH lets `rw` create a missing cache.
-    pub tool: String,
-    pub paths: Vec<String>,
-}
+pub use schema::{CacheEntry, Secrets, Table, Toolchain};
 
-/// One toolchain manager.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Toolchain {
-    /// What `explain` calls it.
-    pub name: String,
-    /// Directories beneath which its commands live; the one that matched is shared.
-    pub bin: Vec<String>,
-    /// What else it needs to run, shared when present.
-    #[serde(default)]
-    pub share: Vec<String>,
-    /// Variables of the caller passed on when set.
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// A command whose real path, two levels up, is shared too (GOROOT).
-    #[serde(default)]
-    pub root_of: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Secrets {
-    pub paths: Vec<String>,
+/// The built-in table as build.rs wrote it from `profiles/toolchains.toml`:
+/// every run needs the table, and parsing its TOML was a large part of the
+/// monitor's start-up (a unit test requires it to equal what
+/// [`Table::parse`] makes of the file).
+mod generated {
+    use super::{CacheEntry, Secrets, Table, Toolchain};
+    include!(concat!(env!("OUT_DIR"), "/builtin_table.rs"));
 }
 
 impl Table {
@@ -66,14 +31,9 @@ impl Table {
         })
     }
 
-    /// The built-in table.
+    /// The built-in table, compiled in rather than parsed.
     pub fn builtin() -> Table {
-        // The unit tests parse it: a failure here is a build that never passed them.
-        Table::parse(BUILTIN).unwrap_or_else(|_| Table {
-            toolchains: Vec::new(),
-            secrets: Secrets::default(),
-            caches: Vec::new(),
-        })
+        generated::table()
     }
 }
 
@@ -93,16 +53,16 @@ pub fn paths(
     let mut found = vec![PathBuf::from("/")];
     for c in p.components() {
         let Component::Normal(name) = c else { continue };
+        if !name.as_bytes().contains(&b'*') {
+            found.iter_mut().for_each(|dir| dir.push(name));
+            continue;
+        }
         let mut next = Vec::new();
         for dir in &found {
-            if name.as_bytes().contains(&b'*') {
-                for entry in fs.list(dir) {
-                    if !entry.as_bytes().starts_with(b".") && wildcard(name.as_bytes(), entry.as_bytes()) {
-                        next.push(dir.join(entry));
-                    }
+            for entry in fs.list(dir) {
+                if !entry.as_bytes().starts_with(b".") && wildcard(name.as_bytes(), entry.as_bytes()) {
+                    next.push(dir.join(entry));
                 }
-            } else {
-                next.push(dir.join(name));
             }
         }
         found = next;
@@ -165,6 +125,12 @@ mod tests {
             }
         }
         assert!(t.secrets.paths.iter().any(|s| s.ends_with("/credentials.toml")));
+    }
+
+    /// build.rs's table is what the parser makes of the file.
+    #[test]
+    fn the_generated_builtin_table_is_the_file() {
+        assert_eq!(Table::builtin(), Table::parse(BUILTIN).unwrap());
     }
 
     #[test]

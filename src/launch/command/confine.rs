@@ -33,11 +33,14 @@ pub fn capabilities(ctx: &Ctx) -> Result<()> {
         SetupError::new(format!("capabilities: {what}"), e.to_string())
     };
     for cap in caps::all() {
-        if !keep.contains(&cap) {
-            // Capabilities newer than the running kernel are not in its bounding set.
-            if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-                caps::drop(None, CapSet::Bounding, cap).map_err(|e| err("drop bounding", e))?;
-            }
+        // One prctl per capability: a drop refused because the running
+        // kernel predates the capability (it is not in its bounding set)
+        // is asked about only then, not before every drop.
+        if !keep.contains(&cap)
+            && caps::drop(None, CapSet::Bounding, cap).is_err()
+            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+        {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| err("drop bounding", e))?;
         }
     }
     caps::set(None, CapSet::Inheritable, &keep).map_err(|e| err("set inheritable", e))?;

@@ -79,6 +79,7 @@ pub fn run(
         if let Err(e) = step(ctx, exec) {
             report(report_w, &e);
         }
+        crate::trace::step("command", name);
         ctx.pause(name);
     }
     ctx.log("exec", &escape::os(&ctx.plan.command[0]));

@@ -70,13 +70,17 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     // Without forwarding the monitor left these unblocked; init never dies of them.
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&reap::init_signals()), None);
     let proc = reaper_proc(ctx, &report_w);
+    crate::trace::step("init", "cloned");
     wait_for_release(ctx, &release_r);
+    crate::trace::step("init", "released");
     let old_umask = nix::sys::stat::umask(Umask::empty());
     let held = set_up(ctx, unshare_cgroup).unwrap_or_else(|e| report(&report_w, &e));
+    crate::trace::step("init", "root built");
     if let Some(tty) = tty {
         tty.open_inside(ctx);
     }
     wait_for_network(ctx, &release_r);
+    crate::trace::step("init", "network ready");
     if ctx.plan.process.pid1 == Pid1::Command {
         command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, None)
     }
@@ -99,6 +103,7 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     match spawned.map(Pid::from_raw) {
         Err(e) => report(&report_w, &SetupError::errno("fork the command", e)),
         Ok(child) => {
+            crate::trace::step("init", "command execed");
             drop(report_w);
             let _ = sys::close_all_except(&keep);
             match ctx.plan.process.pid1 {
@@ -134,10 +139,13 @@ fn set_up(ctx: &Ctx, unshare_cgroup: bool) -> error::Result<Held> {
 fn new_root(ctx: &Ctx) -> error::Result<Vec<nix::fcntl::Flock<std::fs::File>>> {
     let mut sources = root::open_sources(&RealSys, &ctx.plan.root.source, &ctx.plan.fs)?;
     let locks = sources.take_locks();
+    crate::trace::step("init", "sources opened");
     ctx.pause("persist-lock");
     root::build(ctx, &RealSys, sources)?;
-    for (_name, step) in INIT_STEPS {
+    crate::trace::step("init", "pivoted");
+    for (name, step) in INIT_STEPS {
         step(ctx)?;
+        crate::trace::step("init", name);
     }
     Ok(locks)
 }

@@ -76,6 +76,7 @@ pub(super) fn reap(ctx: &Ctx, command: Pid, ended: &OwnedFd, proc: Option<&Owned
                     Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => [b's', sig as u8],
                     Ok(_) => continue,
                 };
+                crate::trace::step("init", "command ended");
                 let _ = nix::unistd::write(ended, &last);
                 if let Some(proc) = proc {
                     reaper::end_all(proc);

@@ -73,6 +73,7 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
         // The second reaper, should init be killed (see reaper.rs).
         let _ = nix::sys::prctl::set_child_subreaper(true);
     }
+    crate::trace::step("monitor", "clone");
     let pid = match sys::clone_fork(flags) {
         Ok(pid) => pid,
         Err(e) if !own_ns => return Err(SetupError::errno("fork", e)),
@@ -99,6 +100,7 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
         init::init(ctx, InitSide { release_r, report_w, ended_w, tty, unshare_cgroup }, old_mask, exec);
     }
     drop((release_r, report_w, ended_w));
+    crate::trace::step("monitor", "cloned");
     let child = Pid::from_raw(pid);
     let net = release(ctx, child, cgroup.as_ref(), &mut reporter, (&release_w, &report_r))?;
     let run = supervise::Run {
@@ -156,6 +158,7 @@ fn release(
             IdMap::Ranges(r) => ids::write_ranges(child.as_raw(), r).map_err(abort)?,
         }
     }
+    crate::trace::step("monitor", "id maps written");
     if let Some(cg) = cgroup {
         cg.attach(ctx, child.as_raw() as u32).map_err(abort)?;
         ctx.pause("cgroup");
@@ -180,6 +183,7 @@ fn release(
         let _ = waitpid(child, None);
         return Err(SetupError::new("start the sandbox", "it ended before setup"));
     }
+    crate::trace::step("monitor", "released");
     match net {
         Some(starting) => {
             network_ready(ctx, child, starting, egress, reporter, (release_w, report_r)).map(Some)

@@ -274,6 +274,7 @@ fn read_report(run: &mut Run, st: &mut State) -> Result<Option<u8>> {
         }
     }
     st.report = None;
+    crate::trace::step("monitor", "report read");
     if !st.report_buf.is_empty() {
         let err =
             SetupError::decode(&st.report_buf).unwrap_or_else(|| SetupError::new("setup", "garbled report"));
@@ -375,6 +376,7 @@ fn on_due(run: &Run, st: &State, due: Due) {
 
 /// init has exited: the rest of the output, the status line, the code.
 fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
+    crate::trace::step("monitor", "init ended");
     if let Some(relay) = st.relay.as_mut() {
         relay.drain();
     }
@@ -407,5 +409,6 @@ fn finish(run: &mut Run, st: &mut State, s: WaitStatus) -> Result<u8> {
     }
     let outcome = Outcome { code: if timed_out { TIMED_OUT } else { code }, signal, timed_out };
     run.reporter.ended(&outcome);
+    crate::trace::step("monitor", "done");
     Ok(outcome.code)
 }

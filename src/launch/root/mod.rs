@@ -60,8 +60,11 @@ use resolve::Root;
 pub fn build(ctx: &Ctx, sys: &dyn Sys, sources: Sources) -> Result<()> {
     file_label(ctx, sys)?; // what this process creates from now on carries the Plan's label
     let base = scratch::mount(ctx, sys)?; // the scratch tmpfs is the root now, the host's beneath it
+    crate::trace::step("init", "scratch root");
     let root = operations(ctx, sys, &base, sources)?; // the Plan's, in order, on an empty root
+    crate::trace::step("init", "operations");
     narrow::apply(ctx, &root)?; // read-only outside the write rules, noexec outside the exec rules
+    crate::trace::step("init", "narrowed");
     read_only(ctx, &root)?; // the root itself, unless the Plan keeps it writable
     pivot(&root) // into it; the old root, with the scratch tmpfs, detached
 }
