@@ -14,7 +14,8 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::ops::Deref;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -33,6 +34,38 @@ pub struct Root<'s> {
     /// The mode of missing parent directories the current operation
     /// creates (0755, or the Plan's `Root::parent_modes`).
     pub(super) parent_mode: Cell<u32>,
+}
+
+/// A directory or file of the root being built, as [`ops::ensure_dir`]
+/// gives it: opened (or created) just now, or the root itself, lent.
+///
+/// [`ops::ensure_dir`]: super::ops::ensure_dir
+pub enum Fd<'r> {
+    Own(OwnedFd),
+    Lent(&'r OwnedFd),
+}
+
+impl Deref for Fd<'_> {
+    type Target = OwnedFd;
+
+    fn deref(&self) -> &OwnedFd {
+        match self {
+            Fd::Own(fd) => fd,
+            Fd::Lent(fd) => fd,
+        }
+    }
+}
+
+impl AsFd for Fd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        (**self).as_fd()
+    }
+}
+
+/// Whether `path` names the root itself (`/`, `/.`): what [`Root::open`]
+/// would resolve as ".".
+pub fn is_root(path: &Path) -> bool {
+    relative(path) == Path::new(".")
 }
 
 impl<'s> Root<'s> {
