@@ -238,6 +238,11 @@ fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
 
 /// Covers `dest` with an empty read-only directory or file from the scratch
 /// tmpfs. A path that does not exist is already hidden.
+///
+/// The cover is a bind of a mount that has the flags already (see
+/// [`hidden_source`]): a bind copies its source mount's flags, so the one
+/// mount(2) makes a read-only, nosuid, nodev, noexec cover, and the path
+/// is not looked up again to set them.
 fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
     let what = || format!("hide {}", show(dest));
     let target = match root.open(dest, 0) {
@@ -247,12 +252,39 @@ fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
         }
         other => other.what(what)?,
     };
-    let empty = if is_dir(root.sys, &target).what(what)? { "hidden-dir" } else { "hidden-file" };
-    let src = root.sys.openat(base, Path::new(empty), libc::O_PATH, 0).what(what)?;
-    mount_fd(root, Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND, None).what(what)?;
+    let src = hidden_source(root, base, is_dir(root.sys, &target).what(what)?, &what)?;
+    mount_fd(root, Some(&fd_path(src)), &target, None, MsFlags::MS_BIND, None).what(what)
+}
+
+/// The empty directory or file of the scratch tmpfs that covers hidden
+/// paths, made the first time one is needed: bound over itself and made
+/// read-only, nosuid, nodev, noexec there, so every bind of it carries
+/// those flags. The fd is of that mount (the last component's lookup steps
+/// onto it); nothing is mounted over it later, and the new root's
+/// contents cannot reach the scratch tmpfs by name.
+fn hidden_source<'r>(
+    root: &'r Root,
+    base: &OwnedFd,
+    dir: bool,
+    what: &dyn Fn() -> String,
+) -> Result<&'r OwnedFd> {
+    let cell = &root.hidden[usize::from(dir)];
+    if let Some(fd) = cell.get() {
+        return Ok(fd);
+    }
+    let name = Path::new(if dir { "hidden-dir" } else { "hidden-file" });
+    let made = if dir {
+        make_dir(root, base, name.as_os_str(), 0o755)
+    } else {
+        make_file(root, base, name.as_os_str())
+    }
+    .what(what)?;
+    mount_fd(root, Some(&fd_path(&made)), &made, None, MsFlags::MS_BIND, None).what(what)?;
+    let top = root.sys.openat(base, name, libc::O_PATH | libc::O_NOFOLLOW, 0).what(what)?;
     let attrs =
         sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-    restrict(root, dest, attrs, false)
+    restrict_fd(root, &top, name, attrs, false)?;
+    Ok(cell.get_or_init(|| top))
 }
 
 /// A tmpfs's mount data with the Plan's SELinux file label, if it has one

@@ -11,7 +11,7 @@
 //!   magic links refused too. The walk also has the last word on openat2's
 //!   EAGAIN and ELOOP, which a busy host causes spuriously (`Root::open`).
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::ops::Deref;
@@ -34,6 +34,10 @@ pub struct Root<'s> {
     /// The mode of missing parent directories the current operation
     /// creates (0755, or the Plan's `Root::parent_modes`).
     pub(super) parent_mode: Cell<u32>,
+    /// The empty file and directory of the scratch tmpfs that hidden
+    /// paths are covered with, each bound over itself and made read-only,
+    /// nosuid, nodev, noexec the first time one is needed (`ops::hide`).
+    pub(super) hidden: [OnceCell<OwnedFd>; 2],
 }
 
 /// A directory or file of the root being built, as [`ops::ensure_dir`]
@@ -70,7 +74,13 @@ pub fn is_root(path: &Path) -> bool {
 
 impl<'s> Root<'s> {
     pub(super) fn new(sys: &'s dyn Sys, fd: OwnedFd, openat2: bool) -> Root<'s> {
-        Root { sys, fd, openat2: Cell::new(openat2), parent_mode: Cell::new(0o755) }
+        Root {
+            sys,
+            fd,
+            openat2: Cell::new(openat2),
+            parent_mode: Cell::new(0o755),
+            hidden: Default::default(),
+        }
     }
 
     /// Opens `path` (absolute, inside the root) with O_PATH, following
