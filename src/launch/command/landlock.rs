@@ -18,8 +18,15 @@
 //!   scopes as the Plan asks.
 //!
 //! Whether the kernel's ABI is enough was decided by [`precheck`] in the
-//! monitor before anything started (`plan::landlock::compat`); the same
-//! pure decision is taken again here, so both always agree.
+//! monitor before anything started (`plan::landlock::compat`). The rest of
+//! what does not touch the new root is worked out by [`prepare`] in the
+//! monitor too, just before clone, on the plan as it runs: the same
+//! decision taken again (so both always agree), the ruleset's handled
+//! accesses and scopes (the crate asks the kernel its ABI as it makes
+//! one), the grants. The command's process, a fork of the monitor, finds
+//! them in its memory and only opens the paths and adds the rules; what
+//! [`prepare`] refused is reported by the command's step, as if it had
+//! happened there.
 
 use std::ffi::OsString;
 use std::os::fd::AsFd;
@@ -97,31 +104,59 @@ pub fn plan_grants(plan: &Plan) -> Vec<Grant> {
     }
 }
 
-/// The step: build the ruleset and restrict the command's process.
-pub fn restrict(ctx: &Ctx) -> Result<()> {
-    let plan = ctx.plan;
+/// The landlock step's part that does not touch the new root, for
+/// [`restrict`]: see the module's doc.
+pub struct Prepared(Prep);
+
+enum Prep {
+    Off,
+    /// A refusal, for the step to report.
+    Refused(SetupError),
+    /// No landlock in this kernel, and the plan is best effort.
+    Skipped,
+    Ready(Ready),
+}
+
+struct Ready {
+    abi: ABI,
+    ruleset: Ruleset,
+    tcp: bool,
+    grants: Vec<Grant>,
+}
+
+/// In the monitor, before clone: everything [`restrict`] needs but the
+/// paths opened. Never fails: a refusal waits for the command's step.
+pub fn prepare(ctx: &Ctx) -> Prepared {
+    Prepared(match ready(ctx.plan) {
+        Ok(Some(r)) => Prep::Ready(r),
+        Ok(None) if !ctx.plan.landlock.enabled => Prep::Off,
+        Ok(None) => Prep::Skipped,
+        Err(e) => Prep::Refused(e),
+    })
+}
+
+/// The ruleset to create and the grants; `None`: landlock is off, or
+/// skipped (best effort) on a kernel without it.
+fn ready(plan: &Plan) -> Result<Option<Ready>> {
     let ll = &plan.landlock;
     if !ll.enabled {
-        ctx.log("landlock", "off");
-        return Ok(());
+        return Ok(None);
     }
     let found = kernel_abi();
     // Same pure decision as the monitor's precheck: it cannot refuse here
-    // unless the kernel changed in between.
+    // unless the plan or the kernel changed in between.
     compat::decide(compat::needs(plan), found, plan.best_effort)
         .map_err(|need| SetupError::new("landlock", compat::refusal(&need, found)))?;
     if found == 0 {
-        ctx.log("landlock", "this kernel has no landlock: skipped (--best-effort)");
-        return Ok(());
+        return Ok(None);
     }
     let abi = ABI::from(found.min(KNOWN_ABI) as i32);
-    let err = |e: landlock::RulesetError| SetupError::new("landlock", e.to_string());
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::HardRequirement)
         .handle_access(AccessFs::from_all(abi))
         .map_err(err)?;
-    let tcp = crate::plan::landlock::restricts_tcp(plan);
-    if tcp && abi >= ABI::V4 {
+    let tcp = crate::plan::landlock::restricts_tcp(plan) && abi >= ABI::V4;
+    if tcp {
         ruleset = ruleset.handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp).map_err(err)?;
     }
     let mut scopes = BitFlags::<Scope>::EMPTY;
@@ -134,9 +169,34 @@ pub fn restrict(ctx: &Ctx) -> Result<()> {
     if abi >= ABI::V6 && !scopes.is_empty() {
         ruleset = ruleset.scope(scopes).map_err(err)?;
     }
+    Ok(Some(Ready { abi, ruleset, tcp, grants: plan_grants(plan) }))
+}
+
+fn err(e: landlock::RulesetError) -> SetupError {
+    SetupError::new("landlock", e.to_string())
+}
+
+/// The step: create the ruleset [`prepare`] made ready (`prepared`, taken;
+/// made here when there is none), add a rule for every path and port, and
+/// restrict the command's process.
+pub fn restrict(ctx: &Ctx, prepared: &mut Option<Prepared>) -> Result<()> {
+    let Prepared(prep) = prepared.take().unwrap_or_else(|| prepare(ctx));
+    let Ready { abi, ruleset, tcp, grants } = match prep {
+        Prep::Off => {
+            ctx.log("landlock", "off");
+            return Ok(());
+        }
+        Prep::Refused(e) => return Err(e),
+        Prep::Skipped => {
+            ctx.log("landlock", "this kernel has no landlock: skipped (--best-effort)");
+            return Ok(());
+        }
+        Prep::Ready(r) => r,
+    };
+    let ll = &ctx.plan.landlock;
     let mut created = ruleset.create().map_err(err)?;
-    created = add_paths(ctx, created, abi)?;
-    if tcp && abi >= ABI::V4 {
+    created = add_paths(ctx, created, abi, grants)?;
+    if tcp {
         for &p in &ll.connect_ports {
             created = created.add_rule(NetPort::new(p, AccessNet::ConnectTcp)).map_err(err)?;
         }
@@ -175,38 +235,52 @@ pub fn rule_paths(plan: &Plan) -> Vec<(std::path::PathBuf, Rights)> {
 
 /// Adds a rule for every grant, split around excluded paths; a grant whose
 /// path does not exist is skipped (mirror) or refused (explicit rule).
-fn add_paths(ctx: &Ctx, mut created: RulesetCreated, abi: ABI) -> Result<RulesetCreated> {
-    for g in plan_grants(ctx.plan) {
-        let parts = only::split(&g.path, g.rights, &g.except, &list);
-        if !g.except.is_empty() {
-            let except: Vec<String> = g.except.iter().map(|p| escape::path(p)).collect();
-            let what = format!("{} beneath {}", g.rights, escape::path(&g.path));
-            ctx.log("landlock", &format!("{what} but {} ({} rules)", except.join(" "), parts.len()));
+fn add_paths(ctx: &Ctx, mut created: RulesetCreated, abi: ABI, grants: Vec<Grant>) -> Result<RulesetCreated> {
+    for g in grants {
+        if g.except.is_empty() {
+            created = add_path(ctx, created, abi, &g, &g.path, g.rights)?;
+            continue;
         }
+        let parts = only::split(&g.path, g.rights, &g.except, &list);
+        let except: Vec<String> = g.except.iter().map(|p| escape::path(p)).collect();
+        let what = format!("{} beneath {}", g.rights, escape::path(&g.path));
+        ctx.log("landlock", &format!("{what} but {} ({} rules)", except.join(" "), parts.len()));
         for (path, rights) in parts {
-            let fd = match PathFd::new(&path) {
-                Ok(fd) => fd,
-                Err(e) => {
-                    if g.must_exist {
-                        return Err(missing(&path, e));
-                    }
-                    ctx.log("landlock", &format!("{} skipped: {e}", escape::path(&path)));
-                    continue;
-                }
-            };
-            let access = fs_access(rights, abi, is_dir(&fd));
-            if access.is_empty() {
-                continue;
-            }
-            if g.except.is_empty() {
-                ctx.log_with("landlock", || format!("{rights} beneath {}", escape::path(&path)));
-            }
-            created = created.add_rule(PathBeneath::new(fd, access)).map_err(|e| {
-                SetupError::new(format!("landlock rule {}", escape::path(&path)), e.to_string())
-            })?;
+            created = add_path(ctx, created, abi, &g, &path, rights)?;
         }
     }
     Ok(created)
+}
+
+/// Adds the rule for `path`, a part of `g` (or all of it).
+fn add_path(
+    ctx: &Ctx,
+    created: RulesetCreated,
+    abi: ABI,
+    g: &Grant,
+    path: &Path,
+    rights: Rights,
+) -> Result<RulesetCreated> {
+    let fd = match PathFd::new(path) {
+        Ok(fd) => fd,
+        Err(e) => {
+            if g.must_exist {
+                return Err(missing(path, e));
+            }
+            ctx.log("landlock", &format!("{} skipped: {e}", escape::path(path)));
+            return Ok(created);
+        }
+    };
+    let access = fs_access(rights, abi, is_dir(&fd));
+    if access.is_empty() {
+        return Ok(created);
+    }
+    if g.except.is_empty() {
+        ctx.log_with("landlock", || format!("{rights} beneath {}", escape::path(path)));
+    }
+    created
+        .add_rule(PathBeneath::new(fd, access))
+        .map_err(|e| SetupError::new(format!("landlock rule {}", escape::path(path)), e.to_string()))
 }
 
 fn missing(path: &Path, e: landlock::PathFdError) -> SetupError {

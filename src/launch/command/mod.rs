@@ -22,8 +22,16 @@ pub mod tty;
 
 use exec::{report, Exec};
 
+/// What the command's process is given, prepared by the monitor before
+/// clone: what execve needs, and the landlock step's part that does not
+/// touch the new root ([`landlock::prepare`], taken by that step).
+pub struct Prepared {
+    pub exec: Exec,
+    pub landlock: Option<landlock::Prepared>,
+}
+
 /// A step of the command's process; it may change what execve is given.
-type Step = fn(&Ctx, &mut Exec) -> error::Result<()>;
+type Step = fn(&Ctx, &mut Prepared) -> error::Result<()>;
 
 /// Steps of the command's process before execve, in order. They run in
 /// landlock-only mode too (without namespaces).
@@ -44,7 +52,7 @@ type Step = fn(&Ctx, &mut Exec) -> error::Result<()>;
 const STEPS: [(&str, Step); 13] = [
     ("block", |ctx, _| begin::block(ctx)),
     ("ids", |ctx, _| begin::switch_ids(ctx)),
-    ("cwd", begin::cwd),
+    ("cwd", |ctx, p| begin::cwd(ctx, &mut p.exec)),
     ("exec label", |ctx, _| begin::exec_label(ctx)),
     ("die with parent", |ctx, _| begin::die_with_parent(ctx)),
     ("session", |ctx, _| begin::session(ctx)),
@@ -52,7 +60,7 @@ const STEPS: [(&str, Step); 13] = [
     ("capabilities", |ctx, _| confine::capabilities(ctx)),
     ("no_new_privs", |ctx, _| confine::no_new_privs(ctx)),
     ("fds", |ctx, _| confine::fds(ctx)),
-    ("landlock", |ctx, _| landlock::restrict(ctx)),
+    ("landlock", |ctx, p| landlock::restrict(ctx, &mut p.landlock)),
     ("limits", |ctx, _| rlimit::apply(ctx)),
     ("seccomp", |ctx, _| seccomp::install(ctx)),
 ];
@@ -64,7 +72,7 @@ pub fn run(
     report_w: &OwnedFd,
     old_mask: &SigSet,
     old_umask: Umask,
-    exec: &mut Exec,
+    prepared: &mut Prepared,
     reaper: Option<Pid>,
 ) -> ! {
     if let Some(init) = reaper {
@@ -76,14 +84,14 @@ pub fn run(
     command_signals(old_mask);
     nix::sys::stat::umask(old_umask);
     for (name, step) in STEPS {
-        if let Err(e) = step(ctx, exec) {
+        if let Err(e) = step(ctx, prepared) {
             report(report_w, &e);
         }
         crate::trace::step("command", name);
         ctx.pause(name);
     }
     ctx.log("exec", &escape::os(&ctx.plan.command[0]));
-    report(report_w, &exec.run())
+    report(report_w, &prepared.exec.run())
 }
 
 /// In the command's process, first: the signal mask and dispositions the

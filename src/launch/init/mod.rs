@@ -25,7 +25,7 @@ use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode as Umask;
 use nix::unistd::Pid;
 
-use crate::launch::command::exec::{report, Exec};
+use crate::launch::command::exec::report;
 use crate::launch::command::{self, confine, tty};
 use crate::launch::error::{self, SetupError, SETUP};
 use crate::launch::sys::RealSys;
@@ -65,7 +65,7 @@ struct Held {
 }
 
 /// pid 1 inside: set up, fork the command, reap, exit with its status.
-pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
+pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut prepared: command::Prepared) -> ! {
     let InitSide { release_r, report_w, ended_w, tty, unshare_cgroup } = side;
     // Without forwarding the monitor left these unblocked; init never dies of them.
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&reap::init_signals()), None);
@@ -82,7 +82,7 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     wait_for_network(ctx, &release_r);
     crate::trace::step("init", "network ready");
     if ctx.plan.process.pid1 == Pid1::Command {
-        command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, None)
+        command::run(ctx, &report_w, &old_mask, old_umask, &mut prepared, None)
     }
     if !ctx.plan.namespaces.pid {
         // Without a pid namespace, orphans of the command come back to init.
@@ -98,7 +98,7 @@ pub fn init(ctx: &Ctx, side: InitSide, old_mask: SigSet, mut exec: Exec) -> ! {
     // single-threaded, a clone of the single-threaded monitor, and waits
     // meanwhile): no copy of init's address space for a process that execs.
     let spawned = sys::spawn_sharing_memory(|| {
-        command::run(ctx, &report_w, &old_mask, old_umask, &mut exec, reaper);
+        command::run(ctx, &report_w, &old_mask, old_umask, &mut prepared, reaper);
     });
     match spawned.map(Pid::from_raw) {
         Err(e) => report(&report_w, &SetupError::errno("fork the command", e)),

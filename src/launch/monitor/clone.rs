@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use super::cgroup::Cgroup;
 use super::usernet::UserNet;
 use super::{direct, egress, ids, pipe, relay, status, supervise, usernet, Launch};
+use crate::launch::command::{self, landlock};
 use crate::launch::error::{Result, SetupError};
 use crate::launch::init::{self, reaper, InitSide};
 use crate::launch::{sys, Ctx};
@@ -73,6 +74,8 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
         // The second reaper, should init be killed (see reaper.rs).
         let _ = nix::sys::prctl::set_child_subreaper(true);
     }
+    // The command's landlock ruleset made ready, in the monitor (see command/landlock.rs).
+    let landlock = Some(landlock::prepare(ctx));
     crate::trace::step("monitor", "clone");
     let pid = match sys::clone_fork(flags) {
         Ok(pid) => pid,
@@ -97,7 +100,8 @@ pub(super) fn clone_init(ctx: &Ctx, launch: Launch, old_mask: SigSet) -> Result<
         // Removing the cgroup and the pid file and stopping the helpers are
         // the monitor's job, never init's.
         std::mem::forget((cgroup, reporter, desktop));
-        init::init(ctx, InitSide { release_r, report_w, ended_w, tty, unshare_cgroup }, old_mask, exec);
+        let prepared = command::Prepared { exec, landlock };
+        init::init(ctx, InitSide { release_r, report_w, ended_w, tty, unshare_cgroup }, old_mask, prepared);
     }
     drop((release_r, report_w, ended_w));
     crate::trace::step("monitor", "cloned");

@@ -20,8 +20,8 @@ use crate::launch::error::{Context, Kind, Result, SetupError};
 use crate::launch::sys;
 use crate::plan::{FileHow, Special};
 
-fn write_all(root: &Root, fd: OwnedFd, content: &[u8], what: &dyn Fn() -> String) -> Result<()> {
-    root.sys.write(&fd, content).what(what)
+fn write_all(root: &Root, fd: &OwnedFd, content: &[u8], what: &dyn Fn() -> String) -> Result<()> {
+    root.sys.write(fd, content).what(what)
 }
 
 /// `FsOp::File`: content at `dest`, copied or bound.
@@ -50,14 +50,16 @@ pub fn file(
             // The mode given at creation is masked by the umask (0 here) and
             // ignored for an existing file: set it explicitly.
             root.sys.fchmod(&fd, mode).what(what)?;
-            write_all(root, fd, content, &what)
+            write_all(root, &fd, content, &what)
         }
         FileHow::Bind | FileHow::BindRo => {
             let name = format!("data-{n}");
             let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-            let fd = root.sys.openat(base, Path::new(&name), flags, mode).what(what)?;
-            write_all(root, fd, content, &what)?;
-            let src = root.sys.openat(base, Path::new(&name), libc::O_PATH, 0).what(what)?;
+            // The file just created (O_EXCL) in the scratch tmpfs is the
+            // source: the fd written through is bound, not the name
+            // looked up again.
+            let src = root.sys.openat(base, Path::new(&name), flags, mode).what(what)?;
+            write_all(root, &src, content, &what)?;
             let target = bind_target(root, dest)?;
             match ops::mount_fd(root, Some(&sys::fd_path(&src)), &target, None, MsFlags::MS_BIND, None) {
                 // The object was just opened, yet mounting on it says ENOENT:
@@ -120,11 +122,13 @@ pub fn remount_ro(root: &Root, dest: &Path) -> Result<()> {
     if let Some(parent) = dest.parent() {
         root.ensure_parent(parent)?;
     }
-    root.open(dest, 0)
+    let fd = root
+        .open(dest, 0)
         .what(|| format!("open {shown}"))
         .map_err(|e| e.kind(Kind::RemountFind { dest: shown.clone() }))?;
+    // Resolved just now, after every mount so far: the mount `dest` names.
     // mount_setattr refuses a path that is not a mount's root (EINVAL).
-    ops::restrict(root, dest, sys::MOUNT_ATTR_RDONLY, false)
+    ops::restrict_fd(root, &fd, dest, sys::MOUNT_ATTR_RDONLY, false)
         .map_err(|e| e.kind(Kind::Remount { dest: shown }))
 }
 

@@ -1,13 +1,14 @@
 //! One operation of the Plan on the root being built, and the small
 //! mount and directory helpers every operation uses.
 
+use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
-use super::resolve::{is_dir, Root};
+use super::resolve::{is_dir, is_root, Fd, Root};
 use super::sources::Opened;
 use super::{files, overlay, special};
 use crate::escape;
@@ -18,7 +19,7 @@ use crate::plan::{Access, FsOp};
 
 impl Root<'_> {
     /// Makes the missing parents of `path` (mode [`Root::parent_mode`]).
-    pub fn ensure_parent(&self, path: &Path) -> Result<OwnedFd> {
+    pub fn ensure_parent(&self, path: &Path) -> Result<Fd<'_>> {
         ensure_dir(self, path, self.parent_mode.get())
     }
 }
@@ -44,38 +45,75 @@ fn owner_hint(dest: &Path) -> String {
     )
 }
 
-/// Makes the directory `path` (and missing parents, mode 0755) inside the root.
-pub fn ensure_dir(root: &Root, path: &Path, mode: u32) -> Result<OwnedFd> {
+/// Makes the directory `path` (and missing parents, mode 0755) inside the
+/// root, and gives its fd.
+///
+/// `/` is the root's own fd, lent: `Root::open` would resolve it as "."
+/// from that fd, which names the very same object (a lookup of "." never
+/// steps onto a mount, and after an operation at `/` the caller reopens
+/// the root at the top of its stack, `mod.rs`), so nothing is opened.
+pub fn ensure_dir<'r>(root: &'r Root, path: &Path, mode: u32) -> Result<Fd<'r>> {
+    if is_root(path) {
+        return Ok(Fd::Lent(&root.fd));
+    }
     match root.open(path, libc::O_DIRECTORY) {
         Err(Errno::ENOENT) => {}
-        other => return other.what(|| format!("open {}", show(path))),
+        other => return other.map(Fd::Own).what(|| format!("open {}", show(path))),
     }
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(SetupError::errno(format!("open {}", show(path)), Errno::ENOENT));
     };
     let pfd = ensure_dir(root, parent, root.parent_mode.get())?;
-    match root.sys.mkdirat(&pfd, Path::new(name), mode) {
-        // Made just now, a directory beside nothing else that runs: open
-        // it by its name in the parent, not by the whole path again.
-        Ok(()) => {
-            let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-            return root.sys.openat(&pfd, Path::new(name), flags, 0).what(|| format!("open {}", show(path)));
-        }
+    match make_dir(root, &pfd, name, mode) {
+        Ok(fd) => return Ok(Fd::Own(fd)),
         Err(Errno::EEXIST) => {}
-        Err(e) => {
-            let err =
-                SetupError::errno(format!("mkdir {}", show(path)), e).kind(Kind::Mkdir { path: show(path) });
-            return Err(match e {
-                Errno::EROFS => err.hint(ro_parent_hint(path)),
-                Errno::EACCES | Errno::EOVERFLOW => err.hint(owner_hint(path)),
-                _ => err,
-            });
-        }
+        Err(e) => return Err(mkdir_error(path, e)),
     }
-    root.open(path, libc::O_DIRECTORY).what(|| format!("open {}", show(path)))
+    root.open(path, libc::O_DIRECTORY).map(Fd::Own).what(|| format!("open {}", show(path)))
 }
 
-/// Makes an empty file at `path` unless something is there already.
+/// mkdirat `name` in `dir`, and its fd. Made just now, a directory beside
+/// nothing else that runs: it is opened by its name in `dir` (O_NOFOLLOW),
+/// not by the whole path again; nothing was mounted in between.
+pub fn make_dir(root: &Root, dir: &OwnedFd, name: &OsStr, mode: u32) -> nix::Result<OwnedFd> {
+    root.sys.mkdirat(dir, Path::new(name), mode)?;
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+    root.sys.openat(dir, Path::new(name), flags, 0)
+}
+
+pub fn mkdir_error(path: &Path, e: Errno) -> SetupError {
+    let err = SetupError::errno(format!("mkdir {}", show(path)), e).kind(Kind::Mkdir { path: show(path) });
+    match e {
+        Errno::EROFS => err.hint(ro_parent_hint(path)),
+        Errno::EACCES | Errno::EOVERFLOW => err.hint(owner_hint(path)),
+        _ => err,
+    }
+}
+
+/// Creates the empty file `name` in `dir` (for a bind onto it) and gives
+/// its fd: O_CREAT | O_EXCL makes a new file or fails, never follows a
+/// link or opens what was there, so the fd names exactly the object a
+/// lookup of the path finds until something is mounted. It is opened
+/// read-only: a mount point needs no write access.
+pub fn make_file(root: &Root, dir: &OwnedFd, name: &OsStr) -> nix::Result<OwnedFd> {
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW;
+    root.sys.openat(dir, Path::new(name), flags, 0o444)
+}
+
+pub fn create_error(path: &Path, e: Errno) -> SetupError {
+    let err =
+        SetupError::errno(format!("create {}", show(path)), e).kind(Kind::CreateFile { path: show(path) });
+    if e == Errno::EROFS {
+        err.hint(ro_parent_hint(path))
+    } else {
+        err
+    }
+}
+
+/// Makes an empty file at `path` unless something is there already, and
+/// gives the fd of what is there: the file created (see [`make_file`]: the
+/// caller mounts on it next, nothing is mounted in between), else the
+/// object found.
 fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
     match root.open(path, 0) {
         Err(Errno::ENOENT) => {}
@@ -85,14 +123,10 @@ fn ensure_file(root: &Root, path: &Path) -> Result<OwnedFd> {
         return Err(SetupError::errno(format!("create {}", show(path)), Errno::EINVAL));
     };
     let pfd = root.ensure_parent(parent)?;
-    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
-    match root.sys.openat(&pfd, Path::new(name), flags, 0o444) {
-        Ok(_) | Err(Errno::EEXIST) => {}
-        Err(e) => {
-            let err = SetupError::errno(format!("create {}", show(path)), e)
-                .kind(Kind::CreateFile { path: show(path) });
-            return Err(if e == Errno::EROFS { err.hint(ro_parent_hint(path)) } else { err });
-        }
+    match make_file(root, &pfd, name) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::EEXIST) => {}
+        Err(e) => return Err(create_error(path, e)),
     }
     root.open(path, 0).what(|| format!("open {}", show(path)))
 }
@@ -113,8 +147,14 @@ pub fn mount_fd(
 /// mount beneath it when `recursive`.
 pub fn restrict(root: &Root, dest: &Path, attrs: u64, recursive: bool) -> Result<()> {
     let fd = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
-    match root.sys.mount_setattr(&fd, attrs, recursive) {
-        Err(Errno::ENOSYS) => super::remount::legacy(root.sys, &fd, attrs, recursive),
+    restrict_fd(root, &fd, dest, attrs, recursive)
+}
+
+/// [`restrict`] of the mount whose root `fd` is (resolved by the caller
+/// after the last mount at or above it); `dest` names it in errors.
+pub fn restrict_fd(root: &Root, fd: &OwnedFd, dest: &Path, attrs: u64, recursive: bool) -> Result<()> {
+    match root.sys.mount_setattr(fd, attrs, recursive) {
+        Err(Errno::ENOSYS) => super::remount::legacy(root.sys, fd, attrs, recursive),
         other => other,
     }
     .what(|| format!("remount {}", show(dest)))
@@ -139,7 +179,7 @@ pub fn apply(ctx: &Ctx, root: &Root, base: &OwnedFd, n: usize, op: &FsOp, src: O
             let target = if is_dir(root.sys, &src).what(what)? {
                 ensure_dir(root, dest, 0o755)?
             } else {
-                ensure_file(root, dest)?
+                Fd::Own(ensure_file(root, dest)?)
             };
             bind_tree(root, &src, &target, dest, bind_attrs(*access), what)
         }
@@ -198,6 +238,11 @@ fn symlink(root: &Root, target: &Path, dest: &Path) -> Result<()> {
 
 /// Covers `dest` with an empty read-only directory or file from the scratch
 /// tmpfs. A path that does not exist is already hidden.
+///
+/// The cover is a bind of a mount that has the flags already (see
+/// [`hidden_source`]): a bind copies its source mount's flags, so the one
+/// mount(2) makes a read-only, nosuid, nodev, noexec cover, and the path
+/// is not looked up again to set them.
 fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
     let what = || format!("hide {}", show(dest));
     let target = match root.open(dest, 0) {
@@ -207,12 +252,39 @@ fn hide(ctx: &Ctx, root: &Root, base: &OwnedFd, dest: &Path) -> Result<()> {
         }
         other => other.what(what)?,
     };
-    let empty = if is_dir(root.sys, &target).what(what)? { "hidden-dir" } else { "hidden-file" };
-    let src = root.sys.openat(base, Path::new(empty), libc::O_PATH, 0).what(what)?;
-    mount_fd(root, Some(&fd_path(&src)), &target, None, MsFlags::MS_BIND, None).what(what)?;
+    let src = hidden_source(root, base, is_dir(root.sys, &target).what(what)?, &what)?;
+    mount_fd(root, Some(&fd_path(src)), &target, None, MsFlags::MS_BIND, None).what(what)
+}
+
+/// The empty directory or file of the scratch tmpfs that covers hidden
+/// paths, made the first time one is needed: bound over itself and made
+/// read-only, nosuid, nodev, noexec there, so every bind of it carries
+/// those flags. The fd is of that mount (the last component's lookup steps
+/// onto it); nothing is mounted over it later, and the new root's
+/// contents cannot reach the scratch tmpfs by name.
+fn hidden_source<'r>(
+    root: &'r Root,
+    base: &OwnedFd,
+    dir: bool,
+    what: &dyn Fn() -> String,
+) -> Result<&'r OwnedFd> {
+    let cell = &root.hidden[usize::from(dir)];
+    if let Some(fd) = cell.get() {
+        return Ok(fd);
+    }
+    let name = Path::new(if dir { "hidden-dir" } else { "hidden-file" });
+    let made = if dir {
+        make_dir(root, base, name.as_os_str(), 0o755)
+    } else {
+        make_file(root, base, name.as_os_str())
+    }
+    .what(what)?;
+    mount_fd(root, Some(&fd_path(&made)), &made, None, MsFlags::MS_BIND, None).what(what)?;
+    let top = root.sys.openat(base, name, libc::O_PATH | libc::O_NOFOLLOW, 0).what(what)?;
     let attrs =
         sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC;
-    restrict(root, dest, attrs, false)
+    restrict_fd(root, &top, name, attrs, false)?;
+    Ok(cell.get_or_init(|| top))
 }
 
 /// A tmpfs's mount data with the Plan's SELinux file label, if it has one
@@ -224,10 +296,11 @@ pub fn labelled(ctx: &Ctx, data: String) -> String {
     }
 }
 
-/// Binds the host object `src` over `dest` inside the root with `attrs`.
-pub fn bind_over(root: &Root, src: &OwnedFd, dest: &Path, attrs: u64) -> Result<()> {
-    let target = root.open(dest, 0).what(|| format!("open {}", show(dest)))?;
-    bind_tree(root, src, &target, dest, attrs, || format!("bind over {}", show(dest)))
+/// Binds the host object `src` over `target`, the object at `dest` inside
+/// the root (resolved by the caller after the last mount that could change
+/// what `dest` means), with `attrs`.
+pub fn bind_over(root: &Root, src: &OwnedFd, target: &OwnedFd, dest: &Path, attrs: u64) -> Result<()> {
+    bind_tree(root, src, target, dest, attrs, || format!("bind over {}", show(dest)))
 }
 
 /// A recursive bind of `src` onto `target` (the object at `dest`) with
@@ -268,12 +341,25 @@ fn bind_tree(
 /// Mounts a fresh file system of `fstype` on the directory `dest`.
 pub fn mount_new(root: &Root, dest: &Path, fstype: &str, flags: MsFlags, data: Option<&str>) -> Result<()> {
     let target = ensure_dir(root, dest, 0o755)?;
-    mount_fd(root, Some(Path::new(fstype)), &target, Some(fstype), flags, data)
+    mount_new_on(root, &target, dest, fstype, flags, data)
+}
+
+/// Mounts a fresh file system of `fstype` on the directory `target` (the
+/// object at `dest`, resolved or made by the caller just before).
+pub fn mount_new_on(
+    root: &Root,
+    target: &OwnedFd,
+    dest: &Path,
+    fstype: &str,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    mount_fd(root, Some(Path::new(fstype)), target, Some(fstype), flags, data)
         .what(|| format!("mount {fstype} on {}", show(dest)))
         .map_err(|e| e.kind(Kind::Mount { fstype: fstype.into(), dest: show(dest) }))
 }
 
-/// Makes an empty file at `dest` (for a bind of a device or tty onto it).
+/// Makes an empty file at `dest` (for a bind of a data file onto it).
 pub fn mount_point_file(root: &Root, dest: &Path) -> Result<OwnedFd> {
     ensure_file(root, dest)
 }

@@ -11,10 +11,11 @@
 //!   magic links refused too. The walk also has the last word on openat2's
 //!   EAGAIN and ELOOP, which a busy host causes spuriously (`Root::open`).
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::ops::Deref;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -33,11 +34,53 @@ pub struct Root<'s> {
     /// The mode of missing parent directories the current operation
     /// creates (0755, or the Plan's `Root::parent_modes`).
     pub(super) parent_mode: Cell<u32>,
+    /// The empty file and directory of the scratch tmpfs that hidden
+    /// paths are covered with, each bound over itself and made read-only,
+    /// nosuid, nodev, noexec the first time one is needed (`ops::hide`).
+    pub(super) hidden: [OnceCell<OwnedFd>; 2],
+}
+
+/// A directory or file of the root being built, as [`ops::ensure_dir`]
+/// gives it: opened (or created) just now, or the root itself, lent.
+///
+/// [`ops::ensure_dir`]: super::ops::ensure_dir
+pub enum Fd<'r> {
+    Own(OwnedFd),
+    Lent(&'r OwnedFd),
+}
+
+impl Deref for Fd<'_> {
+    type Target = OwnedFd;
+
+    fn deref(&self) -> &OwnedFd {
+        match self {
+            Fd::Own(fd) => fd,
+            Fd::Lent(fd) => fd,
+        }
+    }
+}
+
+impl AsFd for Fd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        (**self).as_fd()
+    }
+}
+
+/// Whether `path` names the root itself (`/`, `/.`): what [`Root::open`]
+/// would resolve as ".".
+pub fn is_root(path: &Path) -> bool {
+    relative(path) == Path::new(".")
 }
 
 impl<'s> Root<'s> {
     pub(super) fn new(sys: &'s dyn Sys, fd: OwnedFd, openat2: bool) -> Root<'s> {
-        Root { sys, fd, openat2: Cell::new(openat2), parent_mode: Cell::new(0o755) }
+        Root {
+            sys,
+            fd,
+            openat2: Cell::new(openat2),
+            parent_mode: Cell::new(0o755),
+            hidden: Default::default(),
+        }
     }
 
     /// Opens `path` (absolute, inside the root) with O_PATH, following

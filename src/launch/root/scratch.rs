@@ -49,10 +49,9 @@ pub fn mount(ctx: &Ctx, sys: &dyn Sys) -> Result<OwnedFd> {
     let mkdir =
         |name: &str, mode: u32| sys.mkdirat(&base_fd, Path::new(name), mode).what(|| format!("mkdir {name}"));
     mkdir("root", 0o755)?;
-    mkdir("hidden-dir", 0o755)?;
     mkdir(&HOST[1..], 0o755)?;
-    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-    drop(sys.openat(&base_fd, Path::new("hidden-file"), flags, 0o444).what(|| "create hidden-file".into())?);
+    // (What hidden paths are covered with is made when first needed:
+    // `ops::hide`.)
     let root_path = base.join("root");
     sys.mount(Some(&root_path), &root_path, None, MsFlags::MS_BIND, None)
         .what(|| "bind the new root".into())?;

@@ -111,16 +111,26 @@ fn bind_error(src: &Path, dest: &Path, e: Errno) -> SetupError {
     }
 }
 
+/// [`open_source`]'s answer without opening: a path is only looked up
+/// (the same errors); a passed descriptor is opened and compared.
+fn check_source(sys: &dyn Sys, src: &Path) -> nix::Result<()> {
+    match src.starts_with("/proc/self/fd") {
+        true => open_source(sys, src).map(drop),
+        false => sys.lookup(src, true),
+    }
+}
+
 /// What [`open_sources`] would refuse, checked before anything starts and
 /// making nothing: every bind source (one of `create` may be missing, it is
 /// made first), every overlay's lower layers, and that each `--hide` not
 /// marked optional names something on the host (a typo would protect
 /// nothing). `sandbox explain` runs it too, so it fails with the same line.
+/// Paths are looked up, not opened, where the answer is the same.
 pub fn check(sys: &dyn Sys, ops: &[FsOp], create: &[std::path::PathBuf]) -> Result<()> {
     for (i, op) in ops.iter().enumerate() {
         match op {
-            FsOp::Bind { src, dest, optional, .. } if !create.contains(src) => match open_source(sys, src) {
-                Ok(_) => {}
+            FsOp::Bind { src, dest, optional, .. } if !create.contains(src) => match check_source(sys, src) {
+                Ok(()) => {}
                 Err(Errno::ENOENT) if *optional => {}
                 Err(e) => return Err(bind_error(src, dest, e)),
             },
@@ -131,7 +141,7 @@ pub fn check(sys: &dyn Sys, ops: &[FsOp], create: &[std::path::PathBuf]) -> Resu
             }
             FsOp::Hide { dest, optional: false } => {
                 let Some(host) = crate::plan::view::host_path(&ops[..i], dest) else { continue };
-                if let Err(e) = sys.open(&host, libc::O_PATH | libc::O_NOFOLLOW) {
+                if let Err(e) = sys.lookup(&host, false) {
                     let err = SetupError::errno(format!("hide {}", show(dest)), e);
                     return Err(match e {
                         Errno::ENOENT => err.hint(

@@ -43,8 +43,9 @@ pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
             .sys
             .open(&super::scratch::host(Path::new("/proc")), libc::O_PATH | libc::O_DIRECTORY)
             .what(|| "open /proc".into())?;
-        ops::ensure_dir(root, dest, 0o755)?;
-        ops::bind_over(root, &host, dest, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)?;
+        // Made or resolved just now, nothing mounted since: the mount point.
+        let target = ops::ensure_dir(root, dest, 0o755)?;
+        ops::bind_over(root, &host, &target, dest, sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)?;
     } else {
         let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         ops::mount_new(root, dest, "proc", flags, None)?;
@@ -62,7 +63,11 @@ pub fn proc(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
             continue;
         }
         ctx.log("mount", &format!("{} read-only", escape::path(&path)));
-        ops::bind_over(root, &fd, &path, attrs)?;
+        // The entry is both the source and the mount point: resolved after
+        // proc was mounted, and the binds of this loop land on its other
+        // entries (siblings, never a parent), so it is still what the path
+        // means.
+        ops::bind_over(root, &fd, &fd, &path, attrs)?;
     }
     Ok(())
 }
@@ -93,6 +98,14 @@ fn flavour(ctx: &Ctx) -> DevFlavour {
 pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
     let fl = flavour(ctx);
     ops::mount_new(root, dest, "tmpfs", fl.tmpfs, Some(&ops::labelled(ctx, "mode=0755".into())))?;
+    // The tmpfs just mounted, resolved once now that it is there; every
+    // entry below is made in it through this fd. The mounts that follow
+    // land on entries inside it (the devices, pts, console), never on
+    // `dest` or a parent of it, so none changes what the fd names. Each
+    // mount point's own fd comes from creating it (O_EXCL, O_NOFOLLOW: a
+    // new object, no link followed) right before its mount. The tmpfs is
+    // new and empty, so nothing is there to be found first.
+    let dir = root.open(dest, libc::O_DIRECTORY).what(|| format!("open {}", escape::path(dest)))?;
     for name in DEVICES {
         let host = super::scratch::host(&Path::new("/dev").join(name));
         let Ok(src) = root.sys.open(&host, libc::O_PATH) else {
@@ -100,27 +113,29 @@ pub fn dev(ctx: &Ctx, root: &Root, dest: &Path) -> Result<()> {
             continue;
         };
         let path = dest.join(name);
-        ops::mount_point_file(root, &path)?;
-        ops::bind_over(root, &src, &path, fl.devices)?;
+        let target = ops::make_file(root, &dir, name.as_ref()).map_err(|e| ops::create_error(&path, e))?;
+        ops::bind_over(root, &src, &target, &path, fl.devices)?;
     }
     for (name, target) in DEV_LINKS {
-        let dir = root.open(dest, libc::O_DIRECTORY).what(|| format!("open {}", escape::path(dest)))?;
         root.sys
             .symlinkat(Path::new(target), &dir, Path::new(name))
             .what(|| format!("symlink {}", escape::path(&dest.join(name))))?;
     }
-    ops::ensure_dir(root, &dest.join("shm"), fl.shm_mode)?;
+    let shm = dest.join("shm");
+    root.sys.mkdirat(&dir, Path::new("shm"), fl.shm_mode).map_err(|e| ops::mkdir_error(&shm, e))?;
     let pts = dest.join("pts");
+    let target = ops::make_dir(root, &dir, "pts".as_ref(), 0o755).map_err(|e| ops::mkdir_error(&pts, e))?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    ops::mount_new(root, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
+    ops::mount_new_on(root, &target, &pts, "devpts", flags, Some("newinstance,ptmxmode=0666,mode=620"))?;
     // The caller's terminal as /dev/console, as bubblewrap does, so programs
     // that write to the console reach the terminal the sandbox runs in. It
     // is opened by name: the caller's fd 1 lives on a mount of the caller's
     // mount namespace, which cannot be bound into this one (EINVAL).
     if let Some(tty) = root.sys.terminal(Path::new(super::scratch::HOST)) {
         let console = dest.join("console");
-        ops::mount_point_file(root, &console)?;
-        ops::bind_over(root, &tty, &console, fl.devices)?;
+        let target =
+            ops::make_file(root, &dir, "console".as_ref()).map_err(|e| ops::create_error(&console, e))?;
+        ops::bind_over(root, &tty, &target, &console, fl.devices)?;
     }
     Ok(())
 }

@@ -27,6 +27,13 @@ pub use raw::*;
 pub trait Sys {
     /// open(2) of a path, O_CLOEXEC added.
     fn open(&self, path: &Path, flags: i32) -> nix::Result<OwnedFd>;
+    /// Whether `path` can be looked up (following a final symlink when
+    /// `follow`), with the errors an O_PATH open(2) of it would give, but
+    /// nothing opened: stat(2) or lstat(2).
+    fn lookup(&self, path: &Path, follow: bool) -> nix::Result<()> {
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        self.open(path, libc::O_PATH | nofollow).map(drop)
+    }
     /// openat(2), O_CLOEXEC added; `mode` for O_CREAT.
     fn openat(&self, dir: &dyn AsFd, name: &Path, flags: i32, mode: u32) -> nix::Result<OwnedFd>;
     /// openat2(2) with `resolve`, O_CLOEXEC added.
@@ -92,6 +99,13 @@ pub struct RealSys;
 impl Sys for RealSys {
     fn open(&self, path: &Path, flags: i32) -> nix::Result<OwnedFd> {
         raw::open(path, flags)
+    }
+
+    fn lookup(&self, path: &Path, follow: bool) -> nix::Result<()> {
+        match follow {
+            true => nix::sys::stat::stat(path).map(drop),
+            false => nix::sys::stat::lstat(path).map(drop),
+        }
     }
 
     fn openat(&self, dir: &dyn AsFd, name: &Path, flags: i32, mode: u32) -> nix::Result<OwnedFd> {

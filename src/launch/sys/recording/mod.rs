@@ -14,7 +14,15 @@
 //! `/newroot` (it is /tmp/root).
 //!
 //! Descriptors it hands out are real (duplicates of /dev/null), so they
-//! can be held and closed; each maps to the path it was opened at.
+//! can be held and closed; each maps to the path it was opened at, and to
+//! the number of mounts made by then.
+//!
+//! It checks one safety rule of the root builder on every call that acts
+//! on a mount point through a descriptor (mount(2) on `/proc/self/fd/N`,
+//! move_mount's target, mount_setattr): the descriptor was resolved after
+//! every mount made at its path or above it. One resolved before such a
+//! mount names what lies beneath it now, not what the path means; the
+//! double panics, naming both.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -60,7 +68,8 @@ enum Place {
 
 pub struct RecordingSys {
     null: OwnedFd,
-    fds: RefCell<HashMap<RawFd, PathBuf>>,
+    /// Each descriptor's path, and how many mounts were made before it.
+    fds: RefCell<HashMap<RawFd, (PathBuf, usize)>>,
     host_files: BTreeSet<PathBuf>,
     host_links: BTreeMap<PathBuf, PathBuf>,
     host_missing: BTreeSet<PathBuf>,
@@ -135,12 +144,37 @@ impl RecordingSys {
 
     fn new_fd(&self, path: PathBuf) -> nix::Result<OwnedFd> {
         let fd = self.null.try_clone().map_err(|_| Errno::EMFILE)?;
-        self.fds.borrow_mut().insert(fd.as_raw_fd(), path);
+        let made = self.mounts.borrow().len();
+        self.fds.borrow_mut().insert(fd.as_raw_fd(), (path, made));
         Ok(fd)
     }
 
     fn path_of(&self, fd: &dyn AsFd) -> nix::Result<PathBuf> {
-        self.fds.borrow().get(&fd.as_fd().as_raw_fd()).cloned().ok_or(Errno::EBADF)
+        self.fds.borrow().get(&fd.as_fd().as_raw_fd()).map(|(p, _)| p.clone()).ok_or(Errno::EBADF)
+    }
+
+    /// Panics when the descriptor `fd` (of this double) was resolved
+    /// before a mount made since at its path or above it (see the module
+    /// doc).
+    fn check_fresh(&self, fd: RawFd, call: &str) {
+        let Some((path, made)) = self.fds.borrow().get(&fd).cloned() else { return };
+        let mounts = self.mounts.borrow();
+        if let Some((at, _)) = mounts[made.min(mounts.len())..].iter().find(|(at, _)| path.starts_with(at)) {
+            panic!(
+                "{call} through the fd of {} resolved before the mount at {}: \
+                 it names what is beneath that mount",
+                path.display(),
+                at.display()
+            );
+        }
+    }
+
+    /// The descriptor number of `/proc/self/fd/N`.
+    fn fd_number(p: &Path) -> Option<RawFd> {
+        let rest = p.strip_prefix("/proc/self/fd").ok()?;
+        let mut parts = rest.components();
+        let n = parts.next()?.as_os_str().to_str()?.parse().ok()?;
+        parts.next().is_none().then_some(n)
     }
 
     /// `/proc/self/fd/N` of a descriptor this double gave out, as its path;
@@ -151,8 +185,8 @@ impl RecordingSys {
         let mut parts = rest.components();
         let fd = parts.next().and_then(|c| c.as_os_str().to_str()?.parse::<RawFd>().ok());
         match fd.and_then(|n| fds.get(&n)) {
-            Some(base) if parts.as_path().as_os_str().is_empty() => base.clone(),
-            Some(base) => base.join(parts.as_path()),
+            Some((base, _)) if parts.as_path().as_os_str().is_empty() => base.clone(),
+            Some((base, _)) => base.join(parts.as_path()),
             None => p.to_path_buf(),
         }
     }
@@ -392,6 +426,9 @@ impl Sys for RecordingSys {
         flags: MsFlags,
         data: Option<&str>,
     ) -> nix::Result<()> {
+        if let Some(fd) = Self::fd_number(target) {
+            self.check_fresh(fd, "mount");
+        }
         let src = src.map(|s| self.logical(s));
         let target = self.logical(target);
         let data = data.map(|d| self.logical_data(d));
@@ -419,6 +456,7 @@ impl Sys for RecordingSys {
     }
 
     fn mount_setattr(&self, fd: &dyn AsFd, attrs: u64, recursive: bool) -> nix::Result<()> {
+        self.check_fresh(fd.as_fd().as_raw_fd(), "mount_setattr");
         self.record(Call::SetAttr { path: self.path_of(fd)?, attrs, recursive })
     }
 
@@ -429,6 +467,7 @@ impl Sys for RecordingSys {
     }
 
     fn move_mount(&self, tree: &dyn AsFd, target: &dyn AsFd) -> nix::Result<()> {
+        self.check_fresh(target.as_fd().as_raw_fd(), "move_mount");
         let (tree, target) = (self.path_of(tree)?, self.path_of(target)?);
         self.record(Call::MoveMount { tree: tree.clone(), target: target.clone() })?;
         // The tree shows its source as it was when cloned.
