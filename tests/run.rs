@@ -404,6 +404,59 @@ fn hide_covers_files_and_directories() {
     assert_eq!(out, "end\n");
 }
 
+/// Hidden paths under a writable bind are covered read-only, nosuid,
+/// nodev, noexec: every cover is a bind of one flagged mount of the
+/// scratch tmpfs, so a write to one hidden path fails and can reach
+/// neither the host nor another hidden path.
+#[test]
+fn hidden_paths_under_a_writable_bind_stay_read_only() {
+    let (cwd, home) = setup();
+    let d = Dir::new();
+    d.own(d.path());
+    d.file("secret/key", "KEY");
+    d.file("token", "TOKEN");
+    d.own(&d.path().join("secret"));
+    d.own(&d.path().join("secret/key"));
+    d.own(&d.path().join("token"));
+    let dp = d.path().display().to_string();
+    let script = format!(
+        "echo x > {dp}/token && echo wrote-file; touch {dp}/secret/new && echo wrote-dir; \
+         grep -E ' {dp}/(token|secret) ' /proc/self/mountinfo | cut -d' ' -f5,6; echo end"
+    );
+    let out = sbx(
+        cwd.path(),
+        home.path(),
+        [
+            "--rw",
+            &dp,
+            "--hide",
+            &format!("{dp}/secret"),
+            "--hide",
+            &format!("{dp}/token"),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    )
+    .output();
+    let text = out.stdout();
+    assert!(!text.contains("wrote"), "a hidden path took a write: {text}");
+    let mounts: Vec<&str> = text.lines().filter(|l| l.starts_with('/')).collect();
+    assert_eq!(mounts.len(), 2, "both covers mounted: {text}");
+    for m in mounts {
+        let opts = m.split_whitespace().nth(1).unwrap_or_default();
+        for flag in ["ro", "nosuid", "nodev", "noexec"] {
+            assert!(opts.split(',').any(|o| o == flag), "{m}: no {flag}");
+        }
+    }
+    assert!(text.ends_with("end\n"), "{text}");
+    // The host's side: as it was.
+    assert_eq!(std::fs::read_to_string(d.path().join("token")).unwrap(), "TOKEN");
+    assert!(!d.path().join("secret/new").exists());
+    assert_eq!(std::fs::read_to_string(d.path().join("secret/key")).unwrap(), "KEY");
+}
+
 /// The parent of `pid`, from /proc.
 fn parent_of(pid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
