@@ -7,7 +7,9 @@
 //!
 //! Each line names the step just done, in microseconds since sandbox's `main` began (the exec of the binary and
 //! the dynamic loader before it are not counted), from every process of
-//! the run: the monitor, init and the command up to its execve. Off, a
+//! the run: the monitor, init and the command up to its seccomp filter
+//! (after it, a write could be what the filter kills: init's `command
+//! execed` says when the execve was done). Off, a
 //! step costs one atomic load; the variable is read once,
 //! at the start, and never passed to the command (it is the caller's, and
 //! the Plan's environment decides what the command sees).

@@ -404,6 +404,23 @@ fn hide_covers_files_and_directories() {
     assert_eq!(out, "end\n");
 }
 
+/// A trace must not change what a run does: under a policy that kills on
+/// write(2), a command that never writes still runs with SANDBOX_TRACE on.
+#[test]
+fn sandbox_trace_writes_nothing_once_the_filter_is_on() {
+    let (cwd, home) = setup();
+    let policy = cwd.file(
+        "kill-write.json",
+        r#"{"default": "allow", "rules": [{"syscalls": ["write"], "action": "kill"}]}"#,
+    );
+    let p = policy.display().to_string();
+    let out = sbx(cwd.path(), home.path(), ["--seccomp-policy", &p, "--", "true"])
+        .env("SANDBOX_TRACE", "1")
+        .output();
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(out.stderr().contains("init     command execed"), "{}", out.stderr());
+}
+
 /// Hidden paths under a writable bind are covered read-only, nosuid,
 /// nodev, noexec: every cover is a bind of one flagged mount of the
 /// scratch tmpfs, so a write to one hidden path fails and can reach
@@ -649,7 +666,7 @@ fn sandbox_trace_times_each_step_of_every_process() {
         "init released",
         "init root built",
         "command landlock",
-        "command seccomp",
+        "init command execed",
         "monitor init ended",
         "monitor done",
     ];

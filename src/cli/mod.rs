@@ -40,7 +40,7 @@ Exit status: the command's own; 128+N when it was killed by signal N; 124 when -
 expired; 125 when the sandbox could not be set up; 126 when the command cannot be executed; \
 127 when it was not found.\n\n\
 SANDBOX_TRACE=1 in the environment prints on stderr, in microseconds since sandbox started, \
-when each step of a run is done, from the monitor, init and the command up to its execve.",
+when each step of a run is done, from the monitor, init and the command up to its seccomp filter.",
     after_help = "Examples:\n  sandbox -- sh -c 'id; hostname; ls /'\n  sandbox --ro ~/data:/data --net host -- python3 app.py\n  sandbox explain -- make",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
